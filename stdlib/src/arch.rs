@@ -1,0 +1,214 @@
+//! A decoder-only transformer's shape: the paper's θ plus what real models
+//! need (head dim, gating, shared experts, vocab, tying). The roofline, the
+//! laws, training and search all take this one type.
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Norm {
+    /// RMSNorm: a weight per channel.
+    #[default]
+    Rms,
+    /// LayerNorm: a weight and a bias per channel.
+    Layer,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Architecture {
+    /// Transformer blocks, l.
+    pub layers: u32,
+    /// Hidden size, d.
+    pub width: u32,
+    /// Query heads, n_h.
+    pub heads: u32,
+    /// Key/value heads, n_kv (GQA when < heads; gqa = heads / kv_heads).
+    pub kv_heads: u32,
+    /// Per-head dimension d_h (usually width / heads; Qwen3 and Gemma differ).
+    pub head_dim: u32,
+    /// FFN intermediate size of one expert (of the dense FFN when experts = 1).
+    pub ffn: u32,
+    /// SwiGLU-style gated FFN (gate, up, down) rather than two matrices.
+    #[serde(default = "yes")]
+    pub gated: bool,
+    /// Routed experts E (1 = dense).
+    #[serde(default = "one")]
+    pub experts: u32,
+    /// Experts active per token K.
+    #[serde(default = "one")]
+    pub top_k: u32,
+    /// Shared (always active) experts.
+    #[serde(default)]
+    pub shared_experts: u32,
+    /// Intermediate size of one shared expert.
+    #[serde(default)]
+    pub shared_ffn: u32,
+    pub vocab: u32,
+    /// Input embedding and LM head share one matrix.
+    #[serde(default)]
+    pub tied_embeddings: bool,
+    /// Bias on the Q, K and V projections (Qwen2).
+    #[serde(default)]
+    pub qkv_bias: bool,
+    /// RMSNorm on queries and keys per head (Qwen3, OLMoE, the paper's recipe).
+    #[serde(default)]
+    pub qk_norm: bool,
+    #[serde(default)]
+    pub norm: Norm,
+    /// Norms per block (2 pre-norm; Gemma-2 has 4).
+    #[serde(default = "two")]
+    pub norms_per_layer: u32,
+}
+
+fn yes() -> bool {
+    true
+}
+fn one() -> u32 {
+    1
+}
+fn two() -> u32 {
+    2
+}
+
+impl Architecture {
+    /// A dense SwiGLU model with head dim 64 and an untied 32k vocabulary,
+    /// for tests and examples.
+    pub fn dense(layers: u32, width: u32, heads: u32, kv_heads: u32, ffn: u32) -> Self {
+        Self {
+            layers,
+            width,
+            heads,
+            kv_heads,
+            head_dim: width / heads,
+            ffn,
+            gated: true,
+            experts: 1,
+            top_k: 1,
+            shared_experts: 0,
+            shared_ffn: 0,
+            vocab: 32_000,
+            tied_embeddings: false,
+            qkv_bias: false,
+            qk_norm: false,
+            norm: Norm::Rms,
+            norms_per_layer: 2,
+        }
+    }
+
+    pub fn is_moe(&self) -> bool {
+        self.experts > 1
+    }
+
+    /// Query heads per KV head.
+    pub fn gqa(&self) -> f64 {
+        f64::from(self.heads) / f64::from(self.kv_heads)
+    }
+
+    /// KV dimension per token and layer for K (or V): d_m = d_h · n_kv.
+    pub fn kv_dim(&self) -> u64 {
+        u64::from(self.head_dim) * u64::from(self.kv_heads)
+    }
+
+    /// Query/output dimension: d_h · n_h.
+    pub fn q_dim(&self) -> u64 {
+        u64::from(self.head_dim) * u64::from(self.heads)
+    }
+
+    /// MoE activation rate ρ = K / E (1 for dense).
+    pub fn rho(&self) -> f64 {
+        f64::from(self.top_k) / f64::from(self.experts)
+    }
+
+    /// The paper's FFN ratio r: the activated intermediate size over width
+    /// (r = K · r_single for MoE).
+    pub fn ffn_ratio(&self) -> f64 {
+        f64::from(self.top_k) * f64::from(self.ffn) / f64::from(self.width)
+    }
+
+    fn ffn_matrices(&self) -> u64 {
+        if self.gated { 3 } else { 2 }
+    }
+
+    fn norm_params(&self) -> u64 {
+        let per = match self.norm {
+            Norm::Rms => 1,
+            Norm::Layer => 2,
+        };
+        per * u64::from(self.width)
+    }
+
+    /// Attention parameters of one block.
+    pub fn attention_params(&self) -> u64 {
+        let d = u64::from(self.width);
+        let q = self.q_dim();
+        let kv = self.kv_dim();
+        let mut p = d * q + 2 * d * kv + q * d;
+        if self.qkv_bias {
+            p += q + 2 * kv;
+        }
+        if self.qk_norm {
+            p += 2 * u64::from(self.head_dim);
+        }
+        p
+    }
+
+    /// Parameters of one expert (or of the dense FFN).
+    pub fn expert_params(&self) -> u64 {
+        self.ffn_matrices() * u64::from(self.width) * u64::from(self.ffn)
+    }
+
+    fn shared_params(&self) -> u64 {
+        u64::from(self.shared_experts) * self.ffn_matrices() * u64::from(self.width) * u64::from(self.shared_ffn)
+    }
+
+    /// Router weights of one block (0 for dense).
+    pub fn router_params(&self) -> u64 {
+        if self.is_moe() { u64::from(self.width) * u64::from(self.experts) } else { 0 }
+    }
+
+    /// All parameters of one block.
+    pub fn layer_params(&self) -> u64 {
+        self.attention_params()
+            + u64::from(self.experts) * self.expert_params()
+            + self.shared_params()
+            + self.router_params()
+            + u64::from(self.norms_per_layer) * self.norm_params()
+    }
+
+    /// Parameters of one block that one token uses.
+    pub fn layer_params_active(&self) -> u64 {
+        self.attention_params()
+            + u64::from(self.top_k) * self.expert_params()
+            + self.shared_params()
+            + self.router_params()
+            + u64::from(self.norms_per_layer) * self.norm_params()
+    }
+
+    pub fn embedding_params(&self) -> u64 {
+        u64::from(self.vocab) * u64::from(self.width)
+    }
+
+    /// The LM head's own parameters (0 when tied).
+    pub fn head_params(&self) -> u64 {
+        if self.tied_embeddings { 0 } else { self.embedding_params() }
+    }
+
+    /// Everything except embeddings and the LM head.
+    pub fn params_non_embedding(&self) -> u64 {
+        u64::from(self.layers) * self.layer_params() + self.norm_params()
+    }
+
+    /// All parameters, as Hugging Face counts them.
+    pub fn params_total(&self) -> u64 {
+        self.params_non_embedding() + self.embedding_params() + self.head_params()
+    }
+
+    /// Parameters touched per token (the LM head included, the embedding
+    /// table not, since a token reads one row of it).
+    pub fn params_active(&self) -> u64 {
+        u64::from(self.layers) * self.layer_params_active()
+            + self.norm_params()
+            + self.embedding_params()
+            + self.head_params()
+    }
+}
