@@ -14,6 +14,6 @@ pub mod units;
 pub use diagnostic::{Diagnostic, Diagnostics, RenderOptions, Severity, did_you_mean, render};
 pub use signature::{Param, ParamType, PresetKind, Registry, Signature};
 pub use source::{Loader, SourceMap};
-pub use span::{FileId, Name, Span, Spanned};
+pub use span::{FileId, Name, Span, Spanned, strip_spans};
 pub use spec::Spec;
 pub use units::{Dim, Quantity};

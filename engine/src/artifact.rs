@@ -47,6 +47,8 @@ pub enum Column {
     F64(Vec<f64>),
     F32(Vec<f32>),
     I64(Vec<i64>),
+    /// Architecture fields: half the bytes of i64 on million-row tables.
+    I32(Vec<i32>),
     Str(Vec<String>),
 }
 
@@ -56,6 +58,7 @@ impl Column {
             Column::F64(v) => v.len(),
             Column::F32(v) => v.len(),
             Column::I64(v) => v.len(),
+            Column::I32(v) => v.len(),
             Column::Str(v) => v.len(),
         }
     }
@@ -69,6 +72,7 @@ impl Column {
             Column::F64(_) => "f64",
             Column::F32(_) => "f32",
             Column::I64(_) => "i64",
+            Column::I32(_) => "i32",
             Column::Str(_) => "str",
         }
     }
@@ -79,6 +83,7 @@ impl Column {
             Column::F64(v) => v[i],
             Column::F32(v) => f64::from(v[i]),
             Column::I64(v) => v[i] as f64,
+            Column::I32(v) => f64::from(v[i]),
             Column::Str(_) => f64::NAN,
         }
     }
@@ -93,6 +98,9 @@ impl Column {
                 let _ = write!(out, "{}", v[i]);
             }
             Column::I64(v) => {
+                let _ = write!(out, "{}", v[i]);
+            }
+            Column::I32(v) => {
                 let _ = write!(out, "{}", v[i]);
             }
             Column::Str(v) => out.push_str(&v[i]),
@@ -157,6 +165,13 @@ impl Table {
         }
     }
 
+    pub fn i32s(&self, name: &str) -> Option<&[i32]> {
+        match self.column(name)? {
+            Column::I32(v) => Some(v),
+            _ => None,
+        }
+    }
+
     pub fn strs(&self, name: &str) -> Option<&[String]> {
         match self.column(name)? {
             Column::Str(v) => Some(v),
@@ -175,6 +190,7 @@ impl Table {
                     Column::F64(v) => Column::F64(idx.iter().map(|&i| v[i]).collect()),
                     Column::F32(v) => Column::F32(idx.iter().map(|&i| v[i]).collect()),
                     Column::I64(v) => Column::I64(idx.iter().map(|&i| v[i]).collect()),
+                    Column::I32(v) => Column::I32(idx.iter().map(|&i| v[i]).collect()),
                     Column::Str(v) => Column::Str(idx.iter().map(|&i| v[i].clone()).collect()),
                 };
                 (n.clone(), c)
@@ -219,6 +235,7 @@ impl Table {
                         let v = match c {
                             Column::Str(s) => serde_json::Value::from(s[i].clone()),
                             Column::I64(v) => serde_json::Value::from(v[i]),
+                            Column::I32(v) => serde_json::Value::from(v[i]),
                             c => serde_json::Number::from_f64(c.f64_at(i))
                                 .map_or(serde_json::Value::Null, serde_json::Value::Number),
                         };
@@ -275,6 +292,7 @@ impl Artifact {
                         Column::F64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
                         Column::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
                         Column::I64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+                        Column::I32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
                         Column::Str(v) => {
                             for s in v {
                                 out.extend_from_slice(&(s.len() as u32).to_le_bytes());
@@ -315,6 +333,11 @@ impl Artifact {
                     let (b, r) = split(rest, n * 8)?;
                     rest = r;
                     Column::I64(b.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8"))).collect())
+                }
+                "i32" => {
+                    let (b, r) = split(rest, n * 4)?;
+                    rest = r;
+                    Column::I32(b.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().expect("4"))).collect())
                 }
                 "str" => {
                     let mut v = Vec::with_capacity(n);

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use rooflaw_cache::{Entry, Hash, Lookup, Store};
+use rooflaw_cache::{Claim, Entry, Hash, Lookup, Store};
 use rooflaw_dsl::Diagnostic;
 use rooflaw_dsl::spec::Spec;
 use serde::Serialize;
@@ -162,11 +162,7 @@ impl<'a> Session<'a> {
     /// The previous manifest of this stage in this pipeline, if any.
     fn previous(&self, stage: &str) -> Option<Value> {
         let key = self.store.get_ref(&self.ref_name(stage)).ok().flatten()?;
-        match self.store.lookup(&key).ok()? {
-            Lookup::Hit(e) => Some(e.manifest),
-            Lookup::Broken { entry, .. } => Some(entry.manifest),
-            Lookup::Miss => None,
-        }
+        self.store.get_manifest(&key).ok().flatten()
     }
 
     /// Why a stage whose key missed must run, from its previous manifest.
@@ -257,7 +253,7 @@ impl<'a> Session<'a> {
                     Ok(Lookup::Hit(entry)) if !forced => {
                         (Action::Cached, vec![], Some(key.to_string()), entry.outputs.get(OUT).map(ToString::to_string))
                     }
-                    Ok(Lookup::Broken { reason, .. }) if !forced => {
+                    Ok(Lookup::Broken(reason)) if !forced => {
                         (Action::Run, vec![Reason::OutputMissing { detail: reason }], Some(key.to_string()), None)
                     }
                     _ => {
@@ -295,11 +291,9 @@ impl<'a> Session<'a> {
         for e in &plan {
             if e.action == Action::Cached {
                 if let Some(k) = &e.key {
-                    if let Ok(Some(h)) = k.parse::<Hash>().map(|h| self.store.lookup(&h).ok()) {
-                        if let Lookup::Hit(entry) = h {
-                            if let Some(o) = entry.outputs.get(OUT) {
-                                known.insert(e.stage.clone(), o.to_string());
-                            }
+                    if let Some(Lookup::Hit(entry)) = k.parse::<Hash>().ok().and_then(|h| self.store.lookup(&h).ok()) {
+                        if let Some(o) = entry.outputs.get(OUT) {
+                            known.insert(e.stage.clone(), o.to_string());
                         }
                     }
                 }
@@ -346,6 +340,13 @@ impl<'a> Session<'a> {
         let keys: Vec<Hash> = outcomes.iter().filter_map(|o| o.key.parse().ok()).collect();
         let _ = self.store.record_run(&self.base_dir.join(&self.pipeline_id), &keys);
         Ok(outcomes)
+    }
+
+    /// A directory private to one cache key, for resumable state.
+    fn workdir(&self, key: &Hash) -> Result<PathBuf, RunError> {
+        let dir = self.store.root().join("work").join(key.to_hex());
+        std::fs::create_dir_all(&dir).map_err(|e| RunError::Cache(format!("cannot create {}: {e}", dir.display())))?;
+        Ok(dir)
     }
 
     /// Load a stage's output by hash, from memory if this run produced it.
@@ -439,7 +440,7 @@ impl<'a> Session<'a> {
         }
 
         let progress = bars.stage(stage);
-        let workdir = self.store.workdir(&key).map_err(cache_err)?;
+        let workdir = self.workdir(&key)?;
         let ctx = RunCtx {
             stage: stage.to_string(),
             progress: progress.clone(),
@@ -447,7 +448,29 @@ impl<'a> Session<'a> {
             base_dir: self.base_dir.clone(),
             cancel: cancel.clone(),
         };
-        let guard = self.store.begin(&key).map_err(cache_err)?;
+        // Claim the key: a concurrent run computing the same key makes us
+        // wait and then reuse its result. A forced run recomputes regardless.
+        let guard = match self.store.begin(&key).map_err(cache_err)? {
+            Claim::Compute(g) => Some(g),
+            Claim::Cached(entry) if !forced && !opts.no_cache => {
+                progress.finish();
+                let out = entry.outputs.get(OUT).map(ToString::to_string).unwrap_or_default();
+                let _ = self.store.set_ref(&self.ref_name(stage), &key);
+                done.lock().expect("lock").insert(stage.to_string(), (out.clone(), None));
+                return Ok(Outcome {
+                    stage: stage.into(),
+                    kind: kind_name,
+                    action: Action::Cached,
+                    reasons: vec![],
+                    key: key.to_string(),
+                    output: out,
+                    seconds: started.elapsed().as_secs_f64(),
+                    items_run: 0,
+                    items_cached: 0,
+                });
+            }
+            Claim::Cached(_) => None,
+        };
         let (artifact, items_run, items_cached) = match r.kind.as_map() {
             Some(map) => self.run_map(stage, map, r, &ctx, &inputs, opts)?,
             None => {
@@ -467,8 +490,10 @@ impl<'a> Session<'a> {
             stage: stage.to_string(),
             kind: kind_name.clone(),
         };
-        self.store.put_entry(&key, &entry).map_err(cache_err)?;
-        guard.commit();
+        match guard {
+            Some(g) => g.commit(&entry).map_err(cache_err)?,
+            None => self.store.put_entry(&key, &entry).map_err(cache_err)?,
+        }
         let _ = self.store.set_ref(&self.ref_name(stage), &key);
         done.lock().expect("lock").insert(stage.to_string(), (out.to_string(), Some(Arc::new(artifact))));
         Ok(Outcome {
@@ -529,27 +554,36 @@ impl<'a> Session<'a> {
                 let item_ctx = RunCtx {
                     stage: ctx.stage.clone(),
                     progress: ctx.progress.clone(),
-                    workdir: self.store.workdir(key).map_err(cache_err)?,
+                    workdir: self.workdir(key)?,
                     base_dir: ctx.base_dir.clone(),
                     cancel: ctx.cancel.clone(),
                 };
-                let guard = self.store.begin(key).map_err(cache_err)?;
+                let guard = match self.store.begin(key).map_err(cache_err)? {
+                    Claim::Compute(g) => Some(g),
+                    Claim::Cached(e) if !opts.no_cache && !opts.force_all && !opts.force.contains(stage) => {
+                        if let Some(h) = e.outputs.get(OUT) {
+                            cached.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            ctx.progress.inc(1);
+                            return self.load(&h.to_string(), None);
+                        }
+                        None
+                    }
+                    Claim::Cached(_) => None,
+                };
                 let a = map.run_item(&item_ctx, item).map_err(fail)?;
                 let out = self.store.put(&a.encode()).map_err(cache_err)?;
-                self.store
-                    .put_entry(
-                        key,
-                        &Entry {
-                            manifest: manifest.clone(),
-                            outputs: BTreeMap::from([(OUT.to_string(), out)]),
-                            created: now_secs(),
-                            duration_ms: started.elapsed().as_millis() as u64,
-                            stage: format!("{stage}[item]"),
-                            kind: kind_name.clone(),
-                        },
-                    )
-                    .map_err(cache_err)?;
-                guard.commit();
+                let entry = Entry {
+                    manifest: manifest.clone(),
+                    outputs: BTreeMap::from([(OUT.to_string(), out)]),
+                    created: now_secs(),
+                    duration_ms: started.elapsed().as_millis() as u64,
+                    stage: format!("{stage}[item]"),
+                    kind: kind_name.clone(),
+                };
+                match guard {
+                    Some(g) => g.commit(&entry).map_err(cache_err)?,
+                    None => self.store.put_entry(key, &entry).map_err(cache_err)?,
+                }
                 ctx.progress.inc(1);
                 Ok(Arc::new(a))
             })

@@ -77,7 +77,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let running: Vec<String> = plan.iter().filter(|e| e.action == Action::Run).map(|e| {
             format!("  {}: {}", e.stage, e.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
         }).collect();
-        let lock = LockFile::read(&lock_path).map_err(|e| anyhow::anyhow!("--locked: cannot read {}: {e}", lock_path.display()))?;
+        let lock = LockFile::read(&lock_path)
+            .map_err(|e| anyhow::anyhow!("--locked: cannot read {}: {e}", lock_path.display()))?
+            .ok_or_else(|| anyhow::anyhow!("--locked, but there is no lock file {} yet: run once without --locked", lock_path.display()))?;
         let current = lock_from_plan(&session, &plan, &args.file);
         let diff = lock.diff(&current);
         if !running.is_empty() || !diff.is_empty() {
