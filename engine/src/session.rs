@@ -248,7 +248,7 @@ impl<'a> Session<'a> {
             let forced = opts.force_all || opts.force.contains(stage);
             let (action, mut reasons, key, out) = if rerunning.is_empty() {
                 let key = rooflaw_cache::key_of(&manifest);
-                let found = if opts.no_cache { Ok(Lookup::Miss) } else { self.store.lookup(&key) };
+                let found = if opts.no_cache { Ok(Lookup::Miss) } else { self.store.lookup_verified(&key) };
                 match found {
                     Ok(Lookup::Hit(entry)) if !forced => {
                         (Action::Cached, vec![], Some(key.to_string()), entry.outputs.get(OUT).map(ToString::to_string))
@@ -400,7 +400,7 @@ impl<'a> Session<'a> {
         let cache_err = |e: rooflaw_cache::Error| RunError::Cache(e.to_string());
 
         if !forced && !opts.no_cache {
-            if let Lookup::Hit(entry) = self.store.lookup(&key).map_err(cache_err)? {
+            if let Lookup::Hit(entry) = self.store.lookup_verified(&key).map_err(cache_err)? {
                 if let Some(out) = entry.outputs.get(OUT) {
                     let _ = self.store.set_ref(&self.ref_name(stage), &key);
                     done.lock().expect("lock").insert(stage.to_string(), (out.to_string(), None));
@@ -542,7 +542,7 @@ impl<'a> Session<'a> {
                     return Err(RunError::Cancelled);
                 }
                 if !opts.no_cache && !opts.force_all && !opts.force.contains(stage) {
-                    if let Lookup::Hit(e) = self.store.lookup(key).map_err(cache_err)? {
+                    if let Lookup::Hit(e) = self.store.lookup_verified(key).map_err(cache_err)? {
                         if let Some(h) = e.outputs.get(OUT) {
                             cached.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             ctx.progress.inc(1);
