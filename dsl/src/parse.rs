@@ -533,18 +533,34 @@ impl Builder<'_> {
     }
 
     fn expr(&mut self, pair: P<'_>) -> Expr {
-        let (e, depth) = self.build(pair);
-        if depth > MAX_EXPR_DEPTH {
-            self.diags.push(
-                Diagnostic::error(
-                    "rooflaw::too-deep",
-                    format!("expression is nested more than {MAX_EXPR_DEPTH} levels deep"),
-                )
-                .at(e.span, "split this expression up"),
-            );
-            return Spanned::new(ExprKind::Error, e.span);
+        self.build(pair).0
+    }
+
+    /// Replace a tree deeper than the limit by an error node as soon as it
+    /// appears, so a deep tree is never built (nor dropped, which recurses).
+    fn cap(&mut self, e: Expr, depth: u32) -> (Expr, u32) {
+        if depth <= MAX_EXPR_DEPTH || matches!(e.node, ExprKind::Error) {
+            return (e, depth);
         }
-        e
+        self.diags.push(
+            Diagnostic::error(
+                "rooflaw::too-deep",
+                format!("expression is nested more than {MAX_EXPR_DEPTH} levels deep"),
+            )
+            .at(e.span, "split this expression up"),
+        );
+        (Spanned::new(ExprKind::Error, e.span), depth)
+    }
+
+    /// `l op r`, unless either side already stands for an error.
+    fn bin(&mut self, l: (Expr, u32), op: BinOp, r: (Expr, u32)) -> (Expr, u32) {
+        let span = l.0.span.to(r.0.span);
+        let depth = l.1.max(r.1) + 1;
+        if matches!(l.0.node, ExprKind::Error) || matches!(r.0.node, ExprKind::Error) {
+            return (Spanned::new(ExprKind::Error, span), depth);
+        }
+        let e = Spanned::new(ExprKind::Bin(Box::new(l.0), op, Box::new(r.0)), span);
+        self.cap(e, depth)
     }
 
     /// Build an expression and its tree depth. The depth travels with the
@@ -711,10 +727,7 @@ impl Builder<'_> {
                 _ => {
                     let (r, dr) = self.build(p);
                     acc = Some(match (acc, op.take()) {
-                        (Some((l, dl)), Some(o)) => {
-                            let span = l.span.to(r.span);
-                            (Spanned::new(ExprKind::Bin(Box::new(l), o, Box::new(r)), span), dl.max(dr) + 1)
-                        }
+                        (Some(l), Some(o)) => self.bin(l, o, (r, dr)),
                         _ => (r, dr),
                     });
                 }
@@ -742,20 +755,14 @@ impl Builder<'_> {
         let mut acc: Option<(Expr, u32)> = None;
         while let Some((negs, base, db)) = operands.pop() {
             let (mut e, mut d) = match acc {
-                Some((exp, de)) => {
-                    let span = base.span.to(exp.span);
-                    (
-                        Spanned::new(ExprKind::Bin(Box::new(base), BinOp::Pow, Box::new(exp)), span),
-                        db.max(de) + 1,
-                    )
-                }
+                Some(exp) => self.bin((base, db), BinOp::Pow, exp),
                 None => (base, db),
             };
-            if negs % 2 == 1 {
+            if negs % 2 == 1 && !matches!(e.node, ExprKind::Error) {
                 e = Spanned::new(ExprKind::Neg(Box::new(e.clone())), e.span);
                 d += 1;
             }
-            acc = Some((e, d));
+            acc = Some(self.cap(e, d));
         }
         acc.unwrap_or((Spanned::new(ExprKind::Error, Span::default()), 1))
     }
