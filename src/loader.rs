@@ -26,7 +26,10 @@ pub fn normalise(p: &Path) -> PathBuf {
         match c {
             Component::CurDir => {}
             Component::ParentDir
-                if out.components().next_back().is_some_and(|l| matches!(l, Component::Normal(_))) =>
+                if out
+                    .components()
+                    .next_back()
+                    .is_some_and(|l| matches!(l, Component::Normal(_))) =>
             {
                 out.pop();
             }
@@ -43,8 +46,14 @@ mod tests {
     #[test]
     fn imports_resolve_against_the_importer() {
         for (input, want) in [
-            ("pipelines/./hardware/orin.pipeline", "pipelines/hardware/orin.pipeline"),
-            ("pipelines/lib/../hardware/orin.pipeline", "pipelines/hardware/orin.pipeline"),
+            (
+                "pipelines/./hardware/orin.pipeline",
+                "pipelines/hardware/orin.pipeline",
+            ),
+            (
+                "pipelines/lib/../hardware/orin.pipeline",
+                "pipelines/hardware/orin.pipeline",
+            ),
             ("../shared/hw.pipeline", "../shared/hw.pipeline"),
             ("a/../../b.pipeline", "../b.pipeline"),
         ] {
@@ -54,7 +63,9 @@ mod tests {
 
     #[test]
     fn a_missing_import_is_an_error_message() {
-        let err = FsLoader.load("nowhere/main.pipeline", "missing.pipeline").unwrap_err();
+        let err = FsLoader
+            .load("nowhere/main.pipeline", "missing.pipeline")
+            .unwrap_err();
         assert!(!err.is_empty());
     }
 }

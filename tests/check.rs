@@ -11,7 +11,11 @@ fn rooflaw(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn the_bundled_example_is_valid() {
-    let out = rooflaw(&["check", "pipelines/example.pipeline", "pipelines/hardware/orin.pipeline"]);
+    let out = rooflaw(&[
+        "check",
+        "pipelines/example.pipeline",
+        "pipelines/hardware/orin.pipeline",
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("ok: 2 file(s) checked"), "{stderr}");
@@ -25,7 +29,10 @@ fn an_invalid_file_exits_1_with_rendered_diagnostics() {
     let out = rooflaw(&["check", path.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("expected a unit of time after `100`"), "{stderr}");
+    assert!(
+        stderr.contains("expected a unit of time after `100`"),
+        "{stderr}"
+    );
     assert!(stderr.contains("bad.pipeline:2:12"), "{stderr}");
 }
 
@@ -33,7 +40,11 @@ fn an_invalid_file_exits_1_with_rendered_diagnostics() {
 fn json_lists_every_diagnostic_with_its_position() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.pipeline");
-    std::fs::write(&path, "use \"missing.pipeline\"\nbudget b { memory <= 8 ms }\n").unwrap();
+    std::fs::write(
+        &path,
+        "use \"missing.pipeline\"\nbudget b { memory <= 8 ms }\n",
+    )
+    .unwrap();
     let out = rooflaw(&["check", "--format", "json", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
@@ -41,12 +52,19 @@ fn json_lists_every_diagnostic_with_its_position() {
     let summary: Vec<(String, u64, u64)> = diags
         .iter()
         .map(|d| {
-            (d["code"].as_str().unwrap().to_string(), d["line"].as_u64().unwrap(), d["column"].as_u64().unwrap())
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["line"].as_u64().unwrap(),
+                d["column"].as_u64().unwrap(),
+            )
         })
         .collect();
     assert_eq!(
         summary,
-        [("rooflaw::import".to_string(), 1, 5), ("rooflaw::unit-mismatch".to_string(), 2, 24)]
+        [
+            ("rooflaw::import".to_string(), 1, 5),
+            ("rooflaw::unit-mismatch".to_string(), 2, 24)
+        ]
     );
 }
 

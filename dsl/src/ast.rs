@@ -53,13 +53,22 @@ pub enum Entry {
     /// `peak.fp16 = 42.5 TFLOPS`, `heads = width / 128`
     Field { path: Name, value: Expr },
     /// `(experts, top_k) = [(1, 1), (8, 2)]`
-    Tuple { names: Vec<Name>, value: Expr, span: Span },
+    Tuple {
+        names: Vec<Name>,
+        value: Expr,
+        span: Span,
+    },
     /// `let ratio = width / layers`
     Let { name: Name, value: Expr },
     /// `require width % heads == 0`
     Require(Expr),
     /// `latency.total <= 100 ms`
-    Constraint { path: Name, op: Spanned<CmpOp>, value: Expr, span: Span },
+    Constraint {
+        path: Name,
+        op: Spanned<CmpOp>,
+        value: Expr,
+        span: Span,
+    },
 }
 
 /// `stage NAME = KIND(args)`
@@ -94,7 +103,11 @@ pub type Expr = Spanned<ExprKind>;
 pub enum ExprKind {
     /// A number as written (`2.5k`) and its value with multipliers applied,
     /// and the unit word after it, if any.
-    Num { text: String, value: f64, unit: Option<Name> },
+    Num {
+        text: String,
+        value: f64,
+        unit: Option<Name>,
+    },
     Str(String),
     Bool(bool),
     Ident(String),
@@ -102,7 +115,11 @@ pub enum ExprKind {
     /// `(a, b)`; a parenthesised single expression is not a tuple.
     Tuple(Vec<Expr>),
     Map(Vec<(Name, Expr)>),
-    Range { start: Box<Expr>, end: Box<Expr>, step: Option<Box<Expr>> },
+    Range {
+        start: Box<Expr>,
+        end: Box<Expr>,
+        step: Option<Box<Expr>>,
+    },
     Neg(Box<Expr>),
     Not(Box<Expr>),
     Bin(Box<Expr>, BinOp, Box<Expr>),

@@ -15,8 +15,8 @@ pub mod span;
 pub mod spec;
 pub mod units;
 
-pub use lower::{Compiled, compile};
 pub use diagnostic::{Diagnostic, Diagnostics, RenderOptions, Severity, did_you_mean, render};
+pub use lower::{Compiled, compile};
 pub use signature::{Param, ParamType, PresetKind, Registry, Signature};
 pub use source::{Loader, SourceMap};
 pub use span::{FileId, Name, Span, Spanned};

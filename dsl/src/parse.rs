@@ -24,7 +24,9 @@ const MAX_NESTING: usize = 64;
 const MAX_EXPR_DEPTH: u32 = 256;
 
 const STATEMENTS: &str = "`use`, `hardware`, `workload`, `budget`, `space`, `stage` or `report`";
-const KEYWORDS: &[&str] = &["use", "hardware", "workload", "budget", "space", "stage", "report"];
+const KEYWORDS: &[&str] = &[
+    "use", "hardware", "workload", "budget", "space", "stage", "report",
+];
 
 /// Parse one file. Problems go to `diags`; the returned AST holds every
 /// statement that could be read.
@@ -40,7 +42,12 @@ pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
         return File::default();
     }
     pest::set_error_detail(true);
-    let mut b = Builder { file, text, base: 0, diags };
+    let mut b = Builder {
+        file,
+        text,
+        base: 0,
+        diags,
+    };
     let mut items = Vec::new();
     // Parse from `offset`; at the first unreadable statement, report it and
     // resume at the next line that starts a statement.
@@ -70,8 +77,11 @@ pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
                             b.diags.push(d);
                         }
                         Ok(_) => b.diags.push(
-                            Diagnostic::error("rooflaw::syntax", "this statement could not be read")
-                                .at(Span::new(file, start, resume_from), "here"),
+                            Diagnostic::error(
+                                "rooflaw::syntax",
+                                "this statement could not be read",
+                            )
+                            .at(Span::new(file, start, resume_from), "here"),
                         ),
                     }
                     match next_statement(text, resume_from) {
@@ -101,7 +111,9 @@ fn next_statement(text: &str, from: usize) -> Option<usize> {
     loop {
         at += text[at..].find('\n')? + 1;
         let line = text[at..].trim_start_matches([' ', '\t']);
-        let word_end = line.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(line.len());
+        let word_end = line
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(line.len());
         if KEYWORDS.contains(&&line[..word_end]) {
             return Some(at);
         }
@@ -127,7 +139,12 @@ fn too_deep(text: &str) -> Option<usize> {
 
 /// Turn a pest failure at `base + location` into a diagnostic in the user's
 /// terms: what could come next, and what was found instead.
-fn syntax_error(file: FileId, text: &str, base: usize, err: &pest::error::Error<Rule>) -> Diagnostic {
+fn syntax_error(
+    file: FileId,
+    text: &str,
+    base: usize,
+    err: &pest::error::Error<Rule>,
+) -> Diagnostic {
     let located = match err.location {
         pest::error::InputLocation::Pos(p) | pest::error::InputLocation::Span((p, _)) => p,
     };
@@ -179,8 +196,13 @@ fn syntax_error(file: FileId, text: &str, base: usize, err: &pest::error::Error<
         && UNITS.iter().any(|u| u.name == word)
     {
         return Diagnostic::error("rooflaw::syntax", format!("unexpected unit `{word}`"))
-            .at(Span::new(file, start, start + word.len()), "a unit only follows a number")
-            .help(format!("write the unit right after a number, e.g. `100 {word}`"));
+            .at(
+                Span::new(file, start, start + word.len()),
+                "a unit only follows a number",
+            )
+            .help(format!(
+                "write the unit right after a number, e.g. `100 {word}`"
+            ));
     }
 
     if expected.contains(&STATEMENT) && pos == base {
@@ -317,7 +339,10 @@ fn tidy(mut names: Vec<&'static str>) -> Vec<&'static str> {
     }
     // After a complete value, "or an operator, a unit, a comparison" is
     // noise next to the bracket or comma that was actually missing.
-    if names.iter().any(|n| ["`,`", "`)`", "`]`", "`}`"].contains(n)) {
+    if names
+        .iter()
+        .any(|n| ["`,`", "`)`", "`]`", "`}`"].contains(n))
+    {
         names.retain(|n| ![OPERATOR, "a unit", "a comparison such as `<=`"].contains(n));
     }
     if names.len() > 1 {
@@ -346,7 +371,9 @@ fn token_end(text: &str, pos: usize) -> usize {
     {
         return pos + close + 2;
     }
-    let word = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+    let word = rest
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
     if word > 0 {
         pos + word
     } else {
@@ -359,7 +386,8 @@ fn token_end(text: &str, pos: usize) -> usize {
 fn word_after_number(text: &str, pos: usize) -> Option<(&str, usize)> {
     let (_, start) = last_word(text, pos)?;
     let gap = text[..start].trim_end_matches([' ', '\t']);
-    (gap.len() < start && gap.ends_with(|c: char| c.is_ascii_digit())).then_some(last_word(text, pos)?)
+    (gap.len() < start && gap.ends_with(|c: char| c.is_ascii_digit()))
+        .then_some(last_word(text, pos)?)
 }
 
 /// The word (units included, so `/` too) that ends just before `pos`.
@@ -437,26 +465,48 @@ impl Builder<'_> {
                         _ => {}
                     }
                 }
-                Some(Item::Block(Block { kind, name, preset, entries, span }))
+                Some(Item::Block(Block {
+                    kind,
+                    name,
+                    preset,
+                    entries,
+                    span,
+                }))
             }
             Rule::stage_item => {
                 inner.next(); // keyword
                 let name = self.name(&inner.next()?);
                 let kind_pair = inner.next()?;
                 let kind = self.name(&kind_pair);
-                let call_span = Span::new(self.file, self.span(&kind_pair).start as usize, span.end as usize);
+                let call_span = Span::new(
+                    self.file,
+                    self.span(&kind_pair).start as usize,
+                    span.end as usize,
+                );
                 let args = inner
                     .filter(|p| p.as_rule() == Rule::arg)
                     .map(|p| {
                         let parts: Vec<P<'_>> = p.into_inner().collect();
                         match parts.as_slice() {
-                            [n, v] => Arg { name: Some(self.name(n)), value: self.expr(v.clone()) },
-                            [v] => Arg { name: None, value: self.expr(v.clone()) },
+                            [n, v] => Arg {
+                                name: Some(self.name(n)),
+                                value: self.expr(v.clone()),
+                            },
+                            [v] => Arg {
+                                name: None,
+                                value: self.expr(v.clone()),
+                            },
                             _ => unreachable!("grammar: arg is `(ident :)? expr`"),
                         }
                     })
                     .collect();
-                Some(Item::Stage(StageDecl { name, kind, args, call_span, span }))
+                Some(Item::Stage(StageDecl {
+                    name,
+                    kind,
+                    args,
+                    call_span,
+                    span,
+                }))
             }
             Rule::report_item => {
                 let mut stages = Vec::new();
@@ -468,7 +518,11 @@ impl Builder<'_> {
                         _ => {}
                     }
                 }
-                Some(Item::Report(ReportDecl { stages, dir: dir?, span }))
+                Some(Item::Report(ReportDecl {
+                    stages,
+                    dir: dir?,
+                    span,
+                }))
             }
             _ => None,
         }
@@ -479,13 +533,15 @@ impl Builder<'_> {
         let rule = pair.as_rule();
         let parts: Vec<P<'_>> = pair.into_inner().collect();
         Some(match (rule, parts.as_slice()) {
-            (Rule::let_entry, [_, n, v]) => {
-                Entry::Let { name: self.name(n), value: self.expr(v.clone()) }
-            }
+            (Rule::let_entry, [_, n, v]) => Entry::Let {
+                name: self.name(n),
+                value: self.expr(v.clone()),
+            },
             (Rule::require_entry, [_, v]) => Entry::Require(self.expr(v.clone())),
-            (Rule::field_entry, [n, v]) => {
-                Entry::Field { path: self.name(n), value: self.expr(v.clone()) }
-            }
+            (Rule::field_entry, [n, v]) => Entry::Field {
+                path: self.name(n),
+                value: self.expr(v.clone()),
+            },
             (Rule::constraint_entry, [n, op, v]) => Entry::Constraint {
                 path: self.name(n),
                 op: Spanned::new(cmp_op(op.as_str()), self.span(op)),
@@ -522,7 +578,10 @@ impl Builder<'_> {
                     let at = body_start + i;
                     self.diags.push(
                         Diagnostic::error("rooflaw::syntax", format!("unknown escape `\\{other}`"))
-                            .at(Span::new(self.file, at, body_start + j + other.len_utf8()), "here")
+                            .at(
+                                Span::new(self.file, at, body_start + j + other.len_utf8()),
+                                "here",
+                            )
                             .help("strings know `\\\"`, `\\\\`, `\\n` and `\\t`"),
                     );
                 }
@@ -606,15 +665,20 @@ impl Builder<'_> {
                         let (l, dl) = self.build(a.clone());
                         let (r, dr) = self.build(b.clone());
                         let op = BinOp::Cmp(cmp_op(op.as_str()));
-                        (Spanned::new(ExprKind::Bin(Box::new(l), op, Box::new(r)), span), dl.max(dr) + 1)
+                        (
+                            Spanned::new(ExprKind::Bin(Box::new(l), op, Box::new(r)), span),
+                            dl.max(dr) + 1,
+                        )
                     }
                     [a] => self.build(a.clone()),
                     _ => (Spanned::new(ExprKind::Error, span), 1),
                 }
             }
             Rule::range_expr => {
-                let parts: Vec<P<'_>> =
-                    pair.into_inner().filter(|p| p.as_rule() != Rule::kw_step).collect();
+                let parts: Vec<P<'_>> = pair
+                    .into_inner()
+                    .filter(|p| p.as_rule() != Rule::kw_step)
+                    .collect();
                 match parts.as_slice() {
                     [a] => self.build(a.clone()),
                     [a, b, rest @ ..] => {
@@ -627,7 +691,11 @@ impl Builder<'_> {
                             }
                             None => (None, 0),
                         };
-                        let node = ExprKind::Range { start: Box::new(start), end: Box::new(end), step };
+                        let node = ExprKind::Range {
+                            start: Box::new(start),
+                            end: Box::new(end),
+                            step,
+                        };
                         (Spanned::new(node, span), d1.max(d2).max(d3) + 1)
                     }
                     [] => (Spanned::new(ExprKind::Error, span), 1),
@@ -661,7 +729,10 @@ impl Builder<'_> {
                 let v = pair.as_str() == "true";
                 (Spanned::new(ExprKind::Bool(v), span), 1)
             }
-            Rule::ident => (Spanned::new(ExprKind::Ident(pair.as_str().to_string()), span), 1),
+            Rule::ident => (
+                Spanned::new(ExprKind::Ident(pair.as_str().to_string()), span),
+                1,
+            ),
             Rule::call => {
                 let mut inner = pair.into_inner();
                 let open = inner.next();
@@ -691,7 +762,9 @@ impl Builder<'_> {
                 let mut depth = 0;
                 for e in pair.into_inner() {
                     let mut kv = e.into_inner();
-                    let (Some(k), Some(v)) = (kv.next(), kv.next()) else { continue };
+                    let (Some(k), Some(v)) = (kv.next(), kv.next()) else {
+                        continue;
+                    };
                     let key = self.name(&k);
                     let (v, d) = self.build(v);
                     depth = depth.max(d);
@@ -811,9 +884,15 @@ pub fn number_value(text: &str) -> Result<f64, String> {
         Some('B') => (&digits[..digits.len() - 1], 1e9),
         _ => (digits.as_str(), 1.0),
     };
-    let v: f64 = body.parse().map_err(|_| format!("`{text}` is not a number"))?;
+    let v: f64 = body
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
     let v = v * factor;
-    if v.is_finite() { Ok(v) } else { Err(format!("`{text}` is too large")) }
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!("`{text}` is too large"))
+    }
 }
 
 #[cfg(test)]
@@ -869,7 +948,12 @@ mod tests {
     #[test]
     fn every_unit_in_the_table_parses() {
         for u in UNITS {
-            assert_eq!(num(&format!("3 {}", u.name)), (3.0, Some(u.name.to_string())), "{}", u.name);
+            assert_eq!(
+                num(&format!("3 {}", u.name)),
+                (3.0, Some(u.name.to_string())),
+                "{}",
+                u.name
+            );
         }
     }
 
@@ -879,7 +963,9 @@ mod tests {
         let mut diags = Diagnostics::default();
         let file = parse(FileId(0), text, &mut diags);
         assert!(diags.0.is_empty(), "{:?}", diags.0);
-        let Item::Block(b) = &file.items[0] else { panic!() };
+        let Item::Block(b) = &file.items[0] else {
+            panic!()
+        };
         assert_eq!(b.entries.len(), 3);
     }
 
@@ -890,22 +976,36 @@ mod tests {
         assert!(matches!(value_of("-2 ** 2"), ExprKind::Neg(_)));
         match value_of("a + b * c") {
             ExprKind::Bin(_, BinOp::Add, r) => {
-                assert!(matches!(r.node, ExprKind::Bin(_, BinOp::Mul, _)), "{:?}", r.node);
+                assert!(
+                    matches!(r.node, ExprKind::Bin(_, BinOp::Mul, _)),
+                    "{:?}",
+                    r.node
+                );
             }
             other => panic!("{}", show(&other)),
         }
         match value_of("a - b - c") {
-            ExprKind::Bin(l, BinOp::Sub, _) => assert!(matches!(l.node, ExprKind::Bin(_, BinOp::Sub, _))),
+            ExprKind::Bin(l, BinOp::Sub, _) => {
+                assert!(matches!(l.node, ExprKind::Bin(_, BinOp::Sub, _)));
+            }
             other => panic!("{}", show(&other)),
         }
         match value_of("2 ** 3 ** 2") {
-            ExprKind::Bin(_, BinOp::Pow, r) => assert!(matches!(r.node, ExprKind::Bin(_, BinOp::Pow, _))),
+            ExprKind::Bin(_, BinOp::Pow, r) => {
+                assert!(matches!(r.node, ExprKind::Bin(_, BinOp::Pow, _)));
+            }
             other => panic!("{}", show(&other)),
         }
         assert!(matches!(value_of("(1, 2)"), ExprKind::Tuple(ref v) if v.len() == 2));
         assert!(matches!(value_of("(1)"), ExprKind::Num { .. }));
-        assert!(matches!(value_of("4 .. 32 step 4"), ExprKind::Range { step: Some(_), .. }));
-        assert!(matches!(value_of("8..32"), ExprKind::Range { step: None, .. }));
+        assert!(matches!(
+            value_of("4 .. 32 step 4"),
+            ExprKind::Range { step: Some(_), .. }
+        ));
+        assert!(matches!(
+            value_of("8..32"),
+            ExprKind::Range { step: None, .. }
+        ));
     }
 
     #[test]

@@ -126,8 +126,11 @@ impl crate::spec::Spec {
                 if let Some(p) = &b.preset {
                     let _ = write!(out, " from {:?}", p.node);
                 }
-                let fields: Vec<String> =
-                    b.fields.iter().map(|fd| format!("{} = {}", fd.path.node, fd.value.node)).collect();
+                let fields: Vec<String> = b
+                    .fields
+                    .iter()
+                    .map(|fd| format!("{} = {}", fd.path.node, fd.value.node))
+                    .collect();
                 let _ = writeln!(out, " {{ {} }}", fields.join("; "));
             }
         }
@@ -147,7 +150,11 @@ impl crate::spec::Spec {
             let _ = writeln!(out, "space {} {{", s.name.node);
             for fd in &s.fields {
                 let names: Vec<&str> = fd.names.iter().map(|n| n.node.as_str()).collect();
-                let lhs = if names.len() > 1 { format!("({})", names.join(", ")) } else { names.join("") };
+                let lhs = if names.len() > 1 {
+                    format!("({})", names.join(", "))
+                } else {
+                    names.join("")
+                };
                 let kw = if fd.helper { "let " } else { "" };
                 let _ = writeln!(out, "  {kw}{lhs} = {}", fd.value.node);
             }
@@ -157,9 +164,18 @@ impl crate::spec::Spec {
             let _ = writeln!(out, "}}");
         }
         for st in &self.stages {
-            let args: Vec<String> =
-                st.args.iter().map(|a| format!("{}: {}", a.param, a.value.node)).collect();
-            let _ = writeln!(out, "stage {} = {}({})", st.name.node, st.kind.node, args.join(", "));
+            let args: Vec<String> = st
+                .args
+                .iter()
+                .map(|a| format!("{}: {}", a.param, a.value.node))
+                .collect();
+            let _ = writeln!(
+                out,
+                "stage {} = {}({})",
+                st.name.node,
+                st.kind.node,
+                args.join(", ")
+            );
         }
         for r in &self.reports {
             let names: Vec<&str> = r.stages.iter().map(|n| n.node.as_str()).collect();

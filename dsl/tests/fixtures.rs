@@ -25,7 +25,9 @@ use rooflaw_dsl::diagnostic::to_json;
 use rooflaw_dsl::{Compiled, RenderOptions, compile, render};
 
 fn fixtures(dir: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(dir);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(dir);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -37,7 +39,12 @@ fn fixtures(dir: &str) -> Vec<PathBuf> {
 
 fn compile_file(path: &Path) -> Compiled {
     let text = std::fs::read_to_string(path).unwrap();
-    compile(&path.to_string_lossy(), &text, &DirLoader, &TestRegistry::default())
+    compile(
+        &path.to_string_lossy(),
+        &text,
+        &DirLoader,
+        &TestRegistry::default(),
+    )
 }
 
 /// Strip the machine-specific directory from rendered output.
@@ -57,7 +64,10 @@ fn annotations(text: &str) -> Vec<Expected> {
         .filter_map(|l| l.trim_start().strip_prefix("# error: "))
         .map(|rest| {
             let (position, message) = rest.split_once(' ').expect("`# error: L:C-L:C message`");
-            Expected { position: position.to_string(), message: message.trim().to_string() }
+            Expected {
+                position: position.to_string(),
+                message: message.trim().to_string(),
+            }
         })
         .collect()
 }
@@ -74,7 +84,11 @@ fn invalid_fixtures_report_exactly_their_annotations() {
             failures.push(format!("{}: no `# error:` annotation", path.display()));
         }
         let out = compile_file(path);
-        assert!(out.spec.is_none(), "{}: produced a spec despite errors", path.display());
+        assert!(
+            out.spec.is_none(),
+            "{}: produced a spec despite errors",
+            path.display()
+        );
         let mut got: Vec<(String, String)> = to_json(&out.diagnostics.0, &out.sources)
             .into_iter()
             .map(|d| {
@@ -97,7 +111,10 @@ fn invalid_fixtures_report_exactly_their_annotations() {
             .collect();
         let mut missing = Vec::new();
         for e in &expected {
-            match got.iter().position(|(p, m)| *p == e.position && m.contains(&e.message)) {
+            match got
+                .iter()
+                .position(|(p, m)| *p == e.position && m.contains(&e.message))
+            {
                 Some(i) => {
                     got.remove(i);
                 }
@@ -119,7 +136,14 @@ fn invalid_fixtures_report_exactly_their_annotations() {
 fn invalid_fixture_rendering_is_pinned() {
     for path in fixtures("invalid") {
         let out = compile_file(&path);
-        let rendered = render(&out.diagnostics.0, &out.sources, RenderOptions { color: false, width: 80 });
+        let rendered = render(
+            &out.diagnostics.0,
+            &out.sources,
+            RenderOptions {
+                color: false,
+                width: 80,
+            },
+        );
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         insta::assert_snapshot!(format!("invalid__{name}"), relative(&rendered));
     }
@@ -132,7 +156,11 @@ fn valid_fixtures_lower_to_the_pinned_spec() {
     for path in files {
         let out = compile_file(&path);
         let rendered = render(&out.diagnostics.0, &out.sources, RenderOptions::default());
-        assert!(out.diagnostics.0.is_empty(), "{}:\n{rendered}", path.display());
+        assert!(
+            out.diagnostics.0.is_empty(),
+            "{}:\n{rendered}",
+            path.display()
+        );
         let spec = out.spec.expect("no errors, so a spec");
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         insta::assert_snapshot!(format!("valid__{name}"), spec.summary());
@@ -151,7 +179,11 @@ fn bundled_pipelines_compile() {
         count += 1;
         let out = compile_file(&path);
         let rendered = render(&out.diagnostics.0, &out.sources, RenderOptions::default());
-        assert!(out.spec.is_some() && out.diagnostics.0.is_empty(), "{}:\n{rendered}", path.display());
+        assert!(
+            out.spec.is_some() && out.diagnostics.0.is_empty(),
+            "{}:\n{rendered}",
+            path.display()
+        );
     }
     assert!(count >= 1);
 }
@@ -163,9 +195,19 @@ fn the_example_imports_its_hardware_under_its_own_name() {
     let spec = out.spec.expect("example compiles");
     let orin = spec.hardware("orin").expect("imported hardware");
     let file = out.sources.get(orin.name.span.file);
-    assert!(file.name.ends_with("pipelines/hardware/orin.pipeline"), "{}", file.name);
+    assert!(
+        file.name.ends_with("pipelines/hardware/orin.pipeline"),
+        "{}",
+        file.name
+    );
     let launch = orin.field("launch").unwrap();
-    assert_eq!(launch.value.node, rooflaw_dsl::spec::Value::Quantity(rooflaw_dsl::Quantity::new(5e-6, rooflaw_dsl::Dim::TIME)));
+    assert_eq!(
+        launch.value.node,
+        rooflaw_dsl::spec::Value::Quantity(rooflaw_dsl::Quantity::new(
+            5e-6,
+            rooflaw_dsl::Dim::TIME
+        ))
+    );
     // Stages come out in source order with arguments in signature order.
     let latency = spec.stage("latency").unwrap();
     let params: Vec<&str> = latency.args.iter().map(|a| a.param.as_str()).collect();

@@ -15,18 +15,67 @@ const HARDWARE: &str = include_str!("../../pipelines/hardware/orin.pipeline");
 
 /// Fragments a mutation inserts: keywords, operators, units, brackets.
 const TOKENS: &[&str] = &[
-    "stage", "space", "use", "report", "to", "from", "let", "require", "step", "and", "not", "=",
-    "==", "<=", "..", "**", "//", "(", ")", "[", "]", "{", "}", ",", ":", "\"", "#", "\n", " ",
-    "ms", "GiB", "GB/s", "tokens", "10B", "1e999", "2.5k", "-", "orin", "arch", "x", "0", "µs",
-    "((((", "]]]]", "use \"hardware/orin.pipeline\"", "use \"main.pipeline\"",
+    "stage",
+    "space",
+    "use",
+    "report",
+    "to",
+    "from",
+    "let",
+    "require",
+    "step",
+    "and",
+    "not",
+    "=",
+    "==",
+    "<=",
+    "..",
+    "**",
+    "//",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    ":",
+    "\"",
+    "#",
+    "\n",
+    " ",
+    "ms",
+    "GiB",
+    "GB/s",
+    "tokens",
+    "10B",
+    "1e999",
+    "2.5k",
+    "-",
+    "orin",
+    "arch",
+    "x",
+    "0",
+    "µs",
+    "((((",
+    "]]]]",
+    "use \"hardware/orin.pipeline\"",
+    "use \"main.pipeline\"",
 ];
 
 fn check(text: &str) -> Result<(), TestCaseError> {
-    let loader = MapLoader(vec![("hardware/orin.pipeline", HARDWARE), ("main.pipeline", EXAMPLE)]);
+    let loader = MapLoader(vec![
+        ("hardware/orin.pipeline", HARDWARE),
+        ("main.pipeline", EXAMPLE),
+    ]);
     let out = compile("main.pipeline", text, &loader, &TestRegistry::default());
     prop_assert_eq!(out.spec.is_some(), !out.diagnostics.has_errors());
     for d in &out.diagnostics.0 {
-        prop_assert!(!d.labels.is_empty(), "diagnostic without a location: {}", d.message);
+        prop_assert!(
+            !d.labels.is_empty(),
+            "diagnostic without a location: {}",
+            d.message
+        );
         for l in &d.labels {
             let file = out.sources.get(l.span.file);
             prop_assert!(l.span.start <= l.span.end, "{}: inverted span", d.message);
@@ -116,18 +165,44 @@ proptest! {
 fn deep_input_is_an_error_not_a_crash() {
     for (text, message) in [
         (
-            format!("space s {{ layers = {}1{} }}", "(".repeat(100_000), ")".repeat(100_000)),
+            format!(
+                "space s {{ layers = {}1{} }}",
+                "(".repeat(100_000),
+                ")".repeat(100_000)
+            ),
             Some("brackets are nested more than"),
         ),
-        (format!("space s {{ layers = {} }}", vec!["1"; 50_000].join(" + ")), Some("expression is nested")),
-        (format!("space s {{ layers = 2{} }}", " ** 2".repeat(50_000)), Some("expression is nested")),
+        (
+            format!("space s {{ layers = {} }}", vec!["1"; 50_000].join(" + ")),
+            Some("expression is nested"),
+        ),
+        (
+            format!("space s {{ layers = 2{} }}", " ** 2".repeat(50_000)),
+            Some("expression is nested"),
+        ),
         // Runs of signs collapse, so they cost no depth at all.
-        (format!("space s {{ layers = {}1 }}", "-".repeat(100_000)), None),
+        (
+            format!("space s {{ layers = {}1 }}", "-".repeat(100_000)),
+            None,
+        ),
     ] {
-        let out = compile("deep.pipeline", &text, &MapLoader(vec![]), &TestRegistry::default());
-        let messages: Vec<&str> = out.diagnostics.0.iter().map(|d| d.message.as_str()).collect();
+        let out = compile(
+            "deep.pipeline",
+            &text,
+            &MapLoader(vec![]),
+            &TestRegistry::default(),
+        );
+        let messages: Vec<&str> = out
+            .diagnostics
+            .0
+            .iter()
+            .map(|d| d.message.as_str())
+            .collect();
         match message {
-            Some(m) => assert!(messages.len() == 1 && messages[0].contains(m), "{messages:?}"),
+            Some(m) => assert!(
+                messages.len() == 1 && messages[0].contains(m),
+                "{messages:?}"
+            ),
             None => assert!(messages.is_empty(), "{messages:?}"),
         }
     }

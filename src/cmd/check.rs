@@ -56,7 +56,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             })),
             Format::Human => {
                 let color = std::io::stderr().is_terminal();
-                eprint!("{}", render(&diags, &sources, RenderOptions { color, width }));
+                eprint!(
+                    "{}",
+                    render(&diags, &sources, RenderOptions { color, width })
+                );
             }
         }
     }
@@ -69,7 +72,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             eprintln!("{errors} error(s) in {} file(s) checked", args.files.len());
         }
     }
-    Ok(if errors == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 // TEMPORARY, for the lead to replace with `rooflaw_stdlib::registry()` once the
@@ -84,13 +91,20 @@ mod temporary {
     use rooflaw_dsl::units::Dim;
     use rooflaw_dsl::{Param, ParamType as T, PresetKind, Signature};
 
-    const PRECISIONS: &[&str] =
-        &["fp32", "bf16", "fp16", "fp8", "int8", "int4", "w8a16", "w4a16", "w4a16kv8", "w8a8"];
+    const PRECISIONS: &[&str] = &[
+        "fp32", "bf16", "fp16", "fp8", "int8", "int4", "w8a16", "w4a16", "w4a16kv8", "w8a8",
+    ];
     const OBJECTIVES: &[&str] = &["prefill", "decode", "total", "per_token", "memory"];
     const AXES: &[&str] = &["params", "latency", "memory", "loss"];
 
     fn p(name: &'static str, ty: T, required: bool, positional: bool, doc: &'static str) -> Param {
-        Param { name, ty, required, positional, doc }
+        Param {
+            name,
+            ty,
+            required,
+            positional,
+            doc,
+        }
     }
 
     pub(super) struct Registry {
@@ -98,57 +112,161 @@ mod temporary {
     }
 
     impl Default for Registry {
+        // A table of signatures: long, flat, and clearest in one place.
+        #[allow(clippy::too_many_lines)]
         fn default() -> Self {
             let sig = |kind, doc, params| Signature { kind, doc, params };
             Self {
                 sigs: vec![
-                    sig("enumerate", "every architecture of a space", vec![
-                        p("space", T::Space, true, true, "the space to enumerate"),
-                        p("limit", T::Integer, false, false, "stop after this many candidates"),
-                    ]),
-                    sig("sample", "a subset of candidates", vec![
-                        p("candidates", T::Stage, true, true, "the stage to sample from"),
-                        p("n", T::Integer, true, true, "how many to keep"),
-                        p("by", T::Enum(&["grid", "random", "latin_hypercube"]), false, false, "sampling method"),
-                        p("seed", T::Integer, false, false, "random seed"),
-                    ]),
-                    sig("roofline", "latency and memory of each candidate", vec![
-                        p("candidates", T::Stage, true, true, "the candidates"),
-                        p("hardware", T::Hardware, true, false, "the device"),
-                        p("workload", T::Workload, true, false, "the request shape"),
-                        p("precision", T::OneOrMany(Box::new(T::Enum(PRECISIONS))), false, false, "override the workload's precision"),
-                    ]),
-                    sig("law", "a loss law", vec![
-                        p("law", T::Either(vec![T::Preset(PresetKind::Law), T::Stage]), true, true, "a published law or a fit stage"),
-                        p("extrapolate", T::Bool, false, false, "allow use outside the fitted range"),
-                    ]),
-                    sig("fit", "fit a loss law to measured losses", vec![
-                        p("data", T::Str, true, true, "CSV of measured losses"),
-                        p("form", T::Expr, false, false, "the law's functional form"),
-                        p("init", T::Map, false, false, "initial coefficients"),
-                    ]),
-                    sig("pareto", "the loss-latency frontier", vec![
-                        p("inputs", T::OneOrMany(Box::new(T::Stage)), true, true, "stages with latencies"),
-                        p("law", T::Stage, true, true, "the law stage predicting loss"),
-                        p("objective", T::Enum(OBJECTIVES), false, false, "which latency to trade against loss"),
-                    ]),
-                    sig("search", "the best candidate within a budget", vec![
-                        p("frontier", T::Stage, true, true, "the frontier to search"),
-                        p("budget", T::Budget, true, false, "the constraints"),
-                        p("baseline", T::Preset(PresetKind::Model), false, false, "a model to compare with"),
-                        p("top", T::Integer, false, false, "how many to keep"),
-                    ]),
-                    sig("table", "a table of a stage's rows", vec![
-                        p("stage", T::Stage, true, true, "the stage"),
-                        p("columns", T::List(Box::new(T::Str)), false, false, "columns to show"),
-                        p("limit", T::Number(Dim::NONE), false, false, "rows to show"),
-                    ]),
-                    sig("plot", "a scatter plot of a stage", vec![
-                        p("stage", T::Stage, true, true, "the stage"),
-                        p("x", T::Enum(AXES), true, false, "horizontal axis"),
-                        p("y", T::Enum(AXES), true, false, "vertical axis"),
-                        p("deadline", T::Number(Dim::TIME), false, false, "a latency line to draw"),
-                    ]),
+                    sig(
+                        "enumerate",
+                        "every architecture of a space",
+                        vec![
+                            p("space", T::Space, true, true, "the space to enumerate"),
+                            p(
+                                "limit",
+                                T::Integer,
+                                false,
+                                false,
+                                "stop after this many candidates",
+                            ),
+                        ],
+                    ),
+                    sig(
+                        "sample",
+                        "a subset of candidates",
+                        vec![
+                            p(
+                                "candidates",
+                                T::Stage,
+                                true,
+                                true,
+                                "the stage to sample from",
+                            ),
+                            p("n", T::Integer, true, true, "how many to keep"),
+                            p(
+                                "by",
+                                T::Enum(&["grid", "random", "latin_hypercube"]),
+                                false,
+                                false,
+                                "sampling method",
+                            ),
+                            p("seed", T::Integer, false, false, "random seed"),
+                        ],
+                    ),
+                    sig(
+                        "roofline",
+                        "latency and memory of each candidate",
+                        vec![
+                            p("candidates", T::Stage, true, true, "the candidates"),
+                            p("hardware", T::Hardware, true, false, "the device"),
+                            p("workload", T::Workload, true, false, "the request shape"),
+                            p(
+                                "precision",
+                                T::OneOrMany(Box::new(T::Enum(PRECISIONS))),
+                                false,
+                                false,
+                                "override the workload's precision",
+                            ),
+                        ],
+                    ),
+                    sig(
+                        "law",
+                        "a loss law",
+                        vec![
+                            p(
+                                "law",
+                                T::Either(vec![T::Preset(PresetKind::Law), T::Stage]),
+                                true,
+                                true,
+                                "a published law or a fit stage",
+                            ),
+                            p(
+                                "extrapolate",
+                                T::Bool,
+                                false,
+                                false,
+                                "allow use outside the fitted range",
+                            ),
+                        ],
+                    ),
+                    sig(
+                        "fit",
+                        "fit a loss law to measured losses",
+                        vec![
+                            p("data", T::Str, true, true, "CSV of measured losses"),
+                            p("form", T::Expr, false, false, "the law's functional form"),
+                            p("init", T::Map, false, false, "initial coefficients"),
+                        ],
+                    ),
+                    sig(
+                        "pareto",
+                        "the loss-latency frontier",
+                        vec![
+                            p(
+                                "inputs",
+                                T::OneOrMany(Box::new(T::Stage)),
+                                true,
+                                true,
+                                "stages with latencies",
+                            ),
+                            p("law", T::Stage, true, true, "the law stage predicting loss"),
+                            p(
+                                "objective",
+                                T::Enum(OBJECTIVES),
+                                false,
+                                false,
+                                "which latency to trade against loss",
+                            ),
+                        ],
+                    ),
+                    sig(
+                        "search",
+                        "the best candidate within a budget",
+                        vec![
+                            p("frontier", T::Stage, true, true, "the frontier to search"),
+                            p("budget", T::Budget, true, false, "the constraints"),
+                            p(
+                                "baseline",
+                                T::Preset(PresetKind::Model),
+                                false,
+                                false,
+                                "a model to compare with",
+                            ),
+                            p("top", T::Integer, false, false, "how many to keep"),
+                        ],
+                    ),
+                    sig(
+                        "table",
+                        "a table of a stage's rows",
+                        vec![
+                            p("stage", T::Stage, true, true, "the stage"),
+                            p(
+                                "columns",
+                                T::List(Box::new(T::Str)),
+                                false,
+                                false,
+                                "columns to show",
+                            ),
+                            p("limit", T::Number(Dim::NONE), false, false, "rows to show"),
+                        ],
+                    ),
+                    sig(
+                        "plot",
+                        "a scatter plot of a stage",
+                        vec![
+                            p("stage", T::Stage, true, true, "the stage"),
+                            p("x", T::Enum(AXES), true, false, "horizontal axis"),
+                            p("y", T::Enum(AXES), true, false, "vertical axis"),
+                            p(
+                                "deadline",
+                                T::Number(Dim::TIME),
+                                false,
+                                false,
+                                "a latency line to draw",
+                            ),
+                        ],
+                    ),
                 ],
             }
         }
@@ -172,9 +290,12 @@ mod temporary {
                     "h100-sxm",
                 ],
                 PresetKind::Model => &["qwen2.5-0.5b", "llama-3.2-1b"],
-                PresetKind::Budget => {
-                    &["embodied-ai", "smart-home", "autonomous-driving", "private-serving"]
-                }
+                PresetKind::Budget => &[
+                    "embodied-ai",
+                    "smart-home",
+                    "autonomous-driving",
+                    "private-serving",
+                ],
                 PresetKind::Law => &["sun2026", "hoffmann2022", "besiroglu2024"],
                 PresetKind::Workload | PresetKind::Corpus => &[],
             };

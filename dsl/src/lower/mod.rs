@@ -43,14 +43,32 @@ pub fn compile(
     let main = sources.add(main_name, text);
     let mut items = Vec::new();
     let mut stack = vec![main];
-    load(main, loader, &mut sources, &mut stack, &mut items, &mut diags);
+    load(
+        main,
+        loader,
+        &mut sources,
+        &mut stack,
+        &mut items,
+        &mut diags,
+    );
 
     let spec = lower(&items, registry, &mut diags);
     diags.0.sort_by_key(|d| {
-        d.labels.iter().find(|l| l.primary).or(d.labels.first()).map(|l| (l.span.file, l.span.start))
+        d.labels
+            .iter()
+            .find(|l| l.primary)
+            .or(d.labels.first())
+            .map(|l| (l.span.file, l.span.start))
     });
-    let spec = (!diags.has_errors()).then(|| Spec { sources: sources.clone(), ..spec });
-    Compiled { sources, spec, diagnostics: diags }
+    let spec = (!diags.has_errors()).then(|| Spec {
+        sources: sources.clone(),
+        ..spec
+    });
+    Compiled {
+        sources,
+        spec,
+        diagnostics: diags,
+    }
 }
 
 /// Parse one file and, depth first, the files it imports, appending their
@@ -74,8 +92,11 @@ fn load(
         let importer = sources.get(file).name.clone();
         match loader.load(&importer, &path.node) {
             Err(why) => diags.push(
-                Diagnostic::error("rooflaw::import", format!("cannot read `{}`: {why}", path.node))
-                    .at(path.span, "imported here"),
+                Diagnostic::error(
+                    "rooflaw::import",
+                    format!("cannot read `{}`: {why}", path.node),
+                )
+                .at(path.span, "imported here"),
             ),
             Ok((name, text)) => match sources.find(&name) {
                 Some(id) if stack.contains(&id) => {
@@ -120,12 +141,17 @@ impl Decls {
     }
 
     pub(crate) fn names_of(&self, kind: RefKind) -> impl Iterator<Item = &str> {
-        self.map.iter().filter(move |(_, (k, _))| *k == kind).map(|(n, _)| n.as_str())
+        self.map
+            .iter()
+            .filter(move |(_, (k, _))| *k == kind)
+            .map(|(n, _)| n.as_str())
     }
 }
 
 fn lower(items: &[Item], registry: &dyn Registry, diags: &mut Diagnostics) -> Spec {
-    let mut decls = Decls { map: BTreeMap::new() };
+    let mut decls = Decls {
+        map: BTreeMap::new(),
+    };
     // Items whose name was taken first are skipped, so each name lowers once.
     let mut fresh = Vec::with_capacity(items.len());
     for item in items {

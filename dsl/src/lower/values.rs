@@ -11,7 +11,11 @@ pub(crate) fn quantity(e: &Expr, dim: Dim, what: &str) -> Result<Quantity, Diagn
     let ExprKind::Num { text, value, unit } = &e.node else {
         return Err(Diagnostic::error(
             "rooflaw::type",
-            format!("{what} expects {}, found {}", dim.describe(), e.node.describe()),
+            format!(
+                "{what} expects {}, found {}",
+                dim.describe(),
+                e.node.describe()
+            ),
         )
         .at(e.span, format!("expected {}", dim.describe())));
     };
@@ -28,8 +32,11 @@ pub(crate) fn quantity(e: &Expr, dim: Dim, what: &str) -> Result<Quantity, Diagn
     };
     // The grammar only accepts units from the table.
     let Some(u) = units::unit(&unit.node) else {
-        return Err(Diagnostic::error("rooflaw::unknown-unit", format!("unknown unit `{}`", unit.node))
-            .at(unit.span, "not a unit"));
+        return Err(Diagnostic::error(
+            "rooflaw::unknown-unit",
+            format!("unknown unit `{}`", unit.node),
+        )
+        .at(unit.span, "not a unit"));
     };
     if u.dim != dim {
         let help = if dim == Dim::NONE {
@@ -51,7 +58,11 @@ pub(crate) fn quantity(e: &Expr, dim: Dim, what: &str) -> Result<Quantity, Diagn
     }
     // Dividing by the reciprocal keeps `5 us` exactly 5e-6 (5 * 1e-6 is not),
     // so equal quantities written in different units hash alike.
-    let si = if u.factor < 1.0 { value / (1.0 / u.factor).round() } else { value * u.factor };
+    let si = if u.factor < 1.0 {
+        value / (1.0 / u.factor).round()
+    } else {
+        value * u.factor
+    };
     Ok(Quantity::new(si, dim))
 }
 
@@ -59,7 +70,9 @@ pub(crate) fn quantity(e: &Expr, dim: Dim, what: &str) -> Result<Quantity, Diagn
 /// variable, a list, or anything else that is not a single constant.
 pub(crate) fn const_num(e: &Expr) -> Option<f64> {
     match &e.node {
-        ExprKind::Num { value, unit: None, .. } => Some(*value),
+        ExprKind::Num {
+            value, unit: None, ..
+        } => Some(*value),
         ExprKind::Bool(b) => Some(f64::from(u8::from(*b))),
         ExprKind::Neg(x) => const_num(x).map(|v| -v),
         ExprKind::Not(x) => const_num(x).map(|v| f64::from(u8::from(v == 0.0))),
@@ -100,9 +113,9 @@ pub(crate) fn const_num(e: &Expr) -> Option<f64> {
 /// something `require` can hold.
 pub(crate) fn is_boolean(e: &Expr) -> bool {
     match &e.node {
-        ExprKind::Bool(_) | ExprKind::Not(_) => true,
+        // A bare name may hold a boolean (`gated`); errors are reported already.
+        ExprKind::Bool(_) | ExprKind::Not(_) | ExprKind::Error | ExprKind::Ident(_) => true,
         ExprKind::Bin(_, op, _) => matches!(op, BinOp::Cmp(_) | BinOp::And | BinOp::Or),
-        ExprKind::Error | ExprKind::Ident(_) => true,
         _ => false,
     }
 }
@@ -128,14 +141,22 @@ mod tests {
         for (e, dim, si) in [
             (num("100", 100.0, Some("ms")), Dim::TIME, 0.1),
             (num("5", 5.0, Some("us")), Dim::TIME, 5e-6),
-            (num("8", 8.0, Some("GiB")), Dim::BYTES, 8.0 * 1024.0 * 1024.0 * 1024.0),
+            (
+                num("8", 8.0, Some("GiB")),
+                Dim::BYTES,
+                8.0 * 1024.0 * 1024.0 * 1024.0,
+            ),
             (num("204.8", 204.8, Some("GB/s")), Dim::BANDWIDTH, 204.8e9),
             (num("275", 275.0, Some("TOPS")), Dim::COMPUTE, 275e12),
             (num("1024", 1024.0, None), Dim::TOKENS, 1024.0),
             (num("2.5e9", 2.5e9, None), Dim::NONE, 2.5e9),
         ] {
             let q = quantity(&e, dim, "x").unwrap();
-            assert!((q.value - si).abs() <= si * 1e-12, "{e:?}: {} != {si}", q.value);
+            assert!(
+                (q.value - si).abs() <= si * 1e-12,
+                "{e:?}: {} != {si}",
+                q.value
+            );
             assert_eq!(q.dim, dim);
         }
     }
@@ -145,8 +166,14 @@ mod tests {
         let d = quantity(&num("100", 100.0, None), Dim::TIME, "`launch`").unwrap_err();
         assert_eq!(d.message, "expected a unit of time after `100`");
         let d = quantity(&num("8", 8.0, Some("GiB")), Dim::TIME, "`latency.total`").unwrap_err();
-        assert_eq!(d.message, "`latency.total` is a time, but `8 GiB` is a size in bytes");
+        assert_eq!(
+            d.message,
+            "`latency.total` is a time, but `8 GiB` is a size in bytes"
+        );
         let d = quantity(&num("8", 8.0, Some("ms")), Dim::NONE, "`params`").unwrap_err();
-        assert_eq!(d.message, "`params` is a plain number, but `8 ms` is a time");
+        assert_eq!(
+            d.message,
+            "`params` is a plain number, but `8 ms` is a time"
+        );
     }
 }

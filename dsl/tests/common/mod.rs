@@ -11,26 +11,50 @@ pub struct TestRegistry {
     sigs: Vec<Signature>,
 }
 
-const PRECISIONS: &[&str] =
-    &["fp32", "bf16", "fp16", "fp8", "int8", "int4", "w8a16", "w4a16", "w4a16kv8", "w8a8"];
+const PRECISIONS: &[&str] = &[
+    "fp32", "bf16", "fp16", "fp8", "int8", "int4", "w8a16", "w4a16", "w4a16kv8", "w8a8",
+];
 
 fn p(name: &'static str, ty: ParamType, required: bool, positional: bool) -> Param {
-    Param { name, ty, required, positional, doc: "test parameter" }
+    Param {
+        name,
+        ty,
+        required,
+        positional,
+        doc: "test parameter",
+    }
 }
 
 impl Default for TestRegistry {
+    // A table of signatures: long, flat, and clearest in one place.
+    #[allow(clippy::too_many_lines)]
     fn default() -> Self {
         use ParamType as T;
-        let sig = |kind, params| Signature { kind, doc: "test stage", params };
+        let sig = |kind, params| Signature {
+            kind,
+            doc: "test stage",
+            params,
+        };
         Self {
             sigs: vec![
-                sig("enumerate", vec![p("space", T::Space, true, true), p("limit", T::Integer, false, false)]),
+                sig(
+                    "enumerate",
+                    vec![
+                        p("space", T::Space, true, true),
+                        p("limit", T::Integer, false, false),
+                    ],
+                ),
                 sig(
                     "sample",
                     vec![
                         p("candidates", T::Stage, true, true),
                         p("n", T::Integer, true, true),
-                        p("by", T::Enum(&["grid", "random", "latin_hypercube"]), false, false),
+                        p(
+                            "by",
+                            T::Enum(&["grid", "random", "latin_hypercube"]),
+                            false,
+                            false,
+                        ),
                         p("seed", T::Integer, false, false),
                     ],
                 ),
@@ -40,13 +64,23 @@ impl Default for TestRegistry {
                         p("candidates", T::Stage, true, true),
                         p("hardware", T::Hardware, true, false),
                         p("workload", T::Workload, true, false),
-                        p("precision", T::OneOrMany(Box::new(T::Enum(PRECISIONS))), false, false),
+                        p(
+                            "precision",
+                            T::OneOrMany(Box::new(T::Enum(PRECISIONS))),
+                            false,
+                            false,
+                        ),
                     ],
                 ),
                 sig(
                     "law",
                     vec![
-                        p("law", T::Either(vec![T::Preset(PresetKind::Law), T::Stage]), true, true),
+                        p(
+                            "law",
+                            T::Either(vec![T::Preset(PresetKind::Law), T::Stage]),
+                            true,
+                            true,
+                        ),
                         p("extrapolate", T::Bool, false, false),
                     ],
                 ),
@@ -92,8 +126,18 @@ impl Default for TestRegistry {
                     "plot",
                     vec![
                         p("stage", T::Stage, true, true),
-                        p("x", T::Enum(&["params", "latency", "memory", "loss"]), true, false),
-                        p("y", T::Enum(&["params", "latency", "memory", "loss"]), true, false),
+                        p(
+                            "x",
+                            T::Enum(&["params", "latency", "memory", "loss"]),
+                            true,
+                            false,
+                        ),
+                        p(
+                            "y",
+                            T::Enum(&["params", "latency", "memory", "loss"]),
+                            true,
+                            false,
+                        ),
                         p("deadline", T::Number(Dim::TIME), false, false),
                     ],
                 ),
@@ -120,7 +164,12 @@ impl Registry for TestRegistry {
                 "h100-sxm",
             ],
             PresetKind::Model => &["qwen2.5-0.5b", "llama-3.2-1b"],
-            PresetKind::Budget => &["embodied-ai", "smart-home", "autonomous-driving", "private-serving"],
+            PresetKind::Budget => &[
+                "embodied-ai",
+                "smart-home",
+                "autonomous-driving",
+                "private-serving",
+            ],
             PresetKind::Law => &["sun2026", "hoffmann2022", "besiroglu2024"],
             PresetKind::Workload | PresetKind::Corpus => &[],
         };
@@ -153,7 +202,10 @@ pub struct DirLoader;
 
 impl Loader for DirLoader {
     fn load(&self, importer: &str, path: &str) -> Result<(String, String), String> {
-        let full = Path::new(importer).parent().unwrap_or(Path::new("")).join(path);
+        let full = Path::new(importer)
+            .parent()
+            .unwrap_or(Path::new(""))
+            .join(path);
         let name = normalise(&full);
         let text = std::fs::read_to_string(&name).map_err(|e| e.to_string())?;
         Ok((name.to_string_lossy().into_owned(), text))
@@ -165,7 +217,10 @@ pub struct MapLoader(pub Vec<(&'static str, &'static str)>);
 
 impl Loader for MapLoader {
     fn load(&self, importer: &str, path: &str) -> Result<(String, String), String> {
-        let full = Path::new(importer).parent().unwrap_or(Path::new("")).join(path);
+        let full = Path::new(importer)
+            .parent()
+            .unwrap_or(Path::new(""))
+            .join(path);
         let name = normalise(&full).to_string_lossy().into_owned();
         self.0
             .iter()
