@@ -53,6 +53,10 @@ pub struct Architecture {
     /// RMSNorm on queries and keys per head (Qwen3, OLMoE, the paper's recipe).
     #[serde(default)]
     pub qk_norm: bool,
+    /// The QK norms span the whole query and key projections (d_h·n_h and
+    /// d_h·n_kv weights, OLMoE) rather than one head (d_h weights, Qwen3).
+    #[serde(default)]
+    pub qk_norm_full: bool,
     #[serde(default)]
     pub norm: Norm,
     /// Norms per block (2 pre-norm; Gemma-2 has 4).
@@ -90,6 +94,7 @@ impl Architecture {
             tied_embeddings: false,
             qkv_bias: false,
             qk_norm: false,
+            qk_norm_full: false,
             norm: Norm::Rms,
             norms_per_layer: 2,
         }
@@ -147,7 +152,7 @@ impl Architecture {
             p += q + 2 * kv;
         }
         if self.qk_norm {
-            p += 2 * u64::from(self.head_dim);
+            p += if self.qk_norm_full { q + kv } else { 2 * u64::from(self.head_dim) };
         }
         p
     }

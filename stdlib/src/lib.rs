@@ -2,8 +2,11 @@
 //! model, loss laws and fitting, training, search and Pareto, reports.
 pub mod arch;
 pub mod hardware;
+pub mod models;
 pub mod precision;
+mod presets;
 
 pub use arch::Architecture;
-pub use hardware::Hardware;
+pub use hardware::{Hardware, HardwarePreset};
+pub use models::ModelPreset;
 pub use precision::{Dtype, Precision};
