@@ -98,7 +98,12 @@ impl HardwareSources {
             ("efficiency.memory", &self.efficiency_memory),
             ("launch", &self.launch),
         ];
-        out.extend(singles.iter().filter(|(_, s)| s.is_none()).map(|(p, _)| (*p).to_string()));
+        out.extend(
+            singles
+                .iter()
+                .filter(|(_, s)| s.is_none())
+                .map(|(p, _)| (*p).to_string()),
+        );
         out
     }
 }
@@ -120,7 +125,10 @@ pub enum HardwareError {
     #[error("cannot read {path}: {error}")]
     Io { path: String, error: std::io::Error },
     #[error("unknown hardware preset `{id}`{}", did_you_mean_suffix(.suggestion.as_deref()))]
-    UnknownPreset { id: String, suggestion: Option<String> },
+    UnknownPreset {
+        id: String,
+        suggestion: Option<String>,
+    },
 }
 
 fn did_you_mean_suffix(s: Option<&str>) -> String {
@@ -140,13 +148,19 @@ pub fn from_yaml(text: &str) -> Result<HardwarePreset, HardwareError> {
 
 /// Read a user's hardware YAML file (same schema as the presets).
 pub fn load(path: &Path) -> Result<HardwarePreset, HardwareError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| HardwareError::Io { path: path.display().to_string(), error })?;
+    let text = std::fs::read_to_string(path).map_err(|error| HardwareError::Io {
+        path: path.display().to_string(),
+        error,
+    })?;
     from_yaml(&text).map_err(|e| match e {
         HardwareError::Yaml(m) => HardwareError::Yaml(format!("{}: {m}", path.display())),
-        HardwareError::Field { path: field, message } => {
-            HardwareError::Field { path: format!("{}: {field}", path.display()), message }
-        }
+        HardwareError::Field {
+            path: field,
+            message,
+        } => HardwareError::Field {
+            path: format!("{}: {field}", path.display()),
+            message,
+        },
         other => other,
     })
 }
@@ -187,7 +201,10 @@ fn all() -> &'static [HardwarePreset] {
 
 /// The hardware preset with this id.
 pub fn preset(id: &str) -> Option<Hardware> {
-    all().iter().find(|p| p.hardware.id == id).map(|p| p.hardware.clone())
+    all()
+        .iter()
+        .find(|p| p.hardware.id == id)
+        .map(|p| p.hardware.clone())
 }
 
 /// Every hardware preset with its sources, in listing order.
@@ -232,7 +249,9 @@ impl FieldKind {
             FieldKind::Efficiency if v <= 0.0 || v > 1.0 => {
                 Err(format!("an efficiency is a fraction in (0, 1], got {v}"))
             }
-            FieldKind::Launch if v < 0.0 => Err(format!("launch overhead cannot be negative, got {v}")),
+            FieldKind::Launch if v < 0.0 => {
+                Err(format!("launch overhead cannot be negative, got {v}"))
+            }
             FieldKind::Peak | FieldKind::Bandwidth | FieldKind::Memory if v <= 0.0 => {
                 Err(format!("must be positive, got {v}"))
             }
@@ -252,7 +271,10 @@ pub(crate) fn peak_dtype(key: &str) -> Result<Option<Dtype>, String> {
         let names: Vec<&str> = Dtype::ALL.iter().map(|d| d.name()).collect();
         match rooflaw_dsl::did_you_mean(key, names.iter().copied()) {
             Some(s) => format!("unknown datatype `{key}`; did you mean `{s}`?"),
-            None => format!("unknown datatype `{key}`; expected one of {}", names.join(", ")),
+            None => format!(
+                "unknown datatype `{key}`; expected one of {}",
+                names.join(", ")
+            ),
         }
     })
 }

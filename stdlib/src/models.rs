@@ -40,10 +40,9 @@ pub struct PublishedCount {
 impl PublishedCount {
     /// Whether a computed count agrees with this one at its precision.
     pub fn matches(&self, count: u64) -> bool {
-        if self.truncated_to == 0 {
-            count == self.total
-        } else {
-            count / self.truncated_to * self.truncated_to == self.total
+        match count.checked_div(self.truncated_to) {
+            Some(units) => units * self.truncated_to == self.total,
+            None => count == self.total,
         }
     }
 }
@@ -68,9 +67,12 @@ pub fn from_yaml(text: &str) -> Result<ModelPreset, ModelError> {
         ("vocab", a.vocab),
     ];
     if let Some((field, _)) = positive.iter().find(|(_, v)| *v == 0) {
-        return Err(ModelError(format!("{}: arch.{field} must be positive", p.id)));
+        return Err(ModelError(format!(
+            "{}: arch.{field} must be positive",
+            p.id
+        )));
     }
-    if a.heads % a.kv_heads != 0 {
+    if !a.heads.is_multiple_of(a.kv_heads) {
         return Err(ModelError(format!(
             "{}: arch.heads ({}) is not a multiple of arch.kv_heads ({})",
             p.id, a.heads, a.kv_heads

@@ -9,7 +9,9 @@ use rooflaw_stdlib::hardware::{self, HardwareError};
 use rooflaw_stdlib::{Dtype, models};
 
 fn files_on_disk(kind: &str) -> BTreeSet<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("presets").join(kind);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("presets")
+        .join(kind);
     std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -22,7 +24,11 @@ fn files_on_disk(kind: &str) -> BTreeSet<String> {
 fn every_preset_file_is_embedded() {
     let hw: BTreeSet<String> = hardware::ids().into_iter().map(String::from).collect();
     assert_eq!(hw, files_on_disk("hardware"));
-    assert_eq!(hardware::ids().len(), 25, "issue #3 lists 25 hardware presets");
+    assert_eq!(
+        hardware::ids().len(),
+        25,
+        "issue #3 lists 25 hardware presets"
+    );
     let ms: BTreeSet<String> = models::ids().into_iter().map(String::from).collect();
     assert_eq!(ms, files_on_disk("models"));
     assert_eq!(models::ids().len(), 20, "issue #3 lists 20 model presets");
@@ -47,8 +53,11 @@ fn model_parameter_counts_equal_published_counts() {
 
 #[test]
 fn only_models_without_an_exact_published_count_are_compared_truncated() {
-    let rounded: Vec<String> =
-        models::presets().into_iter().filter(|p| p.params.truncated_to != 0).map(|p| p.id).collect();
+    let rounded: Vec<String> = models::presets()
+        .into_iter()
+        .filter(|p| p.params.truncated_to != 0)
+        .map(|p| p.id)
+        .collect();
     assert_eq!(rounded, ["mobilellm-350m"]);
 }
 
@@ -56,7 +65,11 @@ fn only_models_without_an_exact_published_count_are_compared_truncated() {
 fn model_presets_carry_repo_and_sources() {
     for p in models::presets() {
         assert!(p.hf_repo.contains('/'), "{}: hf_repo `{}`", p.id, p.hf_repo);
-        assert!(p.config_source.contains(&p.hf_repo), "{}: config source", p.id);
+        assert!(
+            p.config_source.contains(&p.hf_repo),
+            "{}: config source",
+            p.id
+        );
         assert!(!p.params.source.is_empty(), "{}: count source", p.id);
     }
     assert_eq!(models::preset("qwen3-30b-a3b").unwrap().experts, 128);
@@ -70,7 +83,10 @@ fn qk_norm_over_the_whole_projection_counts_q_and_k_dims() {
     let mut per_head = olmoe.clone();
     per_head.qk_norm_full = false;
     let per_layer = (2048 + 2048) - 2 * 128;
-    assert_eq!(olmoe.params_total() - per_head.params_total(), 16 * per_layer);
+    assert_eq!(
+        olmoe.params_total() - per_head.params_total(),
+        16 * per_layer
+    );
     assert_eq!(olmoe.params_total(), 6_919_161_856);
 }
 
@@ -85,7 +101,12 @@ fn every_hardware_preset_is_complete_and_sourced() {
             assert!(e > 0.0 && e <= 1.0, "{}: efficiency {e}", hw.id);
         }
         assert!(hw.launch >= 0.0, "{}", hw.id);
-        assert_eq!(p.sources.missing(hw), Vec::<String>::new(), "{}: unsourced fields", hw.id);
+        assert_eq!(
+            p.sources.missing(hw),
+            Vec::<String>::new(),
+            "{}: unsourced fields",
+            hw.id
+        );
         let all = p.sources.peak.values().chain(
             [
                 &p.sources.bandwidth,
@@ -99,7 +120,11 @@ fn every_hardware_preset_is_complete_and_sourced() {
         );
         for s in all {
             assert!(!s.source.trim().is_empty(), "{}: empty source", hw.id);
-            assert!(!s.derived || s.note.is_some(), "{}: derived value without a note", hw.id);
+            assert!(
+                !s.derived || s.note.is_some(),
+                "{}: derived value without a note",
+                hw.id
+            );
         }
     }
 }
@@ -122,7 +147,11 @@ fn hardware_preset_values_match_their_datasheets() {
     for &(id, dtype, peak, bw, mem) in cases {
         let hw = hardware::preset(id).unwrap();
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b;
-        assert!(close(hw.peak[&dtype], peak), "{id} {dtype:?}: {}", hw.peak[&dtype]);
+        assert!(
+            close(hw.peak[&dtype], peak),
+            "{id} {dtype:?}: {}",
+            hw.peak[&dtype]
+        );
         assert!(close(hw.bandwidth, bw), "{id} bandwidth {}", hw.bandwidth);
         assert!(close(hw.memory, mem), "{id} memory {}", hw.memory);
     }
@@ -130,7 +159,10 @@ fn hardware_preset_values_match_their_datasheets() {
 
 #[test]
 fn sparse_marketing_numbers_are_halved_and_marked() {
-    let p = hardware::presets().into_iter().find(|p| p.hardware.id == "h100-sxm").unwrap();
+    let p = hardware::presets()
+        .into_iter()
+        .find(|p| p.hardware.id == "h100-sxm")
+        .unwrap();
     let s = &p.sources.peak[&Dtype::Fp16];
     assert!(s.derived);
     assert!(s.note.as_deref().unwrap().contains("1979 TFLOPS"));
@@ -158,23 +190,53 @@ fn a_user_file_may_give_bare_values_and_gets_documented_defaults() {
 fn bad_hardware_files_get_clear_errors() {
     let base = "id: b\npeak: {fp16: 10 TFLOPS}\nbandwidth: 100 GB/s\nmemory: 8 GB\n";
     let cases: &[(&str, &str)] = &[
-        ("id: b\npeak: {fp16: 10 TFLOPS}\nmemory: 8 GB\n", "bandwidth: missing"),
-        ("id: b\npeak: {fp16: 10 GB/s}\nbandwidth: 100 GB/s\nmemory: 8 GB\n", "peak.fp16: `GB/s` is a bandwidth, but this field is a compute rate"),
-        ("id: b\npeak: {fp116: 10 TFLOPS}\nbandwidth: 100 GB/s\nmemory: 8 GB\n", "peak.fp116: unknown datatype `fp116`; did you mean `fp16`?"),
-        ("id: b\npeak: {fp16: 10 TFLOPS}\nbandwidth: 100 GBs\nmemory: 8 GB\n", "bandwidth: unknown unit `GBs`"),
-        ("id: b\npeak: {fp16: 10 TFLOPS}\nbandwith: 100 GB/s\nmemory: 8 GB\n", "bandwith: unknown field; did you mean `bandwidth`?"),
-        ("id: b\npeak: {fp16: 10 TFLOPS}\nbandwidth: -1\nmemory: 8 GB\n", "bandwidth: must be positive"),
-        ("id: b\npeak: {fp16: {value: 10 TFLOPS}}\nbandwidth: 100 GB/s\nmemory: 8 GB\n", "peak.fp16: a value written as a mapping needs `source`"),
-        ("id: b\npeak: {}\nbandwidth: 100 GB/s\nmemory: 8 GB\n", "peak: no usable datatype"),
+        (
+            "id: b\npeak: {fp16: 10 TFLOPS}\nmemory: 8 GB\n",
+            "bandwidth: missing",
+        ),
+        (
+            "id: b\npeak: {fp16: 10 GB/s}\nbandwidth: 100 GB/s\nmemory: 8 GB\n",
+            "peak.fp16: `GB/s` is a bandwidth, but this field is a compute rate",
+        ),
+        (
+            "id: b\npeak: {fp116: 10 TFLOPS}\nbandwidth: 100 GB/s\nmemory: 8 GB\n",
+            "peak.fp116: unknown datatype `fp116`; did you mean `fp16`?",
+        ),
+        (
+            "id: b\npeak: {fp16: 10 TFLOPS}\nbandwidth: 100 GBs\nmemory: 8 GB\n",
+            "bandwidth: unknown unit `GBs`",
+        ),
+        (
+            "id: b\npeak: {fp16: 10 TFLOPS}\nbandwith: 100 GB/s\nmemory: 8 GB\n",
+            "bandwith: unknown field; did you mean `bandwidth`?",
+        ),
+        (
+            "id: b\npeak: {fp16: 10 TFLOPS}\nbandwidth: -1\nmemory: 8 GB\n",
+            "bandwidth: must be positive",
+        ),
+        (
+            "id: b\npeak: {fp16: {value: 10 TFLOPS}}\nbandwidth: 100 GB/s\nmemory: 8 GB\n",
+            "peak.fp16: a value written as a mapping needs `source`",
+        ),
+        (
+            "id: b\npeak: {}\nbandwidth: 100 GB/s\nmemory: 8 GB\n",
+            "peak: no usable datatype",
+        ),
         ("id: [b\n", "invalid YAML"),
     ];
     for (text, expected) in cases {
         let e = hardware::from_yaml(text).unwrap_err().to_string();
-        assert!(e.contains(expected), "{text:?}\n  got:      {e}\n  expected: {expected}");
+        assert!(
+            e.contains(expected),
+            "{text:?}\n  got:      {e}\n  expected: {expected}"
+        );
     }
     let eff = format!("{base}efficiency: {{compute: 1.5}}\n");
     let e = hardware::from_yaml(&eff).unwrap_err().to_string();
-    assert_eq!(e, "efficiency.compute: an efficiency is a fraction in (0, 1], got 1.5");
+    assert_eq!(
+        e,
+        "efficiency.compute: an efficiency is a fraction in (0, 1], got 1.5"
+    );
 }
 
 #[test]
@@ -189,11 +251,17 @@ fn resolve_takes_a_preset_id_or_a_yaml_file() {
     let dir = std::env::temp_dir().join(format!("rooflaw-presets-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("board.yaml");
-    std::fs::write(&file, "id: board\npeak: {int8: 1 TOPS}\nbandwidth: 10 GB/s\nmemory: 1 GB\n").unwrap();
+    std::fs::write(
+        &file,
+        "id: board\npeak: {int8: 1 TOPS}\nbandwidth: 10 GB/s\nmemory: 1 GB\n",
+    )
+    .unwrap();
     let hw = hardware::resolve(file.to_str().unwrap()).unwrap();
     assert!((hw.peak[&Dtype::Int8] - 1e12).abs() < 1.0);
     let missing = dir.join("nope.yaml");
-    let e = hardware::resolve(missing.to_str().unwrap()).unwrap_err().to_string();
+    let e = hardware::resolve(missing.to_str().unwrap())
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with("cannot read"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -216,7 +284,10 @@ fn block(preset: Option<&str>, fields: Vec<(&str, Value)>) -> Block {
             .into_iter()
             .enumerate()
             .map(|(i, (path, value))| Field {
-                path: Spanned::new(path.to_string(), sp(100 * (i + 1), 100 * (i + 1) + path.len())),
+                path: Spanned::new(
+                    path.to_string(),
+                    sp(100 * (i + 1), 100 * (i + 1) + path.len()),
+                ),
                 value: Spanned::new(value, sp(100 * (i + 1) + 50, 100 * (i + 1) + 60)),
             })
             .collect(),
@@ -258,10 +329,14 @@ fn a_block_without_preset_needs_the_required_fields() {
     assert_eq!(hw.name, "orin");
     assert!((hw.launch - hardware::DEFAULT_LAUNCH).abs() < f64::EPSILON);
 
-    let d = hardware::from_block(&block(None, vec![("bandwidth", q(50e9, Dim::BANDWIDTH))])).unwrap_err();
+    let d = hardware::from_block(&block(None, vec![("bandwidth", q(50e9, Dim::BANDWIDTH))]))
+        .unwrap_err();
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].code, "rooflaw::missing-field");
-    assert_eq!(d[0].message, "hardware `orin` is missing peak.<dtype> (e.g. `peak.fp16 = 42.5 TFLOPS`), memory");
+    assert_eq!(
+        d[0].message,
+        "hardware `orin` is missing peak.<dtype> (e.g. `peak.fp16 = 42.5 TFLOPS`), memory"
+    );
     assert_eq!(d[0].labels[0].span, sp(9, 13));
 }
 
@@ -271,7 +346,10 @@ fn block_errors_point_at_what_is_wrong() {
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].code, "rooflaw::unknown-preset");
     assert_eq!(d[0].labels[0].span, sp(20, 39));
-    assert_eq!(d[0].help.as_deref(), Some("did you mean `jetson-agx-orin-64gb`?"));
+    assert_eq!(
+        d[0].help.as_deref(),
+        Some("did you mean `jetson-agx-orin-64gb`?")
+    );
 
     let d = hardware::from_block(&block(
         Some("h100-sxm"),
@@ -283,8 +361,10 @@ fn block_errors_point_at_what_is_wrong() {
         ],
     ))
     .unwrap_err();
-    let got: Vec<(&str, &str, Span)> =
-        d.iter().map(|d| (d.code, d.message.as_str(), d.labels[0].span)).collect();
+    let got: Vec<(&str, &str, Span)> = d
+        .iter()
+        .map(|d| (d.code, d.message.as_str(), d.labels[0].span))
+        .collect();
     assert_eq!(
         got,
         [
@@ -293,9 +373,21 @@ fn block_errors_point_at_what_is_wrong() {
                 "`efficiency.compute`: an efficiency is a fraction in (0, 1], got 1.2",
                 sp(150, 160)
             ),
-            ("rooflaw::unknown-field", "unknown datatype `fp116`; did you mean `fp16`?", sp(200, 210)),
-            ("rooflaw::invalid-value", "`memory`: expected a size in bytes, found a time", sp(350, 360)),
-            ("rooflaw::unknown-field", "unknown hardware field `bandwith`", sp(400, 408)),
+            (
+                "rooflaw::unknown-field",
+                "unknown datatype `fp116`; did you mean `fp16`?",
+                sp(200, 210)
+            ),
+            (
+                "rooflaw::invalid-value",
+                "`memory`: expected a size in bytes, found a time",
+                sp(350, 360)
+            ),
+            (
+                "rooflaw::unknown-field",
+                "unknown hardware field `bandwith`",
+                sp(400, 408)
+            ),
         ]
     );
     assert_eq!(d[3].help.as_deref(), Some("did you mean `bandwidth`?"));

@@ -1,7 +1,7 @@
 //! A pipeline's `hardware` block: an optional preset plus field overrides,
 //! resolved into a [`Hardware`] with diagnostics that point at the source.
 use rooflaw_dsl::spec::{Block, Value};
-use rooflaw_dsl::{Diagnostic, Span};
+use rooflaw_dsl::{Diagnostic, Span, Spanned};
 
 use super::{
     DEFAULT_EFFICIENCY_COMPUTE, DEFAULT_EFFICIENCY_MEMORY, DEFAULT_LAUNCH, FieldKind, Hardware,
@@ -21,22 +21,13 @@ const UNKNOWN_FIELD: &str = "rooflaw::unknown-field";
 /// id is the block's name. Every problem is reported, not just the first.
 pub fn from_block(block: &Block) -> Result<Hardware, Vec<Diagnostic>> {
     let mut diags = Vec::new();
-    let base = match &block.preset {
-        Some(p) => match preset(&p.node) {
-            Some(hw) => Some(hw),
-            None => {
-                let mut d = Diagnostic::error(UNKNOWN_PRESET, format!("unknown hardware preset `{}`", p.node))
-                    .at(p.span, "no hardware preset has this id");
-                d = match rooflaw_dsl::did_you_mean(&p.node, ids()) {
-                    Some(s) => d.help(format!("did you mean `{s}`?")),
-                    None => d.help("`rooflaw presets hardware` lists the presets"),
-                };
-                diags.push(d);
-                None
-            }
-        },
-        None => None,
-    };
+    let base = block.preset.as_ref().and_then(|p| {
+        let hw = preset(&p.node);
+        if hw.is_none() {
+            diags.push(unknown_preset(p));
+        }
+        hw
+    });
     let mut hw = base.unwrap_or_else(|| Hardware {
         id: String::new(),
         name: block.name.node.clone(),
@@ -55,17 +46,24 @@ pub fn from_block(block: &Block) -> Result<Hardware, Vec<Diagnostic>> {
         if path == "name" {
             match &f.value.node {
                 Value::Str(s) => hw.name.clone_from(s),
-                _ => diags.push(bad(span, "`name` takes a string, e.g. `name = \"my board\"`")),
+                _ => diags.push(bad(
+                    span,
+                    "`name` takes a string, e.g. `name = \"my board\"`",
+                )),
             }
             continue;
         }
-        let (kind, slot): (FieldKind, Option<&mut f64>) = if let Some(key) = path.strip_prefix("peak.") {
+        let (kind, slot): (FieldKind, Option<&mut f64>) = if let Some(key) =
+            path.strip_prefix("peak.")
+        {
             match peak_dtype(key) {
                 Ok(Some(d)) => (FieldKind::Peak, Some(hw.peak.entry(d).or_insert(f64::NAN))),
                 // fp64 is valid in the language but never used by inference.
                 Ok(None) => (FieldKind::Peak, None),
                 Err(m) => {
-                    diags.push(Diagnostic::error(UNKNOWN_FIELD, m).at(f.path.span, "unknown datatype"));
+                    diags.push(
+                        Diagnostic::error(UNKNOWN_FIELD, m).at(f.path.span, "unknown datatype"),
+                    );
                     continue;
                 }
             }
@@ -78,8 +76,11 @@ pub fn from_block(block: &Block) -> Result<Hardware, Vec<Diagnostic>> {
                 "launch" => (FieldKind::Launch, Some(&mut hw.launch)),
                 _ => {
                     let known = rooflaw_dsl::schema::HARDWARE_FIELDS.iter().map(|s| s.path);
-                    let mut d = Diagnostic::error(UNKNOWN_FIELD, format!("unknown hardware field `{path}`"))
-                        .at(f.path.span, "not a hardware field");
+                    let mut d = Diagnostic::error(
+                        UNKNOWN_FIELD,
+                        format!("unknown hardware field `{path}`"),
+                    )
+                    .at(f.path.span, "not a hardware field");
                     if let Some(s) = rooflaw_dsl::did_you_mean(path, known) {
                         d = d.help(format!("did you mean `{s}`?"));
                     }
@@ -106,29 +107,44 @@ pub fn from_block(block: &Block) -> Result<Hardware, Vec<Diagnostic>> {
 
     // With an unknown preset the error above already covers the block.
     if block.preset.is_none() {
-        let mut missing = Vec::new();
-        if hw.peak.is_empty() {
-            missing.push("peak.<dtype> (e.g. `peak.fp16 = 42.5 TFLOPS`)");
-        }
-        if hw.bandwidth.is_nan() {
-            missing.push("bandwidth");
-        }
-        if hw.memory.is_nan() {
-            missing.push("memory");
-        }
-        if !missing.is_empty() {
-            diags.push(
-                Diagnostic::error(
-                    MISSING_FIELD,
-                    format!("hardware `{}` is missing {}", block.name.node, missing.join(", ")),
-                )
-                .at(block.name.span, "declared here without a preset")
-                .help("give the fields, or start from a preset: `hardware NAME from \"jetson-agx-orin-64gb\" { ... }`"),
-            );
-        }
+        diags.extend(missing_fields(block, &hw));
     }
 
     if diags.is_empty() { Ok(hw) } else { Err(diags) }
+}
+
+/// What a block without a preset must give and did not.
+fn missing_fields(block: &Block, hw: &Hardware) -> Option<Diagnostic> {
+    let mut missing = Vec::new();
+    if hw.peak.is_empty() {
+        missing.push("peak.<dtype> (e.g. `peak.fp16 = 42.5 TFLOPS`)");
+    }
+    if hw.bandwidth.is_nan() {
+        missing.push("bandwidth");
+    }
+    if hw.memory.is_nan() {
+        missing.push("memory");
+    }
+    (!missing.is_empty()).then(|| {
+        Diagnostic::error(
+            MISSING_FIELD,
+            format!("hardware `{}` is missing {}", block.name.node, missing.join(", ")),
+        )
+        .at(block.name.span, "declared here without a preset")
+        .help("give the fields, or start from a preset: `hardware NAME from \"jetson-agx-orin-64gb\" { ... }`")
+    })
+}
+
+fn unknown_preset(p: &Spanned<String>) -> Diagnostic {
+    let d = Diagnostic::error(
+        UNKNOWN_PRESET,
+        format!("unknown hardware preset `{}`", p.node),
+    )
+    .at(p.span, "no hardware preset has this id");
+    match rooflaw_dsl::did_you_mean(&p.node, ids()) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None => d.help("`rooflaw presets hardware` lists the presets"),
+    }
 }
 
 fn bad(span: Span, message: impl Into<String>) -> Diagnostic {
@@ -142,10 +158,18 @@ fn bad(span: Span, message: impl Into<String>) -> Diagnostic {
 fn number(v: &Value, kind: FieldKind) -> Result<f64, String> {
     let dim = kind.dim();
     let Value::Quantity(q) = v else {
-        return Err(format!("expected {} ({})", dim.describe(), dim.example_units()));
+        return Err(format!(
+            "expected {} ({})",
+            dim.describe(),
+            dim.example_units()
+        ));
     };
     if q.dim != dim {
-        return Err(format!("expected {}, found {}", dim.describe(), q.dim.describe()));
+        return Err(format!(
+            "expected {}, found {}",
+            dim.describe(),
+            q.dim.describe()
+        ));
     }
     kind.check(q.value)?;
     Ok(q.value)
