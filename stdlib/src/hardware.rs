@@ -138,10 +138,26 @@ fn did_you_mean_suffix(s: Option<&str>) -> String {
     )
 }
 
-/// Parse a hardware description in the preset schema. Values may be bare
-/// (`bandwidth: 204.8 GB/s`) or carry a source (`bandwidth: {value: ...,
-/// source: ...}`); efficiencies and launch overhead default to the
-/// `DEFAULT_*` constants when absent.
+/// Parse a hardware description in the preset schema:
+///
+/// ```yaml
+/// id: my-board
+/// name: My board            # optional, defaults to the id
+/// peak:                     # dense ops/s per datatype, at least one
+///   fp16: 42.5 TFLOPS       # a bare value: a number in SI units or a quantity
+///   int8:                   # or a value with its provenance
+///     value: 85 TOPS
+///     source: vendor data sheet, table 2
+///     derived: true         # computed rather than quoted...
+///     note: half the sparse figure   # ...and how
+/// bandwidth: 204.8 GB/s
+/// memory: 64 GB
+/// efficiency: {compute: 0.7, memory: 0.75}   # optional
+/// launch: 5 us                                # optional
+/// ```
+///
+/// Efficiencies and launch overhead default to the `DEFAULT_*` constants
+/// when absent. `peak.fp64` is accepted and ignored.
 pub fn from_yaml(text: &str) -> Result<HardwarePreset, HardwareError> {
     file::parse(text)
 }

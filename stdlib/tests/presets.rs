@@ -141,7 +141,7 @@ fn hardware_preset_values_match_their_datasheets() {
         ("rtx-4090", Dtype::Fp16, 165.2e12, 1008e9, 24e9),
         ("jetson-agx-orin-64gb", Dtype::Fp16, 42.6e12, 204.8e9, 64e9),
         ("jetson-orin-nano-super", Dtype::Int8, 33.4e12, 102e9, 8e9),
-        ("apple-m4-max", Dtype::Fp32, 16.2e12, 546e9, 128e9),
+        ("apple-m4-max", Dtype::Fp32, 15.1e12, 546e9, 128e9),
         ("raspberry-pi-5", Dtype::Fp32, 153.6e9, 17.1e9, 16e9),
     ];
     for &(id, dtype, peak, bw, mem) in cases {
