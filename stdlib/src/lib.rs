@@ -3,7 +3,10 @@
 pub mod arch;
 pub mod hardware;
 pub mod precision;
+pub mod roofline;
+pub mod workload;
 
 pub use arch::Architecture;
 pub use hardware::Hardware;
 pub use precision::{Dtype, Precision};
+pub use workload::{Attention, Workload};
