@@ -2,6 +2,7 @@
 //! model, loss laws and fitting, training, search and Pareto, reports.
 pub mod arch;
 pub mod hardware;
+pub mod hf;
 pub mod precision;
 pub mod roofline;
 pub mod workload;

@@ -133,6 +133,12 @@ fn decode_cost(op: &Op, r: &Rates, prompt: u64, n: u64) -> Cost {
     }
 }
 
+/// Checks that an architecture is well formed (positive sizes, heads a
+/// multiple of KV heads, 1 ≤ top-k ≤ experts).
+pub fn validate_architecture(arch: &Architecture) -> Result<(), RooflineError> {
+    validate::architecture(arch)
+}
+
 fn check(arch: &Architecture, hw: &Hardware, wl: &Workload) -> Result<Rates, RooflineError> {
     validate::architecture(arch)?;
     validate::workload(wl)?;
