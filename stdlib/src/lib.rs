@@ -3,11 +3,14 @@
 pub mod arch;
 pub mod hardware;
 pub mod hf;
+pub mod models;
 pub mod precision;
+mod presets;
 pub mod roofline;
 pub mod workload;
 
 pub use arch::Architecture;
-pub use hardware::Hardware;
+pub use hardware::{Hardware, HardwarePreset};
+pub use models::ModelPreset;
 pub use precision::{Dtype, Precision};
 pub use workload::{Attention, Workload};
