@@ -70,6 +70,60 @@ pub struct Hardware {
     pub launch: f64,
 }
 
+impl Hardware {
+    /// The dense peak (ops/s) for matmuls in `dtype`, and the datatype whose
+    /// peak was used. A chip without units for `dtype` runs it on the next
+    /// wider units it has: int4 → int8 → fp16, fp8 → fp16, bf16 ↔ fp16,
+    /// tf32 → fp32 (operands are widened, never narrowed). `None` when no
+    /// unit in the chain is listed.
+    pub fn peak_for(&self, dtype: Dtype) -> Option<(Dtype, f64)> {
+        let chain: &[Dtype] = match dtype {
+            Dtype::Int4 => &[Dtype::Int4, Dtype::Int8, Dtype::Fp16, Dtype::Bf16],
+            Dtype::Int8 => &[Dtype::Int8, Dtype::Fp16, Dtype::Bf16],
+            Dtype::Fp8 => &[Dtype::Fp8, Dtype::Fp16, Dtype::Bf16],
+            Dtype::Fp16 => &[Dtype::Fp16, Dtype::Bf16],
+            Dtype::Bf16 => &[Dtype::Bf16, Dtype::Fp16],
+            Dtype::Tf32 => &[Dtype::Tf32, Dtype::Fp32],
+            Dtype::Fp32 => &[Dtype::Fp32],
+        };
+        chain
+            .iter()
+            .find_map(|d| self.peak.get(d).filter(|p| **p > 0.0).map(|p| (*d, *p)))
+    }
+}
+
+#[cfg(test)]
+mod peak_tests {
+    use super::*;
+
+    fn chip(peaks: &[(Dtype, f64)]) -> Hardware {
+        Hardware {
+            id: "t".into(),
+            name: "t".into(),
+            peak: peaks.iter().copied().collect(),
+            bandwidth: 1e12,
+            memory: 1e10,
+            efficiency_compute: 1.0,
+            efficiency_memory: 1.0,
+            launch: 0.0,
+        }
+    }
+
+    #[test]
+    fn missing_units_fall_back_to_wider_ones() {
+        let hw = chip(&[
+            (Dtype::Fp16, 100.0),
+            (Dtype::Int8, 200.0),
+            (Dtype::Fp32, 50.0),
+        ]);
+        assert_eq!(hw.peak_for(Dtype::Int4), Some((Dtype::Int8, 200.0)));
+        assert_eq!(hw.peak_for(Dtype::Fp8), Some((Dtype::Fp16, 100.0)));
+        assert_eq!(hw.peak_for(Dtype::Bf16), Some((Dtype::Fp16, 100.0)));
+        assert_eq!(hw.peak_for(Dtype::Tf32), Some((Dtype::Fp32, 50.0)));
+        assert_eq!(chip(&[(Dtype::Fp16, 1.0)]).peak_for(Dtype::Fp32), None);
+    }
+}
+
 /// Where each number of a [`Hardware`] came from; `None` where a user file
 /// or pipeline gave a bare value, or a default was filled in.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
