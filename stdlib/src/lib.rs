@@ -2,8 +2,15 @@
 //! model, loss laws and fitting, training, search and Pareto, reports.
 pub mod arch;
 pub mod hardware;
+pub mod hf;
+pub mod models;
 pub mod precision;
+mod presets;
+pub mod roofline;
+pub mod workload;
 
 pub use arch::Architecture;
-pub use hardware::Hardware;
+pub use hardware::{Hardware, HardwarePreset};
+pub use models::ModelPreset;
 pub use precision::{Dtype, Precision};
+pub use workload::{Attention, Workload};
