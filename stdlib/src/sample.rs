@@ -102,9 +102,11 @@ pub fn ordinals(total: u64, n: u64, method: Method, seed: u64) -> Vec<u64> {
 /// Latin-hypercube sample of `n` rows of `coords` (one numeric vector per
 /// candidate, equal lengths). Each coordinate's observed range is split into
 /// n equal bins; a random permutation per coordinate puts one target in each
-/// bin, jittered within it; each target takes the nearest not-yet-chosen
-/// candidate (Euclidean distance on range-normalised coordinates; constant
-/// coordinates are ignored). Returns indices in target order.
+/// bin, jittered within it; each target takes the not-yet-chosen candidate
+/// that shares its bin on the most coordinates, the nearest such by
+/// Euclidean distance on range-normalised coordinates (constant coordinates
+/// are ignored). On a discrete space a bin may hold no candidate, so the
+/// strata are kept where the space allows, not always. Returns indices in target order.
 /// O(n · N · dims), fine for choosing training runs from a few million rows.
 pub fn latin_hypercube(coords: &[Vec<f64>], n: usize, seed: u64) -> Vec<usize> {
     let total = coords.len();
@@ -134,21 +136,24 @@ pub fn latin_hypercube(coords: &[Vec<f64>], n: usize, seed: u64) -> Vec<usize> {
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let target: Vec<f64> = perms.iter().map(|p| (p[i] as f64 + rng.next_f64()) / n as f64).collect();
-        let mut best: Option<(f64, usize)> = None;
+        let bins: Vec<usize> = perms.iter().map(|p| p[i]).collect();
+        // Lexicographic: strata missed first, then distance, so each
+        // coordinate keeps its stratum whenever some unused candidate can.
+        let mut best: Option<((usize, f64), usize)> = None;
         for (j, row) in coords.iter().enumerate() {
             if used[j] {
                 continue;
             }
-            let d: f64 = live
-                .iter()
-                .zip(&target)
-                .map(|(&k, t)| {
-                    let x = (row.get(k).copied().unwrap_or(lo[k]) - lo[k]) / (hi[k] - lo[k]);
-                    (x - t) * (x - t)
-                })
-                .sum();
-            if best.is_none_or(|(bd, _)| d < bd) {
-                best = Some((d, j));
+            let mut missed = 0;
+            let mut d = 0.0;
+            for ((&k, t), &b) in live.iter().zip(&target).zip(&bins) {
+                let x = (row.get(k).copied().unwrap_or(lo[k]) - lo[k]) / (hi[k] - lo[k]);
+                missed += usize::from(((x * n as f64) as usize).min(n - 1) != b);
+                d += (x - t) * (x - t);
+            }
+            let score = (missed, d);
+            if best.is_none_or(|(bs, _)| score.0 < bs.0 || (score.0 == bs.0 && score.1 < bs.1)) {
+                best = Some((score, j));
             }
         }
         if let Some((_, j)) = best {
