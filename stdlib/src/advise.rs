@@ -17,6 +17,9 @@
 //! solved by damped fixed-point iteration (a contraction for the published
 //! exponents: r* ∝ ξ^−0.54). gqa* is clamped to [1, n_h] and ρ* to
 //! [ρ_min, 1], the physically meaningful ranges.
+// The docs here are mathematics (ξ_W^dec, S_in); backticks would make them unreadable.
+#![allow(clippy::doc_markdown)]
+
 use serde::{Deserialize, Serialize};
 
 /// The 11 coefficients of the paper's separable loss law (Eq. 2).
@@ -220,21 +223,21 @@ fn alpha_attn(gqa: f64) -> f64 {
 }
 
 impl Ctx<'_> {
-    fn xi_f(&self, r: f64, gqa: f64) -> f64 {
+    fn xi_f(r: f64, gqa: f64) -> f64 {
         2.0 * alpha_attn(gqa) + 6.0 * r
     }
-    fn xi_dec(&self, r: f64, gqa: f64) -> f64 {
+    fn xi_dec(r: f64, gqa: f64) -> f64 {
         alpha_attn(gqa) + 3.0 * r
     }
-    fn xi_all(&self, r: f64, gqa: f64, rho: f64) -> f64 {
+    fn xi_all(r: f64, gqa: f64, rho: f64) -> f64 {
         alpha_attn(gqa) + 3.0 * r / rho
     }
     fn gamma(&self, r: f64, gqa: f64) -> f64 {
         let (d, bw, bkv) = (self.d, self.i.bytes_weight, self.i.bytes_kv);
-        self.xi_dec(r, gqa) * d * d * bw + 2.0 * self.s_bar * d * bkv / gqa
+        Self::xi_dec(r, gqa) * d * d * bw + 2.0 * self.s_bar * d * bkv / gqa
     }
     fn memory(&self, l: f64, r: f64, gqa: f64, rho: f64) -> f64 {
-        l * self.xi_all(r, gqa, rho) * self.d * self.d * self.i.bytes_weight
+        l * Self::xi_all(r, gqa, rho) * self.d * self.d * self.i.bytes_weight
     }
 
     /// ρ for a regime at the current (r, gqa); `None` if it has none.
@@ -255,7 +258,7 @@ impl Ctx<'_> {
                 // constraints directly gives the linear ξ = (ξ_dec + δ)/η;
                 // the two agree as δ → 0.)
                 let eta = self.m_bar / self.i.memory;
-                let a = self.xi_dec(r, gqa);
+                let a = Self::xi_dec(r, gqa);
                 let delta = 2.0 * self.s_bar * self.i.bytes_kv / (gqa * self.d * bw);
                 let xi_m = (a + (a * a + 4.0 * eta * delta).sqrt()) / (2.0 * eta);
                 3.0 * r / (xi_m - alpha_attn(gqa))
@@ -271,10 +274,10 @@ impl Ctx<'_> {
     fn layers(&self, regime: Regime, r: f64, gqa: f64, rho: f64) -> f64 {
         let d2 = self.d * self.d;
         match regime {
-            Regime::PrefillLatency | Regime::PrefillDual => self.f_bar / (self.xi_f(r, gqa) * d2),
+            Regime::PrefillLatency | Regime::PrefillDual => self.f_bar / (Self::xi_f(r, gqa) * d2),
             Regime::DecodeLatency | Regime::DecodeDual => self.m_bar / self.gamma(r, gqa),
             Regime::Memory => {
-                self.i.memory / (self.xi_all(r, gqa, rho) * d2 * self.i.bytes_weight)
+                self.i.memory / (Self::xi_all(r, gqa, rho) * d2 * self.i.bytes_weight)
             }
         }
     }
@@ -289,11 +292,11 @@ impl Ctx<'_> {
         let al = c.alpha_l;
         let (r_new, g_new) = match regime {
             Regime::PrefillLatency | Regime::PrefillDual => {
-                let xi = self.xi_f(r, gqa);
+                let xi = Self::xi_f(r, gqa);
                 let f = self.f_bar;
                 let r_new = (c.alpha_r * dt / (6.0 * al * c.kappa_l) * f.powf(al)
                     / (xi.powf(al - 1.0) * d.powf(2.0 * al + c.beta_2)))
-                    .powf(1.0 / (c.alpha_r + 1.0));
+                .powf(1.0 / (c.alpha_r + 1.0));
                 let g_new = (4.0 * al * c.kappa_l / (c.alpha_m * c.kappa_m)
                     * xi.powf(al - 1.0)
                     * d.powf(2.0 * al + c.alpha_m)
@@ -316,11 +319,11 @@ impl Ctx<'_> {
                 (r_new, g_new)
             }
             Regime::Memory => {
-                let xi = self.xi_all(r, gqa, rho);
+                let xi = Self::xi_all(r, gqa, rho);
                 let m = self.i.memory;
                 let r_new = (c.alpha_r * dt * rho / (3.0 * al * c.kappa_l) * m.powf(al)
                     / (xi.powf(al - 1.0) * d.powf(2.0 * al + c.beta_2) * bw.powf(al)))
-                    .powf(1.0 / (c.alpha_r + 1.0));
+                .powf(1.0 / (c.alpha_r + 1.0));
                 let g_new = (2.0 * al * c.kappa_l / (c.alpha_m * c.kappa_m)
                     * xi.powf(al - 1.0)
                     * d.powf(2.0 * al + c.alpha_m)
@@ -371,7 +374,7 @@ impl Ctx<'_> {
         let ffn_ratio = ((r * 8.0).round() / 8.0).max(0.125);
         let heads = self.heads as u32;
         let g = (1..=heads)
-            .filter(|k| heads % k == 0)
+            .filter(|k| heads.is_multiple_of(*k))
             .min_by(|a, b| {
                 let da = (f64::from(*a).ln() - gqa.ln()).abs();
                 let db = (f64::from(*b).ln() - gqa.ln()).abs();
@@ -401,14 +404,24 @@ impl Ctx<'_> {
             gqa: g,
             experts,
             top_k,
-            loss: self.c.loss(f64::from(layers), self.d, ffn_ratio, rho_r, f64::from(g)),
+            loss: self
+                .c
+                .loss(f64::from(layers), self.d, ffn_ratio, rho_r, f64::from(g)),
         }
     }
 
     fn phase(&self, phase: Phase) -> Option<PhaseAdvice> {
         let (lat_regime, dual_regime, eta) = match phase {
-            Phase::Prefill => (Regime::PrefillLatency, Regime::PrefillDual, self.f_bar / self.i.memory),
-            Phase::Decode => (Regime::DecodeLatency, Regime::DecodeDual, self.m_bar / self.i.memory),
+            Phase::Prefill => (
+                Regime::PrefillLatency,
+                Regime::PrefillDual,
+                self.f_bar / self.i.memory,
+            ),
+            Phase::Decode => (
+                Regime::DecodeLatency,
+                Regime::DecodeDual,
+                self.m_bar / self.i.memory,
+            ),
         };
         let latency = self.solve(lat_regime)?;
         let memory = self.solve(Regime::Memory)?;
@@ -416,10 +429,12 @@ impl Ctx<'_> {
         let d2 = self.d * self.d;
         let memory_meets_latency = match phase {
             Phase::Prefill => {
-                memory.layers * self.xi_f(memory.ffn_ratio, memory.gqa) * d2 <= self.f_bar * (1.0 + 1e-9)
+                memory.layers * Self::xi_f(memory.ffn_ratio, memory.gqa) * d2
+                    <= self.f_bar * (1.0 + 1e-9)
             }
             Phase::Decode => {
-                memory.layers * self.gamma(memory.ffn_ratio, memory.gqa) <= self.m_bar * (1.0 + 1e-9)
+                memory.layers * self.gamma(memory.ffn_ratio, memory.gqa)
+                    <= self.m_bar * (1.0 + 1e-9)
             }
         };
         let applies = if latency.memory <= self.i.memory * (1.0 + 1e-9) {
@@ -429,7 +444,14 @@ impl Ctx<'_> {
         } else {
             dual_regime
         };
-        Some(PhaseAdvice { phase, eta, latency, memory, dual, applies })
+        Some(PhaseAdvice {
+            phase,
+            eta,
+            latency,
+            memory,
+            dual,
+            applies,
+        })
     }
 }
 
@@ -463,21 +485,44 @@ pub fn advise(input: &AdviseInput, coeffs: &SunCoefficients) -> Result<Advice, A
     if coeffs.alpha_rho <= coeffs.alpha_r {
         return Err(AdviseError::Exponents(coeffs.alpha_rho, coeffs.alpha_r));
     }
-    let heads = f64::from(input.heads.unwrap_or(((input.width / 64.0).round() as u32).max(1)));
-    let f_bar_p = input.prefill_s.map(|t| t * input.peak / (input.batch * input.prompt));
+    let heads = f64::from(
+        input
+            .heads
+            .unwrap_or(((input.width / 64.0).round() as u32).max(1)),
+    );
+    let f_bar_p = input
+        .prefill_s
+        .map(|t| t * input.peak / (input.batch * input.prompt));
     let m_bar_d = input.decode_s.map(|t| t * input.bandwidth / input.generate);
     let mut ctx = Ctx {
         c: coeffs,
         i: input,
         d: input.width,
         heads,
-        s_bar: input.prompt + (input.generate + 1.0) / 2.0,
+        s_bar: input.prompt + f64::midpoint(input.generate, 1.0),
         f_bar: f_bar_p.unwrap_or(f64::NAN),
         m_bar: m_bar_d.unwrap_or(f64::NAN),
     };
-    let prefill = if f_bar_p.is_some() { ctx.phase(Phase::Prefill) } else { None };
-    let decode = if m_bar_d.is_some() { ctx.phase(Phase::Decode) } else { None };
+    let prefill = if f_bar_p.is_some() {
+        ctx.phase(Phase::Prefill)
+    } else {
+        None
+    };
+    let decode = if m_bar_d.is_some() {
+        ctx.phase(Phase::Decode)
+    } else {
+        None
+    };
     ctx.f_bar = f64::NAN;
-    let memory = ctx.solve(Regime::Memory).ok_or(AdviseError::Exponents(coeffs.alpha_rho, coeffs.alpha_r))?;
-    Ok(Advice { f_bar_p, m_bar_d, s_bar: ctx.s_bar, prefill, decode, memory })
+    let memory = ctx
+        .solve(Regime::Memory)
+        .ok_or(AdviseError::Exponents(coeffs.alpha_rho, coeffs.alpha_r))?;
+    Ok(Advice {
+        f_bar_p,
+        m_bar_d,
+        s_bar: ctx.s_bar,
+        prefill,
+        decode,
+        memory,
+    })
 }

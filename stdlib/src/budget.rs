@@ -205,25 +205,41 @@ pub const PRESETS: &[Preset] = &[
     Preset {
         name: "embodied-ai",
         application: "Embodied AI: real-time interaction",
-        limits: &[Limit { metric: Metric::PerToken, op: CmpOp::Lt, bound: 0.020 }],
+        limits: &[Limit {
+            metric: Metric::PerToken,
+            op: CmpOp::Lt,
+            bound: 0.020,
+        }],
         source: "arXiv 2602.10377 Table 2 (\"< 20 ms (decode)\"), read as per generated token",
     },
     Preset {
         name: "smart-home",
         application: "Smart home: conversational response",
-        limits: &[Limit { metric: Metric::Total, op: CmpOp::Lt, bound: 0.5 }],
+        limits: &[Limit {
+            metric: Metric::Total,
+            op: CmpOp::Lt,
+            bound: 0.5,
+        }],
         source: "arXiv 2602.10377 Table 2 (\"< 500 ms (total)\")",
     },
     Preset {
         name: "autonomous-driving",
         application: "Autonomous driving: safety-critical decisions",
-        limits: &[Limit { metric: Metric::Total, op: CmpOp::Lt, bound: 0.1 }],
+        limits: &[Limit {
+            metric: Metric::Total,
+            op: CmpOp::Lt,
+            bound: 0.1,
+        }],
         source: "arXiv 2602.10377 Table 2 (\"< 100 ms (total)\")",
     },
     Preset {
         name: "private-serving",
         application: "Private serving: quality-focused, on-device",
-        limits: &[Limit { metric: Metric::Total, op: CmpOp::Lt, bound: 2.0 }],
+        limits: &[Limit {
+            metric: Metric::Total,
+            op: CmpOp::Lt,
+            bound: 2.0,
+        }],
         source: "arXiv 2602.10377 Table 2 (\"< 2 s (total)\")",
     },
 ];
@@ -234,7 +250,10 @@ pub fn preset(name: &str) -> Option<&'static Preset> {
 
 impl Budget {
     pub fn from_preset(p: &Preset) -> Self {
-        Self { name: p.name.to_string(), limits: p.limits.to_vec() }
+        Self {
+            name: p.name.to_string(),
+            limits: p.limits.to_vec(),
+        }
     }
 
     /// Resolve a budget block: the preset's limits, then the block's own.
@@ -246,9 +265,10 @@ impl Budget {
         let mut diags = Vec::new();
         let mut limits = Vec::new();
         if let Some(p) = &b.preset {
-            match preset(&p.node) {
-                Some(pr) => limits.extend_from_slice(pr.limits),
-                None => {
+            if let Some(pr) = preset(&p.node) {
+                limits.extend_from_slice(pr.limits);
+            } else {
+                {
                     let mut d = Diagnostic::error(
                         "rooflaw::unknown-preset",
                         format!("unknown budget preset `{}`", p.node),
@@ -258,7 +278,11 @@ impl Budget {
                         Some(s) => d.help(format!("did you mean `{s}`?")),
                         None => d.help(format!(
                             "budget presets: {}",
-                            PRESETS.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+                            PRESETS
+                                .iter()
+                                .map(|p| p.name)
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         )),
                     };
                     diags.push(d);
@@ -302,14 +326,21 @@ impl Budget {
                 );
                 continue;
             }
-            own.push(Limit { metric, op: c.op, bound: c.bound.node.value });
+            own.push(Limit {
+                metric,
+                op: c.op,
+                bound: c.bound.node.value,
+            });
         }
         if !diags.is_empty() {
             return Err(diags);
         }
         limits.retain(|l: &Limit| !own.iter().any(|o| o.metric == l.metric));
         limits.extend(own);
-        Ok(Self { name: b.name.node.clone(), limits })
+        Ok(Self {
+            name: b.name.node.clone(),
+            limits,
+        })
     }
 
     /// Check every limit; an unknown (NaN) value never satisfies one.
@@ -325,11 +356,18 @@ impl Budget {
                     value,
                     holds: !value.is_nan() && l.op.holds(value, l.bound),
                     margin,
-                    relative: if l.bound == 0.0 { 0.0 } else { margin / l.bound.abs() },
+                    relative: if l.bound == 0.0 {
+                        0.0
+                    } else {
+                        margin / l.bound.abs()
+                    },
                 }
             })
             .collect();
-        Feasibility { feasible: checks.iter().all(|c| c.holds), checks }
+        Feasibility {
+            feasible: checks.iter().all(|c| c.holds),
+            checks,
+        }
     }
 
     /// Cheaper than [`Budget::check`] when only the verdict is needed.

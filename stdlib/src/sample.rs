@@ -1,11 +1,11 @@
 //! Choosing n of N candidates, deterministically from a seed.
 //!
-//! The generator is SplitMix64 (Steele, Lea & Flood 2014), written out here
+//! The generator is `SplitMix64` (Steele, Lea & Flood 2014), written out here
 //! rather than taken from `rand`: a sample must be reproducible from its
 //! seed forever, and `rand`'s `StdRng` explicitly reserves the right to
 //! change algorithm between releases.
 
-/// SplitMix64: 64 bits of state, passes BigCrush, trivially seedable.
+/// `SplitMix64`: 64 bits of state, passes `BigCrush`, trivially seedable.
 #[derive(Clone, Debug)]
 pub struct SplitMix64(u64);
 
@@ -135,7 +135,10 @@ pub fn latin_hypercube(coords: &[Vec<f64>], n: usize, seed: u64) -> Vec<usize> {
     let mut used = vec![false; total];
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
-        let target: Vec<f64> = perms.iter().map(|p| (p[i] as f64 + rng.next_f64()) / n as f64).collect();
+        let target: Vec<f64> = perms
+            .iter()
+            .map(|p| (p[i] as f64 + rng.next_f64()) / n as f64)
+            .collect();
         let bins: Vec<usize> = perms.iter().map(|p| p[i]).collect();
         // Lexicographic: strata missed first, then distance, so each
         // coordinate keeps its stratum whenever some unused candidate can.

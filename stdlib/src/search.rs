@@ -94,7 +94,13 @@ pub struct TopK<'b> {
 
 impl<'b> TopK<'b> {
     pub fn new(budget: &'b Budget, k: usize) -> Self {
-        Self { budget, k, heap: BinaryHeap::with_capacity(k + 1), feasible: 0, total: 0 }
+        Self {
+            budget,
+            k,
+            heap: BinaryHeap::with_capacity(k + 1),
+            feasible: 0,
+            total: 0,
+        }
     }
 
     pub fn push(&mut self, index: usize, metrics: &Metrics, loss: f64) {
@@ -106,7 +112,11 @@ impl<'b> TopK<'b> {
         if self.k == 0 {
             return;
         }
-        let e = Entry { loss, index, metrics: *metrics };
+        let e = Entry {
+            loss,
+            index,
+            metrics: *metrics,
+        };
         if self.heap.len() < self.k {
             self.heap.push(e);
         } else if self.heap.peek().is_some_and(|w| e < *w) {
@@ -145,7 +155,11 @@ impl<'b> TopK<'b> {
                 feasibility: budget.check(&e.metrics),
             })
             .collect();
-        SearchResult { top, feasible: self.feasible, total: self.total }
+        SearchResult {
+            top,
+            feasible: self.feasible,
+            total: self.total,
+        }
     }
 }
 
@@ -177,9 +191,9 @@ pub struct Headline {
     pub baseline_loss: f64,
     pub baseline_perplexity: f64,
     pub baseline_latency: f64,
-    /// 1 − ppl_best / ppl_base (the paper's 19.42% is this, as a fraction).
+    /// 1 − `best_perplexity / baseline_perplexity` (the paper's 19.42% is this, as a fraction).
     pub perplexity_reduction: f64,
-    /// 1 − loss_best / loss_base.
+    /// 1 − `best_loss / baseline_loss`.
     pub loss_reduction: f64,
 }
 
@@ -203,7 +217,11 @@ pub fn headline<T: Evaluated + Sync>(
         .min_by(|(i, a), (j, b)| {
             a.loss()
                 .total_cmp(&b.loss())
-                .then(a.metrics().objective(objective).total_cmp(&b.metrics().objective(objective)))
+                .then(
+                    a.metrics()
+                        .objective(objective)
+                        .total_cmp(&b.metrics().objective(objective)),
+                )
                 .then(i.cmp(j))
         })?;
     let (i, t) = best;
@@ -238,7 +256,13 @@ pub struct RefineOptions {
 
 impl Default for RefineOptions {
     fn default() -> Self {
-        Self { per_round: 256, max_rounds: 100, tol: 1e-3, patience: 2, gaps: 8 }
+        Self {
+            per_round: 256,
+            max_rounds: 100,
+            tol: 1e-3,
+            patience: 2,
+            gaps: 8,
+        }
     }
 }
 
@@ -301,7 +325,14 @@ pub fn refine<P, K: Hash + Eq>(
     if evaluated.is_empty() {
         // Nothing scored: no frontier to refine, and no reference point.
         let reference = (f64::NAN, f64::NAN);
-        return Refined { evaluated, frontier: Vec::new(), reference, hypervolumes: Vec::new(), converged: false, attempts };
+        return Refined {
+            evaluated,
+            frontier: Vec::new(),
+            reference,
+            hypervolumes: Vec::new(),
+            converged: false,
+            attempts,
+        };
     }
     let reference = {
         let pts = points(&evaluated);
@@ -354,7 +385,11 @@ pub fn refine<P, K: Hash + Eq>(
             converged = true;
             break;
         }
-        let change = if prev > 0.0 { (hv - prev).abs() / prev } else { f64::INFINITY };
+        let change = if prev > 0.0 {
+            (hv - prev).abs() / prev
+        } else {
+            f64::INFINITY
+        };
         still = if change < opts.tol { still + 1 } else { 0 };
         if still >= opts.patience {
             converged = true;
@@ -362,5 +397,12 @@ pub fn refine<P, K: Hash + Eq>(
         }
     }
     let front = frontier(&points(&evaluated));
-    Refined { evaluated, frontier: front, reference, hypervolumes, converged, attempts }
+    Refined {
+        evaluated,
+        frontier: front,
+        reference,
+        hypervolumes,
+        converged,
+        attempts,
+    }
 }

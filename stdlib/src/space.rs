@@ -13,7 +13,7 @@
 //! - `kv_heads`: default `heads` (no GQA).
 //! - `head_dim`: default `width / heads`; then `heads` must divide `width`.
 //! - `ffn`: the paper's FFN ratio r, the *total activated* expansion
-//!   (r = K · r_single), so one expert's intermediate size is
+//!   (r = K · `r_single`), so one expert's intermediate size is
 //!   `round(r · width / top_k)`. Default 4, the conventional ratio the paper
 //!   compares against. `ffn_size` gives one expert's intermediate size
 //!   directly instead; a space may not set both.
@@ -23,7 +23,7 @@
 //!   states one nor counts embeddings in its latency, so set it to the
 //!   tokenizer you will train with).
 //! - `tied` (default 0), `qk_norm` (default 1, the paper's training recipe),
-//!   `gated` (default 1, SwiGLU as in the paper): 0 or 1.
+//!   `gated` (default 1, `SwiGLU` as in the paper): 0 or 1.
 //!
 //! A candidate whose values do not make an architecture (a non-whole head
 //! count, `kv_heads` not dividing `heads`, `top_k > experts`, a division by
@@ -55,8 +55,15 @@ pub const SPACE_FIELDS: &[&str] = &[
 ];
 
 /// Values computed from a candidate's architecture, usable in `require` only.
-pub const SPACE_BUILTINS: &[&str] =
-    &["params", "params_active", "params_non_embedding", "kv_dim", "gqa", "rho", "ffn_ratio"];
+pub const SPACE_BUILTINS: &[&str] = &[
+    "params",
+    "params_active",
+    "params_non_embedding",
+    "kv_dim",
+    "gqa",
+    "rho",
+    "ffn_ratio",
+];
 
 /// Functions a space expression may call, with their arity.
 const FUNCTIONS: &[(&str, usize)] = &[
@@ -169,7 +176,11 @@ fn apply_bin(a: f64, op: BinOp, b: f64) -> Result<f64, Reason> {
         BinOp::And => bool_num(truthy(a) && truthy(b)),
         BinOp::Or => bool_num(truthy(a) || truthy(b)),
     };
-    if v.is_finite() { Ok(v) } else { Err("a non-finite intermediate value".into()) }
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err("a non-finite intermediate value".into())
+    }
 }
 
 fn apply_call(f: Func, args: &[f64]) -> Result<f64, Reason> {
@@ -182,7 +193,11 @@ fn apply_call(f: Func, args: &[f64]) -> Result<f64, Reason> {
         Func::Log2 => args[0].log2(),
         Func::Sqrt => args[0].sqrt(),
     };
-    if v.is_finite() { Ok(v) } else { Err("a non-finite intermediate value".into()) }
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err("a non-finite intermediate value".into())
+    }
 }
 
 /// The values an expression can see: slot values so far, and the candidate's
@@ -476,11 +491,17 @@ struct Resolver<'a> {
 impl Resolver<'_> {
     /// Resolve names and check arities; returns the compiled expression and
     /// its arity (1 for scalars, n for an n-tuple).
+    // One arm per expression kind reads better than arms split across helpers.
+    #[allow(clippy::too_many_lines)]
     fn expr(&mut self, e: &Spanned<Expr>) -> (CExpr, usize) {
         let scalar = |r: &mut Self, x: &Spanned<Expr>| -> CExpr {
             let (c, k) = r.expr(x);
             if k != 1 {
-                r.diags.push(err(x.span, "a tuple cannot be used here", "expected a single value"));
+                r.diags.push(err(
+                    x.span,
+                    "a tuple cannot be used here",
+                    "expected a single value",
+                ));
             }
             c
         };
@@ -496,8 +517,14 @@ impl Resolver<'_> {
                         return (CExpr::Builtin(b), 1);
                     }
                     self.diags.push(
-                        err(e.span, format!("`{name}` is only available in `require`"), "builtin")
-                            .help("builtins are computed from the finished candidate, after every field"),
+                        err(
+                            e.span,
+                            format!("`{name}` is only available in `require`"),
+                            "builtin",
+                        )
+                        .help(
+                            "builtins are computed from the finished candidate, after every field",
+                        ),
                     );
                     return (CExpr::Num(0.0), 1);
                 }
@@ -505,7 +532,11 @@ impl Resolver<'_> {
                 if self.allow_builtins {
                     names.extend_from_slice(SPACE_BUILTINS);
                 }
-                let mut d = err(e.span, format!("unknown name `{name}`"), "not defined before this point");
+                let mut d = err(
+                    e.span,
+                    format!("unknown name `{name}`"),
+                    "not defined before this point",
+                );
                 if let Some(s) = did_you_mean(name, names) {
                     d = d.help(format!("did you mean `{s}`?"));
                 }
@@ -560,7 +591,11 @@ impl Resolver<'_> {
                 if args.len() != want {
                     self.diags.push(err(
                         e.span,
-                        format!("`{}` takes {want} argument(s), got {}", name.node, args.len()),
+                        format!(
+                            "`{}` takes {want} argument(s), got {}",
+                            name.node,
+                            args.len()
+                        ),
                         "",
                     ));
                     return (CExpr::Num(0.0), 1);
@@ -592,7 +627,11 @@ impl CompiledSpace {
         let mut slots = ArchSlots::default();
         let mut diags = Vec::new();
         for field in &space.fields {
-            let mut r = Resolver { known: &known, allow_builtins: false, diags: Vec::new() };
+            let mut r = Resolver {
+                known: &known,
+                allow_builtins: false,
+                diags: Vec::new(),
+            };
             let (expr, arity) = r.expr(&field.value);
             diags.append(&mut r.diags);
             if arity != field.names.len() {
@@ -608,7 +647,11 @@ impl CompiledSpace {
             let first_slot = names.len();
             for n in &field.names {
                 if known.contains_key(n.node.as_str()) {
-                    diags.push(err(n.span, format!("`{}` is bound twice", n.node), "again here"));
+                    diags.push(err(
+                        n.span,
+                        format!("`{}` is bound twice", n.node),
+                        "again here",
+                    ));
                     continue;
                 }
                 if SPACE_BUILTINS.contains(&n.node.as_str()) {
@@ -620,16 +663,19 @@ impl CompiledSpace {
                 }
                 let slot = names.len();
                 if !field.helper {
-                    match slots.slot_mut(&n.node) {
-                        Some(s) => *s = Some(slot),
-                        None => {
+                    if let Some(s) = slots.slot_mut(&n.node) {
+                        *s = Some(slot);
+                    } else {
+                        {
                             let mut d = err(
                                 n.span,
                                 format!("`{}` is not an architecture field", n.node),
                                 "unknown field",
                             );
                             d = match did_you_mean(&n.node, SPACE_FIELDS.iter().copied()) {
-                                Some(s) => d.help(format!("did you mean `{s}`? (or use `let` for a helper)")),
+                                Some(s) => d.help(format!(
+                                    "did you mean `{s}`? (or use `let` for a helper)"
+                                )),
                                 None => d.help(format!(
                                     "fields are {}; use `let` for a helper value",
                                     SPACE_FIELDS.join(", ")
@@ -643,33 +689,24 @@ impl CompiledSpace {
                 names.push(n.node.clone());
                 helper.push(field.helper);
             }
-            levels.push(Level { first_slot, arity: field.names.len(), expr, span: field.value.span });
+            levels.push(Level {
+                first_slot,
+                arity: field.names.len(),
+                expr,
+                span: field.value.span,
+            });
         }
-        let mut requires = Vec::new();
-        for req in &space.requires {
-            let mut r = Resolver { known: &known, allow_builtins: true, diags: Vec::new() };
-            let (expr, arity) = r.expr(req);
-            diags.append(&mut r.diags);
-            if arity != 1 {
-                diags.push(err(req.span, "a `require` must be a condition", "this is a tuple"));
-            }
-            requires.push((expr, req.span));
-        }
-        for (field, slot) in [("layers", slots.layers), ("width", slots.width)] {
-            if slot.is_none() {
-                diags.push(err(space.name.span, format!("space `{}` does not set `{field}`", space.name.node), "")
-                    .help(format!("add e.g. `{field} = [...]`; it has no default")));
-            }
-        }
-        if let (Some(a), Some(b)) = (slots.ffn, slots.ffn_size) {
-            diags.push(
-                err(levels_span(&levels, b), "`ffn` and `ffn_size` both set", "ffn_size here")
-                    .also(levels_span(&levels, a), "ffn (the ratio) here")
-                    .help("`ffn` is the ratio r, `ffn_size` one expert's intermediate size: pick one"),
-            );
-        }
+        let requires = compile_requires(space, &known, &mut diags);
+        check_slots(space, &slots, &levels, &mut diags);
         if diags.is_empty() {
-            Ok(Self { name: space.name.node.clone(), names, helper, levels, requires, slots })
+            Ok(Self {
+                name: space.name.node.clone(),
+                names,
+                helper,
+                levels,
+                requires,
+                slots,
+            })
         } else {
             Err(diags)
         }
@@ -694,7 +731,10 @@ impl CompiledSpace {
     /// on earlier values, so only enumeration can count them.
     pub fn upper_bound(&self) -> Option<u128> {
         let mut product: u128 = 1;
-        let env = Env { slots: &[], arch: None };
+        let env = Env {
+            slots: &[],
+            arch: None,
+        };
         for l in &self.levels {
             if refers_to_slots(&l.expr) {
                 return None;
@@ -710,9 +750,14 @@ impl CompiledSpace {
     /// Number of alternatives of the outermost field: the unit of
     /// [`CompiledSpace::chunks`].
     pub fn outer_len(&self) -> usize {
-        let Some(l) = self.levels.first() else { return 1 };
+        let Some(l) = self.levels.first() else {
+            return 1;
+        };
         let mut v = Vec::new();
-        let env = Env { slots: &[], arch: None };
+        let env = Env {
+            slots: &[],
+            arch: None,
+        };
         if l.expr.alternatives(&env, &mut v).is_err() {
             return 0;
         }
@@ -731,7 +776,9 @@ impl CompiledSpace {
     pub fn chunks(&self, n: usize) -> Vec<Enumerator<'_>> {
         let len = self.outer_len();
         let n = n.clamp(1, len.max(1));
-        (0..n).map(|i| Enumerator::new(self, len * i / n, len * (i + 1) / n)).collect()
+        (0..n)
+            .map(|i| Enumerator::new(self, len * i / n, len * (i + 1) / n))
+            .collect()
     }
 
     /// Count the valid candidates (and the dropped ones) without keeping
@@ -764,11 +811,19 @@ impl CompiledSpace {
         let mut buf = Vec::new();
         for l in &self.levels {
             buf.clear();
-            l.expr.alternatives(&Env { slots: &env, arch: None }, &mut buf).ok()?;
+            l.expr
+                .alternatives(
+                    &Env {
+                        slots: &env,
+                        arch: None,
+                    },
+                    &mut buf,
+                )
+                .ok()?;
             let want = target.get(l.first_slot..l.first_slot + l.arity)?;
-            let best = buf.chunks_exact(l.arity).min_by(|a, b| {
-                dist(a, want).total_cmp(&dist(b, want))
-            })?;
+            let best = buf
+                .chunks_exact(l.arity)
+                .min_by(|a, b| dist(a, want).total_cmp(&dist(b, want)))?;
             env[l.first_slot..l.first_slot + l.arity].copy_from_slice(best);
         }
         self.finish(&env).ok()
@@ -781,7 +836,10 @@ impl CompiledSpace {
         let mut buf = Vec::new();
         for l in &self.levels {
             buf.clear();
-            let env = Env { slots: &c.values, arch: None };
+            let env = Env {
+                slots: &c.values,
+                arch: None,
+            };
             if l.expr.alternatives(&env, &mut buf).is_err() {
                 continue;
             }
@@ -791,7 +849,9 @@ impl CompiledSpace {
                 continue;
             };
             for p in [pos.checked_sub(1), Some(pos + 1)].into_iter().flatten() {
-                let Some(alt) = buf.chunks_exact(l.arity).nth(p) else { continue };
+                let Some(alt) = buf.chunks_exact(l.arity).nth(p) else {
+                    continue;
+                };
                 let mut target = c.values.clone();
                 target[l.first_slot..l.first_slot + l.arity].copy_from_slice(alt);
                 if let Some(n) = self.nearest(&target)
@@ -808,7 +868,10 @@ impl CompiledSpace {
     /// Build the architecture and apply the `require`s.
     fn finish(&self, env: &[f64]) -> Result<Candidate, Skip> {
         let arch = self.architecture(env).map_err(Skip::Invalid)?;
-        let e = Env { slots: env, arch: Some(&arch) };
+        let e = Env {
+            slots: env,
+            arch: Some(&arch),
+        };
         for (i, (r, _)) in self.requires.iter().enumerate() {
             let ok = if r.is_single() {
                 truthy(r.scalar(&e).map_err(Skip::Invalid)?)
@@ -821,7 +884,10 @@ impl CompiledSpace {
                 return Err(Skip::Required(i));
             }
         }
-        Ok(Candidate { arch, values: env.to_vec() })
+        Ok(Candidate {
+            arch,
+            values: env.to_vec(),
+        })
     }
 
     fn architecture(&self, env: &[f64]) -> Result<Architecture, Reason> {
@@ -842,8 +908,8 @@ impl CompiledSpace {
         let flag = |name: &str, v: Option<f64>, default: bool| -> Result<bool, Reason> {
             match v {
                 None => Ok(default),
-                Some(x) if x == 0.0 => Ok(false),
-                Some(x) if x == 1.0 => Ok(true),
+                Some(0.0) => Ok(false),
+                Some(1.0) => Ok(true),
                 Some(_) => Err(format!("`{name}` is not 0 or 1")),
             }
         };
@@ -910,6 +976,70 @@ impl CompiledSpace {
     }
 }
 
+impl<'a> IntoIterator for &'a CompiledSpace {
+    type Item = Candidate;
+    type IntoIter = Enumerator<'a>;
+
+    fn into_iter(self) -> Enumerator<'a> {
+        self.iter()
+    }
+}
+
+/// `require`s see every field and the builtins.
+fn compile_requires(
+    space: &Space,
+    known: &BTreeMap<String, usize>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(CExpr, Span)> {
+    let mut requires = Vec::new();
+    for req in &space.requires {
+        let mut r = Resolver {
+            known,
+            allow_builtins: true,
+            diags: Vec::new(),
+        };
+        let (expr, arity) = r.expr(req);
+        diags.append(&mut r.diags);
+        if arity != 1 {
+            diags.push(err(
+                req.span,
+                "a `require` must be a condition",
+                "this is a tuple",
+            ));
+        }
+        requires.push((expr, req.span));
+    }
+    requires
+}
+
+/// Whole-space checks once every field is bound: required fields present,
+/// no contradictory FFN settings.
+fn check_slots(space: &Space, slots: &ArchSlots, levels: &[Level], diags: &mut Vec<Diagnostic>) {
+    for (field, slot) in [("layers", slots.layers), ("width", slots.width)] {
+        if slot.is_none() {
+            diags.push(
+                err(
+                    space.name.span,
+                    format!("space `{}` does not set `{field}`", space.name.node),
+                    "",
+                )
+                .help(format!("add e.g. `{field} = [...]`; it has no default")),
+            );
+        }
+    }
+    if let (Some(a), Some(b)) = (slots.ffn, slots.ffn_size) {
+        diags.push(
+            err(
+                levels_span(levels, b),
+                "`ffn` and `ffn_size` both set",
+                "ffn_size here",
+            )
+            .also(levels_span(levels, a), "ffn (the ratio) here")
+            .help("`ffn` is the ratio r, `ffn_size` one expert's intermediate size: pick one"),
+        );
+    }
+}
+
 fn levels_span(levels: &[Level], slot: usize) -> Span {
     levels
         .iter()
@@ -969,7 +1099,10 @@ impl<'a> Enumerator<'a> {
             started: false,
             lo,
             hi,
-            drops: Drops { required: vec![0; space.requires.len()], ..Drops::default() },
+            drops: Drops {
+                required: vec![0; space.requires.len()],
+                ..Drops::default()
+            },
         }
     }
 
@@ -982,7 +1115,8 @@ impl<'a> Enumerator<'a> {
         let l = &self.space.levels[i];
         let w = &self.wheels[i];
         let a = l.arity;
-        self.env[l.first_slot..l.first_slot + a].copy_from_slice(&w.alts[w.pos * a..(w.pos + 1) * a]);
+        self.env[l.first_slot..l.first_slot + a]
+            .copy_from_slice(&w.alts[w.pos * a..(w.pos + 1) * a]);
     }
 
     /// Fill wheels `from..` with their first alternatives. On failure returns
@@ -992,10 +1126,14 @@ impl<'a> Enumerator<'a> {
             let l = &self.space.levels[i];
             let mut alts = std::mem::take(&mut self.wheels[i].alts);
             alts.clear();
-            let env = Env { slots: &self.env, arch: None };
+            let env = Env {
+                slots: &self.env,
+                arch: None,
+            };
             if let Err(reason) = l.expr.alternatives(&env, &mut alts) {
                 let name = &self.space.names[l.first_slot];
-                self.drops.invalid(format!("evaluating `{name}` hit {reason}"));
+                self.drops
+                    .invalid(format!("evaluating `{name}` hit {reason}"));
                 self.wheels[i].alts = alts;
                 return Err(i);
             }

@@ -44,7 +44,10 @@ fn orin_like(prefill: Option<f64>, decode: Option<f64>, memory: f64) -> AdviseIn
 /// Loss along the binding constraint, as a function of r (depth follows).
 fn stationary_in_r(f: impl Fn(f64) -> f64, r: f64) {
     let (lo, mid, hi) = (f(r * 0.97), f(r), f(r * 1.03));
-    assert!(mid < lo && mid < hi, "r* = {r} is not a minimum: {lo} {mid} {hi}");
+    assert!(
+        mid < lo && mid < hi,
+        "r* = {r} is not a minimum: {lo} {mid} {hi}"
+    );
 }
 
 #[test]
@@ -67,7 +70,9 @@ fn latency_optima_are_stationary_along_their_constraint() {
         stationary_in_r(|g| at(o.ffn_ratio, g), o.gqa);
     }
     // Depth saturates the prefill budget exactly.
-    assert!((o.layers * (4.0 + 4.0 / o.gqa + 6.0 * o.ffn_ratio) * d * d / f_bar - 1.0).abs() < 1e-9);
+    assert!(
+        (o.layers * (4.0 + 4.0 / o.gqa + 6.0 * o.ffn_ratio) * d * d / f_bar - 1.0).abs() < 1e-9
+    );
 
     let q = a.decode.unwrap();
     assert_eq!(q.applies, Regime::DecodeLatency);
@@ -159,11 +164,17 @@ fn worked_example_eta_and_regime() {
 #[test]
 fn bad_input_is_an_error() {
     let mut i = orin_like(Some(0.0), None, 1e9);
-    assert_eq!(advise(&i, &C).unwrap_err(), AdviseError::NotPositive("prefill_s", 0.0));
+    assert_eq!(
+        advise(&i, &C).unwrap_err(),
+        AdviseError::NotPositive("prefill_s", 0.0)
+    );
     i.prefill_s = None;
     i.rho_min = 0.0;
     assert_eq!(advise(&i, &C).unwrap_err(), AdviseError::RhoMin(0.0));
     i.rho_min = 0.5;
-    let c = SunCoefficients { alpha_rho: 0.1, ..C };
+    let c = SunCoefficients {
+        alpha_rho: 0.1,
+        ..C
+    };
     assert!(matches!(advise(&i, &c), Err(AdviseError::Exponents(..))));
 }

@@ -1,6 +1,6 @@
 //! Budgets: presets, spec resolution, margins.
-use rooflaw_dsl::spec::{self, CmpOp, Constraint};
 use rooflaw_dsl::span::Spanned;
+use rooflaw_dsl::spec::{self, CmpOp, Constraint};
 use rooflaw_dsl::{Dim, Quantity, Span};
 use rooflaw_stdlib::budget::{Budget, Limit, Metric, Metrics, PRESETS, preset};
 
@@ -36,7 +36,15 @@ fn table_2_presets() {
     assert_eq!(PRESETS.len(), want.len());
     for (name, metric, bound) in want {
         let p = preset(name).unwrap();
-        assert_eq!(p.limits, &[Limit { metric, op: CmpOp::Lt, bound }], "{name}");
+        assert_eq!(
+            p.limits,
+            &[Limit {
+                metric,
+                op: CmpOp::Lt,
+                bound
+            }],
+            "{name}"
+        );
     }
 }
 
@@ -45,14 +53,25 @@ fn spec_preset_plus_own_limits_and_override() {
     // The block's latency.total replaces the preset's; memory is added.
     let b = block(
         Some("smart-home"),
-        &[("latency.total", CmpOp::Le, 0.8, Dim::TIME), ("memory", CmpOp::Le, 8e9, Dim::BYTES)],
+        &[
+            ("latency.total", CmpOp::Le, 0.8, Dim::TIME),
+            ("memory", CmpOp::Le, 8e9, Dim::BYTES),
+        ],
     );
     let b = Budget::from_spec(&b).unwrap();
     assert_eq!(
         b.limits,
         vec![
-            Limit { metric: Metric::Total, op: CmpOp::Le, bound: 0.8 },
-            Limit { metric: Metric::Memory, op: CmpOp::Le, bound: 8e9 },
+            Limit {
+                metric: Metric::Total,
+                op: CmpOp::Le,
+                bound: 0.8
+            },
+            Limit {
+                metric: Metric::Memory,
+                op: CmpOp::Le,
+                bound: 8e9
+            },
         ]
     );
 }
@@ -61,26 +80,47 @@ fn spec_preset_plus_own_limits_and_override() {
 fn spec_errors_are_all_reported() {
     let b = block(
         Some("smart-hom"),
-        &[("latency.totl", CmpOp::Lt, 1.0, Dim::TIME), ("memory", CmpOp::Lt, 1.0, Dim::TIME)],
+        &[
+            ("latency.totl", CmpOp::Lt, 1.0, Dim::TIME),
+            ("memory", CmpOp::Lt, 1.0, Dim::TIME),
+        ],
     );
     let errs = Budget::from_spec(&b).unwrap_err();
     assert_eq!(errs.len(), 3);
     assert_eq!(errs[0].help.as_deref(), Some("did you mean `smart-home`?"));
-    assert_eq!(errs[1].help.as_deref(), Some("did you mean `latency.total`?"));
-    assert_eq!(errs[2].message, "`memory` is a size in bytes, but the bound is a time");
+    assert_eq!(
+        errs[1].help.as_deref(),
+        Some("did you mean `latency.total`?")
+    );
+    assert_eq!(
+        errs[2].message,
+        "`memory` is a size in bytes, but the bound is a time"
+    );
 }
 
 #[test]
 fn check_reports_signed_margins() {
     let b = Budget::from_spec(&block(
         Some("autonomous-driving"),
-        &[("memory", CmpOp::Le, 1e9, Dim::BYTES), ("throughput", CmpOp::Ge, 50.0, Dim::THROUGHPUT)],
+        &[
+            ("memory", CmpOp::Le, 1e9, Dim::BYTES),
+            ("throughput", CmpOp::Ge, 50.0, Dim::THROUGHPUT),
+        ],
     ))
     .unwrap();
-    let m = Metrics { total_s: 0.12, memory_bytes: 0.5e9, throughput: 60.0, ..Metrics::default() };
+    let m = Metrics {
+        total_s: 0.12,
+        memory_bytes: 0.5e9,
+        throughput: 60.0,
+        ..Metrics::default()
+    };
     let f = b.check(&m);
     assert!(!f.feasible);
-    let margins: Vec<(bool, f64, f64)> = f.checks.iter().map(|c| (c.holds, c.margin, c.relative)).collect();
+    let margins: Vec<(bool, f64, f64)> = f
+        .checks
+        .iter()
+        .map(|c| (c.holds, c.margin, c.relative))
+        .collect();
     let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
     assert!(!margins[0].0 && close(margins[0].1, -0.02) && close(margins[0].2, -0.2));
     assert!(margins[1].0 && close(margins[1].1, 0.5e9) && close(margins[1].2, 0.5));
@@ -89,6 +129,9 @@ fn check_reports_signed_margins() {
     assert!(!b.admits(&m));
     assert!(b.admits(&Metrics { total_s: 0.05, ..m }));
     // An unknown figure never satisfies a limit.
-    assert!(!b.admits(&Metrics { total_s: f64::NAN, ..m }));
+    assert!(!b.admits(&Metrics {
+        total_s: f64::NAN,
+        ..m
+    }));
     assert_eq!(f.checks[0].limit.to_string(), "latency.total < 100 ms");
 }

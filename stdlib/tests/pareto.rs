@@ -12,7 +12,8 @@ fn brute(points: &[(f64, f64)]) -> Vec<usize> {
                 && p.1.is_finite()
                 && !points.iter().enumerate().any(|(j, q)| {
                     let dominates = q.0 <= p.0 && q.1 <= p.1 && (q.0 < p.0 || q.1 < p.1);
-                    let earlier_twin = q.0 == p.0 && q.1 == p.1 && j < i;
+                    let earlier_twin =
+                        q.0.total_cmp(&p.0).is_eq() && q.1.total_cmp(&p.1).is_eq() && j < i;
                     dominates || earlier_twin
                 })
         })
@@ -63,6 +64,12 @@ proptest! {
 
 #[test]
 fn ties_keep_one_representative_and_nan_is_excluded() {
-    let pts = [(1.0, 1.0), (1.0, 1.0), (0.5, 2.0), (f64::NAN, 0.1), (2.0, f64::INFINITY)];
+    let pts = [
+        (1.0, 1.0),
+        (1.0, 1.0),
+        (0.5, 2.0),
+        (f64::NAN, 0.1),
+        (2.0, f64::INFINITY),
+    ];
     assert_eq!(frontier(&pts), vec![2, 0]);
 }

@@ -22,15 +22,16 @@ fn random_is_roughly_uniform() {
 fn lhs_covers_every_stratum_of_each_coordinate() {
     // A full 20×20 grid: an LHS of 10 must put exactly one pick in each
     // tenth of each axis (the grid has a point in every stratum).
-    let coords: Vec<Vec<f64>> =
-        (0..20).flat_map(|i| (0..20).map(move |j| vec![f64::from(i), f64::from(j) * 100.0])).collect();
+    let coords: Vec<Vec<f64>> = (0..20)
+        .flat_map(|i| (0..20).map(move |j| vec![f64::from(i), f64::from(j) * 100.0]))
+        .collect();
     let picks = latin_hypercube(&coords, 10, 42);
     assert_eq!(picks.len(), 10);
-    for k in 0..2 {
+    for (k, scale) in [(0, 19.0), (1, 1900.0)] {
         let mut strata: Vec<usize> = picks
             .iter()
             .map(|&p| {
-                let x = coords[p][k] / if k == 0 { 19.0 } else { 1900.0 };
+                let x = coords[p][k] / scale;
                 ((x * 10.0) as usize).min(9)
             })
             .collect();
@@ -52,5 +53,8 @@ fn asking_for_more_than_there_is_returns_everything() {
         assert_eq!(sample(&coords, 5, m, 0), vec![0, 1]);
     }
     assert!(sample(&coords, 0, Method::LatinHypercube, 0).is_empty());
-    assert_eq!(Method::from_name("latin_hypercube"), Some(Method::LatinHypercube));
+    assert_eq!(
+        Method::from_name("latin_hypercube"),
+        Some(Method::LatinHypercube)
+    );
 }

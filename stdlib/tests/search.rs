@@ -16,15 +16,30 @@ impl Evaluated for D {
 }
 
 fn d(total: f64, memory: f64, loss: f64) -> D {
-    D(Metrics { total_s: total, memory_bytes: memory, ..Metrics::default() }, loss)
+    D(
+        Metrics {
+            total_s: total,
+            memory_bytes: memory,
+            ..Metrics::default()
+        },
+        loss,
+    )
 }
 
 fn budget(total: f64, memory: f64) -> Budget {
     Budget {
         name: "b".into(),
         limits: vec![
-            Limit { metric: Metric::Total, op: CmpOp::Lt, bound: total },
-            Limit { metric: Metric::Memory, op: CmpOp::Le, bound: memory },
+            Limit {
+                metric: Metric::Total,
+                op: CmpOp::Lt,
+                bound: total,
+            },
+            Limit {
+                metric: Metric::Memory,
+                op: CmpOp::Le,
+                bound: memory,
+            },
         ],
     }
 }
@@ -67,7 +82,10 @@ fn streaming_top_k_merges() {
     c.push(2, &d(0.5, 0.5, 2.5).0, 2.5);
     c.push(3, &d(0.5, 0.5, f64::NAN).0, f64::NAN); // unscored
     let r = a.merge(c).finish();
-    assert_eq!(r.top.iter().map(|p| p.index).collect::<Vec<_>>(), vec![2, 0]);
+    assert_eq!(
+        r.top.iter().map(|p| p.index).collect::<Vec<_>>(),
+        vec![2, 0]
+    );
     assert_eq!((r.feasible, r.total), (2, 4));
     assert!((r.top[0].perplexity - 2.5f64.exp()).abs() < 1e-12);
 }
@@ -76,55 +94,95 @@ fn streaming_top_k_merges() {
 fn headline_matches_the_papers_arithmetic() {
     // Perplexities 50.88 vs 63.14 give the paper's 19.42%.
     let (best, base) = (50.88f64.ln(), 63.14f64.ln());
-    let items = [d(0.9, 0.0, best), d(1.1, 0.0, best - 0.5), d(0.5, 0.0, best + 0.1)];
-    let baseline = Metrics { total_s: 1.0, ..Metrics::default() };
+    let items = [
+        d(0.9, 0.0, best),
+        d(1.1, 0.0, best - 0.5),
+        d(0.5, 0.0, best + 0.1),
+    ];
+    let baseline = Metrics {
+        total_s: 1.0,
+        ..Metrics::default()
+    };
     let h = headline(&items, &baseline, base, Objective::Total, None).unwrap();
     assert_eq!(h.best, 0); // index 1 is lower loss but slower than the baseline
-    assert!((h.perplexity_reduction - 0.1942).abs() < 5e-5, "{}", h.perplexity_reduction);
+    assert!(
+        (h.perplexity_reduction - 0.1942).abs() < 5e-5,
+        "{}",
+        h.perplexity_reduction
+    );
     assert!((h.best_perplexity - 50.88).abs() < 1e-9);
     // Nothing as fast as a very fast baseline: no comparison.
-    let fast = Metrics { total_s: 0.1, ..Metrics::default() };
+    let fast = Metrics {
+        total_s: 0.1,
+        ..Metrics::default()
+    };
     assert!(headline(&items, &fast, base, Objective::Total, None).is_none());
 }
 
 /// A synthetic 2-D space: latency grows with size a·b, loss falls with it,
 /// with a wiggle so the frontier is not trivially convex.
-fn synthetic(p: &(i32, i32)) -> Option<(f64, f64)> {
+fn synthetic(p: (i32, i32)) -> Option<(f64, f64)> {
     let (a, b) = (f64::from(p.0), f64::from(p.1));
     if p.0 < 1 || p.1 < 1 || p.0 > 120 || p.1 > 120 {
         return None;
     }
     let lat = a * b * (1.0 + 0.3 * (a / b).ln().abs()) + 5.0 * a;
-    let loss = 2.0 + 30.0 / a.powf(0.6) + 20.0 / b.powf(0.4) + 0.05 * ((a * 0.7).sin() + (b * 1.3).cos());
+    let loss =
+        2.0 + 30.0 / a.powf(0.6) + 20.0 / b.powf(0.4) + 0.05 * ((a * 0.7).sin() + (b * 1.3).cos());
     Some((lat, loss))
 }
 
 #[test]
 fn refinement_reaches_the_exhaustive_hypervolume() {
-    let all: Vec<(i32, i32)> = (1..=120).flat_map(|a| (1..=120).map(move |b| (a, b))).collect();
+    let all: Vec<(i32, i32)> = (1..=120)
+        .flat_map(|a| (1..=120).map(move |b| (a, b)))
+        .collect();
     // Latin-hypercube-like start: 24 points on a scrambled diagonal.
     let start: Vec<(i32, i32)> = (0..24).map(|i| (1 + i * 5, 1 + (i * 7 % 24) * 5)).collect();
     let r = refine(
         start,
         |p| *p,
-        synthetic,
+        |p| synthetic(*p),
         |p| {
             let mut v = Vec::new();
-            for (da, db) in [(-1, 0), (1, 0), (0, -1), (0, 1), (-1, 1), (1, -1), (2, 0), (0, 2), (-2, 0), (0, -2)] {
+            for (da, db) in [
+                (-1, 0),
+                (1, 0),
+                (0, -1),
+                (0, 1),
+                (-1, 1),
+                (1, -1),
+                (2, 0),
+                (0, 2),
+                (-2, 0),
+                (0, -2),
+            ] {
                 v.push((p.0 + da, p.1 + db));
             }
             v
         },
-        |a, b| Some(((a.0 + b.0) / 2, (a.1 + b.1) / 2)),
-        &RefineOptions { per_round: 200, max_rounds: 500, tol: 1e-6, patience: 3, gaps: 8 },
+        |a, b| Some((i32::midpoint(a.0, b.0), i32::midpoint(a.1, b.1))),
+        &RefineOptions {
+            per_round: 200,
+            max_rounds: 500,
+            tol: 1e-6,
+            patience: 3,
+            gaps: 8,
+        },
     );
-    let exhaustive: Vec<(f64, f64)> = all.iter().filter_map(synthetic).collect();
+    let exhaustive: Vec<(f64, f64)> = all.iter().filter_map(|p| synthetic(*p)).collect();
     let hv_all = hypervolume(&exhaustive, r.reference);
     let hv_ref = *r.hypervolumes.last().unwrap();
     assert!(r.converged);
     assert!(hv_ref <= hv_all * (1.0 + 1e-12));
-    assert!(hv_ref >= 0.99 * hv_all, "refined {hv_ref} vs exhaustive {hv_all}");
+    assert!(
+        hv_ref >= 0.99 * hv_all,
+        "refined {hv_ref} vs exhaustive {hv_all}"
+    );
     // And with a fraction of the evaluations.
     assert!(r.attempts < all.len() / 2, "{} evaluations", r.attempts);
-    assert_eq!(r.frontier, frontier(&r.evaluated.iter().map(|e| (e.1, e.2)).collect::<Vec<_>>()));
+    assert_eq!(
+        r.frontier,
+        frontier(&r.evaluated.iter().map(|e| (e.1, e.2)).collect::<Vec<_>>())
+    );
 }

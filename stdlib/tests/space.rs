@@ -1,7 +1,7 @@
 //! Space enumeration: order, dedup, tuple bindings, requires, drops, chunks.
 use rooflaw_dsl::Span;
-use rooflaw_dsl::spec::{BinOp, CmpOp, Expr, Space, SpaceField};
 use rooflaw_dsl::span::Spanned;
+use rooflaw_dsl::spec::{BinOp, CmpOp, Expr, Space, SpaceField};
 use rooflaw_stdlib::space::{CompiledSpace, SPACE_BUILTINS, SPACE_FIELDS};
 
 fn sp<T>(node: T) -> Spanned<T> {
@@ -23,24 +23,47 @@ fn bin(a: Spanned<Expr>, op: BinOp, b: Spanned<Expr>) -> Spanned<Expr> {
     sp(Expr::Bin(Box::new(a), op, Box::new(b)))
 }
 fn range(a: f64, b: f64, step: f64) -> Spanned<Expr> {
-    sp(Expr::Range { start: Box::new(num(a)), end: Box::new(num(b)), step: Some(Box::new(num(step))) })
+    sp(Expr::Range {
+        start: Box::new(num(a)),
+        end: Box::new(num(b)),
+        step: Some(Box::new(num(step))),
+    })
 }
 fn tuple(vs: &[f64]) -> Spanned<Expr> {
     sp(Expr::Tuple(vs.iter().map(|v| num(*v)).collect()))
 }
 fn field(name: &str, value: Spanned<Expr>) -> SpaceField {
-    SpaceField { names: vec![sp(name.into())], value, helper: false }
+    SpaceField {
+        names: vec![sp(name.into())],
+        value,
+        helper: false,
+    }
 }
 fn helper(name: &str, value: Spanned<Expr>) -> SpaceField {
-    SpaceField { names: vec![sp(name.into())], value, helper: true }
+    SpaceField {
+        names: vec![sp(name.into())],
+        value,
+        helper: true,
+    }
 }
 fn space(fields: Vec<SpaceField>, requires: Vec<Spanned<Expr>>) -> Space {
-    Space { name: sp("s".into()), fields, requires, span: Span::default() }
+    Space {
+        name: sp("s".into()),
+        fields,
+        requires,
+        span: Span::default(),
+    }
 }
 
 #[test]
 fn odometer_order_last_field_fastest() {
-    let s = space(vec![field("layers", nums(&[2.0, 4.0])), field("width", nums(&[128.0, 256.0]))], vec![]);
+    let s = space(
+        vec![
+            field("layers", nums(&[2.0, 4.0])),
+            field("width", nums(&[128.0, 256.0])),
+        ],
+        vec![],
+    );
     let c = CompiledSpace::compile(&s).unwrap();
     let got: Vec<(u32, u32)> = c.iter().map(|c| (c.arch.layers, c.arch.width)).collect();
     assert_eq!(got, vec![(2, 128), (2, 256), (4, 128), (4, 256)]);
@@ -50,7 +73,10 @@ fn odometer_order_last_field_fastest() {
 #[test]
 fn defaults_follow_the_documented_mapping() {
     // width 1024 → 16 heads of 64, no GQA, r = 4 → ffn 4096, dense, qk_norm, gated.
-    let s = space(vec![field("layers", num(12.0)), field("width", num(1024.0))], vec![]);
+    let s = space(
+        vec![field("layers", num(12.0)), field("width", num(1024.0))],
+        vec![],
+    );
     let c = CompiledSpace::compile(&s).unwrap();
     let a = c.iter().next().unwrap().arch;
     assert_eq!((a.heads, a.kv_heads, a.head_dim, a.ffn), (16, 16, 64, 4096));
@@ -65,12 +91,21 @@ fn ffn_ratio_is_total_activated_expansion() {
         vec![
             field("layers", num(4.0)),
             field("width", num(1024.0)),
-            SpaceField { names: vec![sp("experts".into()), sp("top_k".into())], value: list(vec![tuple(&[8.0, 2.0])]), helper: false },
+            SpaceField {
+                names: vec![sp("experts".into()), sp("top_k".into())],
+                value: list(vec![tuple(&[8.0, 2.0])]),
+                helper: false,
+            },
             field("ffn", num(1.0)),
         ],
         vec![],
     );
-    let a = CompiledSpace::compile(&s).unwrap().iter().next().unwrap().arch;
+    let a = CompiledSpace::compile(&s)
+        .unwrap()
+        .iter()
+        .next()
+        .unwrap()
+        .arch;
     assert_eq!((a.experts, a.top_k, a.ffn), (8, 2, 512));
     assert!((a.ffn_ratio() - 1.0).abs() < 1e-12);
 }
@@ -83,7 +118,10 @@ fn list_elements_see_earlier_fields_and_duplicates_go() {
             field("layers", num(2.0)),
             field("width", num(256.0)),
             field("heads", num(4.0)),
-            field("kv_heads", list(vec![num(1.0), num(2.0), num(4.0), num(8.0), var("heads")])),
+            field(
+                "kv_heads",
+                list(vec![num(1.0), num(2.0), num(4.0), num(8.0), var("heads")]),
+            ),
         ],
         vec![],
     );
@@ -91,7 +129,10 @@ fn list_elements_see_earlier_fields_and_duplicates_go() {
     let mut e = c.iter();
     let kv: Vec<u32> = e.by_ref().map(|c| c.arch.kv_heads).collect();
     assert_eq!(kv, vec![1, 2, 4]);
-    assert_eq!(e.drops().invalid.get("kv_heads does not divide heads"), Some(&1));
+    assert_eq!(
+        e.drops().invalid.get("kv_heads does not divide heads"),
+        Some(&1)
+    );
 }
 
 #[test]
@@ -104,13 +145,20 @@ fn ranges_helpers_and_requires() {
             helper("h", bin(var("width"), BinOp::FloorDiv, num(64.0))),
             field("heads", var("h")),
         ],
-        vec![bin(var("params_non_embedding"), BinOp::Cmp(CmpOp::Lt), num(10e6))],
+        vec![bin(
+            var("params_non_embedding"),
+            BinOp::Cmp(CmpOp::Lt),
+            num(10e6),
+        )],
     );
     let c = CompiledSpace::compile(&s).unwrap();
     let all: Vec<_> = c.iter().collect();
     // Per layer, width 256: 12·256² + 2·256 ≈ 0.79M; width 512: ≈ 3.15M.
     // Under 10M: every 256 (4 depths) and 512 at depths 2 only.
-    assert!(all.iter().all(|c| c.arch.params_non_embedding() < 10_000_000));
+    assert!(
+        all.iter()
+            .all(|c| c.arch.params_non_embedding() < 10_000_000)
+    );
     assert_eq!(all.len(), 5);
     assert_eq!(c.names(), ["layers", "width", "h", "heads"]);
     let (n, drops) = c.count();
@@ -130,9 +178,20 @@ fn division_by_zero_and_fractions_drop_not_panic() {
     let mut e = c.iter();
     let widths: Vec<u32> = e.by_ref().map(|c| c.arch.width).collect();
     assert_eq!(widths, vec![256, 128]);
-    assert_eq!(e.drops().invalid.get("evaluating `width` hit division by zero"), Some(&1));
+    assert_eq!(
+        e.drops()
+            .invalid
+            .get("evaluating `width` hit division by zero"),
+        Some(&1)
+    );
     // 256 / 3 is not whole: dropped, counted.
-    let s = space(vec![field("layers", num(3.0)), field("width", bin(num(256.0), BinOp::Div, var("layers")))], vec![]);
+    let s = space(
+        vec![
+            field("layers", num(3.0)),
+            field("width", bin(num(256.0), BinOp::Div, var("layers"))),
+        ],
+        vec![],
+    );
     let c = CompiledSpace::compile(&s).unwrap();
     let mut e = c.iter();
     assert_eq!(e.by_ref().count(), 0);
@@ -195,11 +254,28 @@ fn compile_errors_are_diagnostics() {
     let errs = CompiledSpace::compile(&s).unwrap_err();
     let msgs: Vec<&str> = errs.iter().map(|d| d.message.as_str()).collect();
     assert!(msgs.contains(&"unknown name `widht`"), "{msgs:?}");
-    assert!(msgs.contains(&"`layerz` is not an architecture field"), "{msgs:?}");
-    assert!(msgs.contains(&"`params` is only available in `require`"), "{msgs:?}");
-    assert!(msgs.contains(&"1 name(s) bound to alternatives of 2 value(s)"), "{msgs:?}");
+    assert!(
+        msgs.contains(&"`layerz` is not an architecture field"),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.contains(&"`params` is only available in `require`"),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.contains(&"1 name(s) bound to alternatives of 2 value(s)"),
+        "{msgs:?}"
+    );
     assert!(msgs.contains(&"space `s` does not set `width`"), "{msgs:?}");
-    assert!(errs.iter().find(|d| d.message == "`layerz` is not an architecture field").unwrap().help.as_deref().unwrap().contains("layers"));
+    assert!(
+        errs.iter()
+            .find(|d| d.message == "`layerz` is not an architecture field")
+            .unwrap()
+            .help
+            .as_deref()
+            .unwrap()
+            .contains("layers")
+    );
 }
 
 #[test]
@@ -211,13 +287,20 @@ fn published_name_lists() {
 #[test]
 fn nearest_and_neighbours_stay_in_the_space() {
     let s = space(
-        vec![field("layers", nums(&[4.0, 8.0, 12.0])), field("width", nums(&[256.0, 512.0, 768.0]))],
+        vec![
+            field("layers", nums(&[4.0, 8.0, 12.0])),
+            field("width", nums(&[256.0, 512.0, 768.0])),
+        ],
         vec![],
     );
     let c = CompiledSpace::compile(&s).unwrap();
     let n = c.nearest(&[9.0, 300.0]).unwrap();
     assert_eq!((n.arch.layers, n.arch.width), (8, 256));
-    let mut nb: Vec<(u32, u32)> = c.neighbours(&n).iter().map(|c| (c.arch.layers, c.arch.width)).collect();
+    let mut nb: Vec<(u32, u32)> = c
+        .neighbours(&n)
+        .iter()
+        .map(|c| (c.arch.layers, c.arch.width))
+        .collect();
     nb.sort_unstable();
     assert_eq!(nb, vec![(4, 256), (8, 512), (12, 256)]);
 }
