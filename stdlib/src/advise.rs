@@ -20,7 +20,10 @@
 // The docs here are mathematics (ξ_W^dec, S_in); backticks would make them unreadable.
 #![allow(clippy::doc_markdown)]
 
+use rooflaw_dsl::spec::CmpOp;
 use serde::{Deserialize, Serialize};
+
+use crate::budget::{Budget, Limit, Metric};
 
 /// The 11 coefficients of the paper's separable loss law (Eq. 2).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -525,4 +528,43 @@ pub fn advise(input: &AdviseInput, coeffs: &SunCoefficients) -> Result<Advice, A
         decode,
         memory,
     })
+}
+
+/// The phase budgets a [`Budget`] implies for the closed forms.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Targets {
+    /// Tightest upper bound on `latency.prefill` or `latency.ttft`.
+    pub prefill_s: Option<f64>,
+    /// Tightest upper bound on `latency.decode`, or `latency.per_token`
+    /// times the generated tokens.
+    pub decode_s: Option<f64>,
+    /// Upper bound on `memory`.
+    pub memory: Option<f64>,
+    /// Limits the closed forms cannot use: `latency.total` (the theorems
+    /// treat prefill and decode separately, and splitting a total between
+    /// them is a choice the paper does not make), parameter counts,
+    /// throughput and lower bounds. Report these next to the advice.
+    pub unused: Vec<Limit>,
+}
+
+/// Read the closed forms' targets off a budget.
+pub fn targets(budget: &Budget, generate: f64) -> Targets {
+    let mut t = Targets::default();
+    let tighten = |slot: &mut Option<f64>, v: f64| *slot = Some(slot.map_or(v, |s| s.min(v)));
+    for l in &budget.limits {
+        if !matches!(l.op, CmpOp::Lt | CmpOp::Le) {
+            t.unused.push(*l);
+            continue;
+        }
+        match l.metric {
+            Metric::Prefill | Metric::Ttft => tighten(&mut t.prefill_s, l.bound),
+            Metric::Decode => tighten(&mut t.decode_s, l.bound),
+            Metric::PerToken => tighten(&mut t.decode_s, l.bound * generate),
+            Metric::Memory => tighten(&mut t.memory, l.bound),
+            Metric::Total | Metric::Params | Metric::ParamsActive | Metric::Throughput => {
+                t.unused.push(*l);
+            }
+        }
+    }
+    t
 }

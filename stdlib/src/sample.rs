@@ -99,6 +99,22 @@ pub fn ordinals(total: u64, n: u64, method: Method, seed: u64) -> Vec<u64> {
     }
 }
 
+/// The items at `ordinals` (sorted, as [`ordinals`] returns them) from a
+/// stream, in one pass: how a grid or random sample is drawn from an
+/// enumerator without collecting it.
+pub fn pick<T>(items: impl IntoIterator<Item = T>, ordinals: &[u64]) -> Vec<T> {
+    let mut want = ordinals.iter().copied().peekable();
+    let mut out = Vec::with_capacity(ordinals.len());
+    for (i, item) in (0u64..).zip(items) {
+        let Some(&next) = want.peek() else { break };
+        if i == next {
+            out.push(item);
+            want.next();
+        }
+    }
+    out
+}
+
 /// Latin-hypercube sample of `n` rows of `coords` (one numeric vector per
 /// candidate, equal lengths). Each coordinate's observed range is split into
 /// n equal bins; a random permutation per coordinate puts one target in each

@@ -28,7 +28,7 @@
 //! A candidate whose values do not make an architecture (a non-whole head
 //! count, `kv_heads` not dividing `heads`, `top_k > experts`, a division by
 //! zero) is skipped and counted in [`Drops`] with its reason.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use rooflaw_dsl::diagnostic::did_you_mean;
 use rooflaw_dsl::spec::{BinOp, Expr, Space};
@@ -350,16 +350,34 @@ impl CExpr {
 }
 
 /// Remove repeated alternatives of arity `k`, keeping first occurrences.
+/// Hashing keeps a long range linear; `-0.0` and `0.0` count as equal.
 fn dedup(vals: &mut Vec<f64>, k: usize) {
     let n = vals.len() / k;
     if n < 2 {
         return;
     }
+    let bits = |v: &f64| if *v == 0.0 { 0 } else { v.to_bits() };
     let mut keep: Vec<f64> = Vec::with_capacity(vals.len());
-    for i in 0..n {
-        let alt = &vals[i * k..(i + 1) * k];
-        if !keep.chunks_exact(k).any(|c| c == alt) {
-            keep.extend_from_slice(alt);
+    if n <= 16 {
+        // Short lists (the common case, re-evaluated per outer prefix): a
+        // scan beats hashing.
+        for alt in vals.chunks_exact(k) {
+            if !keep
+                .chunks_exact(k)
+                .any(|c| c.iter().map(bits).eq(alt.iter().map(bits)))
+            {
+                keep.extend_from_slice(alt);
+            }
+        }
+    } else if k == 1 {
+        let mut seen: HashSet<u64> = HashSet::with_capacity(n);
+        keep.extend(vals.iter().filter(|v| seen.insert(bits(v))));
+    } else {
+        let mut seen: HashSet<Vec<u64>> = HashSet::with_capacity(n);
+        for alt in vals.chunks_exact(k) {
+            if seen.insert(alt.iter().map(bits).collect()) {
+                keep.extend_from_slice(alt);
+            }
         }
     }
     *vals = keep;

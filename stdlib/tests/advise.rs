@@ -1,6 +1,7 @@
 //! The closed forms: the paper's numbers where its formulas give them, and
 //! stationarity checks that would fail if a formula were mistyped.
-use rooflaw_stdlib::advise::{AdviseError, AdviseInput, Regime, SunCoefficients, advise};
+use rooflaw_stdlib::advise::{AdviseError, AdviseInput, Regime, SunCoefficients, advise, targets};
+use rooflaw_stdlib::budget::{Budget, Metric, preset};
 
 const C: SunCoefficients = SunCoefficients::PAPER;
 
@@ -177,4 +178,21 @@ fn bad_input_is_an_error() {
         ..C
     };
     assert!(matches!(advise(&i, &c), Err(AdviseError::Exponents(..))));
+}
+
+#[test]
+fn budget_targets() {
+    // embodied-ai: 20 ms per token × 16 tokens = 320 ms of decode.
+    let t = targets(&Budget::from_preset(preset("embodied-ai").unwrap()), 16.0);
+    assert_eq!(
+        (t.prefill_s, t.decode_s, t.memory),
+        (None, Some(0.32), None)
+    );
+    // A total bound has no closed form: reported as unused.
+    let t = targets(&Budget::from_preset(preset("smart-home").unwrap()), 16.0);
+    assert_eq!(t.decode_s, None);
+    assert_eq!(
+        t.unused.iter().map(|l| l.metric).collect::<Vec<_>>(),
+        vec![Metric::Total]
+    );
 }

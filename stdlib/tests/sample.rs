@@ -1,5 +1,5 @@
 //! Sampling: determinism, no repeats, stratification.
-use rooflaw_stdlib::sample::{Method, latin_hypercube, ordinals, sample};
+use rooflaw_stdlib::sample::{Method, latin_hypercube, ordinals, pick, sample};
 
 #[test]
 fn random_is_deterministic_distinct_and_in_range() {
@@ -56,5 +56,15 @@ fn asking_for_more_than_there_is_returns_everything() {
     assert_eq!(
         Method::from_name("latin_hypercube"),
         Some(Method::LatinHypercube)
+    );
+}
+
+#[test]
+fn pick_draws_ordinals_from_a_stream() {
+    let ords = ordinals(1_000, 4, Method::Grid, 0);
+    assert_eq!(ords, vec![125, 375, 625, 875]);
+    assert_eq!(
+        pick((0..1_000).map(|i| i * 10), &ords),
+        vec![1_250, 3_750, 6_250, 8_750]
     );
 }

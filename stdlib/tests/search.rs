@@ -173,6 +173,12 @@ fn refinement_reaches_the_exhaustive_hypervolume() {
     let exhaustive: Vec<(f64, f64)> = all.iter().filter_map(|p| synthetic(*p)).collect();
     let hv_all = hypervolume(&exhaustive, r.reference);
     let hv_ref = *r.hypervolumes.last().unwrap();
+    eprintln!(
+        "synthetic: hv {:.5} of exhaustive, {} of {} evaluated",
+        hv_ref / hv_all,
+        r.attempts,
+        all.len()
+    );
     assert!(r.converged);
     assert!(hv_ref <= hv_all * (1.0 + 1e-12));
     assert!(
@@ -185,4 +191,82 @@ fn refinement_reaches_the_exhaustive_hypervolume() {
         r.frontier,
         frontier(&r.evaluated.iter().map(|e| (e.1, e.2)).collect::<Vec<_>>())
     );
+}
+
+/// Refinement driven by the real enumerator: neighbours and gap midpoints
+/// come from the compiled space, and the result matches exhaustive search.
+#[test]
+fn refinement_over_a_compiled_space() {
+    use rooflaw_dsl::Span;
+    use rooflaw_dsl::span::Spanned;
+    use rooflaw_dsl::spec::{Expr, Space, SpaceField};
+    use rooflaw_stdlib::advise::SunCoefficients;
+    use rooflaw_stdlib::sample::{Method, sample};
+    use rooflaw_stdlib::space::{Candidate, CompiledSpace};
+
+    let sp = |e: Expr| Spanned::new(e, Span::default());
+    let nums = |vs: Vec<f64>| {
+        sp(Expr::List(
+            vs.into_iter().map(|v| sp(Expr::Num(v))).collect(),
+        ))
+    };
+    let field = |n: &str, v| SpaceField {
+        names: vec![Spanned::new(n.into(), Span::default())],
+        value: v,
+        helper: false,
+    };
+    let s = Space {
+        name: Spanned::new("s".into(), Span::default()),
+        fields: vec![
+            field("layers", nums((2..=32).step_by(2).map(f64::from).collect())),
+            field(
+                "width",
+                nums((4..=32).map(|k| f64::from(k) * 64.0).collect()),
+            ),
+            field("ffn", nums(vec![0.5, 1.0, 2.0, 3.0, 4.0])),
+        ],
+        requires: vec![],
+        span: Span::default(),
+    };
+    let space = CompiledSpace::compile(&s).unwrap();
+    // Loss from the paper's law; latency ∝ decode weight traffic.
+    let score = |c: &Candidate| {
+        let a = &c.arch;
+        let (l, d, r) = (f64::from(a.layers), f64::from(a.width), a.ffn_ratio());
+        let loss = SunCoefficients::PAPER.loss(l, d, r, 1.0, a.gqa());
+        Some((a.params_active() as f64 * 2.0 / 200e9, loss))
+    };
+    let all: Vec<Candidate> = space.iter().collect();
+    let coords: Vec<Vec<f64>> = all.iter().map(|c| c.values.clone()).collect();
+    let start: Vec<Candidate> = sample(&coords, 30, Method::LatinHypercube, 5)
+        .into_iter()
+        .map(|i| all[i].clone())
+        .collect();
+    let r = refine(
+        start,
+        Candidate::key,
+        score,
+        |c| space.neighbours(c),
+        |a, b| {
+            let mid: Vec<f64> = a
+                .values
+                .iter()
+                .zip(&b.values)
+                .map(|(x, y)| (x + y) / 2.0)
+                .collect();
+            space.nearest(&mid)
+        },
+        &RefineOptions::default(),
+    );
+    let exhaustive: Vec<(f64, f64)> = all.iter().filter_map(score).collect();
+    let hv_all = hypervolume(&exhaustive, r.reference);
+    let hv = *r.hypervolumes.last().unwrap();
+    eprintln!(
+        "space: hv {:.5} of exhaustive, {} of {} evaluated",
+        hv / hv_all,
+        r.attempts,
+        all.len()
+    );
+    assert!(hv >= 0.99 * hv_all, "refined {hv} vs exhaustive {hv_all}");
+    assert!(r.attempts < all.len(), "{} of {}", r.attempts, all.len());
 }

@@ -325,3 +325,117 @@ fn ten_million_candidates_stream_in_constant_memory() {
     assert_eq!(n, 8_000_000);
     assert_eq!(d.total_invalid() + d.total_required(), 0);
 }
+
+#[test]
+fn long_ranges_dedup_in_linear_time() {
+    // [0 .. 199999, 0 .. 199999]: 400k alternatives, half repeated.
+    let s = space(
+        vec![
+            field("layers", num(1.0)),
+            field("width", num(64.0)),
+            field(
+                "vocab",
+                list(vec![range(1.0, 200_000.0, 1.0), range(1.0, 200_000.0, 1.0)]),
+            ),
+        ],
+        vec![],
+    );
+    let c = CompiledSpace::compile(&s).unwrap();
+    assert_eq!(c.upper_bound(), Some(200_000));
+    assert_eq!(c.iter().count(), 200_000);
+}
+
+mod against_nested_loops {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The enumerator against a straightforward nested loop applying the
+    /// documented rules (`heads` default width/64, `head_dim` width/heads,
+    /// `kv_heads` divides `heads`, `top_k` ≤ `experts`) and one `require`.
+    fn reference(
+        layers: &[f64],
+        widths: &[f64],
+        kvs: &[f64],
+        experts: &[f64],
+        top_ks: &[f64],
+        max_params: f64,
+    ) -> Vec<(u32, u32, u32, u32, u32)> {
+        let uniq = |v: &[f64]| {
+            let mut out: Vec<f64> = Vec::new();
+            for x in v {
+                if !out.contains(x) {
+                    out.push(*x);
+                }
+            }
+            out
+        };
+        let mut out = Vec::new();
+        for &l in &uniq(layers) {
+            for &w in &uniq(widths) {
+                for &kv in &uniq(kvs) {
+                    for &e in &uniq(experts) {
+                        for &k in &uniq(top_ks) {
+                            let heads = w / 64.0;
+                            if heads.fract() != 0.0 || heads < 1.0 {
+                                continue;
+                            }
+                            if !(heads as u32).is_multiple_of(kv as u32) || k > e {
+                                continue;
+                            }
+                            let mut a = rooflaw_stdlib::Architecture::dense(
+                                l as u32,
+                                w as u32,
+                                heads as u32,
+                                kv as u32,
+                                0,
+                            );
+                            a.experts = e as u32;
+                            a.top_k = k as u32;
+                            a.ffn = (4.0 * w / k).round() as u32;
+                            a.qk_norm = true;
+                            if a.params_total() as f64 > max_params {
+                                continue;
+                            }
+                            out.push((l as u32, w as u32, kv as u32, e as u32, k as u32));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn small(max: u32) -> impl Strategy<Value = Vec<f64>> {
+        prop::collection::vec((1..=max).prop_map(f64::from), 1..5)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+        #[test]
+        fn same_candidates_same_order(
+            layers in small(6),
+            widths in prop::collection::vec((1u32..8).prop_map(|k| f64::from(k * 32)), 1..5),
+            kvs in small(4),
+            experts in small(4),
+            top_ks in small(3),
+            max_params in 1e6..2e8f64,
+        ) {
+            let s = space(
+                vec![
+                    field("layers", nums(&layers)),
+                    field("width", nums(&widths)),
+                    field("kv_heads", nums(&kvs)),
+                    field("experts", nums(&experts)),
+                    field("top_k", nums(&top_ks)),
+                ],
+                vec![bin(var("params"), BinOp::Cmp(CmpOp::Le), num(max_params))],
+            );
+            let c = CompiledSpace::compile(&s).unwrap();
+            let got: Vec<_> = c
+                .iter()
+                .map(|c| (c.arch.layers, c.arch.width, c.arch.kv_heads, c.arch.experts, c.arch.top_k))
+                .collect();
+            prop_assert_eq!(got, reference(&layers, &widths, &kvs, &experts, &top_ks, max_params));
+        }
+    }
+}
