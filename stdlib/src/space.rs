@@ -819,6 +819,32 @@ impl CompiledSpace {
             )
     }
 
+    /// Map every candidate in parallel, keeping enumeration order: `f`
+    /// returns `None` to discard one (say, outside a law's range). Only the
+    /// kept results are stored, never the candidates themselves.
+    pub fn par_map<T: Send>(&self, f: impl Fn(Candidate) -> Option<T> + Sync) -> (Vec<T>, Drops) {
+        use rayon::prelude::*;
+        let n = rayon::current_num_threads() * 4;
+        let parts: Vec<(Vec<T>, Drops)> = self
+            .chunks(n)
+            .into_par_iter()
+            .map(|mut e| {
+                let out: Vec<T> = e.by_ref().filter_map(&f).collect();
+                (out, e.drops)
+            })
+            .collect();
+        let mut drops = Drops {
+            required: vec![0; self.requires.len()],
+            ..Drops::default()
+        };
+        let mut out = Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum());
+        for (v, d) in parts {
+            out.extend(v);
+            drops.merge(&d);
+        }
+        (out, drops)
+    }
+
     /// The valid candidate nearest to `target` (slot values, as in
     /// [`Candidate::values`]): field by field, the alternative closest to the
     /// target's values for that field. `None` when that path is invalid or a

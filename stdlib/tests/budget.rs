@@ -135,3 +135,13 @@ fn check_reports_signed_margins() {
     }));
     assert_eq!(f.checks[0].limit.to_string(), "latency.total < 100 ms");
 }
+
+#[test]
+fn metrics_follow_the_language_schema() {
+    let names: Vec<(&str, Dim)> = Metric::ALL.iter().map(|m| (m.name(), m.dim())).collect();
+    assert_eq!(names, rooflaw_dsl::schema::BUDGET_METRICS.to_vec());
+    assert_eq!(
+        Metric::from_name("latency.per_token"),
+        Some(Metric::PerToken)
+    );
+}

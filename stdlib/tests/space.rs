@@ -237,6 +237,11 @@ fn chunks_concatenate_to_the_whole_stream() {
         assert_eq!(parts, whole, "{n} chunks");
     }
     assert_eq!(c.count().0, whole.len() as u64);
+    let (widths, _) = c.par_map(|c| Some(c.arch.width));
+    assert_eq!(
+        widths,
+        whole.iter().map(|c| c.arch.width).collect::<Vec<_>>()
+    );
 }
 
 #[test]
