@@ -1016,6 +1016,8 @@ impl CompiledSpace {
             qk_norm: flag("qk_norm", get(s.qk_norm), true)?,
             norm: Norm::Rms,
             norms_per_layer: 2,
+            qk_norm_full: false,
+            shared_expert_gate: false,
         })
     }
 }
