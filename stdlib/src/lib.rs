@@ -3,8 +3,10 @@
 pub mod advise;
 pub mod arch;
 pub mod budget;
+pub mod fit;
 pub mod hardware;
 pub mod hf;
+pub mod law;
 pub mod models;
 pub mod pareto;
 pub mod precision;
@@ -18,5 +20,7 @@ pub mod workload;
 pub use arch::Architecture;
 pub use hardware::{Hardware, HardwarePreset};
 pub use models::ModelPreset;
+pub use hardware::Hardware;
+pub use law::{Law, LawError};
 pub use precision::{Dtype, Precision};
 pub use workload::{Attention, Workload};
