@@ -20,7 +20,6 @@ pub mod workload;
 pub use arch::Architecture;
 pub use hardware::{Hardware, HardwarePreset};
 pub use models::ModelPreset;
-pub use hardware::Hardware;
 pub use law::{Law, LawError};
 pub use precision::{Dtype, Precision};
 pub use workload::{Attention, Workload};
