@@ -15,6 +15,7 @@ pub mod roofline;
 pub mod sample;
 pub mod search;
 pub mod space;
+pub mod stages;
 pub mod workload;
 
 pub use arch::Architecture;
@@ -22,4 +23,5 @@ pub use hardware::{Hardware, HardwarePreset};
 pub use models::ModelPreset;
 pub use law::{Law, LawError};
 pub use precision::{Dtype, Precision};
+pub use stages::registry;
 pub use workload::{Attention, Workload};
