@@ -147,7 +147,9 @@ impl Store {
     /// Stores `bytes` and returns their hash; a no-op when the object is already present.
     pub fn put(&self, bytes: &[u8]) -> Result<Hash, Error> {
         let h = Hash::of(bytes);
-        if self.contains(&h) {
+        // A same-named object of the wrong size is damaged (e.g. truncated): rewrite it. Equal
+        // sizes are trusted here; content is checked on every `get`.
+        if fs::metadata(self.object_path(&h)).is_ok_and(|m| m.len() == bytes.len() as u64) {
             return Ok(h);
         }
         let tmp = self.tmp_dir().join(unique_name("o"));

@@ -86,3 +86,85 @@ fn dropped_claim_leaves_no_entry_and_no_marker() {
     assert_eq!(store.lookup(&key).unwrap(), Lookup::Miss);
     assert!(store.in_progress().unwrap().is_empty());
 }
+
+const CHILD_ENV: &str = "ROOFLAW_CACHE_TEST_KILLED_CHILD";
+
+/// The body of the process that gets killed; a no-op when run as an ordinary test.
+#[test]
+fn child_killed_mid_claim() {
+    let Ok(root) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let root = std::path::PathBuf::from(root);
+    let store = Store::open(&root).unwrap();
+    let Claim::Compute(_claim) = store.begin(&key_of(&manifest("slow", 7))).unwrap() else {
+        panic!("fresh key is cached")
+    };
+    // Half of an output, as a write interrupted by the kill would leave it.
+    fs::write(root.join("tmp/o-interrupted"), b"half").unwrap();
+    fs::write(root.join("ready"), b"").unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(60));
+}
+
+#[test]
+fn a_killed_process_is_recovered_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("cache");
+    {
+        let store = Store::open(&root).unwrap();
+        assert!(compute(
+            &store,
+            &manifest("before", 1),
+            b"committed earlier"
+        ));
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["child_killed_mid_claim", "--exact", "--test-threads=1"])
+        .env(CHILD_ENV, &root)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !root.join("ready").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "child never got going"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // While it lives, its claim is respected.
+    {
+        let store = Store::open(&root).unwrap();
+        assert_eq!(store.recovered(), Recovered::default());
+        assert_eq!(store.in_progress().unwrap().len(), 1);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let store = Store::open(&root).unwrap();
+    assert_eq!(
+        store.recovered(),
+        Recovered {
+            tmp_files: 1,
+            stale_runs: 1
+        }
+    );
+    assert!(matches!(
+        store.lookup(&key_of(&manifest("before", 1))).unwrap(),
+        Lookup::Hit(_)
+    ));
+    assert!(compute(&store, &manifest("slow", 7), b"finished this time"));
+    assert!(store.verify().unwrap().is_ok());
+}
+
+#[test]
+fn truncated_object_is_rewritten_by_put() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let h = store.put(b"full content").unwrap();
+    fs::write(store.object_path(&h), b"full").unwrap();
+    assert_eq!(store.put(b"full content").unwrap(), h);
+    assert_eq!(
+        store.get(&h).unwrap().as_deref(),
+        Some(&b"full content"[..])
+    );
+}

@@ -2,7 +2,7 @@
 //! run with `cargo test --release -p rooflaw-cache --test timing -- --ignored --nocapture`.
 use std::time::Instant;
 
-use rooflaw_cache::Store;
+use rooflaw_cache::{Entry, Lookup, Store, key_of};
 
 fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> f64 {
     (0..runs)
@@ -47,4 +47,41 @@ fn put_get_throughput() {
             assert!(get < 1.0, "get of {label} took {get:.2} s");
         }
     }
+}
+
+/// What a fully cached rerun costs the cache: open the store, then look up every stage.
+#[test]
+#[ignore = "timing; run explicitly"]
+fn open_and_lookup_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys: Vec<_> = {
+        let store = Store::open(dir.path()).unwrap();
+        (0..100)
+            .map(|i| {
+                let m = serde_json::json!({"key_schema": 1, "stage": i, "params": {"x": 0.5}});
+                let out = store.put(format!("output {i}").as_bytes()).unwrap();
+                let entry =
+                    Entry::new(i.to_string(), "t", m.clone(), [("o".into(), out)].into(), 1);
+                store.put_entry(&key_of(&m), &entry).unwrap();
+                key_of(&m)
+            })
+            .collect()
+    };
+    let open = best_of(20, || Store::open(dir.path()).unwrap());
+    let store = Store::open(dir.path()).unwrap();
+    let ten = best_of(20, || {
+        keys[..10]
+            .iter()
+            .all(|k| matches!(store.lookup(k).unwrap(), Lookup::Hit(_)))
+    });
+    let hundred = best_of(20, || {
+        keys.iter()
+            .all(|k| matches!(store.lookup(k).unwrap(), Lookup::Hit(_)))
+    });
+    println!(
+        "Store::open {:.2} ms; lookup of 10 entries {:.3} ms, of 100 entries {:.3} ms",
+        open * 1e3,
+        ten * 1e3,
+        hundred * 1e3
+    );
 }
