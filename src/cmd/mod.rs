@@ -34,8 +34,7 @@ pub enum Command {
     /// Check pipeline files for errors without running anything.
     Check(check::Args),
     /// Inspect, verify and clean the cache.
-    #[command(subcommand)]
-    Cache(cache::Command),
+    Cache(cache::Args),
     /// Predict latency and memory of one model on one piece of hardware.
     Roofline(roofline::Args),
     /// List hardware, model, budget and law presets.
@@ -51,7 +50,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Explain(a) => explain::run(&a),
         Command::Graph(a) => graph::run(&a),
         Command::Check(a) => check::run(&a),
-        Command::Cache(c) => cache::run(&c),
+        Command::Cache(a) => cache::run(&a),
         Command::Roofline(a) => roofline::run(&a),
         Command::Presets(a) => presets::run(&a),
         Command::Fit(a) => fit::run(&a),
