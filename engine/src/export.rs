@@ -45,6 +45,14 @@ pub fn write_artifact(dir: &Path, name: &str, artifact: &Artifact) -> Result<Vec
             let text = serde_json::to_string(&t.to_records()).map_err(|e| e.to_string())?;
             write_atomic(&json, text.as_bytes())?;
             out.push(json);
+            // Facts about the table (units, hardware, headline comparisons)
+            // beside it, so the records stay a plain rectangular table.
+            if !t.meta.is_empty() {
+                let meta = dir.join(format!("{name}.meta.json"));
+                let text = serde_json::to_string_pretty(&t.meta).map_err(|e| e.to_string())?;
+                write_atomic(&meta, text.as_bytes())?;
+                out.push(meta);
+            }
         }
         Body::Json(v) => {
             let json = dir.join(format!("{name}.json"));

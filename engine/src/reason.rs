@@ -110,7 +110,12 @@ pub fn show(v: &Value) -> String {
     if is_quantity(v) {
         if let (Some(si), Some(dim)) = (v["si"].as_f64(), v.get("dim")) {
             if let Ok(dim) = serde_json::from_value::<rooflaw_dsl::Dim>(dim.clone()) {
-                return rooflaw_dsl::Quantity::new(si, dim).to_string();
+                let q = rooflaw_dsl::Quantity::new(si, dim).to_string();
+                // A bound carries its comparison: `<= 1.5 s`.
+                return match v.get("op").and_then(Value::as_str) {
+                    Some(op) => format!("{op} {q}"),
+                    None => q,
+                };
             }
         }
     }

@@ -105,7 +105,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
     // Lock file: keys and output hashes of what this run produced.
     if args.until.is_none() {
-        let mut lock = LockFile::new(&args.file.to_string_lossy());
+        let mut lock = LockFile::new(args.file.to_string_lossy().into_owned());
         for o in &outcomes {
             lock.stages.insert(
                 o.stage.clone(),
@@ -136,7 +136,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 }
 
 fn lock_from_plan(session: &Session, plan: &[rooflaw_engine::PlanEntry], file: &std::path::Path) -> LockFile {
-    let mut lock = LockFile::new(&file.to_string_lossy());
+    let mut lock = LockFile::new(file.to_string_lossy().into_owned());
     for e in plan {
         let (Some(key), Action::Cached) = (&e.key, e.action) else { continue };
         let Ok(key) = key.parse() else { continue };

@@ -78,3 +78,34 @@ pub(crate) fn budget(stage: &Stage, spec: &Spec, param: &str) -> Result<Option<c
 pub(crate) fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).expect("stage parameters serialize")
 }
+
+/// A budget as manifest parameters: one leaf per limit, keyed by metric, so a
+/// change reads as "`budget.latency.total` changed from `<= 1.5 s` to `<= 1.2 s`".
+pub(crate) fn budget_params(b: &crate::budget::Budget) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    m.insert("name".into(), serde_json::json!(b.name));
+    for l in &b.limits {
+        let q = rooflaw_dsl::Quantity::new(l.bound, l.metric.dim());
+        let mut leaf = rooflaw_engine::reason::quantity(q);
+        leaf["op"] = serde_json::json!(l.op.symbol());
+        m.insert(l.metric.name().to_string(), leaf);
+    }
+    serde_json::Value::Object(m)
+}
+
+/// The inverse of [`budget_params`].
+pub(crate) fn budget_from_params(v: &serde_json::Value) -> Option<crate::budget::Budget> {
+    use rooflaw_dsl::spec::CmpOp;
+    let m = v.as_object()?;
+    let mut limits = Vec::new();
+    for (k, leaf) in m {
+        let Some(metric) = crate::budget::Metric::from_name(k) else { continue };
+        let op = [CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge, CmpOp::Eq, CmpOp::Ne]
+            .into_iter()
+            .find(|o| Some(o.symbol()) == leaf["op"].as_str())?;
+        limits.push(crate::budget::Limit { metric, op, bound: leaf["si"].as_f64()? });
+    }
+    // Keep the language's metric order, not the map's alphabetical one.
+    limits.sort_by_key(|l| l.metric as usize);
+    Some(crate::budget::Budget { name: m.get("name")?.as_str()?.to_string(), limits })
+}

@@ -104,7 +104,7 @@ impl StageKind for Search {
             None => Value::Null,
         };
         Ok(json!({
-            "budget": budget.as_ref().map(args::json),
+            "budget": budget.as_ref().map(args::budget_params),
             "baseline": baseline,
             "objective": args::string(stage, "objective"),
             "top": top,
@@ -134,7 +134,7 @@ impl StageKind for Search {
             .and_then(Objective::from_name)
             .or_else(|| t.meta.get("objective").and_then(|o| serde_json::from_value(o.clone()).ok()))
             .unwrap_or(Objective::Total);
-        let budget: Option<Budget> = serde_json::from_value(params["budget"].clone()).ok();
+        let budget: Option<Budget> = args::budget_from_params(&params["budget"]);
         let open = Budget { name: "none".into(), limits: vec![] };
         let rows: Vec<Row> = (0..t.rows()).map(|i| Row { metrics: row_metrics(t, i), loss: loss[i] }).collect();
         let k = params["top"].as_u64().unwrap_or(5) as usize;
@@ -212,7 +212,7 @@ impl StageKind for Search {
         }
         out.meta = t.meta.clone();
         out.meta.remove("cloud");
-        out.meta.insert("budget".into(), params["budget"].clone());
+        out.meta.insert("budget".into(), budget.as_ref().map(args::json).unwrap_or_default());
         out.meta.insert("feasible".into(), json!(result.feasible));
         out.meta.insert("searched".into(), json!(result.total));
         out.meta.insert("objective".into(), json!(objective));
