@@ -338,7 +338,7 @@ mod tests {
         }
         assert_eq!(v["params_total"], 6_738_415_616_u64);
         assert_eq!(v["hardware"], "a100-80gb");
-        assert_eq!(v["precision"], "fp16kvfp16");
+        assert_eq!(v["precision"], "fp16");
         assert_eq!(v["ops"]["decode_steps"], 127);
         assert!(
             v["ops"]["prefill"]

@@ -132,11 +132,6 @@ impl Precision {
         if group.is_some() && weights != Dtype::Int4 {
             return Err(PrecisionError::BadGroup(text.to_owned()));
         }
-        let default_kv = if activations.bits() >= 16 || activations == Dtype::Fp8 {
-            activations
-        } else {
-            Dtype::Fp16
-        };
         let group_size = if weights == Dtype::Int4 {
             group.unwrap_or(DEFAULT_INT4_GROUP)
         } else {
@@ -145,12 +140,13 @@ impl Precision {
         Ok(Precision {
             weights,
             activations,
-            kv: kv.unwrap_or(default_kv),
+            kv: kv.unwrap_or(default_kv(activations)),
             group_size,
         })
     }
 
-    /// The canonical shorthand (`w4a16g128kv8`); parses back to `self`.
+    /// The canonical shorthand (`w4a16kvint8`; the KV suffix only when it
+    /// differs from the default); parses back to `self`.
     pub fn label(&self) -> String {
         let base = match (self.weights, self.activations) {
             (w, a) if w == a && w != Dtype::Int4 => w.name().to_owned(),
@@ -161,7 +157,11 @@ impl Precision {
         } else {
             String::new()
         };
-        format!("{base}{group}kv{}", self.kv.name())
+        if self.kv == default_kv(self.activations) {
+            format!("{base}{group}")
+        } else {
+            format!("{base}{group}kv{}", self.kv.name())
+        }
     }
 
     /// Bytes per stored weight of a quantised matrix, including one fp16 scale
@@ -216,6 +216,17 @@ impl Precision {
         } else {
             self.vector()
         }
+    }
+}
+
+/// The KV type when no suffix is given: the activation type when it is a
+/// float, fp16 when activations are integer (SmoothQuant-style W8A8 stacks
+/// quantise matmul inputs, not the cache).
+fn default_kv(activations: Dtype) -> Dtype {
+    if activations.bits() >= 16 || activations == Dtype::Fp8 {
+        activations
+    } else {
+        Dtype::Fp16
     }
 }
 

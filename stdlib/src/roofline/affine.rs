@@ -19,8 +19,9 @@ impl Affine {
         Affine { c0: 0.0, c1 }
     }
 
+    // Plain multiply-add: `mul_add` is a libm call without target FMA.
     pub fn at(self, l: f64) -> f64 {
-        self.c1.mul_add(l, self.c0)
+        self.c0 + self.c1 * l
     }
 
     pub fn plus(self, o: Affine) -> Affine {

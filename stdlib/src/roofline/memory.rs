@@ -3,8 +3,6 @@
 use crate::arch::Architecture;
 use crate::workload::Workload;
 
-use super::ops::Ops;
-
 fn bytes_of(d: crate::precision::Dtype) -> f64 {
     f64::from(d.bits()) / 8.0
 }
@@ -39,13 +37,9 @@ pub(crate) fn kv_cache(arch: &Architecture, wl: &Workload) -> f64 {
 }
 
 /// Peak transient activations: the residual stream plus the largest single
-/// operator's inputs and outputs, over the prefill pass (the larger one).
-pub(crate) fn activations(arch: &Architecture, wl: &Workload, prefill: &Ops, prompt: f64) -> f64 {
-    let largest = prefill
-        .as_slice()
-        .iter()
-        .map(|o| o.act.at(prompt))
-        .fold(0.0, f64::max);
+/// operator's inputs and outputs (`largest`, taken over the prefill pass,
+/// the larger one).
+pub(crate) fn activations(arch: &Architecture, wl: &Workload, largest: f64) -> f64 {
     let residual = f64::from(wl.batch) * f64::from(wl.prompt) * f64::from(arch.width);
     largest + residual * bytes_of(wl.precision.vector())
 }

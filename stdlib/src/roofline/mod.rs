@@ -115,21 +115,47 @@ fn prefill_cost(op: &Op, r: &Rates, s: f64) -> Cost {
 }
 
 /// Decode steps 1..=n attend over L = prompt + 1 ..= prompt + n keys.
-fn decode_cost(op: &Op, r: &Rates, prompt: u64, n: u64) -> Cost {
-    let (a, b) = (prompt + 1, prompt + n);
+#[derive(Clone, Copy, Debug)]
+struct Steps {
+    first: u64,
+    last: u64,
+    n: f64,
+    /// Σ L over the steps.
+    sum_l: f64,
+}
+
+impl Steps {
+    fn new(prompt: u32, n: u32) -> Steps {
+        let (first, last) = (u64::from(prompt) + 1, u64::from(prompt) + u64::from(n));
+        let n = f64::from(n);
+        Steps {
+            first,
+            last,
+            n,
+            sum_l: (first + last) as f64 * n / 2.0,
+        }
+    }
+
+    fn total(&self, x: Affine) -> f64 {
+        x.c0 * self.n + x.c1 * self.sum_l
+    }
+}
+
+/// With `BYTES` false only what the summary needs is summed (the hot path).
+fn decode_cost<const BYTES: bool>(op: &Op, r: &Rates, s: &Steps) -> Cost {
     let compute = op.flops.times(1.0 / r.peak(op.engine));
     let memory = op.bytes().times(1.0 / r.bandwidth);
-    let (t, on_compute) = sum_max(compute, memory, a, b);
-    let sum = |x: Affine| op.count * x.sum(a as f64, b as f64);
+    let (t, on_compute) = sum_max(compute, memory, s.first, s.last);
+    let sum = |x: Affine| if BYTES { op.count * s.total(x) } else { 0.0 };
     Cost {
-        time: op.count * (t + n as f64 * r.launch),
+        time: op.count * (t + s.n * r.launch),
         compute_time: op.count * on_compute,
-        flops: sum(op.flops),
+        flops: op.count * s.total(op.flops),
         weight: sum(op.weight),
         act: sum(op.act),
         kv_read: sum(op.kv_read),
         kv_write: sum(op.kv_write),
-        launch: op.count * n as f64 * r.launch,
+        launch: op.count * s.n * r.launch,
     }
 }
 
@@ -154,21 +180,23 @@ pub fn evaluate(
     let r = check(arch, hw, wl)?;
     let s = f64::from(wl.prompt);
     let n = u64::from(wl.decode_steps());
-    let prefill_ops = ops::build(arch, wl, Phase::Prefill);
-    let decode_ops = ops::build(arch, wl, Phase::Decode);
-
+    let steps = Steps::new(wl.prompt, wl.decode_steps());
     let mut pre = Cost::default();
-    for op in prefill_ops.as_slice() {
-        pre.add(&prefill_cost(op, &r, s));
-    }
+    let mut largest_act = 0.0_f64;
+    ops::build(arch, wl, Phase::Prefill, |op| {
+        pre.add(&prefill_cost(&op, &r, s));
+        largest_act = largest_act.max(op.act.at(s));
+    });
     let mut dec = Cost::default();
-    for op in decode_ops.as_slice() {
-        dec.add(&decode_cost(op, &r, u64::from(wl.prompt), n));
+    if n > 0 {
+        ops::build(arch, wl, Phase::Decode, |op| {
+            dec.add(&decode_cost::<false>(&op, &r, &steps));
+        });
     }
 
     let weights_bytes = memory::weights(arch, wl);
     let kv_cache_bytes = memory::kv_cache(arch, wl);
-    let activation_bytes = memory::activations(arch, wl, &prefill_ops, s);
+    let activation_bytes = memory::activations(arch, wl, largest_act);
     let memory_bytes = weights_bytes + kv_cache_bytes + activation_bytes;
     let total = pre.time + dec.time;
     Ok(Summary {
@@ -202,20 +230,18 @@ pub fn breakdown(
     let r = check(arch, hw, wl)?;
     let s = f64::from(wl.prompt);
     let n = u64::from(wl.decode_steps());
-    let prefill = ops::build(arch, wl, Phase::Prefill)
-        .as_slice()
-        .iter()
-        .map(|op| OpRow::new(op, prefill_cost(op, &r, s), 1.0))
-        .collect();
-    let decode = if n == 0 {
-        Vec::new()
-    } else {
-        ops::build(arch, wl, Phase::Decode)
-            .as_slice()
-            .iter()
-            .map(|op| OpRow::new(op, decode_cost(op, &r, u64::from(wl.prompt), n), n as f64))
-            .collect()
-    };
+    let steps = Steps::new(wl.prompt, wl.decode_steps());
+    let mut prefill = Vec::new();
+    ops::build(arch, wl, Phase::Prefill, |op| {
+        prefill.push(OpRow::new(&op, prefill_cost(&op, &r, s), 1.0));
+    });
+    let mut decode = Vec::new();
+    if n > 0 {
+        ops::build(arch, wl, Phase::Decode, |op| {
+            let cost = decode_cost::<true>(&op, &r, &steps);
+            decode.push(OpRow::new(&op, cost, n as f64));
+        });
+    }
     Ok(Breakdown {
         prefill,
         decode,

@@ -32,17 +32,6 @@ pub(crate) struct Op {
 }
 
 impl Op {
-    const EMPTY: Op = Op {
-        name: "",
-        count: 0.0,
-        engine: Engine::Vector,
-        flops: Affine::ZERO,
-        weight: Affine::ZERO,
-        act: Affine::ZERO,
-        kv_read: Affine::ZERO,
-        kv_write: Affine::ZERO,
-    };
-
     pub fn bytes(&self) -> Affine {
         self.weight
             .plus(self.act)
@@ -51,30 +40,13 @@ impl Op {
     }
 }
 
-pub(crate) const MAX_OPS: usize = 28;
+/// Where built ops go: evaluation folds them as they come, so nothing is
+/// stored or allocated; the breakdown collects them.
+pub(crate) struct Ops<F: FnMut(Op)>(F);
 
-/// A fixed-capacity op list, so evaluation never allocates.
-#[derive(Clone, Copy)]
-pub(crate) struct Ops {
-    items: [Op; MAX_OPS],
-    len: usize,
-}
-
-impl Ops {
-    fn new() -> Self {
-        Ops {
-            items: [Op::EMPTY; MAX_OPS],
-            len: 0,
-        }
-    }
-
+impl<F: FnMut(Op)> Ops<F> {
     fn push(&mut self, op: Op) {
-        self.items[self.len] = op;
-        self.len += 1;
-    }
-
-    pub fn as_slice(&self) -> &[Op] {
-        &self.items[..self.len]
+        (self.0)(op);
     }
 }
 
@@ -119,9 +91,10 @@ fn norm_flops(norm: Norm) -> f64 {
     }
 }
 
-/// The operators of one pass. Per-layer ops carry `count = layers`.
+/// The operators of one pass, handed to `sink` in order. Per-layer ops
+/// carry `count = layers`.
 #[allow(clippy::too_many_lines)] // one table, read top to bottom
-pub(crate) fn build(arch: &Architecture, wl: &Workload, phase: Phase) -> Ops {
+pub(crate) fn build(arch: &Architecture, wl: &Workload, phase: Phase, sink: impl FnMut(Op)) {
     let p = &wl.precision;
     let s = f64::from(wl.prompt);
     let b = f64::from(wl.batch);
@@ -143,7 +116,7 @@ pub(crate) fn build(arch: &Architecture, wl: &Workload, phase: Phase) -> Ops {
     };
     let (t, d, l) = (z.t, z.d, z.layers);
     let flat = Affine::flat;
-    let mut ops = Ops::new();
+    let mut ops = Ops(sink);
     let layer = |name, engine, flops, weight, act| Op {
         name,
         count: l,
@@ -241,7 +214,7 @@ pub(crate) fn build(arch: &Architecture, wl: &Workload, phase: Phase) -> Ops {
     let gated = arch.gated;
     // SiLU·up: sigmoid, two multiplies; GELU alone is counted at 4 too.
     let act_flops = if gated { 5.0 } else { 4.0 };
-    let ffn = |ops: &mut Ops, prefix: [&'static str; 4], tokens: f64, f: f64, rows: f64| {
+    let ffn = |ops: &mut Ops<_>, prefix: [&'static str; 4], tokens: f64, f: f64, rows: f64| {
         if gated {
             ops.push(matmul(prefix[0], tokens, d, f, rows));
         }
@@ -321,10 +294,9 @@ pub(crate) fn build(arch: &Architecture, wl: &Workload, phase: Phase) -> Ops {
         kv_read: Affine::ZERO,
         kv_write: Affine::ZERO,
     });
-    ops
 }
 
-fn ffn_router(ops: &mut Ops, z: &Dims, e: f64) {
+fn ffn_router(ops: &mut Ops<impl FnMut(Op)>, z: &Dims, e: f64) {
     ops.push(Op {
         name: "router",
         count: z.layers,
@@ -339,7 +311,7 @@ fn ffn_router(ops: &mut Ops, z: &Dims, e: f64) {
 
 /// Attention scores. Decode: one query per sequence over L keys. Prefill:
 /// S queries over a causal prefix (fused) or the full S×S square (unfused).
-fn push_attention(ops: &mut Ops, z: &Dims, wl: &Workload, phase: Phase, s: f64) {
+fn push_attention(ops: &mut Ops<impl FnMut(Op)>, z: &Dims, wl: &Workload, phase: Phase, s: f64) {
     let (b, h, dh, qd, kvd) = (z.b, z.heads, z.dh, z.qd, z.kvd);
     // Query tokens per sequence, and a function of "score elements per
     // sequence and head" → Affine in L.

@@ -183,12 +183,12 @@ fn moe_layer_by_hand() {
 /// Decode time by stepping through every token, for comparison.
 fn decode_by_loop(arch: &Architecture, hw: &Hardware, wl: &Workload) -> f64 {
     let r = Rates::new(hw, wl).unwrap();
-    let decode = ops::build(arch, wl, Phase::Decode);
+    let mut decode = Vec::new();
+    ops::build(arch, wl, Phase::Decode, |op| decode.push(op));
     (1..=wl.decode_steps())
         .map(|j| {
             let l = f64::from(wl.prompt + j);
             decode
-                .as_slice()
                 .iter()
                 .map(|op| {
                     let tc = op.flops.at(l) / r.peak(op.engine);
