@@ -1,5 +1,6 @@
 //! The `rooflaw` command line.
 mod cmd;
+mod loader;
 
 use clap::Parser;
 

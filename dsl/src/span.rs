@@ -33,10 +33,43 @@ impl Span {
 }
 
 /// A value and where it came from.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Deserialises from `{node, span}` or from the bare node (span zeroed), so
+/// span-free canonical forms (cache keys must not change when a comment
+/// moves a declaration) read back as spec types.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Spanned<T> {
     pub node: T,
     pub span: Span,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr<T> {
+            Full { node: T, span: Span },
+            Bare(T),
+        }
+        Ok(match Repr::deserialize(d)? {
+            Repr::Full { node, span } => Spanned { node, span },
+            Repr::Bare(node) => Spanned { node, span: Span::default() },
+        })
+    }
+}
+
+/// Replace every serialised `Spanned` (`{"node": .., "span": ..}`) by its
+/// node: the form that identifies a declaration's meaning, not its place.
+pub fn strip_spans(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(mut m) if m.len() == 2 && m.contains_key("node") && m.contains_key("span") => {
+            strip_spans(m.remove("node").unwrap_or(Value::Null))
+        }
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, strip_spans(v))).collect()),
+        Value::Array(a) => Value::Array(a.into_iter().map(strip_spans).collect()),
+        other => other,
+    }
 }
 
 impl<T> Spanned<T> {

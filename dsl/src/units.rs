@@ -51,6 +51,19 @@ impl Dim {
         }
     }
 
+    /// The word in "expected a unit of ..." messages.
+    pub fn unit_noun(self) -> String {
+        match self {
+            Dim::TIME => "time".into(),
+            Dim::BYTES => "size".into(),
+            Dim::TOKENS => "tokens".into(),
+            Dim::BANDWIDTH => "bandwidth".into(),
+            Dim::COMPUTE => "compute".into(),
+            Dim::THROUGHPUT => "token rate".into(),
+            other => other.symbol(),
+        }
+    }
+
     /// Example units of this dimension, for hints.
     pub fn example_units(self) -> &'static str {
         match self {

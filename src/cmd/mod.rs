@@ -3,10 +3,16 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod cache;
 pub mod check;
+pub mod explain;
 pub mod fit;
+pub mod graph;
+pub mod pipeline;
+pub mod plan;
 pub mod presets;
 pub mod roofline;
+pub mod run;
 
 #[derive(Parser)]
 #[command(name = "rooflaw", version, about = "Loss–latency co-design of on-device LLMs")]
@@ -17,8 +23,18 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
+    /// Run a pipeline: only what changed since the last run.
+    Run(run::Args),
+    /// Show what a run would do, stage by stage, and why.
+    Plan(plan::Args),
+    /// Show the manifest fields behind a stage's plan.
+    Explain(explain::Args),
+    /// Print the stage graph as Graphviz dot or Mermaid.
+    Graph(graph::Args),
     /// Check pipeline files for errors without running anything.
     Check(check::Args),
+    /// Inspect, verify and clean the cache.
+    Cache(cache::Args),
     /// Predict latency and memory of one model on one piece of hardware.
     Roofline(roofline::Args),
     /// List hardware, model, budget and law presets.
@@ -29,7 +45,12 @@ pub enum Command {
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Run(a) => run::run(&a),
+        Command::Plan(a) => plan::run(&a),
+        Command::Explain(a) => explain::run(&a),
+        Command::Graph(a) => graph::run(&a),
         Command::Check(a) => check::run(&a),
+        Command::Cache(a) => cache::run(&a),
         Command::Roofline(a) => roofline::run(&a),
         Command::Presets(a) => presets::run(&a),
         Command::Fit(a) => fit::run(&a),

@@ -6,13 +6,15 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Norm {
-    /// RMSNorm: a weight per channel.
+    /// `RMSNorm`: a weight per channel.
     #[default]
     Rms,
-    /// LayerNorm: a weight and a bias per channel.
+    /// `LayerNorm`: a weight and a bias per channel.
     Layer,
 }
 
+// The flags mirror independent switches of Hugging Face configs.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Architecture {
@@ -20,11 +22,11 @@ pub struct Architecture {
     pub layers: u32,
     /// Hidden size, d.
     pub width: u32,
-    /// Query heads, n_h.
+    /// Query heads, `n_h`.
     pub heads: u32,
-    /// Key/value heads, n_kv (GQA when < heads; gqa = heads / kv_heads).
+    /// Key/value heads, `n_kv` (GQA when < heads; gqa = heads / `kv_heads`).
     pub kv_heads: u32,
-    /// Per-head dimension d_h (usually width / heads; Qwen3 and Gemma differ).
+    /// Per-head dimension `d_h` (usually width / heads; Qwen3 and Gemma differ).
     pub head_dim: u32,
     /// FFN intermediate size of one expert (of the dense FFN when experts = 1).
     pub ffn: u32,
@@ -50,9 +52,17 @@ pub struct Architecture {
     /// Bias on the Q, K and V projections (Qwen2).
     #[serde(default)]
     pub qkv_bias: bool,
-    /// RMSNorm on queries and keys per head (Qwen3, OLMoE, the paper's recipe).
+    /// `RMSNorm` on queries and keys per head (Qwen3, `OLMoE`, the paper's recipe).
     #[serde(default)]
     pub qk_norm: bool,
+    /// The QK norms span all heads (`OLMoE`: widths `q_dim` and `kv_dim`) rather
+    /// than one head (Qwen3: `head_dim` each).
+    #[serde(default)]
+    pub qk_norm_full: bool,
+    /// A sigmoid gate (a width-long vector) scales the shared experts'
+    /// output (Qwen2-MoE).
+    #[serde(default)]
+    pub shared_expert_gate: bool,
     #[serde(default)]
     pub norm: Norm,
     /// Norms per block (2 pre-norm; Gemma-2 has 4).
@@ -71,7 +81,7 @@ fn two() -> u32 {
 }
 
 impl Architecture {
-    /// A dense SwiGLU model with head dim 64 and an untied 32k vocabulary,
+    /// A dense `SwiGLU` model with head dim 64 and an untied 32k vocabulary,
     /// for tests and examples.
     pub fn dense(layers: u32, width: u32, heads: u32, kv_heads: u32, ffn: u32) -> Self {
         Self {
@@ -90,6 +100,8 @@ impl Architecture {
             tied_embeddings: false,
             qkv_bias: false,
             qk_norm: false,
+            qk_norm_full: false,
+            shared_expert_gate: false,
             norm: Norm::Rms,
             norms_per_layer: 2,
         }
@@ -104,23 +116,23 @@ impl Architecture {
         f64::from(self.heads) / f64::from(self.kv_heads)
     }
 
-    /// KV dimension per token and layer for K (or V): d_m = d_h · n_kv.
+    /// KV dimension per token and layer for K (or V): `d_m` = `d_h` · `n_kv`.
     pub fn kv_dim(&self) -> u64 {
         u64::from(self.head_dim) * u64::from(self.kv_heads)
     }
 
-    /// Query/output dimension: d_h · n_h.
+    /// Query/output dimension: `d_h` · `n_h`.
     pub fn q_dim(&self) -> u64 {
         u64::from(self.head_dim) * u64::from(self.heads)
     }
 
-    /// MoE activation rate ρ = K / E (1 for dense).
+    /// `MoE` activation rate ρ = K / E (1 for dense).
     pub fn rho(&self) -> f64 {
         f64::from(self.top_k) / f64::from(self.experts)
     }
 
     /// The paper's FFN ratio r: the activated intermediate size over width
-    /// (r = K · r_single for MoE).
+    /// (r = K · `r_single` for `MoE`).
     pub fn ffn_ratio(&self) -> f64 {
         f64::from(self.top_k) * f64::from(self.ffn) / f64::from(self.width)
     }
@@ -147,7 +159,11 @@ impl Architecture {
             p += q + 2 * kv;
         }
         if self.qk_norm {
-            p += 2 * u64::from(self.head_dim);
+            p += if self.qk_norm_full {
+                q + kv
+            } else {
+                2 * u64::from(self.head_dim)
+            };
         }
         p
     }
@@ -157,13 +173,27 @@ impl Architecture {
         self.ffn_matrices() * u64::from(self.width) * u64::from(self.ffn)
     }
 
-    fn shared_params(&self) -> u64 {
-        u64::from(self.shared_experts) * self.ffn_matrices() * u64::from(self.width) * u64::from(self.shared_ffn)
+    /// Parameters of the shared experts of one block, their gate included.
+    pub fn shared_params(&self) -> u64 {
+        let gate = if self.shared_experts > 0 && self.shared_expert_gate {
+            u64::from(self.width)
+        } else {
+            0
+        };
+        u64::from(self.shared_experts)
+            * self.ffn_matrices()
+            * u64::from(self.width)
+            * u64::from(self.shared_ffn)
+            + gate
     }
 
     /// Router weights of one block (0 for dense).
     pub fn router_params(&self) -> u64 {
-        if self.is_moe() { u64::from(self.width) * u64::from(self.experts) } else { 0 }
+        if self.is_moe() {
+            u64::from(self.width) * u64::from(self.experts)
+        } else {
+            0
+        }
     }
 
     /// All parameters of one block.
@@ -190,7 +220,11 @@ impl Architecture {
 
     /// The LM head's own parameters (0 when tied).
     pub fn head_params(&self) -> u64 {
-        if self.tied_embeddings { 0 } else { self.embedding_params() }
+        if self.tied_embeddings {
+            0
+        } else {
+            self.embedding_params()
+        }
     }
 
     /// Everything except embeddings and the LM head.
@@ -203,8 +237,10 @@ impl Architecture {
         self.params_non_embedding() + self.embedding_params() + self.head_params()
     }
 
-    /// Parameters touched per token (the LM head included, the embedding
-    /// table not, since a token reads one row of it).
+    /// Parameters touched per token, counted the way `MoE` model cards count
+    /// "active" parameters (OLMoE-1B-7B's 1.3B, Qwen3-30B-A3B's 3.3B): the
+    /// active experts plus everything dense, the embedding table and the LM
+    /// head included.
     pub fn params_active(&self) -> u64 {
         u64::from(self.layers) * self.layer_params_active()
             + self.norm_params()

@@ -1,9 +1,32 @@
-//! A hardware description: what the roofline needs to know about a chip.
+//! A hardware description: what the roofline needs to know about a chip, and
+//! where each of its numbers came from.
+//!
+//! Hardware comes from three places: the presets compiled into the binary
+//! (`stdlib/presets/hardware/*.yaml`), a user's YAML file in the same schema
+//! ([`load`]), and a pipeline's `hardware` block ([`from_block`]).
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
 use crate::precision::Dtype;
+
+mod block;
+mod file;
+
+pub use block::from_block;
+
+/// Fraction of peak compute assumed for a device without measurements: the
+/// Vidur Llama-2-7B A100 profile (0.70 at 4096 tokens, `peers-roofline.md`
+/// §4.1). Presets that use it say so in their sources.
+pub const DEFAULT_EFFICIENCY_COMPUTE: f64 = 0.70;
+/// Fraction of peak bandwidth assumed for a device without measurements: the
+/// same Vidur profile's 0.76 at one token, rounded down.
+pub const DEFAULT_EFFICIENCY_MEMORY: f64 = 0.75;
+/// Launch overhead assumed for a device without measurements: Vidur's A100
+/// layernorm at one token (5 µs for a kernel that moves almost nothing).
+pub const DEFAULT_LAUNCH: f64 = 5e-6;
 
 /// Where a number came from. Every preset value carries one, so users can
 /// tell a datasheet figure from a derived estimate.
@@ -45,4 +68,283 @@ pub struct Hardware {
     pub efficiency_memory: f64,
     /// Fixed overhead per kernel launch, seconds.
     pub launch: f64,
+}
+
+impl Hardware {
+    /// The dense peak (ops/s) for matmuls in `dtype`, and the datatype whose
+    /// peak was used. A chip without units for `dtype` runs it on the next
+    /// wider units it has: int4 → int8 → fp16, fp8 → fp16, bf16 ↔ fp16,
+    /// tf32 → fp32 (operands are widened, never narrowed). `None` when no
+    /// unit in the chain is listed.
+    pub fn peak_for(&self, dtype: Dtype) -> Option<(Dtype, f64)> {
+        let chain: &[Dtype] = match dtype {
+            Dtype::Int4 => &[Dtype::Int4, Dtype::Int8, Dtype::Fp16, Dtype::Bf16],
+            Dtype::Int8 => &[Dtype::Int8, Dtype::Fp16, Dtype::Bf16],
+            Dtype::Fp8 => &[Dtype::Fp8, Dtype::Fp16, Dtype::Bf16],
+            Dtype::Fp16 => &[Dtype::Fp16, Dtype::Bf16],
+            Dtype::Bf16 => &[Dtype::Bf16, Dtype::Fp16],
+            Dtype::Tf32 => &[Dtype::Tf32, Dtype::Fp32],
+            Dtype::Fp32 => &[Dtype::Fp32],
+        };
+        chain
+            .iter()
+            .find_map(|d| self.peak.get(d).filter(|p| **p > 0.0).map(|p| (*d, *p)))
+    }
+}
+
+#[cfg(test)]
+mod peak_tests {
+    use super::*;
+
+    fn chip(peaks: &[(Dtype, f64)]) -> Hardware {
+        Hardware {
+            id: "t".into(),
+            name: "t".into(),
+            peak: peaks.iter().copied().collect(),
+            bandwidth: 1e12,
+            memory: 1e10,
+            efficiency_compute: 1.0,
+            efficiency_memory: 1.0,
+            launch: 0.0,
+        }
+    }
+
+    #[test]
+    fn missing_units_fall_back_to_wider_ones() {
+        let hw = chip(&[
+            (Dtype::Fp16, 100.0),
+            (Dtype::Int8, 200.0),
+            (Dtype::Fp32, 50.0),
+        ]);
+        assert_eq!(hw.peak_for(Dtype::Int4), Some((Dtype::Int8, 200.0)));
+        assert_eq!(hw.peak_for(Dtype::Fp8), Some((Dtype::Fp16, 100.0)));
+        assert_eq!(hw.peak_for(Dtype::Bf16), Some((Dtype::Fp16, 100.0)));
+        assert_eq!(hw.peak_for(Dtype::Tf32), Some((Dtype::Fp32, 50.0)));
+        assert_eq!(chip(&[(Dtype::Fp16, 1.0)]).peak_for(Dtype::Fp32), None);
+    }
+}
+
+/// Where each number of a [`Hardware`] came from; `None` where a user file
+/// or pipeline gave a bare value, or a default was filled in.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct HardwareSources {
+    pub peak: BTreeMap<Dtype, Source>,
+    pub bandwidth: Option<Source>,
+    pub memory: Option<Source>,
+    pub efficiency_compute: Option<Source>,
+    pub efficiency_memory: Option<Source>,
+    pub launch: Option<Source>,
+}
+
+impl HardwareSources {
+    /// Every field of `hw` that has no source, by its YAML path.
+    pub fn missing(&self, hw: &Hardware) -> Vec<String> {
+        let mut out: Vec<String> = hw
+            .peak
+            .keys()
+            .filter(|d| !self.peak.contains_key(d))
+            .map(|d| format!("peak.{}", d.name()))
+            .collect();
+        let singles = [
+            ("bandwidth", &self.bandwidth),
+            ("memory", &self.memory),
+            ("efficiency.compute", &self.efficiency_compute),
+            ("efficiency.memory", &self.efficiency_memory),
+            ("launch", &self.launch),
+        ];
+        out.extend(
+            singles
+                .iter()
+                .filter(|(_, s)| s.is_none())
+                .map(|(p, _)| (*p).to_string()),
+        );
+        out
+    }
+}
+
+/// A hardware description with the provenance of its numbers.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HardwarePreset {
+    #[serde(flatten)]
+    pub hardware: Hardware,
+    pub sources: HardwareSources,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HardwareError {
+    #[error("invalid YAML: {0}")]
+    Yaml(String),
+    #[error("{path}: {message}")]
+    Field { path: String, message: String },
+    #[error("cannot read {path}: {error}")]
+    Io { path: String, error: std::io::Error },
+    #[error("unknown hardware preset `{id}`{}", did_you_mean_suffix(.suggestion.as_deref()))]
+    UnknownPreset {
+        id: String,
+        suggestion: Option<String>,
+    },
+}
+
+fn did_you_mean_suffix(s: Option<&str>) -> String {
+    s.map_or_else(
+        || " (`rooflaw presets hardware` lists them)".to_string(),
+        |s| format!("; did you mean `{s}`?"),
+    )
+}
+
+/// Parse a hardware description in the preset schema:
+///
+/// ```yaml
+/// id: my-board
+/// name: My board            # optional, defaults to the id
+/// peak:                     # dense ops/s per datatype, at least one
+///   fp16: 42.5 TFLOPS       # a bare value: a number in SI units or a quantity
+///   int8:                   # or a value with its provenance
+///     value: 85 TOPS
+///     source: vendor data sheet, table 2
+///     derived: true         # computed rather than quoted...
+///     note: half the sparse figure   # ...and how
+/// bandwidth: 204.8 GB/s
+/// memory: 64 GB
+/// efficiency: {compute: 0.7, memory: 0.75}   # optional
+/// launch: 5 us                                # optional
+/// ```
+///
+/// Efficiencies and launch overhead default to the `DEFAULT_*` constants
+/// when absent. `peak.fp64` is accepted and ignored.
+pub fn from_yaml(text: &str) -> Result<HardwarePreset, HardwareError> {
+    file::parse(text)
+}
+
+/// Read a user's hardware YAML file (same schema as the presets).
+pub fn load(path: &Path) -> Result<HardwarePreset, HardwareError> {
+    let text = std::fs::read_to_string(path).map_err(|error| HardwareError::Io {
+        path: path.display().to_string(),
+        error,
+    })?;
+    from_yaml(&text).map_err(|e| match e {
+        HardwareError::Yaml(m) => HardwareError::Yaml(format!("{}: {m}", path.display())),
+        HardwareError::Field {
+            path: field,
+            message,
+        } => HardwareError::Field {
+            path: format!("{}: {field}", path.display()),
+            message,
+        },
+        other => other,
+    })
+}
+
+/// What a command line's `--hardware` names: a `.yaml`/`.yml` file or an
+/// existing path is loaded, anything else is looked up as a preset id.
+pub fn resolve(arg: &str) -> Result<Hardware, HardwareError> {
+    let path = Path::new(arg);
+    let looks_like_file = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+    if looks_like_file || path.is_file() {
+        return load(path).map(|p| p.hardware);
+    }
+    preset(arg).ok_or_else(|| HardwareError::UnknownPreset {
+        id: arg.to_string(),
+        suggestion: rooflaw_dsl::did_you_mean(arg, ids()).map(str::to_string),
+    })
+}
+
+fn all() -> &'static [HardwarePreset] {
+    static PRESETS: OnceLock<Vec<HardwarePreset>> = OnceLock::new();
+    PRESETS.get_or_init(|| {
+        crate::presets::HARDWARE
+            .iter()
+            .map(|e| {
+                let p = from_yaml(e.text).unwrap_or_else(|err| {
+                    // Embedded files are checked by stdlib/tests/presets.rs; this
+                    // only fires if that test was skipped.
+                    panic!("embedded hardware preset {} is invalid: {err}", e.id)
+                });
+                assert_eq!(p.hardware.id, e.id, "embedded hardware preset id mismatch");
+                p
+            })
+            .collect()
+    })
+}
+
+/// The hardware preset with this id.
+pub fn preset(id: &str) -> Option<Hardware> {
+    all()
+        .iter()
+        .find(|p| p.hardware.id == id)
+        .map(|p| p.hardware.clone())
+}
+
+/// Every hardware preset with its sources, in listing order.
+pub fn presets() -> Vec<HardwarePreset> {
+    all().to_vec()
+}
+
+/// Ids of the hardware presets, for validation and did-you-mean.
+pub fn ids() -> Vec<&'static str> {
+    crate::presets::HARDWARE.iter().map(|e| e.id).collect()
+}
+
+/// What a numeric hardware field means, for parsing and range checks shared
+/// by YAML files and pipeline blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FieldKind {
+    Peak,
+    Bandwidth,
+    Memory,
+    Efficiency,
+    Launch,
+}
+
+impl FieldKind {
+    pub(crate) fn dim(self) -> rooflaw_dsl::Dim {
+        use rooflaw_dsl::Dim;
+        match self {
+            FieldKind::Peak => Dim::COMPUTE,
+            FieldKind::Bandwidth => Dim::BANDWIDTH,
+            FieldKind::Memory => Dim::BYTES,
+            FieldKind::Efficiency => Dim::NONE,
+            FieldKind::Launch => Dim::TIME,
+        }
+    }
+
+    /// Why `v` is not acceptable, if it is not.
+    pub(crate) fn check(self, v: f64) -> Result<(), String> {
+        if !v.is_finite() {
+            return Err(format!("{v} is not a finite number"));
+        }
+        match self {
+            FieldKind::Efficiency if v <= 0.0 || v > 1.0 => {
+                Err(format!("an efficiency is a fraction in (0, 1], got {v}"))
+            }
+            FieldKind::Launch if v < 0.0 => {
+                Err(format!("launch overhead cannot be negative, got {v}"))
+            }
+            FieldKind::Peak | FieldKind::Bandwidth | FieldKind::Memory if v <= 0.0 => {
+                Err(format!("must be positive, got {v}"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The compute datatype a `peak.<dtype>` key names. `fp64` is accepted by
+/// the language (datasheets list it) but LLM inference never runs in it, so
+/// it has no [`Dtype`] and callers skip it.
+pub(crate) fn peak_dtype(key: &str) -> Result<Option<Dtype>, String> {
+    if key == "fp64" {
+        return Ok(None);
+    }
+    Dtype::parse(key).map(Some).ok_or_else(|| {
+        let names: Vec<&str> = Dtype::ALL.iter().map(|d| d.name()).collect();
+        match rooflaw_dsl::did_you_mean(key, names.iter().copied()) {
+            Some(s) => format!("unknown datatype `{key}`; did you mean `{s}`?"),
+            None => format!(
+                "unknown datatype `{key}`; expected one of {}",
+                names.join(", ")
+            ),
+        }
+    })
 }

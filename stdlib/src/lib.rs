@@ -1,12 +1,27 @@
 //! rooflaw's science: architectures, hardware and model presets, the roofline
 //! model, loss laws and fitting, training, search and Pareto, reports.
+pub mod advise;
 pub mod arch;
+pub mod budget;
 pub mod fit;
 pub mod hardware;
+pub mod hf;
 pub mod law;
+pub mod models;
+pub mod pareto;
 pub mod precision;
+mod presets;
+pub mod roofline;
+pub mod sample;
+pub mod search;
+pub mod space;
+pub mod stages;
+pub mod workload;
 
 pub use arch::Architecture;
-pub use hardware::Hardware;
+pub use hardware::{Hardware, HardwarePreset};
+pub use models::ModelPreset;
 pub use law::{Law, LawError};
 pub use precision::{Dtype, Precision};
+pub use stages::registry;
+pub use workload::{Attention, Workload};

@@ -1,0 +1,63 @@
+//! `report a, b to "dir"`: the reported stages' outputs as CSV and JSON that
+//! pandas or polars load directly, then the stdlib's human-facing report.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rooflaw_dsl::spec::Spec;
+
+use crate::artifact::{Artifact, Body};
+use crate::stage::Registry;
+
+/// Write every `report` declaration of the spec; returns the files written.
+pub fn export(
+    spec: &Spec,
+    registry: &Registry,
+    base_dir: &Path,
+    outputs: &BTreeMap<String, Arc<Artifact>>,
+) -> Result<Vec<PathBuf>, String> {
+    let mut written = Vec::new();
+    for report in &spec.reports {
+        let dir = base_dir.join(&report.dir.node);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let names: Vec<String> = report.stages.iter().map(|n| n.node.clone()).collect();
+        for name in &names {
+            let Some(artifact) = outputs.get(name) else { continue };
+            written.extend(write_artifact(&dir, name, artifact)?);
+        }
+        if let Some(reporter) = registry.reporter() {
+            written.extend(reporter.write(&dir, spec, outputs, &names)?);
+        }
+    }
+    Ok(written)
+}
+
+/// `<dir>/<name>.csv` and `<dir>/<name>.json` for a table, `<name>.json` for
+/// a document. Writes go through a temp file and a rename.
+pub fn write_artifact(dir: &Path, name: &str, artifact: &Artifact) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    match &artifact.body {
+        Body::Table(t) => {
+            let csv = dir.join(format!("{name}.csv"));
+            write_atomic(&csv, t.to_csv().as_bytes())?;
+            out.push(csv);
+            let json = dir.join(format!("{name}.json"));
+            let text = serde_json::to_string(&t.to_records()).map_err(|e| e.to_string())?;
+            write_atomic(&json, text.as_bytes())?;
+            out.push(json);
+        }
+        Body::Json(v) => {
+            let json = dir.join(format!("{name}.json"));
+            let text = serde_json::to_string_pretty(v).map_err(|e| e.to_string())?;
+            write_atomic(&json, text.as_bytes())?;
+            out.push(json);
+        }
+    }
+    Ok(out)
+}
+
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
+    std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}

@@ -1,0 +1,173 @@
+//! The stage contract. The stdlib implements [`StageKind`] for each kind
+//! (`enumerate`, `roofline`, `train`, ...) and registers it in a [`Registry`].
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rooflaw_dsl::spec::{self, Spec};
+use rooflaw_dsl::{Diagnostic, PresetKind, Signature};
+use serde_json::Value;
+
+use crate::artifact::Artifact;
+use crate::progress::Progress;
+
+/// A stage failed while running. The message is shown to the user as is, so
+/// it names the stage's subject (the architecture that diverged, the file
+/// that could not be read).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StageError(pub String);
+
+impl StageError {
+    pub fn new(msg: impl Into<String>) -> Self {
+        Self(msg.into())
+    }
+}
+
+/// The artifacts a stage reads, by the parameter they were passed as.
+#[derive(Default)]
+pub struct Inputs {
+    /// (parameter, upstream stage name, artifact), in argument order.
+    pub items: Vec<(String, String, Arc<Artifact>)>,
+}
+
+impl Inputs {
+    /// The first input passed as `param`.
+    pub fn get(&self, param: &str) -> Option<&Artifact> {
+        self.items.iter().find(|(p, _, _)| p == param).map(|(_, _, a)| a.as_ref())
+    }
+
+    /// Every input passed as `param` (for one-or-many parameters), with the
+    /// upstream stage's name.
+    pub fn all(&self, param: &str) -> Vec<(&str, &Artifact)> {
+        self.items.iter().filter(|(p, _, _)| p == param).map(|(_, s, a)| (s.as_str(), a.as_ref())).collect()
+    }
+
+    pub fn require(&self, param: &str) -> Result<&Artifact, StageError> {
+        self.get(param).ok_or_else(|| StageError::new(format!("missing input `{param}`")))
+    }
+}
+
+/// What a running stage may use besides its inputs.
+pub struct RunCtx {
+    pub stage: String,
+    pub progress: Progress,
+    /// A directory private to this stage's cache key, for checkpoints and
+    /// other resumable state; it survives a killed run.
+    pub workdir: PathBuf,
+    /// Where the pipeline file lives, to resolve relative paths in params.
+    pub base_dir: PathBuf,
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl RunCtx {
+    pub fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+pub trait StageKind: Send + Sync {
+    fn signature(&self) -> &Signature;
+
+    /// Bump when the implementation changes what it computes: every cached
+    /// output of this kind is then stale.
+    fn version(&self) -> u32;
+
+    /// Resolve the stage's non-stage arguments into canonical parameters
+    /// (presets expanded, SI units, defaults filled), validating them with
+    /// spanned diagnostics. The result goes into the cache key and the
+    /// manifest, so it must contain everything `run` reads except inputs.
+    fn resolve(&self, stage: &spec::Stage, spec: &Spec) -> Result<Value, Vec<Diagnostic>>;
+
+    /// Facts about the machine that change the result (compute device,
+    /// dtype), part of the cache key.
+    fn environment(&self, _params: &Value) -> Value {
+        Value::Null
+    }
+
+    fn run(&self, ctx: &RunCtx, params: &Value, inputs: &Inputs) -> Result<Artifact, StageError>;
+
+    /// Stages whose work splits into independently cached items (training
+    /// one architecture each) return themselves here.
+    fn as_map(&self) -> Option<&dyn MapStage> {
+        None
+    }
+}
+
+/// A stage made of items, each cached on its own key, so adding five
+/// candidates to a sample of 170 runs five items.
+pub trait MapStage: Send + Sync {
+    /// Each item's self-contained description: everything its result depends on.
+    fn items(&self, params: &Value, inputs: &Inputs) -> Result<Vec<Value>, StageError>;
+
+    fn run_item(&self, ctx: &RunCtx, item: &Value) -> Result<Artifact, StageError>;
+
+    /// Put the item results (in item order) together into the stage output.
+    fn combine(&self, params: &Value, inputs: &Inputs, items: &[Value], results: &[Arc<Artifact>]) -> Result<Artifact, StageError>;
+}
+
+/// Writes the human-facing report (HTML, Markdown, plots) for `report`
+/// declarations; tables are exported by the engine itself.
+pub trait Reporter: Send + Sync {
+    fn write(
+        &self,
+        dir: &std::path::Path,
+        spec: &Spec,
+        outputs: &BTreeMap<String, Arc<Artifact>>,
+        reported: &[String],
+    ) -> Result<Vec<PathBuf>, String>;
+}
+
+/// Stage kinds and what the language needs to know about them.
+pub struct Registry {
+    kinds: BTreeMap<&'static str, Arc<dyn StageKind>>,
+    presets: fn(PresetKind) -> Vec<String>,
+    space_fields: &'static [&'static str],
+    space_builtins: &'static [&'static str],
+    reporter: Option<Arc<dyn Reporter>>,
+}
+
+impl Registry {
+    pub fn new(
+        presets: fn(PresetKind) -> Vec<String>,
+        space_fields: &'static [&'static str],
+        space_builtins: &'static [&'static str],
+    ) -> Self {
+        Self { kinds: BTreeMap::new(), presets, space_fields, space_builtins, reporter: None }
+    }
+
+    pub fn register(&mut self, kind: Arc<dyn StageKind>) {
+        self.kinds.insert(kind.signature().kind, kind);
+    }
+
+    pub fn set_reporter(&mut self, r: Arc<dyn Reporter>) {
+        self.reporter = Some(r);
+    }
+
+    pub fn kind(&self, name: &str) -> Option<&Arc<dyn StageKind>> {
+        self.kinds.get(name)
+    }
+
+    pub fn reporter(&self) -> Option<&Arc<dyn Reporter>> {
+        self.reporter.as_ref()
+    }
+}
+
+impl rooflaw_dsl::Registry for Registry {
+    fn signature(&self, kind: &str) -> Option<&Signature> {
+        self.kinds.get(kind).map(|k| k.signature())
+    }
+    fn kinds(&self) -> Vec<&'static str> {
+        self.kinds.keys().copied().collect()
+    }
+    fn presets(&self, kind: PresetKind) -> Vec<String> {
+        (self.presets)(kind)
+    }
+    fn space_fields(&self) -> &[&'static str] {
+        self.space_fields
+    }
+    fn space_builtins(&self) -> &[&'static str] {
+        self.space_builtins
+    }
+}

@@ -1,0 +1,268 @@
+//! The engine against small, real stages defined here: a `value` stage that
+//! emits its parameter, a `sum` stage over its inputs, and a `squares` map
+//! stage with one cached item per number.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use rooflaw_cache::Store;
+use rooflaw_dsl::spec::{Arg, ArgValue, RefKind, Spec, Stage};
+use rooflaw_dsl::{Diagnostic, Dim, Param, ParamType, PresetKind, Quantity, Signature, Span, Spanned};
+use rooflaw_engine::reason::quantity;
+use rooflaw_engine::{
+    Action, Artifact, Bars, Column, Inputs, MapStage, Options, Reason, Registry, RunCtx, Session, StageError,
+    StageKind, Table,
+};
+use serde_json::{Value, json};
+
+static SUM_RUNS: AtomicUsize = AtomicUsize::new(0);
+static ITEM_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+struct ValueKind(Signature);
+impl StageKind for ValueKind {
+    fn signature(&self) -> &Signature {
+        &self.0
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn resolve(&self, stage: &Stage, _: &Spec) -> Result<Value, Vec<Diagnostic>> {
+        match stage.arg("x").map(|a| &a.value.node) {
+            Some(ArgValue::Quantity(q)) => Ok(json!({ "x": quantity(*q) })),
+            _ => Err(vec![Diagnostic::error("test", "x must be a number")]),
+        }
+    }
+    fn run(&self, _: &RunCtx, params: &Value, _: &Inputs) -> Result<Artifact, StageError> {
+        let x = params["x"]["si"].as_f64().unwrap();
+        // Rounded so that small edits can produce an identical output (early cutoff).
+        Ok(Artifact::table("value", Table::new().with("x", Column::F64(vec![x.round()]))))
+    }
+}
+
+struct SumKind(Signature);
+impl StageKind for SumKind {
+    fn signature(&self) -> &Signature {
+        &self.0
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn resolve(&self, _: &Stage, _: &Spec) -> Result<Value, Vec<Diagnostic>> {
+        Ok(json!({}))
+    }
+    fn run(&self, _: &RunCtx, _: &Value, inputs: &Inputs) -> Result<Artifact, StageError> {
+        SUM_RUNS.fetch_add(1, Ordering::SeqCst);
+        let s: f64 = inputs.all("of").iter().map(|(_, a)| a.as_table().unwrap().f64s("x").unwrap()[0]).sum();
+        Ok(Artifact::table("value", Table::new().with("x", Column::F64(vec![s]))))
+    }
+}
+
+struct SquaresKind(Signature);
+impl StageKind for SquaresKind {
+    fn signature(&self) -> &Signature {
+        &self.0
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn resolve(&self, stage: &Stage, _: &Spec) -> Result<Value, Vec<Diagnostic>> {
+        match stage.arg("n").map(|a| &a.value.node) {
+            Some(ArgValue::Quantity(q)) => Ok(json!({ "n": q.value })),
+            _ => Err(vec![]),
+        }
+    }
+    fn run(&self, _: &RunCtx, _: &Value, _: &Inputs) -> Result<Artifact, StageError> {
+        unreachable!("map stage")
+    }
+    fn as_map(&self) -> Option<&dyn MapStage> {
+        Some(self)
+    }
+}
+impl MapStage for SquaresKind {
+    fn items(&self, params: &Value, _: &Inputs) -> Result<Vec<Value>, StageError> {
+        Ok((0..params["n"].as_f64().unwrap() as i64).map(|i| json!({ "i": i })).collect())
+    }
+    fn run_item(&self, _: &RunCtx, item: &Value) -> Result<Artifact, StageError> {
+        ITEM_RUNS.fetch_add(1, Ordering::SeqCst);
+        let i = item["i"].as_f64().unwrap();
+        Ok(Artifact::json("square", json!(i * i)))
+    }
+    fn combine(&self, _: &Value, _: &Inputs, _: &[Value], results: &[Arc<Artifact>]) -> Result<Artifact, StageError> {
+        let v: Vec<f64> = results.iter().map(|a| a.as_json().unwrap().as_f64().unwrap()).collect();
+        Ok(Artifact::table("squares", Table::new().with("x", Column::F64(v))))
+    }
+}
+
+fn param(name: &'static str, ty: ParamType) -> Param {
+    Param { name, ty, required: true, positional: true, doc: "" }
+}
+
+fn registry() -> Registry {
+    let mut r = Registry::new(|_: PresetKind| vec![], &[], &[]);
+    r.register(Arc::new(ValueKind(Signature { kind: "value", doc: "", params: vec![param("x", ParamType::Number(Dim::TIME))] })));
+    r.register(Arc::new(SumKind(Signature {
+        kind: "sum",
+        doc: "",
+        params: vec![param("of", ParamType::OneOrMany(Box::new(ParamType::Stage)))],
+    })));
+    r.register(Arc::new(SquaresKind(Signature { kind: "squares", doc: "", params: vec![param("n", ParamType::Integer)] })));
+    r
+}
+
+fn sp<T>(node: T) -> Spanned<T> {
+    Spanned::new(node, Span::default())
+}
+
+fn stage(name: &str, kind: &str, args: Vec<(&str, ArgValue)>) -> Stage {
+    Stage {
+        name: sp(name.into()),
+        kind: sp(kind.into()),
+        args: args.into_iter().map(|(p, v)| Arg { param: p.into(), value: sp(v) }).collect(),
+        span: Span::default(),
+    }
+}
+
+fn refs(names: &[&str]) -> ArgValue {
+    ArgValue::List(names.iter().map(|n| sp(ArgValue::Ref(RefKind::Stage, sp((*n).to_string())))).collect())
+}
+
+/// a, b: values (in ms); total = sum(a, b); other = sum(b); sq = squares(n).
+fn spec(a_ms: f64, b_ms: f64, n: f64) -> Spec {
+    let ms = |v: f64| ArgValue::Quantity(Quantity::new(v / 1000.0 * 1000.0, Dim::TIME));
+    Spec {
+        stages: vec![
+            stage("a", "value", vec![("x", ms(a_ms))]),
+            stage("b", "value", vec![("x", ms(b_ms))]),
+            stage("total", "sum", vec![("of", refs(&["a", "b"]))]),
+            stage("other", "sum", vec![("of", refs(&["b"]))]),
+            stage("sq", "squares", vec![("n", ArgValue::Quantity(Quantity::plain(n)))]),
+        ],
+        ..Spec::default()
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Store,
+    pipeline: std::path::PathBuf,
+    registry: Registry,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let pipeline = dir.path().join("p.pipeline");
+        std::fs::write(&pipeline, "").unwrap();
+        let store = Store::open(&dir.path().join(".rooflaw")).unwrap();
+        Fixture { _dir: dir, store, pipeline, registry: registry() }
+    }
+
+    fn plan(&self, spec: &Spec, opts: &Options) -> Vec<(String, Action, Vec<Reason>)> {
+        let s = Session::new(spec, &self.registry, &self.store, &self.pipeline).unwrap();
+        s.plan(opts).into_iter().map(|e| (e.stage, e.action, e.reasons)).collect()
+    }
+
+    fn run(&self, spec: &Spec, opts: &Options) -> Vec<(String, Action)> {
+        let s = Session::new(spec, &self.registry, &self.store, &self.pipeline).unwrap();
+        let cancel = Arc::new(AtomicBool::new(false));
+        s.run(opts, &Bars::new(false), &cancel).unwrap().into_iter().map(|o| (o.stage, o.action)).collect()
+    }
+}
+
+fn actions(plan: &[(String, Action, Vec<Reason>)]) -> Vec<(&str, Action)> {
+    plan.iter().map(|(s, a, _)| (s.as_str(), *a)).collect()
+}
+
+#[test]
+fn fresh_cache_runs_everything_then_nothing() {
+    let f = Fixture::new();
+    let p = f.plan(&spec(1.0, 2.0, 3.0), &Options::default());
+    assert!(p.iter().all(|(_, a, r)| *a == Action::Run && r.iter().any(|r| matches!(r, Reason::NeverRun | Reason::UpstreamWillRerun { .. }))));
+    f.run(&spec(1.0, 2.0, 3.0), &Options::default());
+    let p = f.plan(&spec(1.0, 2.0, 3.0), &Options::default());
+    assert!(p.iter().all(|(_, a, _)| *a == Action::Cached), "{p:?}");
+}
+
+#[test]
+fn a_parameter_edit_reruns_only_downstream_with_the_change_named() {
+    let f = Fixture::new();
+    f.run(&spec(1.0, 2.0, 3.0), &Options::default());
+    let p = f.plan(&spec(5.0, 2.0, 3.0), &Options::default());
+    assert_eq!(
+        actions(&p),
+        vec![("a", Action::Run), ("b", Action::Cached), ("total", Action::Run), ("other", Action::Cached), ("sq", Action::Cached)]
+    );
+    let Reason::ParamChanged { changes } = &p[0].2[0] else { panic!("{:?}", p[0].2) };
+    assert_eq!(changes[0].path, "x");
+    assert_eq!(changes[0].old.as_deref(), Some("1 s"));
+    assert_eq!(changes[0].new.as_deref(), Some("5 s"));
+    assert!(matches!(&p[2].2[0], Reason::UpstreamWillRerun { stages } if stages == &["a"]));
+    // Reverting makes everything cached again.
+    f.run(&spec(5.0, 2.0, 3.0), &Options::default());
+    let p = f.plan(&spec(1.0, 2.0, 3.0), &Options::default());
+    assert!(p.iter().all(|(_, a, _)| *a == Action::Cached), "{p:?}");
+}
+
+#[test]
+fn identical_output_cuts_off_the_cascade() {
+    let f = Fixture::new();
+    f.run(&spec(1000.0, 2.0, 3.0), &Options::default());
+    let before = SUM_RUNS.load(Ordering::SeqCst);
+    // 1000 ms → 1000.2 ms: `a` reruns but rounds to the same output.
+    let ran = f.run(&spec(1000.2, 2.0, 3.0), &Options::default());
+    assert_eq!(ran.iter().find(|(s, _)| s == "a").unwrap().1, Action::Run);
+    assert_eq!(ran.iter().find(|(s, _)| s == "total").unwrap().1, Action::Cached);
+    assert_eq!(SUM_RUNS.load(Ordering::SeqCst), before);
+}
+
+#[test]
+fn map_items_are_cached_one_by_one() {
+    let f = Fixture::new();
+    f.run(&spec(1.0, 2.0, 3.0), &Options::default());
+    let before = ITEM_RUNS.load(Ordering::SeqCst);
+    f.run(&spec(1.0, 2.0, 5.0), &Options::default());
+    assert_eq!(ITEM_RUNS.load(Ordering::SeqCst) - before, 2, "only the two new items run");
+}
+
+#[test]
+fn forcing_and_until() {
+    let f = Fixture::new();
+    f.run(&spec(1.0, 2.0, 3.0), &Options::default());
+    let opts = Options { force: ["b".to_string()].into(), ..Options::default() };
+    let p = f.plan(&spec(1.0, 2.0, 3.0), &opts);
+    assert_eq!(p[1].2, vec![Reason::Forced]);
+    assert_eq!(p[3].1, Action::Run);
+    let opts = Options { until: Some("other".into()), force_all: true, ..Options::default() };
+    let p = f.plan(&spec(1.0, 2.0, 3.0), &opts);
+    assert_eq!(
+        actions(&p),
+        vec![("a", Action::Skip), ("b", Action::Run), ("total", Action::Skip), ("other", Action::Run), ("sq", Action::Skip)]
+    );
+}
+
+#[test]
+fn a_corrupt_output_is_detected_and_recomputed() {
+    let f = Fixture::new();
+    let s = spec(1.0, 2.0, 3.0);
+    f.run(&s, &Options::default());
+    // Corrupt every object on disk.
+    for entry in walk(&f.store.root().join("objects")) {
+        let mut bytes = std::fs::read(&entry).unwrap();
+        bytes[0] ^= 0xff;
+        std::fs::write(&entry, bytes).unwrap();
+    }
+    let p = f.plan(&s, &Options::default());
+    assert!(p.iter().any(|(_, _, r)| r.iter().any(|r| matches!(r, Reason::OutputMissing { .. }))), "{p:?}");
+    let ran = f.run(&s, &Options::default());
+    assert!(ran.iter().any(|(_, a)| *a == Action::Run));
+    let p = f.plan(&s, &Options::default());
+    assert!(p.iter().all(|(_, a, _)| *a == Action::Cached), "{p:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}

@@ -1,0 +1,57 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use rooflaw_engine::Session;
+
+use super::pipeline::{self, CacheArgs};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The pipeline file.
+    pub file: PathBuf,
+    /// The stage to explain.
+    pub stage: String,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let Some(loaded) = pipeline::load(&args.file)? else { return Ok(ExitCode::from(1)) };
+    super::run::check_stage_name(&loaded.spec, &args.stage)?;
+    let store = pipeline::open_store(&args.file, &args.cache)?;
+    let session = match Session::new(&loaded.spec, &loaded.registry, &store, &args.file) {
+        Ok(s) => s,
+        Err(d) => {
+            eprint!("{}", pipeline::render(&d, &loaded.sources));
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let plan = session.plan(&rooflaw_engine::Options::default());
+    let entry = plan.iter().find(|e| e.stage == args.stage).expect("checked stage");
+    let (old, new) = session.manifests(&args.stage);
+    println!("stage {} ({}): {}", entry.stage, entry.kind, match entry.action {
+        rooflaw_engine::Action::Cached => "cached".to_string(),
+        _ => format!("will run: {}", entry.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")),
+    });
+    if let Some(k) = &entry.key {
+        println!("key {k}");
+    }
+    let Some(old) = old else {
+        println!("\nno earlier run of this stage in this cache; current manifest:");
+        println!("{}", serde_json::to_string_pretty(&new)?);
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut changes = Vec::new();
+    rooflaw_engine::reason::diff_values("", &old, &new, &mut changes);
+    if changes.is_empty() {
+        println!("\nmanifest unchanged since the last run");
+    } else {
+        println!("\nmanifest fields that differ from the last run:");
+        let w = changes.iter().map(|c| c.path.len()).max().unwrap_or(0);
+        for c in changes {
+            let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".into());
+            println!("  {:<w$}  {} → {}", c.path, show(&c.old), show(&c.new));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

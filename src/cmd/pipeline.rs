@@ -1,0 +1,62 @@
+//! What every pipeline command does first: read the file, compile it against
+//! the stdlib registry, open the cache, bind a session.
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use rooflaw_cache::Store;
+use rooflaw_dsl::{RenderOptions, SourceMap, Spec};
+use rooflaw_engine::Registry;
+
+/// Options shared by commands that work on a pipeline's cache.
+#[derive(clap::Args, Clone, Debug)]
+pub struct CacheArgs {
+    /// Cache directory [default: $ROOFLAW_CACHE, else `.rooflaw/` next to the pipeline file]
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+}
+
+pub struct Loaded {
+    pub path: PathBuf,
+    pub sources: SourceMap,
+    pub spec: Spec,
+    pub registry: Registry,
+}
+
+/// Compile a pipeline file; on errors, print them and return `None`.
+pub fn load(path: &Path) -> anyhow::Result<Option<Loaded>> {
+    let registry = rooflaw_stdlib::registry();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let name = path.to_string_lossy().into_owned();
+    let compiled = rooflaw_dsl::compile(&name, &text, &crate::loader::FsLoader, &registry);
+    let warnings: Vec<_> = compiled.diagnostics.0.iter().filter(|d| !d.is_error()).cloned().collect();
+    if !warnings.is_empty() {
+        eprint!("{}", render(&warnings, &compiled.sources));
+    }
+    match compiled.spec {
+        Some(spec) => Ok(Some(Loaded { path: path.to_path_buf(), sources: compiled.sources, spec, registry })),
+        None => {
+            let errors: Vec<_> = compiled.diagnostics.0.iter().filter(|d| d.is_error()).cloned().collect();
+            eprint!("{}", render(&errors, &compiled.sources));
+            Ok(None)
+        }
+    }
+}
+
+pub fn render(diags: &[rooflaw_dsl::Diagnostic], sources: &SourceMap) -> String {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let width = if color { 100 } else { 80 };
+    rooflaw_dsl::render(diags, sources, RenderOptions { color, width })
+}
+
+pub fn open_store(pipeline: &Path, args: &CacheArgs) -> anyhow::Result<Store> {
+    let root = args.cache.clone().unwrap_or_else(|| Store::default_root(pipeline));
+    Store::open(&root).map_err(|e| anyhow::anyhow!("cannot open cache {}: {e}", root.display()))
+}
+
+/// The lock file that sits beside a pipeline file.
+pub fn lock_path(pipeline: &Path) -> PathBuf {
+    let mut p = pipeline.as_os_str().to_owned();
+    p.push(".lock");
+    PathBuf::from(p)
+}

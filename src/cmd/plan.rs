@@ -1,0 +1,101 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use rooflaw_engine::{Action, Options, Session};
+
+use super::pipeline::{self, CacheArgs};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The pipeline file.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    /// Plan as if these stages were forced.
+    #[arg(long, value_name = "STAGE")]
+    pub force: Vec<String>,
+    #[arg(long)]
+    pub force_all: bool,
+    /// Only the stages this one needs.
+    #[arg(long, value_name = "STAGE")]
+    pub until: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let Some(loaded) = pipeline::load(&args.file)? else { return Ok(ExitCode::from(1)) };
+    let store = pipeline::open_store(&args.file, &args.cache)?;
+    let session = match Session::new(&loaded.spec, &loaded.registry, &store, &args.file) {
+        Ok(s) => s,
+        Err(d) => {
+            eprint!("{}", pipeline::render(&d, &loaded.sources));
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if let Some(u) = &args.until {
+        super::run::check_stage_name(&loaded.spec, u)?;
+    }
+    let opts = Options {
+        force: args.force.iter().cloned().collect(),
+        force_all: args.force_all,
+        until: args.until.clone(),
+        no_cache: false,
+    };
+    let plan = session.plan(&opts);
+    match args.format {
+        Format::Json => {
+            let rows: Vec<serde_json::Value> = plan
+                .iter()
+                .map(|e| {
+                    serde_json::json!({
+                        "stage": e.stage,
+                        "kind": e.kind,
+                        "action": e.action,
+                        "reason": e.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+                        "reasons": e.reasons,
+                        "root_cause": e.reasons.iter().any(rooflaw_engine::Reason::is_root_cause),
+                        "key": e.key,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        }
+        Format::Text => print!("{}", render_plan(&plan)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The plan as a table: stage, kind, action, reason; then a one-line summary.
+pub fn render_plan(plan: &[rooflaw_engine::PlanEntry]) -> String {
+    let w_stage = plan.iter().map(|e| e.stage.len()).max().unwrap_or(5).max(5);
+    let w_kind = plan.iter().map(|e| e.kind.len()).max().unwrap_or(4).max(4);
+    let mut out = format!("{:<w_stage$}  {:<w_kind$}  {:<6}  reason\n", "stage", "kind", "action");
+    for e in plan {
+        let action = match e.action {
+            Action::Run => "run",
+            Action::Cached => "cached",
+            Action::Skip => "skip",
+        };
+        let reason = if e.reasons.is_empty() {
+            match e.action {
+                Action::Cached => "up to date".to_string(),
+                _ => "not needed (--until)".to_string(),
+            }
+        } else {
+            e.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        };
+        out.push_str(&format!("{:<w_stage$}  {:<w_kind$}  {action:<6}  {reason}\n", e.stage, e.kind));
+    }
+    let run = plan.iter().filter(|e| e.action == Action::Run).count();
+    let roots = plan.iter().filter(|e| e.reasons.iter().any(rooflaw_engine::Reason::is_root_cause) && e.action == Action::Run).count();
+    let cached = plan.iter().filter(|e| e.action == Action::Cached).count();
+    out.push_str(&format!("\n{run} to run ({roots} changed, {} downstream), {cached} cached\n", run - roots));
+    out
+}

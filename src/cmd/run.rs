@@ -1,0 +1,175 @@
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use rooflaw_cache::{LockFile, LockedStage};
+use rooflaw_engine::{Action, Bars, Options, Session};
+
+use super::pipeline::{self, CacheArgs};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The pipeline file.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    /// Rerun this stage even if cached (repeatable).
+    #[arg(long, value_name = "STAGE")]
+    pub force: Vec<String>,
+    /// Rerun every stage.
+    #[arg(long)]
+    pub force_all: bool,
+    /// Run only this stage and what it needs.
+    #[arg(long, value_name = "STAGE")]
+    pub until: Option<String>,
+    /// Worker threads [default: all cores].
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Ignore cached results (results are still stored).
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Fail if the run would change the lock file (for CI and shared experiments).
+    #[arg(long)]
+    pub locked: bool,
+    /// No progress bars and no summary.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+pub fn check_stage_name(spec: &rooflaw_dsl::Spec, name: &str) -> anyhow::Result<()> {
+    if spec.stage(name).is_some() {
+        return Ok(());
+    }
+    let names: Vec<&str> = spec.stages.iter().map(|s| s.name.node.as_str()).collect();
+    match rooflaw_dsl::did_you_mean(name, names.iter().copied()) {
+        Some(s) => anyhow::bail!("no stage named `{name}`; did you mean `{s}`?"),
+        None => anyhow::bail!("no stage named `{name}`; stages: {}", names.join(", ")),
+    }
+}
+
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let Some(loaded) = pipeline::load(&args.file)? else { return Ok(ExitCode::from(1)) };
+    for s in args.force.iter().chain(&args.until) {
+        check_stage_name(&loaded.spec, s)?;
+    }
+    let store = pipeline::open_store(&args.file, &args.cache)?;
+    let session = match Session::new(&loaded.spec, &loaded.registry, &store, &args.file) {
+        Ok(s) => s,
+        Err(d) => {
+            eprint!("{}", pipeline::render(&d, &loaded.sources));
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let opts = Options {
+        force: args.force.iter().cloned().collect(),
+        force_all: args.force_all,
+        until: args.until.clone(),
+        no_cache: args.no_cache,
+    };
+    let lock_path = pipeline::lock_path(&args.file);
+    if args.locked {
+        let plan = session.plan(&opts);
+        let running: Vec<String> = plan.iter().filter(|e| e.action == Action::Run).map(|e| {
+            format!("  {}: {}", e.stage, e.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+        }).collect();
+        let lock = LockFile::read(&lock_path)
+            .map_err(|e| anyhow::anyhow!("--locked: cannot read {}: {e}", lock_path.display()))?
+            .ok_or_else(|| anyhow::anyhow!("--locked, but there is no lock file {} yet: run once without --locked", lock_path.display()))?;
+        let current = lock_from_plan(&session, &plan, &args.file);
+        let diff = lock.diff(&current);
+        if !running.is_empty() || !diff.is_empty() {
+            eprintln!("error: --locked, but the run would change {}:", lock_path.display());
+            for l in running.iter().chain(&diff) {
+                eprintln!("{l}");
+            }
+            return Ok(ExitCode::from(1));
+        }
+    }
+
+    let visible = !args.quiet && std::io::stderr().is_terminal();
+    let bars = Bars::new(visible);
+    let cancel = Arc::new(AtomicBool::new(false));
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.jobs.unwrap_or(0)).build()?;
+    let outcomes = match pool.install(|| session.run(&opts, &bars, &cancel)) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+
+    // Lock file: keys and output hashes of what this run produced.
+    if args.until.is_none() {
+        let mut lock = LockFile::new(&args.file.to_string_lossy());
+        for o in &outcomes {
+            lock.stages.insert(
+                o.stage.clone(),
+                LockedStage {
+                    kind: o.kind.clone(),
+                    key: o.key.parse().map_err(|_| anyhow::anyhow!("bad key"))?,
+                    outputs: BTreeMap::from([("out".to_string(), o.output.parse().map_err(|_| anyhow::anyhow!("bad hash"))?)]),
+                },
+            );
+        }
+        lock.write(&lock_path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", lock_path.display()))?;
+    }
+
+    // Outputs of reported stages.
+    let mut outputs = BTreeMap::new();
+    for o in &outcomes {
+        if let Some(a) = session.output(&o.stage)? {
+            outputs.insert(o.stage.clone(), a);
+        }
+    }
+    let written = rooflaw_engine::export::export(&loaded.spec, &loaded.registry, &session.base_dir, &outputs)
+        .map_err(|e| anyhow::anyhow!("writing the report: {e}"))?;
+
+    if !args.quiet {
+        print_summary(&outcomes, &written, &session.base_dir, started.elapsed().as_secs_f64());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn lock_from_plan(session: &Session, plan: &[rooflaw_engine::PlanEntry], file: &std::path::Path) -> LockFile {
+    let mut lock = LockFile::new(&file.to_string_lossy());
+    for e in plan {
+        let (Some(key), Action::Cached) = (&e.key, e.action) else { continue };
+        let Ok(key) = key.parse() else { continue };
+        if let Ok(rooflaw_cache::Lookup::Hit(entry)) = session.store.lookup(&key) {
+            lock.stages.insert(e.stage.clone(), LockedStage { kind: e.kind.clone(), key, outputs: entry.outputs });
+        }
+    }
+    lock
+}
+
+fn print_summary(outcomes: &[rooflaw_engine::Outcome], written: &[PathBuf], base: &std::path::Path, secs: f64) {
+    let w = outcomes.iter().map(|o| o.stage.len()).max().unwrap_or(5);
+    for o in outcomes {
+        let what = match o.action {
+            Action::Run => {
+                let reason = o.reasons.first().map(ToString::to_string).unwrap_or_default();
+                let items = if o.items_run + o.items_cached > 0 {
+                    format!(" [{} run, {} cached]", o.items_run, o.items_cached)
+                } else {
+                    String::new()
+                };
+                format!("ran     {:>8.2}s{items}  ({reason})", o.seconds)
+            }
+            _ => "cached".to_string(),
+        };
+        eprintln!("  {:<w$}  {what}", o.stage);
+    }
+    let ran = outcomes.iter().filter(|o| o.action == Action::Run).count();
+    eprintln!("{ran} ran, {} cached in {secs:.2}s", outcomes.len() - ran);
+    let dirs: std::collections::BTreeSet<_> = written.iter().filter_map(|p| p.parent()).collect();
+    for d in dirs {
+        let shown = d.strip_prefix(std::env::current_dir().unwrap_or_default()).unwrap_or(d);
+        let _ = base;
+        eprintln!("outputs in {}", shown.display());
+    }
+}

@@ -1,0 +1,176 @@
+//! A pipeline's `hardware` block: an optional preset plus field overrides,
+//! resolved into a [`Hardware`] with diagnostics that point at the source.
+use rooflaw_dsl::spec::{Block, Value};
+use rooflaw_dsl::{Diagnostic, Span, Spanned};
+
+use super::{
+    DEFAULT_EFFICIENCY_COMPUTE, DEFAULT_EFFICIENCY_MEMORY, DEFAULT_LAUNCH, FieldKind, Hardware,
+    ids, peak_dtype, preset,
+};
+
+const UNKNOWN_PRESET: &str = "rooflaw::unknown-preset";
+const MISSING_FIELD: &str = "rooflaw::missing-field";
+const BAD_VALUE: &str = "rooflaw::invalid-value";
+const UNKNOWN_FIELD: &str = "rooflaw::unknown-field";
+
+/// Resolve `hardware NAME [from "preset"] { field = value ... }`.
+///
+/// With a preset, fields override its values; without one, `bandwidth`,
+/// `memory` and at least one `peak.<dtype>` are required and efficiencies
+/// and launch overhead take the documented `DEFAULT_*` values. The result's
+/// id is the block's name. Every problem is reported, not just the first.
+pub fn from_block(block: &Block) -> Result<Hardware, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let base = block.preset.as_ref().and_then(|p| {
+        let hw = preset(&p.node);
+        if hw.is_none() {
+            diags.push(unknown_preset(p));
+        }
+        hw
+    });
+    let mut hw = base.unwrap_or_else(|| Hardware {
+        id: String::new(),
+        name: block.name.node.clone(),
+        peak: std::collections::BTreeMap::new(),
+        bandwidth: f64::NAN,
+        memory: f64::NAN,
+        efficiency_compute: DEFAULT_EFFICIENCY_COMPUTE,
+        efficiency_memory: DEFAULT_EFFICIENCY_MEMORY,
+        launch: DEFAULT_LAUNCH,
+    });
+    hw.id.clone_from(&block.name.node);
+
+    for f in &block.fields {
+        let path = f.path.node.as_str();
+        let span = f.value.span;
+        if path == "name" {
+            match &f.value.node {
+                Value::Str(s) => hw.name.clone_from(s),
+                _ => diags.push(bad(
+                    span,
+                    "`name` takes a string, e.g. `name = \"my board\"`",
+                )),
+            }
+            continue;
+        }
+        let (kind, slot): (FieldKind, Option<&mut f64>) = if let Some(key) =
+            path.strip_prefix("peak.")
+        {
+            match peak_dtype(key) {
+                Ok(Some(d)) => (FieldKind::Peak, Some(hw.peak.entry(d).or_insert(f64::NAN))),
+                // fp64 is valid in the language but never used by inference.
+                Ok(None) => (FieldKind::Peak, None),
+                Err(m) => {
+                    diags.push(
+                        Diagnostic::error(UNKNOWN_FIELD, m).at(f.path.span, "unknown datatype"),
+                    );
+                    continue;
+                }
+            }
+        } else {
+            match path {
+                "bandwidth" => (FieldKind::Bandwidth, Some(&mut hw.bandwidth)),
+                "memory" => (FieldKind::Memory, Some(&mut hw.memory)),
+                "efficiency.compute" => (FieldKind::Efficiency, Some(&mut hw.efficiency_compute)),
+                "efficiency.memory" => (FieldKind::Efficiency, Some(&mut hw.efficiency_memory)),
+                "launch" => (FieldKind::Launch, Some(&mut hw.launch)),
+                _ => {
+                    let known = rooflaw_dsl::schema::HARDWARE_FIELDS.iter().map(|s| s.path);
+                    let mut d = Diagnostic::error(
+                        UNKNOWN_FIELD,
+                        format!("unknown hardware field `{path}`"),
+                    )
+                    .at(f.path.span, "not a hardware field");
+                    if let Some(s) = rooflaw_dsl::did_you_mean(path, known) {
+                        d = d.help(format!("did you mean `{s}`?"));
+                    }
+                    diags.push(d);
+                    continue;
+                }
+            }
+        };
+        match number(&f.value.node, kind) {
+            Ok(v) => {
+                if let Some(slot) = slot {
+                    *slot = v;
+                }
+            }
+            Err(m) => {
+                diags.push(bad(span, format!("`{path}`: {m}")));
+                // Keep the field from also being reported as missing.
+                if let Some(slot) = slot {
+                    *slot = 1.0;
+                }
+            }
+        }
+    }
+
+    // With an unknown preset the error above already covers the block.
+    if block.preset.is_none() {
+        diags.extend(missing_fields(block, &hw));
+    }
+
+    if diags.is_empty() { Ok(hw) } else { Err(diags) }
+}
+
+/// What a block without a preset must give and did not.
+fn missing_fields(block: &Block, hw: &Hardware) -> Option<Diagnostic> {
+    let mut missing = Vec::new();
+    if hw.peak.is_empty() {
+        missing.push("peak.<dtype> (e.g. `peak.fp16 = 42.5 TFLOPS`)");
+    }
+    if hw.bandwidth.is_nan() {
+        missing.push("bandwidth");
+    }
+    if hw.memory.is_nan() {
+        missing.push("memory");
+    }
+    (!missing.is_empty()).then(|| {
+        Diagnostic::error(
+            MISSING_FIELD,
+            format!("hardware `{}` is missing {}", block.name.node, missing.join(", ")),
+        )
+        .at(block.name.span, "declared here without a preset")
+        .help("give the fields, or start from a preset: `hardware NAME from \"jetson-agx-orin-64gb\" { ... }`")
+    })
+}
+
+fn unknown_preset(p: &Spanned<String>) -> Diagnostic {
+    let d = Diagnostic::error(
+        UNKNOWN_PRESET,
+        format!("unknown hardware preset `{}`", p.node),
+    )
+    .at(p.span, "no hardware preset has this id");
+    match rooflaw_dsl::did_you_mean(&p.node, ids()) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None => d.help("`rooflaw presets hardware` lists the presets"),
+    }
+}
+
+fn bad(span: Span, message: impl Into<String>) -> Diagnostic {
+    let message = message.into();
+    Diagnostic::error(BAD_VALUE, message.clone()).at(span, message)
+}
+
+/// The SI value of a field, checked against its dimension and range. The
+/// lowering has already checked dimensions; checking again keeps this usable
+/// on specs built by hand.
+fn number(v: &Value, kind: FieldKind) -> Result<f64, String> {
+    let dim = kind.dim();
+    let Value::Quantity(q) = v else {
+        return Err(format!(
+            "expected {} ({})",
+            dim.describe(),
+            dim.example_units()
+        ));
+    };
+    if q.dim != dim {
+        return Err(format!(
+            "expected {}, found {}",
+            dim.describe(),
+            q.dim.describe()
+        ));
+    }
+    kind.check(q.value)?;
+    Ok(q.value)
+}

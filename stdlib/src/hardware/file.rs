@@ -1,0 +1,237 @@
+//! The hardware YAML schema. Walked by hand over a YAML value rather than
+//! derived, so every error names the field path and what was expected.
+use std::collections::BTreeMap;
+
+use rooflaw_dsl::units;
+use yaml_serde::{Mapping, Value};
+
+use super::{
+    DEFAULT_EFFICIENCY_COMPUTE, DEFAULT_EFFICIENCY_MEMORY, DEFAULT_LAUNCH, FieldKind, Hardware,
+    HardwareError, HardwarePreset, HardwareSources, Source, peak_dtype,
+};
+
+const TOP_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "peak",
+    "bandwidth",
+    "memory",
+    "efficiency",
+    "launch",
+];
+const SOURCED_KEYS: &[&str] = &["value", "source", "derived", "note"];
+
+fn err(path: &str, message: impl Into<String>) -> HardwareError {
+    HardwareError::Field {
+        path: path.to_string(),
+        message: message.into(),
+    }
+}
+
+pub(super) fn parse(text: &str) -> Result<HardwarePreset, HardwareError> {
+    let doc: Value = yaml_serde::from_str(text).map_err(|e| HardwareError::Yaml(e.to_string()))?;
+    let top = mapping(&doc, "(document)")?;
+    check_keys(top, "", TOP_KEYS)?;
+
+    let id = string(top.get("id"), "id")?.ok_or_else(|| err("id", "missing"))?;
+    let name = string(top.get("name"), "name")?.unwrap_or_else(|| id.clone());
+    let mut sources = HardwareSources::default();
+
+    let mut peak = BTreeMap::new();
+    let peaks = top.get("peak").ok_or_else(|| {
+        err(
+            "peak",
+            "missing: give at least one datatype, e.g. `fp16: 42.5 TFLOPS`",
+        )
+    })?;
+    for (k, v) in mapping(peaks, "peak")? {
+        let key = k
+            .as_str()
+            .ok_or_else(|| err("peak", "datatype names must be strings"))?;
+        let path = format!("peak.{key}");
+        let dtype = peak_dtype(key).map_err(|m| err(&path, m))?;
+        let (value, source) = field(v, &path, FieldKind::Peak)?;
+        if let Some(d) = dtype {
+            peak.insert(d, value);
+            if let Some(s) = source {
+                sources.peak.insert(d, s);
+            }
+        }
+    }
+    if peak.is_empty() {
+        return Err(err(
+            "peak",
+            "no usable datatype: give at least one of fp32, tf32, bf16, fp16, fp8, int8, int4",
+        ));
+    }
+
+    let required = |key: &str, kind| match top.get(key) {
+        Some(v) => field(v, key, kind),
+        None => Err(err(key, "missing")),
+    };
+    let (bandwidth, s) = required("bandwidth", FieldKind::Bandwidth)?;
+    sources.bandwidth = s;
+    let (memory, s) = required("memory", FieldKind::Memory)?;
+    sources.memory = s;
+
+    let eff = top
+        .get("efficiency")
+        .map(|v| mapping(v, "efficiency"))
+        .transpose()?;
+    if let Some(eff) = eff {
+        check_keys(eff, "efficiency.", &["compute", "memory"])?;
+    }
+    let optional = |v: Option<&Value>, path: &str, kind, default: f64| {
+        v.map_or(Ok((default, None)), |v| field(v, path, kind))
+    };
+    let (efficiency_compute, s) = optional(
+        eff.and_then(|e| e.get("compute")),
+        "efficiency.compute",
+        FieldKind::Efficiency,
+        DEFAULT_EFFICIENCY_COMPUTE,
+    )?;
+    sources.efficiency_compute = s;
+    let (efficiency_memory, s) = optional(
+        eff.and_then(|e| e.get("memory")),
+        "efficiency.memory",
+        FieldKind::Efficiency,
+        DEFAULT_EFFICIENCY_MEMORY,
+    )?;
+    sources.efficiency_memory = s;
+    let (launch, s) = optional(
+        top.get("launch"),
+        "launch",
+        FieldKind::Launch,
+        DEFAULT_LAUNCH,
+    )?;
+    sources.launch = s;
+
+    let hardware = Hardware {
+        id,
+        name,
+        peak,
+        bandwidth,
+        memory,
+        efficiency_compute,
+        efficiency_memory,
+        launch,
+    };
+    Ok(HardwarePreset { hardware, sources })
+}
+
+fn mapping<'a>(v: &'a Value, path: &str) -> Result<&'a Mapping, HardwareError> {
+    v.as_mapping()
+        .ok_or_else(|| err(path, "expected a mapping of keys to values"))
+}
+
+fn check_keys(m: &Mapping, prefix: &str, allowed: &[&str]) -> Result<(), HardwareError> {
+    for k in m.keys() {
+        let Some(k) = k.as_str() else {
+            return Err(err(prefix.trim_end_matches('.'), "keys must be strings"));
+        };
+        if !allowed.contains(&k) {
+            let hint = rooflaw_dsl::did_you_mean(k, allowed.iter().copied()).map_or_else(
+                || format!("expected one of {}", allowed.join(", ")),
+                |s| format!("did you mean `{s}`?"),
+            );
+            return Err(err(
+                &format!("{prefix}{k}"),
+                format!("unknown field; {hint}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn string(v: Option<&Value>, path: &str) -> Result<Option<String>, HardwareError> {
+    match v {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(err(path, "expected a string")),
+    }
+}
+
+/// One numeric field, bare or with its source.
+fn field(v: &Value, path: &str, kind: FieldKind) -> Result<(f64, Option<Source>), HardwareError> {
+    let Value::Mapping(m) = v else {
+        return Ok((amount(v, path, kind)?, None));
+    };
+    check_keys(m, &format!("{path}."), SOURCED_KEYS)?;
+    let value = m
+        .get("value")
+        .ok_or_else(|| err(path, "a sourced value needs `value`"))?;
+    let value = amount(value, &format!("{path}.value"), kind)?;
+    let source = string(m.get("source"), &format!("{path}.source"))?
+        .ok_or_else(|| err(path, "a value written as a mapping needs `source`"))?;
+    let derived = match m.get("derived") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(err(&format!("{path}.derived"), "expected true or false")),
+    };
+    let note = string(m.get("note"), &format!("{path}.note"))?;
+    Ok((
+        value,
+        Some(Source {
+            source,
+            derived,
+            note,
+        }),
+    ))
+}
+
+/// A number in SI units, or a string with a unit the language knows
+/// (`204.8 GB/s`, `5 us`); checked against the field's dimension and range.
+fn amount(v: &Value, path: &str, kind: FieldKind) -> Result<f64, HardwareError> {
+    let dim = kind.dim();
+    let value = match v {
+        Value::Number(n) => n
+            .as_f64()
+            .ok_or_else(|| err(path, "not a representable number"))?,
+        Value::String(s) => {
+            let s = s.trim();
+            let split = s.find(|c: char| c.is_whitespace()).unwrap_or(s.len());
+            let (num, unit) = (s[..split].trim(), s[split..].trim());
+            let num: f64 = num.parse().map_err(|_| {
+                err(
+                    path,
+                    format!(
+                        "expected a number with a unit ({}), got `{s}`",
+                        dim.example_units()
+                    ),
+                )
+            })?;
+            if unit.is_empty() {
+                num
+            } else {
+                let u = units::unit(unit).ok_or_else(|| {
+                    err(
+                        path,
+                        format!("unknown unit `{unit}`; expected {}", dim.example_units()),
+                    )
+                })?;
+                if u.dim != dim {
+                    return Err(err(
+                        path,
+                        format!(
+                            "`{unit}` is {}, but this field is {}",
+                            u.dim.describe(),
+                            dim.describe()
+                        ),
+                    ));
+                }
+                num * u.factor
+            }
+        }
+        _ => {
+            return Err(err(
+                path,
+                format!(
+                    "expected a number or a quantity with a unit ({})",
+                    dim.example_units()
+                ),
+            ));
+        }
+    };
+    kind.check(value).map_err(|m| err(path, m))?;
+    Ok(value)
+}

@@ -1,0 +1,73 @@
+//! The preset files compiled into the binary. Each kind is a hand-kept table
+//! of `include_str!` entries rather than a build script, so adding a preset
+//! is one line here; `stdlib/tests/presets.rs` checks the tables against the
+//! files on disk so none is forgotten.
+
+/// One embedded preset file: its id (the file stem) and its YAML text.
+pub(crate) struct Embedded {
+    pub(crate) id: &'static str,
+    pub(crate) text: &'static str,
+}
+
+macro_rules! embed {
+    ($dir:literal; $($id:literal),* $(,)?) => {
+        &[$(Embedded {
+            id: $id,
+            text: include_str!(concat!("../presets/", $dir, "/", $id, ".yaml")),
+        }),*]
+    };
+}
+
+/// Listing order: Jetson modules, NVIDIA discrete GPUs, Apple silicon, then
+/// phone and board.
+pub(crate) const HARDWARE: &[Embedded] = embed!("hardware";
+    "jetson-agx-orin-64gb",
+    "jetson-agx-orin-32gb",
+    "jetson-orin-nx-16gb",
+    "jetson-orin-nx-8gb",
+    "jetson-orin-nano-8gb",
+    "jetson-orin-nano-super",
+    "jetson-thor",
+    "a100-40gb",
+    "a100-80gb",
+    "h100-sxm",
+    "h100-pcie",
+    "h200",
+    "l40s",
+    "rtx-4090",
+    "apple-m2",
+    "apple-m2-pro",
+    "apple-m2-max",
+    "apple-m3",
+    "apple-m3-pro",
+    "apple-m3-max",
+    "apple-m4",
+    "apple-m4-pro",
+    "apple-m4-max",
+    "snapdragon-8-gen-3",
+    "raspberry-pi-5",
+);
+
+/// Listing order: by family, smallest first.
+pub(crate) const MODELS: &[Embedded] = embed!("models";
+    "qwen2.5-0.5b",
+    "qwen2.5-1.5b",
+    "qwen2.5-3b",
+    "qwen3-0.6b",
+    "qwen3-1.7b",
+    "qwen3-4b",
+    "llama-3.2-1b",
+    "llama-3.2-3b",
+    "llama-3.1-8b",
+    "llama-2-7b",
+    "llama-2-13b",
+    "smollm2-135m",
+    "smollm2-360m",
+    "smollm2-1.7b",
+    "mobilellm-125m",
+    "mobilellm-350m",
+    "phi-3-mini-4k",
+    "gemma-2-2b",
+    "olmoe-1b-7b",
+    "qwen3-30b-a3b",
+);

@@ -1,0 +1,227 @@
+//! Per-operator roofline of prefill and decode, with decode summed over all
+//! output tokens in closed form, and the memory footprint.
+//!
+//! Time of one operator: max(FLOPs / (`peak·eff_c`), bytes / (`bw·eff_m`)) +
+//! launch. During decode every operator's FLOPs and bytes are affine in the
+//! context length L, so the sum over steps is an arithmetic series on each
+//! side of at most one compute/memory crossover ([`affine::sum_max`]):
+//! evaluation is O(operators), independent of the token count, and does not
+//! allocate.
+mod affine;
+mod breakdown;
+mod memory;
+mod ops;
+mod summary;
+mod validate;
+
+pub use breakdown::{Breakdown, OpRow};
+pub use summary::{Bound, Summary};
+pub use validate::RooflineError;
+
+use crate::arch::Architecture;
+use crate::hardware::Hardware;
+use crate::workload::Workload;
+
+use affine::{Affine, sum_max};
+use ops::{Engine, Op, Phase};
+
+/// Achievable rates of one chip for one precision.
+#[derive(Clone, Copy, Debug)]
+struct Rates {
+    matmul: f64,
+    head: f64,
+    vector: f64,
+    bandwidth: f64,
+    launch: f64,
+}
+
+impl Rates {
+    fn new(hw: &Hardware, wl: &Workload) -> Result<Rates, RooflineError> {
+        validate::hardware(hw)?;
+        let p = &wl.precision;
+        let peak = |d| {
+            hw.peak_for(d)
+                .map(|(_, v)| v * hw.efficiency_compute)
+                .ok_or(RooflineError::NoPeak(d))
+        };
+        Ok(Rates {
+            matmul: peak(p.compute())?,
+            head: peak(p.embedding())?,
+            vector: peak(p.vector())?,
+            bandwidth: hw.bandwidth * hw.efficiency_memory,
+            launch: hw.launch,
+        })
+    }
+
+    fn peak(&self, e: Engine) -> f64 {
+        match e {
+            Engine::Matmul => self.matmul,
+            Engine::Head => self.head,
+            Engine::Vector => self.vector,
+        }
+    }
+}
+
+/// One operator's share of a phase: totals over its instances (and over all
+/// steps for decode).
+#[derive(Clone, Copy, Debug, Default)]
+struct Cost {
+    time: f64,
+    /// Time of the instances (steps) where compute is the limit.
+    compute_time: f64,
+    flops: f64,
+    weight: f64,
+    act: f64,
+    kv_read: f64,
+    kv_write: f64,
+    /// Launch overhead inside `time`.
+    launch: f64,
+}
+
+impl Cost {
+    fn bound(&self) -> Bound {
+        if self.compute_time * 2.0 >= self.time - self.launch {
+            Bound::Compute
+        } else {
+            Bound::Memory
+        }
+    }
+
+    fn add(&mut self, o: &Cost) {
+        self.time += o.time;
+        self.compute_time += o.compute_time;
+        self.flops += o.flops;
+        self.weight += o.weight;
+        self.act += o.act;
+        self.kv_read += o.kv_read;
+        self.kv_write += o.kv_write;
+        self.launch += o.launch;
+    }
+}
+
+fn prefill_cost(op: &Op, r: &Rates, s: f64) -> Cost {
+    let tc = op.flops.at(s) / r.peak(op.engine);
+    let tm = op.bytes().at(s) / r.bandwidth;
+    Cost {
+        time: op.count * (tc.max(tm) + r.launch),
+        compute_time: if tc >= tm { op.count * tc } else { 0.0 },
+        flops: op.count * op.flops.at(s),
+        weight: op.count * op.weight.at(s),
+        act: op.count * op.act.at(s),
+        kv_read: op.count * op.kv_read.at(s),
+        kv_write: op.count * op.kv_write.at(s),
+        launch: op.count * r.launch,
+    }
+}
+
+/// Decode steps 1..=n attend over L = prompt + 1 ..= prompt + n keys.
+fn decode_cost(op: &Op, r: &Rates, prompt: u64, n: u64) -> Cost {
+    let (a, b) = (prompt + 1, prompt + n);
+    let compute = op.flops.times(1.0 / r.peak(op.engine));
+    let memory = op.bytes().times(1.0 / r.bandwidth);
+    let (t, on_compute) = sum_max(compute, memory, a, b);
+    let sum = |x: Affine| op.count * x.sum(a as f64, b as f64);
+    Cost {
+        time: op.count * (t + n as f64 * r.launch),
+        compute_time: op.count * on_compute,
+        flops: sum(op.flops),
+        weight: sum(op.weight),
+        act: sum(op.act),
+        kv_read: sum(op.kv_read),
+        kv_write: sum(op.kv_write),
+        launch: op.count * n as f64 * r.launch,
+    }
+}
+
+/// Checks that an architecture is well formed (positive sizes, heads a
+/// multiple of KV heads, 1 ≤ top-k ≤ experts).
+pub fn validate_architecture(arch: &Architecture) -> Result<(), RooflineError> {
+    validate::architecture(arch)
+}
+
+fn check(arch: &Architecture, hw: &Hardware, wl: &Workload) -> Result<Rates, RooflineError> {
+    validate::architecture(arch)?;
+    validate::workload(wl)?;
+    Rates::new(hw, wl)
+}
+
+/// Prefill and decode latency and the memory footprint of `arch` on `hw`.
+pub fn evaluate(
+    arch: &Architecture,
+    hw: &Hardware,
+    wl: &Workload,
+) -> Result<Summary, RooflineError> {
+    let r = check(arch, hw, wl)?;
+    let s = f64::from(wl.prompt);
+    let n = u64::from(wl.decode_steps());
+    let prefill_ops = ops::build(arch, wl, Phase::Prefill);
+    let decode_ops = ops::build(arch, wl, Phase::Decode);
+
+    let mut pre = Cost::default();
+    for op in prefill_ops.as_slice() {
+        pre.add(&prefill_cost(op, &r, s));
+    }
+    let mut dec = Cost::default();
+    for op in decode_ops.as_slice() {
+        dec.add(&decode_cost(op, &r, u64::from(wl.prompt), n));
+    }
+
+    let weights_bytes = memory::weights(arch, wl);
+    let kv_cache_bytes = memory::kv_cache(arch, wl);
+    let activation_bytes = memory::activations(arch, wl, &prefill_ops, s);
+    let memory_bytes = weights_bytes + kv_cache_bytes + activation_bytes;
+    let total = pre.time + dec.time;
+    Ok(Summary {
+        prefill: pre.time,
+        ttft: pre.time,
+        decode: dec.time,
+        decode_per_token: if n == 0 { 0.0 } else { dec.time / n as f64 },
+        tokens_per_s: f64::from(wl.batch) * f64::from(wl.generate) / total,
+        total,
+        weights_bytes,
+        kv_cache_bytes,
+        activation_bytes,
+        memory_bytes,
+        fits_memory: memory_bytes <= hw.memory,
+        params_total: arch.params_total(),
+        params_active: arch.params_active(),
+        prefill_flops: pre.flops,
+        decode_flops: dec.flops,
+        prefill_bound: pre.bound(),
+        decode_bound: if n == 0 { Bound::Memory } else { dec.bound() },
+    })
+}
+
+/// Per-operator rows of both phases: prefill as a whole, decode as the mean
+/// of one step over all decode steps.
+pub fn breakdown(
+    arch: &Architecture,
+    hw: &Hardware,
+    wl: &Workload,
+) -> Result<Breakdown, RooflineError> {
+    let r = check(arch, hw, wl)?;
+    let s = f64::from(wl.prompt);
+    let n = u64::from(wl.decode_steps());
+    let prefill = ops::build(arch, wl, Phase::Prefill)
+        .as_slice()
+        .iter()
+        .map(|op| OpRow::new(op, prefill_cost(op, &r, s), 1.0))
+        .collect();
+    let decode = if n == 0 {
+        Vec::new()
+    } else {
+        ops::build(arch, wl, Phase::Decode)
+            .as_slice()
+            .iter()
+            .map(|op| OpRow::new(op, decode_cost(op, &r, u64::from(wl.prompt), n), n as f64))
+            .collect()
+    };
+    Ok(Breakdown {
+        prefill,
+        decode,
+        decode_steps: wl.decode_steps(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,95 @@
+//! Input checks run before every evaluation, so that a bad architecture,
+//! chip or workload is a clear error rather than an infinity or a NaN.
+use crate::arch::Architecture;
+use crate::hardware::Hardware;
+use crate::precision::Dtype;
+use crate::workload::Workload;
+
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+pub enum RooflineError {
+    #[error("architecture: {0} must be at least 1")]
+    Zero(&'static str),
+    #[error("architecture: heads ({heads}) must be a multiple of kv_heads ({kv_heads})")]
+    Gqa { heads: u32, kv_heads: u32 },
+    #[error("architecture: top_k ({top_k}) must be between 1 and experts ({experts})")]
+    TopK { top_k: u32, experts: u32 },
+    #[error("architecture: shared_experts is {0} but shared_ffn is 0")]
+    SharedFfn(u32),
+    #[error("workload: {0} must be at least 1")]
+    Workload(&'static str),
+    #[error("hardware: {field} must be a positive finite number, got {value}")]
+    Hardware { field: &'static str, value: f64 },
+    #[error("hardware: {field} must be in (0, 1], got {value}")]
+    Efficiency { field: &'static str, value: f64 },
+    #[error("hardware lists no peak usable for {} (nor a wider type)", .0.name())]
+    NoPeak(Dtype),
+}
+
+pub(crate) fn architecture(a: &Architecture) -> Result<(), RooflineError> {
+    let positive = [
+        ("layers", a.layers),
+        ("width", a.width),
+        ("heads", a.heads),
+        ("kv_heads", a.kv_heads),
+        ("head_dim", a.head_dim),
+        ("ffn", a.ffn),
+        ("experts", a.experts),
+        ("vocab", a.vocab),
+        ("norms_per_layer", a.norms_per_layer),
+    ];
+    if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+        return Err(RooflineError::Zero(name));
+    }
+    if !a.heads.is_multiple_of(a.kv_heads) {
+        return Err(RooflineError::Gqa {
+            heads: a.heads,
+            kv_heads: a.kv_heads,
+        });
+    }
+    if a.top_k == 0 || a.top_k > a.experts {
+        return Err(RooflineError::TopK {
+            top_k: a.top_k,
+            experts: a.experts,
+        });
+    }
+    if a.shared_experts > 0 && a.shared_ffn == 0 {
+        return Err(RooflineError::SharedFfn(a.shared_experts));
+    }
+    Ok(())
+}
+
+pub(crate) fn workload(w: &Workload) -> Result<(), RooflineError> {
+    for (name, v) in [
+        ("batch", w.batch),
+        ("prompt", w.prompt),
+        ("generate", w.generate),
+    ] {
+        if v == 0 {
+            return Err(RooflineError::Workload(name));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn hardware(h: &Hardware) -> Result<(), RooflineError> {
+    for (field, value) in [("bandwidth", h.bandwidth), ("memory", h.memory)] {
+        if !(value.is_finite() && value > 0.0) {
+            return Err(RooflineError::Hardware { field, value });
+        }
+    }
+    if !(h.launch.is_finite() && h.launch >= 0.0) {
+        return Err(RooflineError::Hardware {
+            field: "launch",
+            value: h.launch,
+        });
+    }
+    for (field, value) in [
+        ("efficiency_compute", h.efficiency_compute),
+        ("efficiency_memory", h.efficiency_memory),
+    ] {
+        if !(value > 0.0 && value <= 1.0) {
+            return Err(RooflineError::Efficiency { field, value });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! Reading a lowered stage call's arguments. The lowering has already
+//! checked names and types against the signature, so these only extract.
+use rooflaw_dsl::spec::{ArgValue, RefKind, Spec, Stage};
+use rooflaw_dsl::{Diagnostic, Span};
+
+pub(crate) fn value<'a>(stage: &'a Stage, param: &str) -> Option<&'a ArgValue> {
+    stage.arg(param).map(|a| &a.value.node)
+}
+
+pub(crate) fn span(stage: &Stage, param: &str) -> Span {
+    stage.arg(param).map_or(stage.span, |a| a.value.span)
+}
+
+pub(crate) fn number(stage: &Stage, param: &str) -> Option<f64> {
+    match value(stage, param)? {
+        ArgValue::Quantity(q) => Some(q.value),
+        _ => None,
+    }
+}
+
+pub(crate) fn integer(stage: &Stage, param: &str, default: u64) -> Result<u64, Diagnostic> {
+    match number(stage, param) {
+        None => Ok(default),
+        Some(v) if v >= 0.0 && v.fract() == 0.0 && v < 9.0e15 => Ok(v as u64),
+        Some(v) => Err(Diagnostic::error("rooflaw::invalid-value", format!("`{param}` must be a whole number ≥ 0, got {v}"))
+            .at(span(stage, param), "not a whole number")),
+    }
+}
+
+pub(crate) fn string<'a>(stage: &'a Stage, param: &str) -> Option<&'a str> {
+    match value(stage, param)? {
+        ArgValue::Str(s) | ArgValue::Enum(s) => Some(s),
+        _ => None,
+    }
+}
+
+pub(crate) fn boolean(stage: &Stage, param: &str, default: bool) -> bool {
+    match value(stage, param) {
+        Some(ArgValue::Bool(b)) => *b,
+        _ => default,
+    }
+}
+
+/// The declaration a reference argument names.
+pub(crate) fn reference<'a>(stage: &'a Stage, param: &str, kind: RefKind) -> Option<&'a str> {
+    match value(stage, param)? {
+        ArgValue::Ref(k, name) if *k == kind => Some(&name.node),
+        _ => None,
+    }
+}
+
+pub(crate) fn missing(stage: &Stage, param: &str) -> Diagnostic {
+    Diagnostic::error("rooflaw::missing-argument", format!("`{}` needs `{param}`", stage.kind.node))
+        .at(stage.span, format!("add `{param}: ...`"))
+}
+
+/// Look up a `hardware` reference and resolve it (preset + overrides).
+pub(crate) fn hardware(stage: &Stage, spec: &Spec, param: &str) -> Result<crate::Hardware, Vec<Diagnostic>> {
+    let name = reference(stage, param, RefKind::Hardware).ok_or_else(|| vec![missing(stage, param)])?;
+    let block = spec.hardware(name).ok_or_else(|| vec![missing(stage, param)])?;
+    crate::hardware::from_block(block)
+}
+
+/// Look up a `workload` reference: one workload per precision it lists.
+pub(crate) fn workloads(stage: &Stage, spec: &Spec, param: &str) -> Result<Vec<crate::Workload>, Vec<Diagnostic>> {
+    let name = reference(stage, param, RefKind::Workload).ok_or_else(|| vec![missing(stage, param)])?;
+    let block = spec.workload(name).ok_or_else(|| vec![missing(stage, param)])?;
+    super::workload::from_block(block)
+}
+
+pub(crate) fn budget(stage: &Stage, spec: &Spec, param: &str) -> Result<Option<crate::budget::Budget>, Vec<Diagnostic>> {
+    let Some(name) = reference(stage, param, RefKind::Budget) else { return Ok(None) };
+    let block = spec.budget(name).ok_or_else(|| vec![missing(stage, param)])?;
+    crate::budget::Budget::from_spec(block).map(Some)
+}
+
+/// Serialize for a manifest; our own types cannot fail to serialize.
+pub(crate) fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).expect("stage parameters serialize")
+}

@@ -1,0 +1,72 @@
+//! `enumerate(space)`: the search space's candidates, streamed. The output
+//! is the compiled space itself plus its count, so downstream stages stream
+//! the candidates in parallel chunks instead of loading a huge table.
+use rooflaw_dsl::spec::{RefKind, Spec, Stage};
+use rooflaw_dsl::{Diagnostic, Param, ParamType, Signature};
+use rooflaw_engine::{Artifact, Inputs, RunCtx, StageError, StageKind};
+use serde_json::{Value, json};
+
+use super::{args, candidates};
+use crate::space::CompiledSpace;
+
+pub(crate) struct Enumerate(Signature);
+
+impl Enumerate {
+    pub(crate) fn new() -> Self {
+        Self(Signature {
+            kind: "enumerate",
+            doc: "Every architecture of a search space, with derived fields and `require` constraints applied.",
+            params: vec![Param { name: "space", ty: ParamType::Space, required: true, positional: true, doc: "the space to enumerate" }],
+        })
+    }
+}
+
+impl StageKind for Enumerate {
+    fn signature(&self) -> &Signature {
+        &self.0
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn resolve(&self, stage: &Stage, spec: &Spec) -> Result<Value, Vec<Diagnostic>> {
+        let name = args::reference(stage, "space", RefKind::Space).ok_or_else(|| vec![args::missing(stage, "space")])?;
+        let space = spec.space(name).ok_or_else(|| vec![args::missing(stage, "space")])?;
+        // Compile now so space errors surface at `check`/`plan` time, with spans.
+        CompiledSpace::compile(space)?;
+        Ok(json!({ "space": rooflaw_dsl::strip_spans(args::json(space)) }))
+    }
+
+    fn run(&self, ctx: &RunCtx, params: &Value, _: &Inputs) -> Result<Artifact, StageError> {
+        use rayon::prelude::*;
+        let space: rooflaw_dsl::spec::Space =
+            serde_json::from_value(params["space"].clone()).map_err(|e| StageError::new(e.to_string()))?;
+        let compiled = CompiledSpace::compile(&space)
+            .map_err(|d| StageError::new(d.first().map_or_else(String::new, |d| d.message.clone())))?;
+        ctx.progress.message("counting candidates");
+        let (count, drops) = compiled
+            .chunks(rayon::current_num_threads() * 8)
+            .into_par_iter()
+            .map(|mut e| {
+                let n = (&mut e).count() as u64;
+                (n, e.drops().clone())
+            })
+            .reduce(
+                || (0, crate::space::Drops::default()),
+                |(a, mut da), (b, db)| {
+                    da.merge(&db);
+                    (a + b, da)
+                },
+            );
+        if count == 0 {
+            return Err(StageError::new(format!(
+                "space `{}` has no valid candidate: {} invalid, {} rejected by `require`",
+                compiled.name(),
+                drops.total_invalid(),
+                drops.total_required()
+            )));
+        }
+        Ok(candidates::lazy(&params["space"], count, &drops))
+    }
+}

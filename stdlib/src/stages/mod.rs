@@ -1,0 +1,40 @@
+//! The stage kinds pipelines can use, registered with the engine. Each stage
+//! module is thin glue: resolve arguments into canonical parameters, call the
+//! science in the rest of this crate, shape the result as an artifact.
+use std::sync::Arc;
+
+use rooflaw_dsl::PresetKind;
+use rooflaw_engine::Registry;
+
+mod args;
+mod candidates;
+mod enumerate;
+mod law;
+mod pareto;
+mod roofline;
+mod sample;
+mod search;
+mod workload;
+
+/// Preset names of each kind, for validation and did-you-mean.
+fn presets(kind: PresetKind) -> Vec<String> {
+    match kind {
+        PresetKind::Hardware => crate::hardware::ids().into_iter().map(String::from).collect(),
+        PresetKind::Model => crate::models::ids().into_iter().map(String::from).collect(),
+        PresetKind::Budget => crate::budget::PRESETS.iter().map(|p| p.name.to_string()).collect(),
+        PresetKind::Law => crate::law::presets().iter().map(|p| p.name.to_string()).collect(),
+        PresetKind::Workload | PresetKind::Corpus => Vec::new(),
+    }
+}
+
+/// Every stage kind rooflaw ships.
+pub fn registry() -> Registry {
+    let mut r = Registry::new(presets, crate::space::SPACE_FIELDS, crate::space::SPACE_BUILTINS);
+    r.register(Arc::new(enumerate::Enumerate::new()));
+    r.register(Arc::new(sample::Sample::new()));
+    r.register(Arc::new(roofline::Roofline::new()));
+    r.register(Arc::new(law::LawStage::new()));
+    r.register(Arc::new(pareto::Pareto::new()));
+    r.register(Arc::new(search::Search::new()));
+    r
+}

@@ -1,0 +1,224 @@
+//! `search(frontier, budget:, baseline:)`: the lowest-loss designs that meet
+//! the budget, and the paper's headline comparison against a baseline model
+//! at its own latency on this hardware.
+use rooflaw_dsl::spec::{Spec, Stage};
+use rooflaw_dsl::{Diagnostic, Param, ParamType, PresetKind, Signature};
+use rooflaw_engine::{Artifact, Column, Inputs, RunCtx, StageError, StageKind, Table};
+use serde_json::{Value, json};
+
+use super::{args, law, pareto, roofline};
+use crate::budget::{Budget, Metrics, Objective};
+use crate::hardware::Hardware;
+use crate::search::{Evaluated, headline};
+use crate::workload::Workload;
+
+pub(crate) const KIND: &str = "search";
+
+pub(crate) struct Search(Signature);
+
+impl Search {
+    pub(crate) fn new() -> Self {
+        Self(Signature {
+            kind: "search",
+            doc: "The lowest-loss designs within a budget, and the comparison with a baseline model.",
+            params: vec![
+                Param { name: "designs", ty: ParamType::Stage, required: true, positional: true, doc: "a pareto stage, or a roofline stage with `law:`" },
+                Param { name: "budget", ty: ParamType::Budget, required: false, positional: false, doc: "latency and memory limits" },
+                Param { name: "baseline", ty: ParamType::Preset(PresetKind::Model), required: false, positional: false, doc: "a model preset to compare with" },
+                Param { name: "law", ty: ParamType::Stage, required: false, positional: false, doc: "a law stage, when `designs` has no loss column" },
+                Param { name: "objective", ty: ParamType::Enum(Objective::NAMES), required: false, positional: false, doc: "latency for the comparison (default: the frontier's)" },
+                Param { name: "top", ty: ParamType::Integer, required: false, positional: false, doc: "how many designs to keep (default 5)" },
+            ],
+        })
+    }
+}
+
+struct Row {
+    metrics: Metrics,
+    loss: f64,
+}
+
+impl Evaluated for Row {
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+    fn loss(&self) -> f64 {
+        self.loss
+    }
+}
+
+pub(crate) fn metrics_of(s: &crate::roofline::Summary) -> Metrics {
+    Metrics {
+        prefill_s: s.prefill,
+        ttft_s: s.ttft,
+        decode_s: s.decode,
+        per_token_s: s.decode_per_token,
+        total_s: s.total,
+        memory_bytes: s.memory_bytes,
+        params: s.params_total as f64,
+        params_active: s.params_active as f64,
+        throughput: s.tokens_per_s,
+    }
+}
+
+fn row_metrics(t: &Table, i: usize) -> Metrics {
+    let f = |c: &str| t.column(c).map_or(f64::NAN, |col| col.f64_at(i));
+    Metrics {
+        prefill_s: f("prefill_ms") / 1e3,
+        ttft_s: f("ttft_ms") / 1e3,
+        decode_s: f("decode_ms") / 1e3,
+        per_token_s: f("decode_ms_per_token") / 1e3,
+        total_s: f("total_ms") / 1e3,
+        memory_bytes: f("memory_bytes"),
+        params: f("params"),
+        params_active: f("params_active"),
+        throughput: f("tokens_per_s"),
+    }
+}
+
+impl StageKind for Search {
+    fn signature(&self) -> &Signature {
+        &self.0
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn resolve(&self, stage: &Stage, spec: &Spec) -> Result<Value, Vec<Diagnostic>> {
+        let budget = args::budget(stage, spec, "budget")?;
+        let top = args::integer(stage, "top", 5).map_err(|d| vec![d])?.max(1);
+        let baseline = match args::string(stage, "baseline") {
+            Some(id) => {
+                let m = crate::models::find(id).ok_or_else(|| {
+                    let ids = crate::models::ids();
+                    let mut d = Diagnostic::error("rooflaw::unknown-preset", format!("no model preset named `{id}`"))
+                        .at(args::span(stage, "baseline"), "unknown model");
+                    if let Some(s) = rooflaw_dsl::did_you_mean(id, ids.iter().copied()) {
+                        d = d.help(format!("did you mean `{s}`?"));
+                    }
+                    vec![d]
+                })?;
+                json!({ "id": m.id, "name": m.name, "arch": args::json(&m.arch) })
+            }
+            None => Value::Null,
+        };
+        Ok(json!({
+            "budget": budget.as_ref().map(args::json),
+            "baseline": baseline,
+            "objective": args::string(stage, "objective"),
+            "top": top,
+        }))
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn run(&self, _: &RunCtx, params: &Value, inputs: &Inputs) -> Result<Artifact, StageError> {
+        let input = inputs.require("designs")?;
+        let t = input.as_table().ok_or_else(|| StageError::new("`search` reads a pareto or roofline table"))?;
+        let (law, tokens) = match inputs.get("law") {
+            Some(a) => law::read(a)?,
+            None => {
+                let l = t.meta.get("law").cloned().ok_or_else(|| {
+                    StageError::new("these designs have no loss: pass `law:` or search a pareto stage")
+                })?;
+                let law = serde_json::from_value(l).map_err(|e| StageError::new(e.to_string()))?;
+                (law, t.meta.get("tokens").and_then(Value::as_f64))
+            }
+        };
+        let loss: Vec<f64> = match (t.f64s("loss"), inputs.get("law")) {
+            (Some(l), None) => l.to_vec(),
+            _ => pareto::losses(t, &law, tokens)?.0,
+        };
+        let objective = params["objective"]
+            .as_str()
+            .and_then(Objective::from_name)
+            .or_else(|| t.meta.get("objective").and_then(|o| serde_json::from_value(o.clone()).ok()))
+            .unwrap_or(Objective::Total);
+        let budget: Option<Budget> = serde_json::from_value(params["budget"].clone()).ok();
+        let open = Budget { name: "none".into(), limits: vec![] };
+        let rows: Vec<Row> = (0..t.rows()).map(|i| Row { metrics: row_metrics(t, i), loss: loss[i] }).collect();
+        let k = params["top"].as_u64().unwrap_or(5) as usize;
+        let result = crate::search::search(&rows, budget.as_ref().unwrap_or(&open), k);
+
+        let mut out = t.select(&result.top.iter().map(|p| p.index).collect::<Vec<_>>());
+        if out.column("loss").is_none() {
+            out.push("loss", Column::F64(result.top.iter().map(|p| p.loss).collect()));
+            out.push("perplexity", Column::F64(result.top.iter().map(|p| p.perplexity).collect()));
+        }
+        out.columns.insert(0, ("rank".into(), Column::I32((1..=result.top.len() as i32).collect())));
+        let margins: Vec<String> = result
+            .top
+            .iter()
+            .map(|p| {
+                p.feasibility
+                    .checks
+                    .iter()
+                    .map(|c| format!("{}: {:+.1}%", c.limit.metric.name(), c.relative * 100.0))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .collect();
+        out.push("margins", Column::Str(margins));
+
+        // The headline comparison, per precision: the baseline evaluated on
+        // the same chip and workload, and the best design no slower than it.
+        let mut headlines = Vec::new();
+        let mut baseline_rows = Vec::new();
+        if let Some(base) = params["baseline"].as_object() {
+            let arch: crate::Architecture =
+                serde_json::from_value(base["arch"].clone()).map_err(|e| StageError::new(e.to_string()))?;
+            let hw: Option<Hardware> = t.meta.get("hardware").and_then(|h| serde_json::from_value(h.clone()).ok());
+            let wls: Vec<Workload> =
+                t.meta.get("workloads").and_then(|w| serde_json::from_value(w.clone()).ok()).unwrap_or_default();
+            let (base_loss, extrapolated) = match law.predict(&arch, tokens) {
+                Ok(l) => (l, false),
+                Err(_) => (law.clone().with_extrapolate(true).predict(&arch, tokens).map_err(|e| StageError::new(e.to_string()))?, true),
+            };
+            let precisions = t.strs("precision").map(<[String]>::to_vec).unwrap_or_default();
+            for wl in &wls {
+                let Some(hw) = &hw else { break };
+                let s = crate::roofline::evaluate(&arch, hw, wl).map_err(|e| StageError::new(format!("baseline: {e}")))?;
+                let m = metrics_of(&s);
+                let label = wl.precision.label();
+                let group: Vec<usize> = (0..rows.len()).filter(|&i| precisions.get(i).is_none_or(|p| *p == label)).collect();
+                let items: Vec<Row> = group.iter().map(|&i| Row { metrics: rows[i].metrics, loss: rows[i].loss }).collect();
+                baseline_rows.push(json!({
+                    "precision": label,
+                    "latency_ms": m.objective(objective) * 1e3,
+                    "metrics": m,
+                    "loss": base_loss,
+                    "perplexity": base_loss.exp(),
+                    "loss_extrapolated": extrapolated,
+                }));
+                if let Some(h) = headline(&items, &m, base_loss, objective, budget.as_ref()) {
+                    let best = group[h.best];
+                    let arch = super::candidates::arch_at(t, best)?;
+                    headlines.push(json!({
+                        "precision": label,
+                        "baseline": base["id"],
+                        "objective": objective,
+                        "baseline_latency_ms": h.baseline_latency * 1e3,
+                        "best_latency_ms": h.best_latency * 1e3,
+                        "baseline_loss": h.baseline_loss,
+                        "best_loss": h.best_loss,
+                        "baseline_perplexity": h.baseline_perplexity,
+                        "best_perplexity": h.best_perplexity,
+                        "perplexity_reduction_pct": h.perplexity_reduction * 100.0,
+                        "loss_reduction_pct": h.loss_reduction * 100.0,
+                        "best": args::json(&arch),
+                    }));
+                }
+            }
+        }
+        out.meta = t.meta.clone();
+        out.meta.remove("cloud");
+        out.meta.insert("budget".into(), params["budget"].clone());
+        out.meta.insert("feasible".into(), json!(result.feasible));
+        out.meta.insert("searched".into(), json!(result.total));
+        out.meta.insert("objective".into(), json!(objective));
+        out.meta.insert("baseline".into(), json!(baseline_rows));
+        out.meta.insert("headline".into(), json!(headlines));
+        let _ = roofline::KIND;
+        Ok(Artifact::table(KIND, out))
+    }
+}

@@ -1,0 +1,87 @@
+//! A pipeline's `workload` block, resolved into one [`Workload`] per
+//! precision it lists (`precision = [fp16, w4a16]` gives two).
+use rooflaw_dsl::spec::{Block, Value};
+use rooflaw_dsl::{Diagnostic, Spanned};
+
+use crate::precision::Precision;
+use crate::workload::{Attention, Workload};
+
+pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let count = |path: &str, default: Option<u32>, diags: &mut Vec<Diagnostic>| -> u32 {
+        match block.field(path) {
+            Some(f) => match &f.value.node {
+                Value::Quantity(q) if q.value >= 0.0 && q.value.fract() == 0.0 && q.value <= f64::from(u32::MAX) => {
+                    q.value as u32
+                }
+                _ => {
+                    diags.push(
+                        Diagnostic::error("rooflaw::invalid-value", format!("`{path}` must be a whole number"))
+                            .at(f.value.span, "expected a whole number"),
+                    );
+                    0
+                }
+            },
+            None => default.unwrap_or_else(|| {
+                diags.push(
+                    Diagnostic::error("rooflaw::missing-field", format!("workload `{}` needs `{path}`", block.name.node))
+                        .at(block.name.span, format!("add `{path} = ...`")),
+                );
+                0
+            }),
+        }
+    };
+    let batch = count("batch", Some(1), &mut diags);
+    let prompt = count("prompt", None, &mut diags);
+    let generate = count("generate", None, &mut diags);
+    if batch == 0 {
+        if let Some(f) = block.field("batch") {
+            diags.push(Diagnostic::error("rooflaw::invalid-value", "`batch` must be at least 1").at(f.value.span, "zero"));
+        }
+    }
+    let mut words: Vec<Spanned<String>> = Vec::new();
+    match block.field("precision").map(|f| &f.value) {
+        None => words.push(Spanned::new("fp16".into(), block.name.span)),
+        Some(v) => match &v.node {
+            Value::Word(w) | Value::Str(w) => words.push(Spanned::new(w.clone(), v.span)),
+            Value::List(items) => {
+                for i in items {
+                    match &i.node {
+                        Value::Word(w) | Value::Str(w) => words.push(Spanned::new(w.clone(), i.span)),
+                        _ => diags.push(Diagnostic::error("rooflaw::invalid-value", "expected a precision").at(i.span, "here")),
+                    }
+                }
+            }
+            _ => diags.push(Diagnostic::error("rooflaw::invalid-value", "expected a precision such as `fp16` or `w4a16kv8`").at(v.span, "here")),
+        },
+    }
+    let attention = match block.field("attention").map(|f| &f.value) {
+        Some(v) => match &v.node {
+            Value::Word(w) | Value::Str(w) => Attention::parse(w).unwrap_or_else(|| {
+                diags.push(
+                    Diagnostic::error("rooflaw::invalid-value", format!("unknown attention `{w}`"))
+                        .at(v.span, "expected `fused` or `unfused`"),
+                );
+                Attention::Fused
+            }),
+            _ => Attention::Fused,
+        },
+        None => Attention::Fused,
+    };
+    let mut out = Vec::new();
+    for w in &words {
+        match Precision::parse(&w.node) {
+            Ok(p) => {
+                let mut wl = Workload::new(batch.max(1), prompt, generate, p);
+                wl.attention = attention;
+                out.push(wl);
+            }
+            Err(e) => diags.push(
+                Diagnostic::error("rooflaw::invalid-precision", e.to_string())
+                    .at(w.span, "unknown precision")
+                    .help("precisions: fp32, bf16, fp16, fp8, int8, w8a16, w4a16, optionally with a KV suffix such as kv8 (w4a16kv8)"),
+            ),
+        }
+    }
+    if diags.is_empty() { Ok(out) } else { Err(diags) }
+}

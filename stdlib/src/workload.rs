@@ -1,0 +1,68 @@
+//! What one inference run asks of a model: how many sequences, how long the
+//! prompt, how many tokens to generate, in which precision, and how attention
+//! is executed.
+use serde::{Deserialize, Serialize};
+
+use crate::precision::Precision;
+
+/// How the attention scores are computed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Attention {
+    /// One fused kernel (`FlashAttention`, vLLM's paged attention, llama.cpp's
+    /// flash-attn path): scores stay on chip, Q/K/V are read once and the
+    /// output written once, and causal prefill skips the masked half. The
+    /// default, because every serving stack one would measure against runs
+    /// this way on GPUs and Jetson.
+    #[default]
+    Fused,
+    /// Three kernels (QK^T, softmax, score·V) that write and re-read the
+    /// `B·n_h·S_q·S` score matrix in DRAM over the full square, as the paper's
+    /// Appendix E table does.
+    Unfused,
+}
+
+impl Attention {
+    pub fn parse(text: &str) -> Option<Attention> {
+        match text {
+            "fused" => Some(Attention::Fused),
+            "unfused" => Some(Attention::Unfused),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Workload {
+    /// Sequences processed together, B.
+    pub batch: u32,
+    /// Prompt tokens per sequence, `S_in`.
+    pub prompt: u32,
+    /// Output tokens per sequence, `S_out` (the first comes out of prefill).
+    pub generate: u32,
+    pub precision: Precision,
+    #[serde(default)]
+    pub attention: Attention,
+}
+
+impl Workload {
+    pub fn new(batch: u32, prompt: u32, generate: u32, precision: Precision) -> Self {
+        Self {
+            batch,
+            prompt,
+            generate,
+            precision,
+            attention: Attention::Fused,
+        }
+    }
+
+    /// Decode steps: every output token after the first, which prefill emits.
+    pub fn decode_steps(&self) -> u32 {
+        self.generate.saturating_sub(1)
+    }
+
+    /// Tokens per sequence held in the KV cache at the end of the run.
+    pub fn final_context(&self) -> u64 {
+        u64::from(self.prompt) + u64::from(self.generate)
+    }
+}

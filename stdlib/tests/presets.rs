@@ -1,0 +1,394 @@
+//! Hardware and model presets: every file is embedded, loads, is complete and
+//! sourced, and every model's parameter count equals its published one.
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use rooflaw_dsl::spec::{Block, Field, Value};
+use rooflaw_dsl::{Dim, FileId, Quantity, Span, Spanned};
+use rooflaw_stdlib::hardware::{self, HardwareError};
+use rooflaw_stdlib::{Dtype, models};
+
+fn files_on_disk(kind: &str) -> BTreeSet<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("presets")
+        .join(kind);
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn every_preset_file_is_embedded() {
+    let hw: BTreeSet<String> = hardware::ids().into_iter().map(String::from).collect();
+    assert_eq!(hw, files_on_disk("hardware"));
+    assert_eq!(
+        hardware::ids().len(),
+        25,
+        "issue #3 lists 25 hardware presets"
+    );
+    let ms: BTreeSet<String> = models::ids().into_iter().map(String::from).collect();
+    assert_eq!(ms, files_on_disk("models"));
+    assert_eq!(models::ids().len(), 20, "issue #3 lists 20 model presets");
+}
+
+#[test]
+fn model_parameter_counts_equal_published_counts() {
+    let mut wrong = Vec::new();
+    for p in models::presets() {
+        let n = p.arch.params_total();
+        if !p.params.matches(n) {
+            wrong.push(format!(
+                "{}: computed {n}, published {} (off by {})",
+                p.id,
+                p.params.total,
+                i128::from(n) - i128::from(p.params.total)
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn only_models_without_an_exact_published_count_are_compared_truncated() {
+    let rounded: Vec<String> = models::presets()
+        .into_iter()
+        .filter(|p| p.params.truncated_to != 0)
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(rounded, ["mobilellm-350m"]);
+}
+
+#[test]
+fn model_presets_carry_repo_and_sources() {
+    for p in models::presets() {
+        assert!(p.hf_repo.contains('/'), "{}: hf_repo `{}`", p.id, p.hf_repo);
+        assert!(
+            p.config_source.contains(&p.hf_repo),
+            "{}: config source",
+            p.id
+        );
+        assert!(!p.params.source.is_empty(), "{}: count source", p.id);
+    }
+    assert_eq!(models::preset("qwen3-30b-a3b").unwrap().experts, 128);
+    assert!(models::preset("qwen3-30b").is_none());
+}
+
+#[test]
+fn qk_norm_over_the_whole_projection_counts_q_and_k_dims() {
+    // OLMoE-1B-7B: q_norm and k_norm have 2048 weights each, not 128.
+    let olmoe = models::preset("olmoe-1b-7b").unwrap();
+    let mut per_head = olmoe.clone();
+    per_head.qk_norm_full = false;
+    let per_layer = (2048 + 2048) - 2 * 128;
+    assert_eq!(
+        olmoe.params_total() - per_head.params_total(),
+        16 * per_layer
+    );
+    assert_eq!(olmoe.params_total(), 6_919_161_856);
+}
+
+#[test]
+fn every_hardware_preset_is_complete_and_sourced() {
+    for p in hardware::presets() {
+        let hw = &p.hardware;
+        assert!(!hw.peak.is_empty(), "{}: no peak", hw.id);
+        assert!(hw.peak.values().all(|v| *v > 0.0), "{}: peak", hw.id);
+        assert!(hw.bandwidth > 0.0 && hw.memory > 0.0, "{}", hw.id);
+        for e in [hw.efficiency_compute, hw.efficiency_memory] {
+            assert!(e > 0.0 && e <= 1.0, "{}: efficiency {e}", hw.id);
+        }
+        assert!(hw.launch >= 0.0, "{}", hw.id);
+        assert_eq!(
+            p.sources.missing(hw),
+            Vec::<String>::new(),
+            "{}: unsourced fields",
+            hw.id
+        );
+        let all = p.sources.peak.values().chain(
+            [
+                &p.sources.bandwidth,
+                &p.sources.memory,
+                &p.sources.efficiency_compute,
+                &p.sources.efficiency_memory,
+                &p.sources.launch,
+            ]
+            .into_iter()
+            .flatten(),
+        );
+        for s in all {
+            assert!(!s.source.trim().is_empty(), "{}: empty source", hw.id);
+            assert!(
+                !s.derived || s.note.is_some(),
+                "{}: derived value without a note",
+                hw.id
+            );
+        }
+    }
+}
+
+#[test]
+fn hardware_preset_values_match_their_datasheets() {
+    let cases: &[(&str, Dtype, f64, f64, f64)] = &[
+        // id, dtype, peak, bandwidth, memory
+        ("a100-80gb", Dtype::Fp16, 312e12, 2039e9, 80e9),
+        ("a100-40gb", Dtype::Int8, 624e12, 1555e9, 40e9),
+        ("h100-sxm", Dtype::Bf16, 989.5e12, 3.35e12, 80e9),
+        ("h100-pcie", Dtype::Fp8, 1513e12, 2e12, 80e9),
+        ("h200", Dtype::Fp16, 989.5e12, 4.8e12, 141e9),
+        ("rtx-4090", Dtype::Fp16, 165.2e12, 1008e9, 24e9),
+        ("jetson-agx-orin-64gb", Dtype::Fp16, 42.6e12, 204.8e9, 64e9),
+        ("jetson-orin-nano-super", Dtype::Int8, 33.4e12, 102e9, 8e9),
+        ("apple-m4-max", Dtype::Fp32, 15.1e12, 546e9, 128e9),
+        ("raspberry-pi-5", Dtype::Fp32, 153.6e9, 17.1e9, 16e9),
+    ];
+    for &(id, dtype, peak, bw, mem) in cases {
+        let hw = hardware::preset(id).unwrap();
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b;
+        assert!(
+            close(hw.peak[&dtype], peak),
+            "{id} {dtype:?}: {}",
+            hw.peak[&dtype]
+        );
+        assert!(close(hw.bandwidth, bw), "{id} bandwidth {}", hw.bandwidth);
+        assert!(close(hw.memory, mem), "{id} memory {}", hw.memory);
+    }
+}
+
+#[test]
+fn sparse_marketing_numbers_are_halved_and_marked() {
+    let p = hardware::presets()
+        .into_iter()
+        .find(|p| p.hardware.id == "h100-sxm")
+        .unwrap();
+    let s = &p.sources.peak[&Dtype::Fp16];
+    assert!(s.derived);
+    assert!(s.note.as_deref().unwrap().contains("1979 TFLOPS"));
+}
+
+#[test]
+fn a_user_file_may_give_bare_values_and_gets_documented_defaults() {
+    let p = hardware::from_yaml(
+        "id: board\npeak:\n  fp16: 10 TFLOPS\n  fp64: 1 TFLOPS\nbandwidth: 100 GB/s\nmemory: 8 GiB\n",
+    )
+    .unwrap();
+    let hw = p.hardware;
+    assert_eq!(hw.name, "board");
+    assert_eq!(hw.peak.len(), 1, "fp64 is accepted but not modelled");
+    assert!((hw.peak[&Dtype::Fp16] - 10e12).abs() < 1.0);
+    assert!((hw.bandwidth - 100e9).abs() < 1.0);
+    assert!((hw.memory - 8.0 * 1024f64.powi(3)).abs() < 1.0);
+    assert!((hw.efficiency_compute - hardware::DEFAULT_EFFICIENCY_COMPUTE).abs() < f64::EPSILON);
+    assert!((hw.efficiency_memory - hardware::DEFAULT_EFFICIENCY_MEMORY).abs() < f64::EPSILON);
+    assert!((hw.launch - hardware::DEFAULT_LAUNCH).abs() < f64::EPSILON);
+    assert_eq!(p.sources.missing(&hw).len(), 6);
+}
+
+#[test]
+fn bad_hardware_files_get_clear_errors() {
+    let base = "id: b\npeak: {fp16: 10 TFLOPS}\nbandwidth: 100 GB/s\nmemory: 8 GB\n";
+    let cases: &[(&str, &str)] = &[
+        (
+            "id: b\npeak: {fp16: 10 TFLOPS}\nmemory: 8 GB\n",
+            "bandwidth: missing",
+        ),
+        (
+            "id: b\npeak: {fp16: 10 GB/s}\nbandwidth: 100 GB/s\nmemory: 8 GB\n",
+            "peak.fp16: `GB/s` is a bandwidth, but this field is a compute rate",
+        ),
+        (
+            "id: b\npeak: {fp116: 10 TFLOPS}\nbandwidth: 100 GB/s\nmemory: 8 GB\n",
+            "peak.fp116: unknown datatype `fp116`; did you mean `fp16`?",
+        ),
+        (
+            "id: b\npeak: {fp16: 10 TFLOPS}\nbandwidth: 100 GBs\nmemory: 8 GB\n",
+            "bandwidth: unknown unit `GBs`",
+        ),
+        (
+            "id: b\npeak: {fp16: 10 TFLOPS}\nbandwith: 100 GB/s\nmemory: 8 GB\n",
+            "bandwith: unknown field; did you mean `bandwidth`?",
+        ),
+        (
+            "id: b\npeak: {fp16: 10 TFLOPS}\nbandwidth: -1\nmemory: 8 GB\n",
+            "bandwidth: must be positive",
+        ),
+        (
+            "id: b\npeak: {fp16: {value: 10 TFLOPS}}\nbandwidth: 100 GB/s\nmemory: 8 GB\n",
+            "peak.fp16: a value written as a mapping needs `source`",
+        ),
+        (
+            "id: b\npeak: {}\nbandwidth: 100 GB/s\nmemory: 8 GB\n",
+            "peak: no usable datatype",
+        ),
+        ("id: [b\n", "invalid YAML"),
+    ];
+    for (text, expected) in cases {
+        let e = hardware::from_yaml(text).unwrap_err().to_string();
+        assert!(
+            e.contains(expected),
+            "{text:?}\n  got:      {e}\n  expected: {expected}"
+        );
+    }
+    let eff = format!("{base}efficiency: {{compute: 1.5}}\n");
+    let e = hardware::from_yaml(&eff).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "efficiency.compute: an efficiency is a fraction in (0, 1], got 1.5"
+    );
+}
+
+#[test]
+fn resolve_takes_a_preset_id_or_a_yaml_file() {
+    assert_eq!(hardware::resolve("h200").unwrap().id, "h200");
+    match hardware::resolve("jetson-agx-orin-64g") {
+        Err(HardwareError::UnknownPreset { suggestion, .. }) => {
+            assert_eq!(suggestion.as_deref(), Some("jetson-agx-orin-64gb"));
+        }
+        other => panic!("expected an unknown-preset error, got {other:?}"),
+    }
+    let dir = std::env::temp_dir().join(format!("rooflaw-presets-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("board.yaml");
+    std::fs::write(
+        &file,
+        "id: board\npeak: {int8: 1 TOPS}\nbandwidth: 10 GB/s\nmemory: 1 GB\n",
+    )
+    .unwrap();
+    let hw = hardware::resolve(file.to_str().unwrap()).unwrap();
+    assert!((hw.peak[&Dtype::Int8] - 1e12).abs() < 1.0);
+    let missing = dir.join("nope.yaml");
+    let e = hardware::resolve(missing.to_str().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("cannot read"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// --- pipeline `hardware` blocks -------------------------------------------
+
+fn sp(start: usize, end: usize) -> Span {
+    Span::new(FileId(0), start, end)
+}
+
+fn q(value: f64, dim: Dim) -> Value {
+    Value::Quantity(Quantity::new(value, dim))
+}
+
+fn block(preset: Option<&str>, fields: Vec<(&str, Value)>) -> Block {
+    Block {
+        name: Spanned::new("orin".into(), sp(9, 13)),
+        preset: preset.map(|p| Spanned::new(p.to_string(), sp(20, 20 + p.len()))),
+        fields: fields
+            .into_iter()
+            .enumerate()
+            .map(|(i, (path, value))| Field {
+                path: Spanned::new(
+                    path.to_string(),
+                    sp(100 * (i + 1), 100 * (i + 1) + path.len()),
+                ),
+                value: Spanned::new(value, sp(100 * (i + 1) + 50, 100 * (i + 1) + 60)),
+            })
+            .collect(),
+        span: sp(0, 1000),
+    }
+}
+
+#[test]
+fn a_block_overrides_its_preset() {
+    let b = block(
+        Some("jetson-agx-orin-64gb"),
+        vec![
+            ("peak.fp16", q(40e12, Dim::COMPUTE)),
+            ("efficiency.memory", q(0.6, Dim::NONE)),
+            ("name", Value::Str("my orin".into())),
+        ],
+    );
+    let hw = hardware::from_block(&b).unwrap();
+    let preset = hardware::preset("jetson-agx-orin-64gb").unwrap();
+    assert_eq!(hw.id, "orin");
+    assert_eq!(hw.name, "my orin");
+    assert!((hw.peak[&Dtype::Fp16] - 40e12).abs() < 1.0);
+    assert!((hw.peak[&Dtype::Int8] - preset.peak[&Dtype::Int8]).abs() < 1.0);
+    assert!((hw.efficiency_memory - 0.6).abs() < f64::EPSILON);
+    assert!((hw.bandwidth - preset.bandwidth).abs() < 1.0);
+}
+
+#[test]
+fn a_block_without_preset_needs_the_required_fields() {
+    let b = block(
+        None,
+        vec![
+            ("peak.int8", q(10e12, Dim::COMPUTE)),
+            ("bandwidth", q(50e9, Dim::BANDWIDTH)),
+            ("memory", q(4e9, Dim::BYTES)),
+        ],
+    );
+    let hw = hardware::from_block(&b).unwrap();
+    assert_eq!(hw.name, "orin");
+    assert!((hw.launch - hardware::DEFAULT_LAUNCH).abs() < f64::EPSILON);
+
+    let d = hardware::from_block(&block(None, vec![("bandwidth", q(50e9, Dim::BANDWIDTH))]))
+        .unwrap_err();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].code, "rooflaw::missing-field");
+    assert_eq!(
+        d[0].message,
+        "hardware `orin` is missing peak.<dtype> (e.g. `peak.fp16 = 42.5 TFLOPS`), memory"
+    );
+    assert_eq!(d[0].labels[0].span, sp(9, 13));
+}
+
+#[test]
+fn block_errors_point_at_what_is_wrong() {
+    let d = hardware::from_block(&block(Some("jetson-agx-orin-64g"), vec![])).unwrap_err();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].code, "rooflaw::unknown-preset");
+    assert_eq!(d[0].labels[0].span, sp(20, 39));
+    assert_eq!(
+        d[0].help.as_deref(),
+        Some("did you mean `jetson-agx-orin-64gb`?")
+    );
+
+    let d = hardware::from_block(&block(
+        Some("h100-sxm"),
+        vec![
+            ("efficiency.compute", q(1.2, Dim::NONE)),
+            ("peak.fp116", q(1e12, Dim::COMPUTE)),
+            ("memory", q(1e9, Dim::TIME)),
+            ("bandwith", q(1e9, Dim::BANDWIDTH)),
+        ],
+    ))
+    .unwrap_err();
+    let got: Vec<(&str, &str, Span)> = d
+        .iter()
+        .map(|d| (d.code, d.message.as_str(), d.labels[0].span))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "rooflaw::invalid-value",
+                "`efficiency.compute`: an efficiency is a fraction in (0, 1], got 1.2",
+                sp(150, 160)
+            ),
+            (
+                "rooflaw::unknown-field",
+                "unknown datatype `fp116`; did you mean `fp16`?",
+                sp(200, 210)
+            ),
+            (
+                "rooflaw::invalid-value",
+                "`memory`: expected a size in bytes, found a time",
+                sp(350, 360)
+            ),
+            (
+                "rooflaw::unknown-field",
+                "unknown hardware field `bandwith`",
+                sp(400, 408)
+            ),
+        ]
+    );
+    assert_eq!(d[3].help.as_deref(), Some("did you mean `bandwidth`?"));
+}

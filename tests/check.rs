@@ -1,0 +1,78 @@
+//! `rooflaw check` end to end: exit codes, rendered and JSON diagnostics.
+use std::process::Command;
+
+fn rooflaw(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rooflaw"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run rooflaw")
+}
+
+#[test]
+fn the_bundled_example_is_valid() {
+    let out = rooflaw(&[
+        "check",
+        "pipelines/example.pipeline",
+        "pipelines/hardware/orin.pipeline",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("ok: 2 file(s) checked"), "{stderr}");
+}
+
+#[test]
+fn an_invalid_file_exits_1_with_rendered_diagnostics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.pipeline");
+    std::fs::write(&path, "hardware h {\n  launch = 100\n}\n").unwrap();
+    let out = rooflaw(&["check", path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("expected a unit of time after `100`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("bad.pipeline:2:12"), "{stderr}");
+}
+
+#[test]
+fn json_lists_every_diagnostic_with_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.pipeline");
+    std::fs::write(
+        &path,
+        "use \"missing.pipeline\"\nbudget b { memory <= 8 ms }\n",
+    )
+    .unwrap();
+    let out = rooflaw(&["check", "--format", "json", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let diags = json.as_array().expect("an array");
+    let summary: Vec<(String, u64, u64)> = diags
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["line"].as_u64().unwrap(),
+                d["column"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("rooflaw::import".to_string(), 1, 5),
+            ("rooflaw::unit-mismatch".to_string(), 2, 24)
+        ]
+    );
+}
+
+#[test]
+fn an_unreadable_file_is_reported_not_a_crash() {
+    let out = rooflaw(&["check", "--format", "json", "does/not/exist.pipeline"]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json[0]["code"], "rooflaw::io");
+    assert_eq!(json[0]["file"], "does/not/exist.pipeline");
+}
