@@ -23,11 +23,24 @@ fn fits_epochs_chinchilla_data_as_json() {
         "--format",
         "json",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let coef = |name: &str| {
-        let c = json["coefficients"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap();
-        let (v, lo, hi) = (c["value"].as_f64().unwrap(), c["lo"].as_f64().unwrap(), c["hi"].as_f64().unwrap());
+        let c = json["coefficients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap();
+        let (v, lo, hi) = (
+            c["value"].as_f64().unwrap(),
+            c["lo"].as_f64().unwrap(),
+            c["hi"].as_f64().unwrap(),
+        );
         assert!(lo <= v && v <= hi, "{name}: {v} not in [{lo}, {hi}]");
         v
     };
@@ -43,8 +56,21 @@ fn fits_epochs_chinchilla_data_as_json() {
 
 #[test]
 fn text_output_names_every_coefficient() {
-    let out = rooflaw(&["fit", "pipelines/data/chinchilla-epoch.csv", "--form", "chinchilla", "--starts", "32", "--bootstrap", "0"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = rooflaw(&[
+        "fit",
+        "pipelines/data/chinchilla-epoch.csv",
+        "--form",
+        "chinchilla",
+        "--starts",
+        "32",
+        "--bootstrap",
+        "0",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     for name in ["e ", "a ", "b ", "alpha", "beta", "R²", "MAPE"] {
         assert!(text.contains(name), "{name} missing from\n{text}");
@@ -53,10 +79,19 @@ fn text_output_names_every_coefficient() {
 
 #[test]
 fn wrong_columns_are_a_clear_error() {
-    let out = rooflaw(&["fit", "pipelines/data/chinchilla-epoch.csv", "--form", "sun2026"]);
+    let out = rooflaw(&[
+        "fit",
+        "pipelines/data/chinchilla-epoch.csv",
+        "--form",
+        "sun2026",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("no column `layers`") && err.contains("layers, width, ffn_ratio, rho, kv_dim, loss"), "{err}");
+    assert!(
+        err.contains("no column `layers`")
+            && err.contains("layers, width, ffn_ratio, rho, kv_dim, loss"),
+        "{err}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.csv");
@@ -64,8 +99,17 @@ fn wrong_columns_are_a_clear_error() {
     let out = rooflaw(&["fit", bad.to_str().unwrap(), "--form", "chinchilla"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("line 3") && err.contains("`tokens`") && err.contains("`lots` is not a number"), "{err}");
+    assert!(
+        err.contains("line 3")
+            && err.contains("`tokens`")
+            && err.contains("`lots` is not a number"),
+        "{err}"
+    );
 
     let missing = rooflaw(&["fit", "no/such/file.csv", "--form", "chinchilla"]);
-    assert!(String::from_utf8(missing.stderr).unwrap().contains("no/such/file.csv"));
+    assert!(
+        String::from_utf8(missing.stderr)
+            .unwrap()
+            .contains("no/such/file.csv")
+    );
 }

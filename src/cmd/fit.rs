@@ -74,10 +74,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         ..FitOptions::default()
     };
-    let result = fit(&points, &form, &opts).with_context(|| format!("fitting {}", args.file.display()))?;
+    let result =
+        fit(&points, &form, &opts).with_context(|| format!("fitting {}", args.file.display()))?;
     match args.format {
         Format::Text => print_text(&result, &opts),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&Report::new(&result, &opts))?),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&Report::new(&result, &opts))?
+        ),
     }
     if !result.converged {
         eprintln!(
@@ -95,8 +99,16 @@ fn read_points(path: &PathBuf, form: &Form) -> anyhow::Result<Vec<Point>> {
         .trim(csv::Trim::All)
         .from_path(path)
         .with_context(|| format!("reading {}", path.display()))?;
-    let headers = reader.headers().with_context(|| format!("reading {}", path.display()))?.clone();
-    let wanted: Vec<&str> = form.vars().iter().map(|v| v.name()).chain(["loss"]).collect();
+    let headers = reader
+        .headers()
+        .with_context(|| format!("reading {}", path.display()))?
+        .clone();
+    let wanted: Vec<&str> = form
+        .vars()
+        .iter()
+        .map(|v| v.name())
+        .chain(["loss"])
+        .collect();
     let column = |name: &str| headers.iter().position(|h| h == name);
     for name in &wanted {
         if column(name).is_none() {
@@ -109,7 +121,10 @@ fn read_points(path: &PathBuf, form: &Form) -> anyhow::Result<Vec<Point>> {
         }
     }
     // Read every law variable the file has, so a range check can use them.
-    let present: Vec<(Var, usize)> = Var::ALL.iter().filter_map(|&v| Some((v, column(v.name())?))).collect();
+    let present: Vec<(Var, usize)> = Var::ALL
+        .iter()
+        .filter_map(|&v| Some((v, column(v.name())?)))
+        .collect();
     let loss_col = column("loss").expect("checked above");
     let mut points = Vec::new();
     for (i, record) in reader.records().enumerate() {
@@ -117,14 +132,21 @@ fn read_points(path: &PathBuf, form: &Form) -> anyhow::Result<Vec<Point>> {
         let record = record.with_context(|| format!("{}: line {line}", path.display()))?;
         let num = |col: usize, name: &str| -> anyhow::Result<f64> {
             let text = record.get(col).unwrap_or("");
-            text.parse::<f64>()
-                .with_context(|| format!("{}: line {line}, column `{name}`: `{text}` is not a number", path.display()))
+            text.parse::<f64>().with_context(|| {
+                format!(
+                    "{}: line {line}, column `{name}`: `{text}` is not a number",
+                    path.display()
+                )
+            })
         };
         let mut vars = Vars::new();
         for &(var, col) in &present {
             vars.set(var, num(col, var.name())?);
         }
-        points.push(Point { vars, loss: num(loss_col, "loss")? });
+        points.push(Point {
+            vars,
+            loss: num(loss_col, "loss")?,
+        });
     }
     if points.is_empty() {
         bail!("{}: no data rows", path.display());
@@ -161,7 +183,12 @@ impl<'a> Report<'a> {
             .enumerate()
             .map(|(i, (name, value))| {
                 let iv = r.intervals.as_ref().map(|iv| iv[i]);
-                Coefficient { name, value, lo: iv.map(|x| x.0), hi: iv.map(|x| x.1) }
+                Coefficient {
+                    name,
+                    value,
+                    lo: iv.map(|x| x.0),
+                    hi: iv.map(|x| x.1),
+                }
             })
             .collect();
         Self {

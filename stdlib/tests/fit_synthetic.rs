@@ -10,7 +10,9 @@ use rooflaw_stdlib::law::{self, CoefSpec, CustomForm, Form, Law, Var, Vars};
 fn uniforms(seed: u64) -> impl FnMut() -> f64 {
     let mut s = seed;
     move || {
-        s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        s = s
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (s >> 11) as f64 / (1u64 << 53) as f64
     }
 }
@@ -40,22 +42,34 @@ fn assert_recovers(got: &Law, truth: &[f64], rel: f64) {
 fn chinchilla_form_recovers_hoffmann_exactly() {
     let truth = law::preset("hoffmann2022").unwrap().with_extrapolate(true);
     let points = chinchilla_points(&truth, 0.0);
-    let r = fit(&points, &Form::Chinchilla, &FitOptions { starts: 64, ..FitOptions::default() }).unwrap();
+    let r = fit(
+        &points,
+        &Form::Chinchilla,
+        &FitOptions {
+            starts: 64,
+            ..FitOptions::default()
+        },
+    )
+    .unwrap();
     assert_recovers(&r.law, truth.values(), 1e-6);
-    assert!(r.train.r2 > 1.0 - 1e-12 && r.train.mape < 1e-6, "{:?}", r.train);
+    assert!(
+        r.train.r2 > 1.0 - 1e-12 && r.train.mape < 1e-6,
+        "{:?}",
+        r.train
+    );
     assert!(r.converged, "|grad| {}", r.gradient_norm);
     // The fitted law trusts only the span of its data.
     let v = Vars::new().with(Var::Params, 1e12).with(Var::Tokens, 1e9);
     assert!(r.law.predict_vars(&v).is_err());
 }
 
-fn sp(e: Expr) -> Box<Spanned<Expr>> {
-    Box::new(Spanned::new(e, Span::default()))
+fn sp(e: Expr) -> Spanned<Expr> {
+    Spanned::new(e, Span::default())
 }
-fn bin(a: Box<Spanned<Expr>>, op: BinOp, b: Box<Spanned<Expr>>) -> Box<Spanned<Expr>> {
-    sp(Expr::Bin(a, op, b))
+fn bin(a: Spanned<Expr>, op: BinOp, b: Spanned<Expr>) -> Spanned<Expr> {
+    sp(Expr::Bin(Box::new(a), op, Box::new(b)))
 }
-fn v(n: &str) -> Box<Spanned<Expr>> {
+fn v(n: &str) -> Spanned<Expr> {
     sp(Expr::Var(n.into()))
 }
 
@@ -64,7 +78,7 @@ fn custom_form_recovers_the_same_law_through_dual_numbers() {
     // e + a / params^alpha + b / tokens^beta, with bounds.
     let t1 = bin(v("a"), BinOp::Div, bin(v("params"), BinOp::Pow, v("alpha")));
     let t2 = bin(v("b"), BinOp::Div, bin(v("tokens"), BinOp::Pow, v("beta")));
-    let expr = *bin(bin(v("e"), BinOp::Add, t1), BinOp::Add, t2);
+    let expr = bin(bin(v("e"), BinOp::Add, t1), BinOp::Add, t2);
     let coefs = vec![
         CoefSpec::new("e", 0.0, 10.0),
         CoefSpec::new("a", 1.0, 1e5),
@@ -75,7 +89,15 @@ fn custom_form_recovers_the_same_law_through_dual_numbers() {
     let form = Form::Custom(CustomForm::new(expr, coefs).unwrap());
     let truth = law::preset("hoffmann2022").unwrap().with_extrapolate(true);
     let points = chinchilla_points(&truth, 0.0);
-    let r = fit(&points, &form, &FitOptions { starts: 200, ..FitOptions::default() }).unwrap();
+    let r = fit(
+        &points,
+        &form,
+        &FitOptions {
+            starts: 200,
+            ..FitOptions::default()
+        },
+    )
+    .unwrap();
     assert_recovers(&r.law, truth.values(), 1e-4);
 }
 
@@ -106,16 +128,32 @@ fn sun2026_points() -> Vec<Point> {
     assert_eq!(all.len(), 7200);
     all.into_iter()
         .step_by(23)
-        .map(|vars| Point { loss: truth.predict_vars(&vars).unwrap(), vars })
+        .map(|vars| Point {
+            loss: truth.predict_vars(&vars).unwrap(),
+            vars,
+        })
         .collect()
 }
 
 #[test]
 fn sun2026_form_recovers_the_published_coefficients() {
     let points = sun2026_points();
-    let r = fit(&points, &Form::Sun2026, &FitOptions { starts: 256, ..FitOptions::default() }).unwrap();
-    eprintln!("sun2026 synthetic: {:?}, |grad| {:.1e}, train {:?}", r.law.values(), r.gradient_norm, r.train);
-    assert_recovers(&r.law, &law::preset("sun2026").unwrap().values().to_vec(), 1e-3);
+    let r = fit(
+        &points,
+        &Form::Sun2026,
+        &FitOptions {
+            starts: 256,
+            ..FitOptions::default()
+        },
+    )
+    .unwrap();
+    eprintln!(
+        "sun2026 synthetic: {:?}, |grad| {:.1e}, train {:?}",
+        r.law.values(),
+        r.gradient_norm,
+        r.train
+    );
+    assert_recovers(&r.law, law::preset("sun2026").unwrap().values(), 1e-3);
     assert!(r.train.rmse < 1e-6, "{:?}", r.train);
 }
 
@@ -123,7 +161,12 @@ fn sun2026_form_recovers_the_published_coefficients() {
 fn holdout_statistics_on_noisy_data() {
     let truth = law::preset("besiroglu2024").unwrap().with_extrapolate(true);
     let points = chinchilla_points(&truth, 0.01);
-    let opts = FitOptions { starts: 64, holdout: 0.2, seed: 7, ..FitOptions::default() };
+    let opts = FitOptions {
+        starts: 64,
+        holdout: 0.2,
+        seed: 7,
+        ..FitOptions::default()
+    };
     let r = fit(&points, &Form::Chinchilla, &opts).unwrap();
     let h = r.holdout.unwrap();
     assert_eq!((r.train.n, h.n), (80, 20));
@@ -141,24 +184,61 @@ fn holdout_statistics_on_noisy_data() {
 fn bad_input_is_an_error() {
     let truth = law::preset("hoffmann2022").unwrap().with_extrapolate(true);
     let mut points = chinchilla_points(&truth, 0.0);
-    let opts = FitOptions { starts: 4, ..FitOptions::default() };
+    let opts = FitOptions {
+        starts: 4,
+        ..FitOptions::default()
+    };
 
     let few = fit(&points[..4], &Form::Chinchilla, &opts).unwrap_err();
-    assert!(matches!(few, FitError::TooFewPoints { coefficients: 5, got: 4, .. }), "{few}");
+    assert!(
+        matches!(
+            few,
+            FitError::TooFewPoints {
+                coefficients: 5,
+                got: 4,
+                ..
+            }
+        ),
+        "{few}"
+    );
 
     let err = fit(&points, &Form::Sun2026, &opts).unwrap_err();
-    assert!(err.to_string().contains("point 0") && err.to_string().contains("layers"), "{err}");
+    assert!(
+        err.to_string().contains("point 0") && err.to_string().contains("layers"),
+        "{err}"
+    );
 
-    let bad_opts = FitOptions { holdout: 1.5, ..opts.clone() };
-    assert!(fit(&points, &Form::Chinchilla, &bad_opts).unwrap_err().to_string().contains("holdout"));
-    let bad_delta = FitOptions { huber_delta: 0.0, ..opts.clone() };
-    assert!(matches!(fit(&points, &Form::Chinchilla, &bad_delta), Err(FitError::BadOption(_))));
+    let bad_opts = FitOptions {
+        holdout: 1.5,
+        ..opts.clone()
+    };
+    assert!(
+        fit(&points, &Form::Chinchilla, &bad_opts)
+            .unwrap_err()
+            .to_string()
+            .contains("holdout")
+    );
+    let bad_delta = FitOptions {
+        huber_delta: 0.0,
+        ..opts.clone()
+    };
+    assert!(matches!(
+        fit(&points, &Form::Chinchilla, &bad_delta),
+        Err(FitError::BadOption(_))
+    ));
 
     points[3].loss = -1.0;
     let err = fit(&points, &Form::Chinchilla, &opts).unwrap_err();
-    assert!(err.to_string().starts_with("point 3: loss must be positive"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("point 3: loss must be positive"),
+        "{err}"
+    );
     points[3].loss = 2.0;
     points[5].vars.set(Var::Tokens, 0.0);
     let err = fit(&points, &Form::Chinchilla, &opts).unwrap_err();
-    assert!(err.to_string().contains("point 5") && err.to_string().contains("tokens > 0"), "{err}");
+    assert!(
+        err.to_string().contains("point 5") && err.to_string().contains("tokens > 0"),
+        "{err}"
+    );
 }

@@ -9,7 +9,7 @@ use crate::law::{self, CoefSpec, CustomForm, Form, Var, Vars};
 pub(crate) enum Model<'a> {
     /// Rows of [ln N, ln D].
     Chinchilla(Vec<[f64; 2]>),
-    /// Rows of [ln l, ln d, ln r, ln ρ, ln d_m].
+    /// Rows of [ln l, ln d, ln r, ln ρ, ln `d_m`].
     Sun2026(Vec<[f64; 5]>),
     Custom(&'a CustomForm, Vec<Vars>),
 }
@@ -64,10 +64,12 @@ impl Map {
             Map::Identity => vec![-1.0, 0.0, 1.0],
             Map::Above(lo) => [0.1, 1.0, 10.0].map(|x| lo + x).to_vec(),
             Map::Below(hi) => [0.1, 1.0, 10.0].map(|x| hi - x).to_vec(),
-            Map::Between(lo, hi) if lo > 0.0 && hi / lo >= 100.0 => {
-                [0.1, 0.3, 0.5, 0.7, 0.9].map(|f| lo * (hi / lo).powf(f)).to_vec()
-            }
-            Map::Between(lo, hi) => [0.1, 0.3, 0.5, 0.7, 0.9].map(|f| lo + (hi - lo) * f).to_vec(),
+            Map::Between(lo, hi) if lo > 0.0 && hi / lo >= 100.0 => [0.1, 0.3, 0.5, 0.7, 0.9]
+                .map(|f| lo * (hi / lo).powf(f))
+                .to_vec(),
+            Map::Between(lo, hi) => [0.1, 0.3, 0.5, 0.7, 0.9]
+                .map(|f| lo + (hi - lo) * f)
+                .to_vec(),
         }
     }
 }
@@ -77,14 +79,18 @@ impl<'a> Model<'a> {
     pub fn new(form: &'a Form, points: &[Vars]) -> Self {
         let ln = |v: &Vars, var| v.get(var).unwrap_or(f64::NAN).ln();
         match form {
-            Form::Chinchilla => {
-                Model::Chinchilla(points.iter().map(|v| [ln(v, Var::Params), ln(v, Var::Tokens)]).collect())
-            }
+            Form::Chinchilla => Model::Chinchilla(
+                points
+                    .iter()
+                    .map(|v| [ln(v, Var::Params), ln(v, Var::Tokens)])
+                    .collect(),
+            ),
             Form::Sun2026 => Model::Sun2026(
                 points
                     .iter()
                     .map(|v| {
-                        [Var::Layers, Var::Width, Var::FfnRatio, Var::Rho, Var::KvDim].map(|var| ln(v, var))
+                        [Var::Layers, Var::Width, Var::FfnRatio, Var::Rho, Var::KvDim]
+                            .map(|var| ln(v, var))
                     })
                     .collect(),
             ),
@@ -102,7 +108,10 @@ impl<'a> Model<'a> {
 
     fn maps(&self) -> Vec<Map> {
         let log = |flags: &[bool]| {
-            flags.iter().map(|&l| if l { Map::Above(0.0) } else { Map::Identity }).collect()
+            flags
+                .iter()
+                .map(|&l| if l { Map::Above(0.0) } else { Map::Identity })
+                .collect()
         };
         match self {
             Model::Chinchilla(_) => log(&law::CHINCHILLA_LOG_SCALED),
@@ -113,7 +122,11 @@ impl<'a> Model<'a> {
 
     /// θ → coefficient values in the form's order.
     pub fn coefficients(&self, theta: &[f64]) -> Vec<f64> {
-        self.maps().iter().zip(theta).map(|(m, &u)| m.forward(u).0).collect()
+        self.maps()
+            .iter()
+            .zip(theta)
+            .map(|(m, &u)| m.forward(u).0)
+            .collect()
     }
 
     /// Start levels per θ coordinate.
@@ -128,9 +141,11 @@ impl<'a> Model<'a> {
                     .map(|(lv, m)| lv.into_iter().map(|x| m.inverse(x)).collect())
                     .collect()
             }
-            Model::Custom(..) => {
-                self.maps().into_iter().map(|m| m.levels().into_iter().map(|x| m.inverse(x)).collect()).collect()
-            }
+            Model::Custom(..) => self
+                .maps()
+                .into_iter()
+                .map(|m| m.levels().into_iter().map(|x| m.inverse(x)).collect())
+                .collect(),
         }
     }
 
@@ -143,7 +158,8 @@ impl<'a> Model<'a> {
             Model::Sun2026(x) => law::sun2026_ln_pred(theta, &x[i], g),
             Model::Custom(form, vars) => {
                 let maps = self.maps();
-                let (coef, dcoef): (Vec<f64>, Vec<f64>) = maps.iter().zip(theta).map(|(m, &u)| m.forward(u)).unzip();
+                let (coef, dcoef): (Vec<f64>, Vec<f64>) =
+                    maps.iter().zip(theta).map(|(m, &u)| m.forward(u)).unzip();
                 let f: f64 = form.eval(&coef, &vars[i]);
                 if !(f > 0.0 && f.is_finite()) {
                     return f64::NAN;
@@ -166,7 +182,7 @@ impl<'a> Model<'a> {
     }
 }
 
-/// Σ Huber_δ(ln L̂ᵢ − ln Lᵢ) over the points in `idx` (repeats count twice).
+/// Σ `Huber_δ(ln` L̂ᵢ − ln Lᵢ) over the points in `idx` (repeats count twice).
 /// A sum, not a mean: Besiroglu et al. trace part of Chinchilla's odd fit to
 /// averaging, which shrinks the loss scale against the stopping tolerances.
 pub(crate) struct Objective<'m, 'a> {
@@ -177,7 +193,11 @@ pub(crate) struct Objective<'m, 'a> {
 }
 
 fn huber(r: f64, d: f64) -> f64 {
-    if r.abs() <= d { 0.5 * r * r } else { d * (r.abs() - 0.5 * d) }
+    if r.abs() <= d {
+        0.5 * r * r
+    } else {
+        d * (r.abs() - 0.5 * d)
+    }
 }
 
 fn dhuber(r: f64, d: f64) -> f64 {
@@ -188,7 +208,10 @@ impl Objective<'_, '_> {
     pub fn value(&self, theta: &[f64]) -> f64 {
         let mut s = 0.0;
         for &i in self.idx {
-            s += huber(self.model.ln_pred(theta, i, None) - self.ln_loss[i], self.delta);
+            s += huber(
+                self.model.ln_pred(theta, i, None) - self.ln_loss[i],
+                self.delta,
+            );
         }
         // NaN (a non-positive prediction somewhere) becomes +inf so the line
         // search backs off rather than the whole start failing.

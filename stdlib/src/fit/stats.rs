@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     pub n: usize,
-    /// 1 − SS_res / SS_tot.
+    /// 1 − `SS_res` / `SS_tot`.
     pub r2: f64,
     pub rmse: f64,
     /// Mean absolute percentage error, in percent.

@@ -6,7 +6,7 @@
 //! the difference explains much of the gap between the two laws (Pearce &
 //! Song 2024, "Reconciling Kaplan and Chinchilla scaling laws",
 //! arXiv 2406.12907). So N = `params` (= `Architecture::params_total`). The
-//! form was fitted on dense models only; for an MoE the total count
+//! form was fitted on dense models only; for an `MoE` the total count
 //! overstates what one token uses, and the law knows nothing of that.
 use super::range::{Bound, ValidRange};
 use super::vars::Var;
@@ -34,8 +34,18 @@ pub fn terms(c: &[f64], n: f64, d: f64) -> [f64; 3] {
 pub fn hoffmann_range() -> ValidRange {
     ValidRange {
         bounds: vec![
-            Bound { var: Var::Params, lo: 7e7, hi: 1.7e10, note: "Hoffmann et al. 2022: 70M to over 16B".into() },
-            Bound { var: Var::Tokens, lo: 5e9, hi: 5e11, note: "Hoffmann et al. 2022: 5B to 500B tokens".into() },
+            Bound {
+                var: Var::Params,
+                lo: 7e7,
+                hi: 1.7e10,
+                note: "Hoffmann et al. 2022: 70M to over 16B".into(),
+            },
+            Bound {
+                var: Var::Tokens,
+                lo: 5e9,
+                hi: 5e11,
+                note: "Hoffmann et al. 2022: 5B to 500B tokens".into(),
+            },
         ],
     }
 }
@@ -45,8 +55,18 @@ pub fn hoffmann_range() -> ValidRange {
 pub fn besiroglu_range() -> ValidRange {
     ValidRange {
         bounds: vec![
-            Bound { var: Var::Params, lo: 5e7, hi: 1.7e10, note: "derived: span of Epoch's data".into() },
-            Bound { var: Var::Tokens, lo: 2e8, hi: 3.5e11, note: "derived: span of Epoch's data".into() },
+            Bound {
+                var: Var::Params,
+                lo: 5e7,
+                hi: 1.7e10,
+                note: "derived: span of Epoch's data".into(),
+            },
+            Bound {
+                var: Var::Tokens,
+                lo: 2e8,
+                hi: 3.5e11,
+                note: "derived: span of Epoch's data".into(),
+            },
         ],
     }
 }
@@ -59,7 +79,11 @@ pub(crate) const LOG_SCALED: [bool; 5] = [true, true, true, false, false];
 /// ln L̂ = LSE(e, a − α ln N, b − β ln D) and its gradient. `lx` = [ln N, ln D].
 #[inline]
 pub(crate) fn ln_pred(theta: &[f64], lx: &[f64; 2], grad: Option<&mut [f64]>) -> f64 {
-    let t = [theta[0], theta[1] - theta[3] * lx[0], theta[2] - theta[4] * lx[1]];
+    let t = [
+        theta[0],
+        theta[1] - theta[3] * lx[0],
+        theta[2] - theta[4] * lx[1],
+    ];
     let m = t[0].max(t[1]).max(t[2]);
     let e = t.map(|ti| (ti - m).exp());
     let s = e[0] + e[1] + e[2];
@@ -77,6 +101,13 @@ pub(crate) fn ln_pred(theta: &[f64], lx: &[f64; 2], grad: Option<&mut [f64]>) ->
 /// Epoch's notebook grid, in θ: e ∈ {−1, −0.5, …, 1}, a, b ∈ {0, 5, …, 25},
 /// α, β ∈ {0, 0.5, …, 2}: 5·6·6·5·5 = 4,500 starts.
 pub(crate) fn grid_theta() -> Vec<Vec<f64>> {
-    let steps = |lo: f64, step: f64, n: usize| (0..n).map(|i| lo + step * i as f64).collect::<Vec<_>>();
-    vec![steps(-1.0, 0.5, 5), steps(0.0, 5.0, 6), steps(0.0, 5.0, 6), steps(0.0, 0.5, 5), steps(0.0, 0.5, 5)]
+    let steps =
+        |lo: f64, step: f64, n: usize| (0..n).map(|i| lo + step * i as f64).collect::<Vec<_>>();
+    vec![
+        steps(-1.0, 0.5, 5),
+        steps(0.0, 5.0, 6),
+        steps(0.0, 5.0, 6),
+        steps(0.0, 0.5, 5),
+        steps(0.0, 0.5, 5),
+    ]
 }

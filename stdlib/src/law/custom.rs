@@ -24,7 +24,11 @@ pub struct CoefSpec {
 
 impl CoefSpec {
     pub fn new(name: &str, lo: f64, hi: f64) -> Self {
-        Self { name: name.to_owned(), lo, hi }
+        Self {
+            name: name.to_owned(),
+            lo,
+            hi,
+        }
     }
 }
 
@@ -52,7 +56,10 @@ impl TryFrom<CustomDef> for CustomForm {
 
 impl From<CustomForm> for CustomDef {
     fn from(c: CustomForm) -> Self {
-        CustomDef { expr: c.expr, coefficients: c.coefficients }
+        CustomDef {
+            expr: c.expr,
+            coefficients: c.coefficients,
+        }
     }
 }
 
@@ -100,11 +107,17 @@ impl CustomForm {
                 ));
             }
             if coefficients[..i].iter().any(|o| o.name == c.name) {
-                return Err(custom(format!("coefficient `{}` is declared twice", c.name), expr.span));
+                return Err(custom(
+                    format!("coefficient `{}` is declared twice", c.name),
+                    expr.span,
+                ));
             }
             if c.lo.is_nan() || c.hi.is_nan() || c.lo >= c.hi {
                 return Err(custom(
-                    format!("coefficient `{}` needs bounds lo < hi, got [{}, {}]", c.name, c.lo, c.hi),
+                    format!(
+                        "coefficient `{}` needs bounds lo < hi, got [{}, {}]",
+                        c.name, c.lo, c.hi
+                    ),
                     expr.span,
                 ));
             }
@@ -114,11 +127,19 @@ impl CustomForm {
         let node = resolve(&expr, &coefficients, &mut vars, &mut used)?;
         if let Some(i) = used.iter().position(|u| !u) {
             return Err(custom(
-                format!("coefficient `{}` does not appear in the expression", coefficients[i].name),
+                format!(
+                    "coefficient `{}` does not appear in the expression",
+                    coefficients[i].name
+                ),
                 expr.span,
             ));
         }
-        Ok(Self { expr, coefficients, node, vars })
+        Ok(Self {
+            expr,
+            coefficients,
+            node,
+            vars,
+        })
     }
 
     pub fn coefficients(&self) -> &[CoefSpec] {
@@ -139,15 +160,27 @@ impl CustomForm {
     }
 
     /// The value and its derivative with respect to coefficient `k`.
-    pub(crate) fn eval_dual(&self, coef: &[f64], k: usize, vars: &Vars, buf: &mut Vec<Dual>) -> Dual {
+    pub(crate) fn eval_dual(
+        &self,
+        coef: &[f64],
+        k: usize,
+        vars: &Vars,
+        buf: &mut Vec<Dual>,
+    ) -> Dual {
         buf.clear();
-        buf.extend(coef.iter().enumerate().map(|(i, &c)| Dual { v: c, d: f64::from(u8::from(i == k)) }));
+        buf.extend(coef.iter().enumerate().map(|(i, &c)| Dual {
+            v: c,
+            d: f64::from(u8::from(i == k)),
+        }));
         eval(&self.node, buf, vars)
     }
 }
 
 fn custom(message: String, span: Span) -> LawError {
-    LawError::Custom { message, span: Some(span) }
+    LawError::Custom {
+        message,
+        span: Some(span),
+    }
 }
 
 fn resolve(
@@ -209,22 +242,35 @@ fn resolve(
                 "exp" => (Func::Exp, 1),
                 "sqrt" => (Func::Sqrt, 1),
                 other => {
-                    return Err(custom(format!("unknown function `{other}` in a law expression"), name.span));
+                    return Err(custom(
+                        format!("unknown function `{other}` in a law expression"),
+                        name.span,
+                    ));
                 }
             };
             if args.len() != arity {
                 return Err(custom(
-                    format!("`{}` takes {arity} argument(s), got {}", name.node, args.len()),
+                    format!(
+                        "`{}` takes {arity} argument(s), got {}",
+                        name.node,
+                        args.len()
+                    ),
                     e.span,
                 ));
             }
             Node::Call(f, args.iter().map(&mut go).collect::<Result<_, _>>()?)
         }
         Expr::Bool(_) | Expr::Not(_) => {
-            return Err(custom("a law expression is numeric; booleans have no place in it".into(), e.span));
+            return Err(custom(
+                "a law expression is numeric; booleans have no place in it".into(),
+                e.span,
+            ));
         }
         Expr::List(_) | Expr::Range { .. } | Expr::Tuple(_) => {
-            return Err(custom("a law expression yields one number, not a list or range".into(), e.span));
+            return Err(custom(
+                "a law expression yields one number, not a list or range".into(),
+                e.span,
+            ));
         }
     })
 }

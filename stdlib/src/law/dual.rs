@@ -64,31 +64,46 @@ impl Dual {
 impl Add for Dual {
     type Output = Self;
     fn add(self, o: Self) -> Self {
-        Self { v: self.v + o.v, d: self.d + o.d }
+        Self {
+            v: self.v + o.v,
+            d: self.d + o.d,
+        }
     }
 }
 impl Sub for Dual {
     type Output = Self;
     fn sub(self, o: Self) -> Self {
-        Self { v: self.v - o.v, d: self.d - o.d }
+        Self {
+            v: self.v - o.v,
+            d: self.d - o.d,
+        }
     }
 }
 impl Mul for Dual {
     type Output = Self;
     fn mul(self, o: Self) -> Self {
-        Self { v: self.v * o.v, d: self.d * o.v + self.v * o.d }
+        Self {
+            v: self.v * o.v,
+            d: self.d * o.v + self.v * o.d,
+        }
     }
 }
 impl Div for Dual {
     type Output = Self;
     fn div(self, o: Self) -> Self {
-        Self { v: self.v / o.v, d: (self.d * o.v - self.v * o.d) / (o.v * o.v) }
+        Self {
+            v: self.v / o.v,
+            d: (self.d * o.v - self.v * o.d) / (o.v * o.v),
+        }
     }
 }
 impl Neg for Dual {
     type Output = Self;
     fn neg(self) -> Self {
-        Self { v: -self.v, d: -self.d }
+        Self {
+            v: -self.v,
+            d: -self.d,
+        }
     }
 }
 
@@ -113,7 +128,10 @@ impl Scalar for Dual {
         Self { v, d }
     }
     fn ln(self) -> Self {
-        Self { v: self.v.ln(), d: self.d / self.v }
+        Self {
+            v: self.v.ln(),
+            d: self.d / self.v,
+        }
     }
     fn exp(self) -> Self {
         let v = self.v.exp();
@@ -121,10 +139,16 @@ impl Scalar for Dual {
     }
     fn sqrt(self) -> Self {
         let v = self.v.sqrt();
-        Self { v, d: self.d / (2.0 * v) }
+        Self {
+            v,
+            d: self.d / (2.0 * v),
+        }
     }
     fn map_const(self, f: fn(f64) -> f64) -> Self {
-        Self { v: f(self.v), d: 0.0 }
+        Self {
+            v: f(self.v),
+            d: 0.0,
+        }
     }
 }
 

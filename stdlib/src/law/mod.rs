@@ -17,8 +17,13 @@ pub use custom::{CoefSpec, CustomForm};
 pub use range::{Bound, ValidRange};
 pub use vars::{Var, Vars};
 
-pub(crate) use chinchilla::{LOG_SCALED as CHINCHILLA_LOG_SCALED, grid_theta as chinchilla_grid, ln_pred as chinchilla_ln_pred};
-pub(crate) use sun2026::{LOG_SCALED as SUN2026_LOG_SCALED, grid as sun2026_grid, ln_pred as sun2026_ln_pred};
+pub(crate) use chinchilla::{
+    LOG_SCALED as CHINCHILLA_LOG_SCALED, grid_theta as chinchilla_grid,
+    ln_pred as chinchilla_ln_pred,
+};
+pub(crate) use sun2026::{
+    LOG_SCALED as SUN2026_LOG_SCALED, grid as sun2026_grid, ln_pred as sun2026_ln_pred,
+};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LawError {
@@ -26,13 +31,32 @@ pub enum LawError {
         "law `{law}` is valid for {var} in [{lo}, {hi}], but this model has {var} = {value} \
          (set `extrapolate` to predict anyway)"
     )]
-    OutOfRange { law: String, var: &'static str, value: f64, lo: f64, hi: f64 },
+    OutOfRange {
+        law: String,
+        var: &'static str,
+        value: f64,
+        lo: f64,
+        hi: f64,
+    },
     #[error("law `{law}` needs the variable `{var}`, which this model does not give{hint}")]
-    MissingVariable { law: String, var: &'static str, hint: &'static str },
+    MissingVariable {
+        law: String,
+        var: &'static str,
+        hint: &'static str,
+    },
     #[error("law `{law}` has {expected} coefficients ({names}), got {got} values")]
-    Coefficients { law: String, expected: usize, got: usize, names: String },
+    Coefficients {
+        law: String,
+        expected: usize,
+        got: usize,
+        names: String,
+    },
     #[error("law `{law}` needs {var} > 0, got {value}")]
-    NonPositive { law: String, var: &'static str, value: f64 },
+    NonPositive {
+        law: String,
+        var: &'static str,
+        value: f64,
+    },
     #[error("{message}")]
     Custom { message: String, span: Option<Span> },
 }
@@ -41,7 +65,7 @@ pub enum LawError {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Form {
-    /// The paper's 11-coefficient law in depth, width, FFN ratio, ρ and d_m.
+    /// The paper's 11-coefficient law in depth, width, FFN ratio, ρ and `d_m`.
     Sun2026,
     /// L = E + A/N^α + B/D^β in total parameters and training tokens.
     Chinchilla,
@@ -81,7 +105,9 @@ impl Form {
         let g = |var| v.get(var).unwrap_or(f64::NAN);
         match self {
             Form::Sun2026 => sun2026::value(c, sun2026::VARS.map(g)),
-            Form::Chinchilla => chinchilla::terms(c, g(Var::Params), g(Var::Tokens)).iter().sum(),
+            Form::Chinchilla => chinchilla::terms(c, g(Var::Params), g(Var::Tokens))
+                .iter()
+                .sum(),
             Form::Custom(f) => f.eval(c, v),
         }
     }
@@ -100,12 +126,24 @@ impl Form {
     pub(crate) fn check_vars(&self, law: &str, v: &Vars) -> Result<(), LawError> {
         for var in self.vars() {
             let Some(x) = v.get(var) else {
-                let hint = if var == Var::Tokens { " (pass a training-token count)" } else { "" };
-                return Err(LawError::MissingVariable { law: law.to_owned(), var: var.name(), hint });
+                let hint = if var == Var::Tokens {
+                    " (pass a training-token count)"
+                } else {
+                    ""
+                };
+                return Err(LawError::MissingVariable {
+                    law: law.to_owned(),
+                    var: var.name(),
+                    hint,
+                });
             };
             let must_be_positive = self.positive_vars().contains(&var);
             if !x.is_finite() || (must_be_positive && x <= 0.0) {
-                return Err(LawError::NonPositive { law: law.to_owned(), var: var.name(), value: x });
+                return Err(LawError::NonPositive {
+                    law: law.to_owned(),
+                    var: var.name(),
+                    value: x,
+                });
             }
         }
         Ok(())
@@ -170,13 +208,21 @@ pub fn preset(name: &str) -> Option<Law> {
     let info = PRESETS.iter().find(|p| p.name == name)?;
     let (form, values, range): (Form, &[f64], ValidRange) = match name {
         "sun2026" => (Form::Sun2026, &sun2026::PUBLISHED, sun2026::valid_range()),
-        "hoffmann2022" => (Form::Chinchilla, &chinchilla::HOFFMANN2022, chinchilla::hoffmann_range()),
-        "besiroglu2024" => (Form::Chinchilla, &chinchilla::BESIROGLU2024, chinchilla::besiroglu_range()),
+        "hoffmann2022" => (
+            Form::Chinchilla,
+            &chinchilla::HOFFMANN2022,
+            chinchilla::hoffmann_range(),
+        ),
+        "besiroglu2024" => (
+            Form::Chinchilla,
+            &chinchilla::BESIROGLU2024,
+            chinchilla::besiroglu_range(),
+        ),
         _ => return None,
     };
     let mut law = Law::new(name, form, values.to_vec()).expect("preset coefficient counts match");
     law.range = Some(range);
-    law.source = info.source.to_owned();
+    info.source.clone_into(&mut law.source);
     Some(law)
 }
 
@@ -214,11 +260,16 @@ impl Law {
 
     /// (name, value) pairs in the form's order.
     pub fn coefficients(&self) -> impl Iterator<Item = (&str, f64)> {
-        self.form.coefficient_names().into_iter().zip(self.values.iter().copied())
+        self.form
+            .coefficient_names()
+            .into_iter()
+            .zip(self.values.iter().copied())
     }
 
     pub fn coefficient(&self, name: &str) -> Option<f64> {
-        self.coefficients().find(|(n, _)| *n == name).map(|(_, v)| v)
+        self.coefficients()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
     }
 
     /// Predicted loss (nats per token) of `arch` trained on `tokens` tokens
@@ -268,12 +319,17 @@ impl Law {
         self.form.check_vars(&self.name, v)?;
         let g = |var| v.get(var).unwrap_or(f64::NAN);
         Ok(match &self.form {
-            Form::Sun2026 => {
-                sun2026::TERMS.into_iter().zip(sun2026::terms(&self.values, sun2026::VARS.map(g))).collect()
-            }
+            Form::Sun2026 => sun2026::TERMS
+                .into_iter()
+                .zip(sun2026::terms(&self.values, sun2026::VARS.map(g)))
+                .collect(),
             Form::Chinchilla => chinchilla::TERMS
                 .into_iter()
-                .zip(chinchilla::terms(&self.values, g(Var::Params), g(Var::Tokens)))
+                .zip(chinchilla::terms(
+                    &self.values,
+                    g(Var::Params),
+                    g(Var::Tokens),
+                ))
                 .collect(),
             Form::Custom(f) => vec![("custom", f.eval(&self.values, v))],
         })

@@ -38,7 +38,12 @@ impl ValidRange {
                 // r = 4864/896 round-tripped through text do not fail by an ulp.
                 let slack = 1e-9 * b.lo.abs().max(b.hi.abs());
                 if !(value >= b.lo - slack && value <= b.hi + slack) {
-                    return Err(OutOfRange { var: b.var, value, lo: b.lo, hi: b.hi });
+                    return Err(OutOfRange {
+                        var: b.var,
+                        value,
+                        lo: b.lo,
+                        hi: b.hi,
+                    });
                 }
             }
         }

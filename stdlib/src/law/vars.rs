@@ -18,11 +18,11 @@ pub enum Var {
     HeadDim,
     /// Activated FFN expansion r = K · ffn / width.
     FfnRatio,
-    /// MoE activation rate ρ = K / E.
+    /// `MoE` activation rate ρ = K / E.
     Rho,
     Experts,
     TopK,
-    /// d_m = head_dim · kv_heads.
+    /// `d_m` = `head_dim` · `kv_heads`.
     KvDim,
     /// All parameters, embeddings and LM head included.
     Params,
@@ -112,6 +112,7 @@ impl Vars {
         v
     }
 
+    #[must_use]
     pub fn with(mut self, var: Var, value: f64) -> Self {
         self.set(var, value);
         self
