@@ -3,6 +3,8 @@
 pub mod arch;
 pub mod hardware;
 pub mod precision;
+#[cfg(feature = "train")]
+pub mod train;
 
 pub use arch::Architecture;
 pub use hardware::Hardware;
