@@ -13,7 +13,7 @@ use std::time::Instant;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// d128, 4 layers, 4 heads of 32, SwiGLU 384, untied byte vocab.
+/// Width 128, 4 layers, 4 heads of 32, a `SwiGLU` FFN of 384, untied byte vocab.
 fn bench_arch() -> Architecture {
     let mut a = Architecture::dense(4, 128, 4, 4, 384);
     a.vocab = 256;
@@ -44,7 +44,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut recipe = Recipe::small(total * 128 * 16, 0);
     recipe.eval_every = total;
     recipe.eval_batches = 1;
-    let job = TrainJob { arch: bench_arch(), recipe, corpus: CorpusRef::of(&corpus) };
+    let job = TrainJob {
+        arch: bench_arch(),
+        recipe,
+        corpus: CorpusRef::of(&corpus),
+    };
     let dir = std::env::temp_dir().join(format!("rooflaw-train-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut t0 = None;
@@ -61,7 +65,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ControlFlow::Continue(())
     })?;
     let _ = std::fs::remove_dir_all(&dir);
-    let secs = t_end.zip(t0).map_or(f64::NAN, |(e, s)| (e - s).as_secs_f64());
+    let secs = t_end
+        .zip(t0)
+        .map_or(f64::NAN, |(e, s)| (e - s).as_secs_f64());
     let tokens = steps * 128 * 16;
     println!(
         "{{\"impl\":\"rooflaw\",\"params\":{},\"steps\":{steps},\"tokens\":{tokens},\"seconds\":{secs:.3},\"tokens_per_s\":{:.1},\"final_loss\":{last_loss:.4}}}",

@@ -5,8 +5,8 @@
 use candle_core::{Device, Tensor};
 use rooflaw_stdlib::arch::{Architecture, Norm};
 use rooflaw_stdlib::train::{
-    ByteTokenizer, Corpus, CorpusRef, Executor, LocalExecutor, Model, Recipe, TrainError,
-    TrainJob, trainer,
+    ByteTokenizer, Corpus, CorpusRef, Executor, LocalExecutor, Model, Recipe, TrainError, TrainJob,
+    trainer,
 };
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -44,7 +44,15 @@ fn params_without_gradient(arch: &Architecture) -> Vec<String> {
         .into_iter()
         .filter(|(_, v)| match grads.get(v.as_tensor()) {
             None => true,
-            Some(g) => g.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() == 0.0,
+            Some(g) => {
+                g.abs()
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+                    == 0.0
+            }
         })
         .map(|(n, _)| n)
         .collect()
@@ -76,7 +84,12 @@ fn every_parameter_receives_a_gradient_moe() {
     // The router is a trained parameter: it learns through the renormalised
     // top-k weights and the load-balancing loss.
     let model = Model::new(&a, 256, 32, 7, &Device::Cpu).unwrap();
-    assert!(model.named_vars().iter().any(|(n, _)| n.ends_with("moe.router")));
+    assert!(
+        model
+            .named_vars()
+            .iter()
+            .any(|(n, _)| n.ends_with("moe.router"))
+    );
 }
 
 fn job(arch: Architecture, tokens: u64, corpus: &Corpus) -> TrainJob {
@@ -86,7 +99,11 @@ fn job(arch: Architecture, tokens: u64, corpus: &Corpus) -> TrainJob {
     recipe.eval_every = 10;
     recipe.eval_batches = 2;
     recipe.lr = 3e-3;
-    TrainJob { arch, recipe, corpus: CorpusRef::of(corpus) }
+    TrainJob {
+        arch,
+        recipe,
+        corpus: CorpusRef::of(corpus),
+    }
 }
 
 fn workdir(name: &str) -> PathBuf {
@@ -112,13 +129,19 @@ fn loss_decreases_on_the_corpus_in_a_short_run() {
     assert_eq!(losses.len(), 60);
     // ln 256 = 5.55 at init; 60 steps on bytes must get well below that.
     assert!(losses[0] > 5.0, "initial loss {}", losses[0]);
-    assert!(r.final_train_loss < 3.5, "final train loss {}", r.final_train_loss);
+    assert!(
+        r.final_train_loss < 3.5,
+        "final train loss {}",
+        r.final_train_loss
+    );
     assert!(r.val_loss < 3.6, "val loss {}", r.val_loss);
     assert!((r.val_ppl - r.val_loss.exp()).abs() < 1e-9);
     assert_eq!(r.evals.len(), 6);
     assert!(r.model_path.exists());
     // The same job in the same workdir is served from its result file.
-    let again = exec.run(&job, &dir, &mut |_| panic!("must not train again")).unwrap();
+    let again = exec
+        .run(&job, &dir, &mut |_| panic!("must not train again"))
+        .unwrap();
     assert_eq!(again.model_hash, r.model_hash);
     assert!((again.val_loss - r.val_loss).abs() < 1e-12);
     let _ = std::fs::remove_dir_all(dir);
@@ -131,15 +154,24 @@ fn interrupted_run_resumes_to_bit_identical_weights() {
     let mut j = job(tiny_moe(), 25 * 512, &corpus);
     j.recipe.checkpoint_every = 7;
     let whole = workdir("resume-whole");
-    let full = exec.run(&j, &whole, &mut |_| ControlFlow::Continue(())).unwrap();
+    let full = exec
+        .run(&j, &whole, &mut |_| ControlFlow::Continue(()))
+        .unwrap();
 
     let split = workdir("resume-split");
     let err = exec
         .run(&j, &split, &mut |p| {
-            if p.step == 13 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+            if p.step == 13 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
         })
         .unwrap_err();
-    assert!(matches!(err, TrainError::Interrupted { step: 13, .. }), "{err}");
+    assert!(
+        matches!(err, TrainError::Interrupted { step: 13, .. }),
+        "{err}"
+    );
     let mut resumed_steps = Vec::new();
     let resumed = exec
         .run(&j, &split, &mut |p| {
@@ -148,7 +180,10 @@ fn interrupted_run_resumes_to_bit_identical_weights() {
         })
         .unwrap();
     assert_eq!(resumed_steps.first(), Some(&14));
-    assert_eq!(resumed.model_hash, full.model_hash, "final weights differ after resume");
+    assert_eq!(
+        resumed.model_hash, full.model_hash,
+        "final weights differ after resume"
+    );
     assert_eq!(resumed.evals, full.evals);
     assert_eq!(resumed.val_loss.to_bits(), full.val_loss.to_bits());
     let _ = std::fs::remove_dir_all(whole);
@@ -164,8 +199,10 @@ fn diverging_run_stops_with_an_error_naming_the_architecture() {
     j.recipe.warmup_frac = 0.0;
     j.recipe.grad_clip = 1e6;
     let dir = workdir("diverge");
-    let err = trainer::train(&j, &corpus, &dir, &Device::Cpu, &mut |_| ControlFlow::Continue(()))
-        .unwrap_err();
+    let err = trainer::train(&j, &corpus, &dir, &Device::Cpu, &mut |_| {
+        ControlFlow::Continue(())
+    })
+    .unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, TrainError::Diverged { .. }), "{msg}");
     assert!(msg.contains("L2 d64 h4/2x16 ffn96"), "{msg}");

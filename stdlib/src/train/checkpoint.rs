@@ -34,7 +34,12 @@ pub fn save(path: &Path, opt: &AdamW, state: &LoopState) -> Result<(), TrainErro
     let cpu = Device::Cpu;
     // u64 state is stored bit-cast in I64 tensors: safetensors has no u64 in candle.
     #[allow(clippy::cast_possible_wrap)]
-    let ints = vec![state.step as i64, state.rng as i64, opt.step as i64, state.evals.len() as i64];
+    let ints = vec![
+        state.step as i64,
+        state.rng as i64,
+        opt.step as i64,
+        state.evals.len() as i64,
+    ];
     t.insert("state.ints".into(), Tensor::new(ints.as_slice(), &cpu)?);
     let mut floats = vec![state.initial_loss, state.train_s, state.wall_s];
     for (s, l) in &state.evals {
@@ -51,9 +56,15 @@ pub fn save(path: &Path, opt: &AdamW, state: &LoopState) -> Result<(), TrainErro
 /// Restores `opt` (model weights and moments) in place and returns the loop
 /// state. Fails if the checkpoint does not match the model's parameters.
 pub fn load(path: &Path, opt: &mut AdamW, device: &Device) -> Result<LoopState, TrainError> {
-    let bad = |why: String| TrainError::Checkpoint { path: path.to_path_buf(), why };
+    let bad = |why: String| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        why,
+    };
     let mut t = candle_core::safetensors::load(path, device)?;
-    let mut take = |key: String| t.remove(&key).ok_or_else(|| bad(format!("missing tensor `{key}`")));
+    let mut take = |key: String| {
+        t.remove(&key)
+            .ok_or_else(|| bad(format!("missing tensor `{key}`")))
+    };
     for s in &opt.slots {
         for (key, var) in [
             (format!("model.{}", s.name), &s.var),
@@ -76,14 +87,20 @@ pub fn load(path: &Path, opt: &mut AdamW, device: &Device) -> Result<LoopState, 
     let ints: Vec<i64> = take("state.ints".into())?.to_dtype(DType::I64)?.to_vec1()?;
     let floats: Vec<f64> = take("state.floats".into())?.to_vec1()?;
     let [step, rng, adam_step, n_evals] = ints[..] else {
-        return Err(bad(format!("state.ints has {} values, expected 4", ints.len())));
+        return Err(bad(format!(
+            "state.ints has {} values, expected 4",
+            ints.len()
+        )));
     };
     let n_evals = usize::try_from(n_evals).map_err(|_| bad("negative eval count".into()))?;
     if floats.len() < 3 + 2 * n_evals {
         return Err(bad("state.floats is too short".into()));
     }
     #[allow(clippy::cast_sign_loss)]
-    let evals = floats[3..3 + 2 * n_evals].chunks(2).map(|c| (c[0] as u64, c[1])).collect();
+    let evals = floats[3..3 + 2 * n_evals]
+        .chunks(2)
+        .map(|c| (c[0] as u64, c[1]))
+        .collect();
     #[allow(clippy::cast_sign_loss)]
     {
         opt.step = adam_step as u64;

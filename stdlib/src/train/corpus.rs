@@ -107,7 +107,9 @@ pub fn sample_batch(
     rng: &mut SplitMix64,
 ) -> Result<Batch, TrainError> {
     if batch == 0 || seq_len == 0 {
-        return Err(TrainError::Recipe("batch and seq_len must be positive".into()));
+        return Err(TrainError::Recipe(
+            "batch and seq_len must be positive".into(),
+        ));
     }
     if tokens.len() < seq_len + 1 {
         return Err(TrainError::Corpus(format!(
@@ -124,7 +126,12 @@ pub fn sample_batch(
         inputs.extend_from_slice(&tokens[s..s + seq_len]);
         targets.extend_from_slice(&tokens[s + 1..=s + seq_len]);
     }
-    Ok(Batch { inputs, targets, batch, seq_len })
+    Ok(Batch {
+        inputs,
+        targets,
+        batch,
+        seq_len,
+    })
 }
 
 #[cfg(test)]
@@ -139,12 +146,17 @@ mod tests {
         assert_eq!(c.train.len(), 9_987_579);
         assert_eq!(c.valid.len(), 322_970);
         assert_eq!(c.test.len(), 451_097);
-        assert!(c.train.starts_with(&ByteTokenizer.encode(b"Fellow-Citizens")));
+        assert!(
+            c.train
+                .starts_with(&ByteTokenizer.encode(b"Fellow-Citizens"))
+        );
     }
 
     #[test]
     fn unknown_corpus_is_an_error_listing_the_known_ones() {
-        let err = Corpus::load("wikitext", &ByteTokenizer).unwrap_err().to_string();
+        let err = Corpus::load("wikitext", &ByteTokenizer)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("wikitext") && err.contains("sotu"), "{err}");
     }
 

@@ -117,7 +117,10 @@ pub struct CorpusRef {
 
 impl CorpusRef {
     pub fn of(corpus: &Corpus) -> Self {
-        Self { name: corpus.name.clone(), hash: corpus.hash.clone() }
+        Self {
+            name: corpus.name.clone(),
+            hash: corpus.hash.clone(),
+        }
     }
 }
 
@@ -272,12 +275,17 @@ pub fn run_job_dir(workdir: &Path) -> Result<TrainResult, TrainError> {
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
     let bytes = std::fs::read(path).map_err(TrainError::io(path))?;
-    serde_json::from_slice(&bytes).map_err(|source| TrainError::Json { path: path.into(), source })
+    serde_json::from_slice(&bytes).map_err(|source| TrainError::Json {
+        path: path.into(),
+        source,
+    })
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError> {
-    let json = serde_json::to_vec_pretty(value)
-        .map_err(|source| TrainError::Json { path: path.into(), source })?;
+    let json = serde_json::to_vec_pretty(value).map_err(|source| TrainError::Json {
+        path: path.into(),
+        source,
+    })?;
     let tmp = path.with_extension("json.tmp");
     std::fs::write(&tmp, json).map_err(TrainError::io(&tmp))?;
     std::fs::rename(&tmp, path).map_err(TrainError::io(path))
@@ -291,7 +299,10 @@ mod tests {
         TrainJob {
             arch: Architecture::dense(2, 64, 4, 2, 128),
             recipe: Recipe::small(1 << 16, 1),
-            corpus: CorpusRef { name: "sotu".into(), hash: "abc".into() },
+            corpus: CorpusRef {
+                name: "sotu".into(),
+                hash: "abc".into(),
+            },
         }
     }
 
@@ -320,7 +331,8 @@ mod tests {
 
     #[test]
     fn mismatched_corpus_hash_is_refused() {
-        let dir = std::env::temp_dir().join(format!("rooflaw-train-mismatch-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("rooflaw-train-mismatch-{}", std::process::id()));
         let err = LocalExecutor::new()
             .run(&job(), &dir, &mut |_| ControlFlow::Continue(()))
             .unwrap_err()

@@ -2,6 +2,9 @@
 //! CUDA with the `cuda` feature): the model, the corpus and tokenizer, the
 //! training loop with checkpoints and resume, and the job/executor boundary
 //! that the engine's `train` stage calls.
+// Layer and optimizer names (RMSNorm, SwiGLU, AdamW, MoE) are prose here,
+// not code identifiers.
+#![allow(clippy::doc_markdown)]
 pub mod checkpoint;
 pub mod corpus;
 pub mod job;
@@ -31,20 +34,35 @@ pub enum TrainError {
     #[error("unknown corpus `{name}` (known: {known})")]
     UnknownCorpus { name: String, known: String },
     #[error("corpus `{name}` has hash {actual}, but the job was made for {expected}")]
-    CorpusMismatch { name: String, expected: String, actual: String },
+    CorpusMismatch {
+        name: String,
+        expected: String,
+        actual: String,
+    },
     #[error(
         "training {arch} diverged at step {step}: loss {loss} (initial {initial}); \
          lower the learning rate or check the architecture"
     )]
-    Diverged { arch: String, step: u64, loss: f64, initial: f64 },
+    Diverged {
+        arch: String,
+        step: u64,
+        loss: f64,
+        initial: f64,
+    },
     #[error("training {arch} interrupted after step {step}; checkpoint saved, run again to resume")]
     Interrupted { arch: String, step: u64 },
     #[error("checkpoint {}: {why}", path.display())]
     Checkpoint { path: PathBuf, why: String },
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}: {source}", path.display())]
-    Json { path: PathBuf, source: serde_json::Error },
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),
 }

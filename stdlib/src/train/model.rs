@@ -11,6 +11,7 @@ use super::{TrainError, ops, rng::SplitMix64};
 use crate::arch::{Architecture, Norm};
 use candle_core::{D, DType, Device, Result, Tensor, Var};
 use candle_nn::VarMap;
+use std::fmt::Write as _;
 
 /// Init standard deviation of every matrix (GPT-2 / Qwen convention).
 const INIT_STD: f64 = 0.02;
@@ -56,7 +57,12 @@ struct Expert {
 
 enum Ffn {
     Dense(Expert),
-    Moe { router: Tensor, experts: Vec<Expert>, shared: Vec<Expert>, top_k: usize },
+    Moe {
+        router: Tensor,
+        experts: Vec<Expert>,
+        shared: Vec<Expert>,
+        top_k: usize,
+    },
 }
 
 /// Forward result: logits `(batch·seq, vocab)` and the summed MoE
@@ -76,13 +82,19 @@ impl Builder<'_> {
     fn var(&mut self, name: &str, dims: &[usize], init: Init) -> Result<Tensor> {
         let n: usize = dims.iter().product();
         let data: Vec<f32> = match init {
-            Init::Normal => (0..n).map(|_| (self.rng.normal() * INIT_STD) as f32).collect(),
+            Init::Normal => (0..n)
+                .map(|_| (self.rng.normal() * INIT_STD) as f32)
+                .collect(),
             Init::Ones => vec![1.0; n],
             Init::Zeros => vec![0.0; n],
         };
         let var = Var::from_tensor(&Tensor::from_vec(data, dims, self.device)?)?;
         let t = var.as_tensor().clone();
-        self.varmap.data().lock().expect("varmap lock poisoned").insert(name.to_string(), var);
+        self.varmap
+            .data()
+            .lock()
+            .expect("varmap lock poisoned")
+            .insert(name.to_string(), var);
         Ok(t)
     }
 
@@ -118,17 +130,26 @@ pub fn validate(arch: &Architecture) -> std::result::Result<(), TrainError> {
     if arch.layers == 0 || arch.width == 0 || arch.heads == 0 || arch.kv_heads == 0 {
         return bad("layers, width, heads and kv_heads must be positive".into());
     }
-    if arch.heads % arch.kv_heads != 0 {
-        return bad(format!("heads {} is not a multiple of kv_heads {}", arch.heads, arch.kv_heads));
+    if !arch.heads.is_multiple_of(arch.kv_heads) {
+        return bad(format!(
+            "heads {} is not a multiple of kv_heads {}",
+            arch.heads, arch.kv_heads
+        ));
     }
-    if arch.head_dim == 0 || arch.head_dim % 2 != 0 {
-        return bad(format!("head_dim {} must be positive and even (RoPE)", arch.head_dim));
+    if arch.head_dim == 0 || !arch.head_dim.is_multiple_of(2) {
+        return bad(format!(
+            "head_dim {} must be positive and even (RoPE)",
+            arch.head_dim
+        ));
     }
     if arch.ffn == 0 {
         return bad("ffn must be positive".into());
     }
     if arch.experts == 0 || arch.top_k == 0 || arch.top_k > arch.experts {
-        return bad(format!("top_k {} must be in 1..=experts {}", arch.top_k, arch.experts));
+        return bad(format!(
+            "top_k {} must be in 1..=experts {}",
+            arch.top_k, arch.experts
+        ));
     }
     if arch.shared_experts > 0 && arch.shared_ffn == 0 {
         return bad("shared_experts > 0 needs shared_ffn > 0".into());
@@ -149,7 +170,7 @@ pub fn label(arch: &Architecture) -> String {
         arch.layers, arch.width, arch.heads, arch.kv_heads, arch.head_dim, arch.ffn
     );
     if arch.is_moe() {
-        s.push_str(&format!(" E{}k{}", arch.experts, arch.top_k));
+        let _ = write!(s, " E{}k{}", arch.experts, arch.top_k);
     }
     s
 }
@@ -165,7 +186,9 @@ impl Model {
     ) -> std::result::Result<Self, TrainError> {
         validate(arch)?;
         if vocab == 0 || max_seq == 0 {
-            return Err(TrainError::Architecture("vocab and max_seq must be positive".into()));
+            return Err(TrainError::Architecture(
+                "vocab and max_seq must be positive".into(),
+            ));
         }
         Ok(Self::build(arch, vocab, max_seq, seed, device)?)
     }
@@ -178,7 +201,11 @@ impl Model {
         device: &Device,
     ) -> Result<Self> {
         let varmap = VarMap::new();
-        let mut b = Builder { varmap: &varmap, rng: SplitMix64::new(seed), device };
+        let mut b = Builder {
+            varmap: &varmap,
+            rng: SplitMix64::new(seed),
+            device,
+        };
         let d = arch.width as usize;
         let hd = arch.head_dim as usize;
         let (q, kv) = (arch.q_dim() as usize, arch.kv_dim() as usize);
@@ -206,21 +233,42 @@ impl Model {
             let wo = b.var(&format!("{p}.attn.wo"), &[q, d], Init::Normal)?;
             let f = arch.ffn as usize;
             let ffn = if arch.is_moe() {
-                let router =
-                    b.var(&format!("{p}.moe.router"), &[d, arch.experts as usize], Init::Normal)?;
+                let router = b.var(
+                    &format!("{p}.moe.router"),
+                    &[d, arch.experts as usize],
+                    Init::Normal,
+                )?;
                 let experts = (0..arch.experts as usize)
                     .map(|e| b.expert(&format!("{p}.moe.expert{e}"), d, f, arch.gated))
                     .collect::<Result<Vec<_>>>()?;
                 let shared = (0..arch.shared_experts as usize)
                     .map(|s| {
-                        b.expert(&format!("{p}.moe.shared{s}"), d, arch.shared_ffn as usize, arch.gated)
+                        b.expert(
+                            &format!("{p}.moe.shared{s}"),
+                            d,
+                            arch.shared_ffn as usize,
+                            arch.gated,
+                        )
                     })
                     .collect::<Result<Vec<_>>>()?;
-                Ffn::Moe { router, experts, shared, top_k: arch.top_k as usize }
+                Ffn::Moe {
+                    router,
+                    experts,
+                    shared,
+                    top_k: arch.top_k as usize,
+                }
             } else {
                 Ffn::Dense(b.expert(&format!("{p}.ffn"), d, f, arch.gated)?)
             };
-            blocks.push(Block { norms, wqkv, bqkv, q_norm, k_norm, wo, ffn });
+            blocks.push(Block {
+                norms,
+                wqkv,
+                bqkv,
+                q_norm,
+                k_norm,
+                wo,
+                ffn,
+            });
         }
         let final_norm = b.norm("final_norm", d, arch.norm)?;
         let head = if arch.tied_embeddings {
@@ -254,7 +302,11 @@ impl Model {
 
     /// Parameters actually trained (with the tokenizer's vocab).
     pub fn num_params(&self) -> u64 {
-        self.varmap.all_vars().iter().map(|v| v.elem_count() as u64).sum()
+        self.varmap
+            .all_vars()
+            .iter()
+            .map(|v| v.elem_count() as u64)
+            .sum()
     }
 
     /// Variables sorted by name: a stable order for optimizer state and
@@ -270,7 +322,10 @@ impl Model {
     pub fn forward(&self, ids: &Tensor) -> Result<Forward> {
         let (batch, seq) = ids.dims2()?;
         if seq > self.max_seq {
-            candle_core::bail!("sequence length {seq} exceeds the model's max_seq {}", self.max_seq);
+            candle_core::bail!(
+                "sequence length {seq} exceeds the model's max_seq {}",
+                self.max_seq
+            );
         }
         let d = self.arch.width as usize;
         let cos = self.rope.0.narrow(0, 0, seq)?;
@@ -301,7 +356,10 @@ impl Model {
             None => x.matmul(&self.embed.t()?)?,
         };
         debug_assert_eq!(x.dims(), &[batch * seq, d]);
-        Ok(Forward { logits, aux_loss: aux })
+        Ok(Forward {
+            logits,
+            aux_loss: aux,
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -315,8 +373,11 @@ impl Model {
         sin: &Tensor,
         mask: &Tensor,
     ) -> Result<Tensor> {
-        let (nh, nkv, hd) =
-            (self.arch.heads as usize, self.arch.kv_heads as usize, self.arch.head_dim as usize);
+        let (nh, nkv, hd) = (
+            self.arch.heads as usize,
+            self.arch.kv_heads as usize,
+            self.arch.head_dim as usize,
+        );
         let group = nh / nkv;
         // One matmul for Q, K and V together.
         let mut qkv = h.matmul(&block.wqkv)?;
@@ -371,7 +432,12 @@ impl Expert {
 fn ffn(ffn: &Ffn, x: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
     match ffn {
         Ffn::Dense(e) => Ok((e.forward(x)?, None)),
-        Ffn::Moe { router, experts, shared, top_k } => {
+        Ffn::Moe {
+            router,
+            experts,
+            shared,
+            top_k,
+        } => {
             let (out, aux) = moe(x, router, experts, *top_k)?;
             let mut out = out;
             for s in shared {
@@ -391,7 +457,10 @@ fn moe(x: &Tensor, router: &Tensor, experts: &[Expert], top_k: usize) -> Result<
     let (n, d) = x.dims2()?;
     let e_count = experts.len();
     let probs = ops::softmax(&x.matmul(router)?)?; // (n, E)
-    let top_idx = probs.arg_sort_last_dim(false)?.narrow(1, 0, top_k)?.contiguous()?;
+    let top_idx = probs
+        .arg_sort_last_dim(false)?
+        .narrow(1, 0, top_k)?
+        .contiguous()?;
     let top_p = probs.gather(&top_idx, 1)?;
     let top_w = top_p.broadcast_div(&top_p.sum_keepdim(1)?)?.flatten_all()?; // (n·K)
     let idx: Vec<u32> = top_idx.flatten_all()?.to_vec1()?;
@@ -413,10 +482,14 @@ fn moe(x: &Tensor, router: &Tensor, experts: &[Expert], top_k: usize) -> Result<
         let w = top_w.index_select(&s, 0)?.unsqueeze(1)?;
         out = out.index_add(&r, &y.broadcast_mul(&w)?, 0)?;
     }
-    let frac: Vec<f32> =
-        rows.iter().map(|r| r.len() as f32 / (n * top_k) as f32).collect();
+    let frac: Vec<f32> = rows
+        .iter()
+        .map(|r| r.len() as f32 / (n * top_k) as f32)
+        .collect();
     let frac = Tensor::new(frac.as_slice(), dev)?;
-    let aux = (probs.mean(0)? * frac)?.sum_all()?.affine(e_count as f64, 0.0)?;
+    let aux = (probs.mean(0)? * frac)?
+        .sum_all()?
+        .affine(e_count as f64, 0.0)?;
     Ok((out, aux))
 }
 

@@ -8,7 +8,8 @@ use candle_core::{D, DType, Device, Result, Tensor};
 /// RMSNorm over the last dimension: x / sqrt(mean(x²) + eps) · w.
 pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
     let ms = x.sqr()?.mean_keepdim(D::Minus1)?;
-    x.broadcast_mul(&(ms + eps)?.sqrt()?.recip()?)?.broadcast_mul(w)
+    x.broadcast_mul(&(ms + eps)?.sqrt()?.recip()?)?
+        .broadcast_mul(w)
 }
 
 /// LayerNorm over the last dimension with weight and bias.
@@ -16,7 +17,9 @@ pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor
     let mean = x.mean_keepdim(D::Minus1)?;
     let xc = x.broadcast_sub(&mean)?;
     let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
-    xc.broadcast_mul(&(var + eps)?.sqrt()?.recip()?)?.broadcast_mul(w)?.broadcast_add(b)
+    xc.broadcast_mul(&(var + eps)?.sqrt()?.recip()?)?
+        .broadcast_mul(w)?
+        .broadcast_add(b)
 }
 
 /// Softmax over the last dimension.
@@ -83,7 +86,12 @@ mod tests {
         let d = Device::Cpu;
         let x = Tensor::new(&[[3.0f32, 4.0]], &d).unwrap();
         let w = Tensor::new(&[1.0f32, 2.0], &d).unwrap();
-        let y = rms_norm(&x, &w, 0.0).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let y = rms_norm(&x, &w, 0.0)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         let rms = (12.5f32).sqrt();
         close(&y, &[3.0 / rms, 8.0 / rms]);
     }
@@ -92,8 +100,16 @@ mod tests {
     fn rope_rotates_pairs_and_keeps_position_zero() {
         let d = Device::Cpu;
         let (cos, sin) = rope_tables(2, 2, 10_000.0, &d).unwrap();
-        let x = Tensor::new(&[1.0f32, 0.0, 1.0, 0.0], &d).unwrap().reshape((1, 1, 2, 2)).unwrap();
-        let y = rope(&x, &cos, &sin).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let x = Tensor::new(&[1.0f32, 0.0, 1.0, 0.0], &d)
+            .unwrap()
+            .reshape((1, 1, 2, 2))
+            .unwrap();
+        let y = rope(&x, &cos, &sin)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         // Position 0 is the identity; position 1 rotates (1, 0) by 1 radian.
         close(&y, &[1.0, 0.0, 1f32.cos(), 1f32.sin()]);
     }

@@ -63,13 +63,23 @@ impl AdamW {
         let bc1 = 1.0 - BETA1.powi(t);
         let bc2 = 1.0 - BETA2.powi(t);
         for s in &self.slots {
-            let Some(g) = grads.get(s.var.as_tensor()) else { continue };
-            let g = if (grad_scale - 1.0).abs() > f64::EPSILON { g.affine(grad_scale, 0.0)? } else { g.clone() };
+            let Some(g) = grads.get(s.var.as_tensor()) else {
+                continue;
+            };
+            let g = if (grad_scale - 1.0).abs() > f64::EPSILON {
+                g.affine(grad_scale, 0.0)?
+            } else {
+                g.clone()
+            };
             let m = ((s.m.as_tensor() * BETA1)? + (&g * (1.0 - BETA1))?)?;
             let v = ((s.v.as_tensor() * BETA2)? + (g.sqr()? * (1.0 - BETA2))?)?;
             let update = ((&m * (1.0 / bc1))? / ((&v * (1.0 / bc2))?.sqrt()? + EPS)?)?;
             let p = s.var.as_tensor();
-            let decayed = if s.decay { (p * (1.0 - lr * WEIGHT_DECAY))? } else { p.clone() };
+            let decayed = if s.decay {
+                (p * (1.0 - lr * WEIGHT_DECAY))?
+            } else {
+                p.clone()
+            };
             s.var.set(&(decayed - (update * lr)?)?)?;
             s.m.set(&m)?;
             s.v.set(&v)?;
@@ -91,7 +101,11 @@ pub fn lr_at(step: u64, total: u64, warmup: u64, lr: f64, lr_min: f64) -> f64 {
 
 /// Scale that brings the global gradient norm down to `max_norm`.
 pub fn clip_scale(norm: f64, max_norm: f64) -> f64 {
-    if norm > max_norm { max_norm / norm } else { 1.0 }
+    if norm > max_norm {
+        max_norm / norm
+    } else {
+        1.0
+    }
 }
 
 #[cfg(test)]

@@ -30,7 +30,9 @@ impl Tokenizer for ByteTokenizer {
     fn decode(&self, ids: &[u32]) -> Vec<u8> {
         // Ids above 255 cannot come from `encode`; they map to '?' instead of
         // panicking so a sampled sequence from a bigger head still prints.
-        ids.iter().map(|&i| u8::try_from(i).unwrap_or(b'?')).collect()
+        ids.iter()
+            .map(|&i| u8::try_from(i).unwrap_or(b'?'))
+            .collect()
     }
 }
 

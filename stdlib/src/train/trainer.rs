@@ -43,7 +43,9 @@ pub struct Progress {
 pub fn steps_for(recipe: &Recipe) -> Result<u64, TrainError> {
     let per_step = recipe.batch as u64 * recipe.seq_len as u64;
     if per_step == 0 {
-        return Err(TrainError::Recipe("batch and seq_len must be positive".into()));
+        return Err(TrainError::Recipe(
+            "batch and seq_len must be positive".into(),
+        ));
     }
     let steps = recipe.tokens / per_step;
     if steps == 0 {
@@ -90,7 +92,11 @@ pub fn train(
     };
     let warmup = ((recipe.warmup_frac * steps as f64).round() as u64).min(steps);
     let window = recipe.eval_every.clamp(1, steps) as usize;
-    let ckpt_every = if recipe.checkpoint_every == 0 { recipe.eval_every } else { recipe.checkpoint_every };
+    let ckpt_every = if recipe.checkpoint_every == 0 {
+        recipe.eval_every
+    } else {
+        recipe.checkpoint_every
+    };
     let val_batches = validation_batches(corpus, recipe)?;
     let mut rng = SplitMix64::from_state(st.rng);
     let session = Instant::now();
@@ -149,7 +155,10 @@ pub fn train(
         });
         if flow.is_break() {
             checkpoint::save(&ckpt, &opt, &st)?;
-            return Err(TrainError::Interrupted { arch: arch_label, step: st.step });
+            return Err(TrainError::Interrupted {
+                arch: arch_label,
+                step: st.step,
+            });
         }
         if st.step % ckpt_every == 0 && st.step < steps {
             checkpoint::save(&ckpt, &opt, &st)?;
@@ -157,9 +166,26 @@ pub fn train(
     }
 
     checkpoint::save(&ckpt, &opt, &st)?;
+    finish(job, &model, &st, steps, workdir, arch_label)
+}
+
+/// Saves the final weights and assembles the result.
+fn finish(
+    job: &TrainJob,
+    model: &Model,
+    st: &LoopState,
+    steps: u64,
+    workdir: &Path,
+    arch_label: String,
+) -> Result<TrainResult, TrainError> {
+    let recipe = &job.recipe;
+    let tokens_per_step = (recipe.batch * recipe.seq_len) as u64;
     let model_path = workdir.join(MODEL_FILE);
-    let weights: std::collections::HashMap<String, Tensor> =
-        model.named_vars().into_iter().map(|(n, v)| (n, v.as_tensor().clone())).collect();
+    let weights: std::collections::HashMap<String, Tensor> = model
+        .named_vars()
+        .into_iter()
+        .map(|(n, v)| (n, v.as_tensor().clone()))
+        .collect();
     candle_core::safetensors::save(&weights, &model_path)?;
     let bytes = std::fs::read(&model_path).map_err(TrainError::io(&model_path))?;
     let k = recipe.final_evals.clamp(1, st.evals.len().max(1));
