@@ -36,7 +36,7 @@ fn params_without_gradient(arch: &Architecture) -> Vec<String> {
     let inputs = ids.narrow(1, 0, 32).unwrap();
     let targets = ids.narrow(1, 1, 32).unwrap().flatten_all().unwrap();
     let out = model.forward(&inputs.contiguous().unwrap()).unwrap();
-    let ce = candle_nn::loss::cross_entropy(&out.logits, &targets).unwrap();
+    let ce = rooflaw_stdlib::train::ops::cross_entropy(&out.logits, &targets).unwrap();
     let loss = (ce + (out.aux_loss * 0.01).unwrap()).unwrap();
     let grads = loss.backward().unwrap();
     model

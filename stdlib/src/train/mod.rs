@@ -7,6 +7,7 @@
 #![allow(clippy::doc_markdown)]
 pub mod checkpoint;
 pub mod corpus;
+pub mod fused;
 pub mod job;
 pub mod model;
 pub mod ops;

@@ -9,7 +9,7 @@
 //! `vocab` = the tokenizer's size and reports its own parameter count.
 use super::{TrainError, ops, rng::SplitMix64};
 use crate::arch::{Architecture, Norm};
-use candle_core::{D, DType, Device, Result, Tensor, Var};
+use candle_core::{DType, Device, Result, Tensor, Var};
 use candle_nn::VarMap;
 use std::fmt::Write as _;
 
@@ -28,7 +28,7 @@ pub struct Model {
     head: Option<Tensor>,
     final_norm: NormW,
     blocks: Vec<Block>,
-    rope: (Tensor, Tensor),
+    rope: ops::RopeTables,
     mask: Tensor,
     max_seq: usize,
 }
@@ -276,7 +276,7 @@ impl Model {
         } else {
             Some(b.var("head", &[d, vocab], Init::Normal)?)
         };
-        let rope = ops::rope_tables(max_seq, hd, ROPE_THETA, device)?;
+        let rope = ops::RopeTables::new(max_seq, hd, ROPE_THETA, device)?;
         let mask = ops::causal_mask(max_seq, device)?;
         Ok(Self {
             arch: arch.clone(),
@@ -328,14 +328,12 @@ impl Model {
             );
         }
         let d = self.arch.width as usize;
-        let cos = self.rope.0.narrow(0, 0, seq)?;
-        let sin = self.rope.1.narrow(0, 0, seq)?;
         let mask = self.mask.narrow(0, 0, seq)?.narrow(1, 0, seq)?;
         let mut x = self.embed.index_select(&ids.flatten_all()?, 0)?; // (b·t, d)
         let mut aux = Tensor::zeros((), DType::F32, ids.device())?;
         for block in &self.blocks {
             let h = norm(&block.norms[0], &x)?;
-            let mut a = self.attention(block, &h, batch, seq, &cos, &sin, &mask)?;
+            let mut a = self.attention(block, &h, batch, seq, &mask)?;
             if block.norms.len() == 4 {
                 a = norm(&block.norms[2], &a)?;
             }
@@ -362,15 +360,12 @@ impl Model {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn attention(
         &self,
         block: &Block,
         h: &Tensor,
         batch: usize,
         seq: usize,
-        cos: &Tensor,
-        sin: &Tensor,
         mask: &Tensor,
     ) -> Result<Tensor> {
         let (nh, nkv, hd) = (
@@ -392,15 +387,15 @@ impl Model {
             q = ops::rms_norm(&q, qn, NORM_EPS)?;
             k = ops::rms_norm(&k, kn, NORM_EPS)?;
         }
-        let q = ops::rope(&q.transpose(1, 2)?, cos, sin)?; // (b, nh, t, hd)
-        let k = ops::rope(&k.transpose(1, 2)?, cos, sin)?; // (b, nkv, t, hd)
+        let q = self.rope.apply(&q.transpose(1, 2)?)?; // (b, nh, t, hd)
+        let k = self.rope.apply(&k.transpose(1, 2)?)?; // (b, nkv, t, hd)
         let v = v.transpose(1, 2)?.contiguous()?;
         // GQA without repeating K/V: the `group` query heads that share a KV
         // head are stacked along the sequence axis of one batched matmul.
         let q = (q.reshape((batch, nkv, group * seq, hd))? * (1.0 / (hd as f64).sqrt()))?;
         let scores = q.matmul(&k.t()?.contiguous()?)?; // (b, nkv, g·t, t)
-        let scores = scores.reshape((batch, nh, seq, seq))?.broadcast_add(mask)?;
-        let p = ops::softmax(&scores)?.reshape((batch, nkv, group * seq, seq))?;
+        let scores = scores.reshape((batch, nh, seq, seq))?;
+        let p = ops::causal_softmax(&scores, mask)?.reshape((batch, nkv, group * seq, seq))?;
         let y = p.matmul(&v)?.reshape((batch, nh, seq, hd))?; // (b, nh, t, hd)
         let y = y.transpose(1, 2)?.reshape((batch * seq, nh * hd))?;
         y.matmul(&block.wo)
@@ -419,8 +414,7 @@ impl Expert {
         let h = x.matmul(&self.w_in)?;
         let h = if self.gated {
             // One matmul for gate and up; SwiGLU = silu(gate) · up.
-            let f = h.dim(D::Minus1)? / 2;
-            (h.narrow(D::Minus1, 0, f)?.silu()? * h.narrow(D::Minus1, f, f)?)?
+            ops::swiglu(&h)?
         } else {
             h.gelu()?
         };

@@ -110,7 +110,7 @@ pub fn train(
         let inputs = Tensor::from_vec(b.inputs, (b.batch, b.seq_len), device)?;
         let targets = Tensor::from_vec(b.targets, b.batch * b.seq_len, device)?;
         let out = model.forward(&inputs)?;
-        let ce = candle_nn::loss::cross_entropy(&out.logits, &targets)?;
+        let ce = super::ops::cross_entropy(&out.logits, &targets)?;
         let total = (&ce + (out.aux_loss * AUX_LOSS_COEF)?)?;
         let loss = f64::from(ce.to_scalar::<f32>()?);
         if st.step == 0 {
@@ -229,7 +229,7 @@ fn evaluate(model: &Model, batches: &[Batch], device: &Device) -> Result<f64, Tr
         let inputs = Tensor::from_slice(&b.inputs, (b.batch, b.seq_len), device)?;
         let targets = Tensor::from_slice(&b.targets, b.batch * b.seq_len, device)?;
         let logits = model.forward(&inputs)?.logits.detach();
-        sum += f64::from(candle_nn::loss::cross_entropy(&logits, &targets)?.to_scalar::<f32>()?);
+        sum += f64::from(super::ops::cross_entropy(&logits, &targets)?.to_scalar::<f32>()?);
     }
     Ok(sum / batches.len().max(1) as f64)
 }
