@@ -5,9 +5,7 @@
 //! backward) with one pass. `ops` uses them on CPU and falls back to the
 //! primitive versions on other devices; tests check both agree, gradients
 //! included.
-use candle_core::{
-    CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor, bail,
-};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor, bail};
 use std::sync::Arc;
 
 fn f32s<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
@@ -65,7 +63,11 @@ impl CustomOp2 for RmsNorm {
         let d = wv.len();
         let mut gx = vec![0f32; xv.len()];
         let mut gw = vec![0f32; d];
-        for ((xr, gr), gxr) in xv.chunks_exact(d).zip(gv.chunks_exact(d)).zip(gx.chunks_exact_mut(d)) {
+        for ((xr, gr), gxr) in xv
+            .chunks_exact(d)
+            .zip(gv.chunks_exact(d))
+            .zip(gx.chunks_exact_mut(d))
+        {
             let r = inv_rms(xr, self.eps);
             // dot = mean(g · w · x̂) with x̂ = x · r.
             let mut dot = 0f32;
@@ -130,7 +132,10 @@ impl CustomOp1 for Rope {
     }
 
     fn bwd(&self, _x: &Tensor, _y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
-        let inv = Self { inverse: !self.inverse, ..self.clone() };
+        let inv = Self {
+            inverse: !self.inverse,
+            ..self.clone()
+        };
         Ok(Some(g.contiguous()?.apply_op1_no_bwd(&inv)?))
     }
 }
@@ -148,7 +153,10 @@ impl CustomOp1 for CausalSoftmax {
         let x = f32s(s, l, self.name())?;
         let t = *l.shape().dims().last().unwrap_or(&0);
         if t == 0 || l.shape().dims().len() < 2 || l.shape().dims()[l.shape().rank() - 2] != t {
-            bail!("fused-causal-softmax: expects (…, seq, seq), got {:?}", l.shape());
+            bail!(
+                "fused-causal-softmax: expects (…, seq, seq), got {:?}",
+                l.shape()
+            );
         }
         let mut y = vec![0f32; x.len()];
         for (row, (xr, yr)) in x.chunks_exact(t).zip(y.chunks_exact_mut(t)).enumerate() {
@@ -192,7 +200,11 @@ impl CustomOp2 for SoftmaxBwd {
         let g = f32s(s2, l2, self.name())?;
         let t = *l1.shape().dims().last().unwrap_or(&1);
         let mut dx = vec![0f32; y.len()];
-        for ((yr, gr), dr) in y.chunks_exact(t).zip(g.chunks_exact(t)).zip(dx.chunks_exact_mut(t)) {
+        for ((yr, gr), dr) in y
+            .chunks_exact(t)
+            .zip(g.chunks_exact(t))
+            .zip(dx.chunks_exact_mut(t))
+        {
             let dot: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
             for ((d, yv), gv) in dr.iter_mut().zip(yr).zip(gr) {
                 *d = yv * (gv - dot);
@@ -236,7 +248,11 @@ impl CustomOp1 for SwiGlu {
         let two_f = h.dim(candle_core::D::Minus1)?;
         let f = two_f / 2;
         let mut dh = vec![0f32; hv.len()];
-        for ((row, gr), dr) in hv.chunks_exact(two_f).zip(gv.chunks_exact(f)).zip(dh.chunks_exact_mut(two_f)) {
+        for ((row, gr), dr) in hv
+            .chunks_exact(two_f)
+            .zip(gv.chunks_exact(f))
+            .zip(dh.chunks_exact_mut(two_f))
+        {
             let (gate, up) = row.split_at(f);
             let (dg, du) = dr.split_at_mut(f);
             for i in 0..f {
@@ -273,8 +289,12 @@ impl CustomOp2 for CrossEntropy {
     ) -> Result<(CpuStorage, Shape)> {
         let x = f32s(s1, l1, self.name())?;
         let (n, v) = l1.shape().dims2()?;
-        let Some((a, b)) = l2.contiguous_offsets() else { bail!("targets must be contiguous") };
-        let CpuStorage::U32(t) = s2 else { bail!("targets must be u32") };
+        let Some((a, b)) = l2.contiguous_offsets() else {
+            bail!("targets must be contiguous")
+        };
+        let CpuStorage::U32(t) = s2 else {
+            bail!("targets must be u32")
+        };
         let t = &t[a..b];
         if t.len() != n {
             bail!("fused-cross-entropy: {n} rows but {} targets", t.len());
@@ -287,7 +307,10 @@ impl CustomOp2 for CrossEntropy {
             let (m, lse) = log_softmax_row(row);
             total += f64::from(m + lse - row[tg as usize]);
         }
-        Ok((CpuStorage::F32(vec![(total / n as f64) as f32]), Shape::from(())))
+        Ok((
+            CpuStorage::F32(vec![(total / n as f64) as f32]),
+            Shape::from(()),
+        ))
     }
 
     fn bwd(

@@ -5,9 +5,9 @@
 // Layer and optimizer names (RMSNorm, SwiGLU, AdamW, MoE) are prose here,
 // not code identifiers.
 #![allow(clippy::doc_markdown)]
-pub mod checkpoint;
+pub(crate) mod checkpoint;
 pub mod corpus;
-pub mod fused;
+pub(crate) mod fused;
 pub mod job;
 pub mod model;
 pub mod ops;

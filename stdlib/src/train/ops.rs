@@ -15,7 +15,9 @@ fn fusable(x: &Tensor) -> bool {
 /// RMSNorm over the last dimension: x / sqrt(mean(x²) + eps) · w.
 pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
     if fusable(x) {
-        return x.contiguous()?.apply_op2(&w.contiguous()?, fused::RmsNorm { eps: eps as f32 });
+        return x
+            .contiguous()?
+            .apply_op2(&w.contiguous()?, fused::RmsNorm { eps: eps as f32 });
     }
     rms_norm_primitive(x, w, eps)
 }
@@ -62,7 +64,9 @@ pub fn swiglu(h: &Tensor) -> Result<Tensor> {
 /// Mean cross-entropy of logits `(n, vocab)` against u32 targets `(n)`.
 pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     if fusable(logits) && targets.dtype() == DType::U32 {
-        return logits.contiguous()?.apply_op2(&targets.contiguous()?, fused::CrossEntropy);
+        return logits
+            .contiguous()?
+            .apply_op2(&targets.contiguous()?, fused::CrossEntropy);
     }
     candle_nn::loss::cross_entropy(logits, targets)
 }
@@ -101,7 +105,11 @@ impl RopeTables {
                 inverse: false,
             });
         }
-        rope(x, &self.cos.narrow(0, 0, seq)?, &self.sin.narrow(0, 0, seq)?)
+        rope(
+            x,
+            &self.cos.narrow(0, 0, seq)?,
+            &self.sin.narrow(0, 0, seq)?,
+        )
     }
 }
 
@@ -167,10 +175,8 @@ mod tests {
         g: impl Fn(&Tensor) -> Result<Tensor>,
     ) {
         let d = Device::Cpu;
-        let x = candle_core::Var::from_tensor(
-            &Tensor::randn(0f32, 1.0, dims, &d).unwrap(),
-        )
-        .unwrap();
+        let x =
+            candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, dims, &d).unwrap()).unwrap();
         // A fixed random projection makes the loss depend on every output.
         let y1 = f(x.as_tensor()).unwrap();
         let proj = Tensor::randn(0f32, 1.0, y1.shape(), &d).unwrap();
@@ -183,8 +189,15 @@ mod tests {
             outs.push(y.flatten_all().unwrap().to_vec1::<f32>().unwrap());
             grads.push(gx.flatten_all().unwrap().to_vec1::<f32>().unwrap());
         }
-        for (a, b) in outs[0].iter().zip(&outs[1]).chain(grads[0].iter().zip(&grads[1])) {
-            assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "fused {a} vs primitive {b}");
+        for (a, b) in outs[0]
+            .iter()
+            .zip(&outs[1])
+            .chain(grads[0].iter().zip(&grads[1]))
+        {
+            assert!(
+                (a - b).abs() < 1e-4 * (1.0 + b.abs()),
+                "fused {a} vs primitive {b}"
+            );
         }
     }
 
@@ -192,22 +205,32 @@ mod tests {
     fn fused_kernels_match_primitive_ops_forward_and_backward() {
         let d = Device::Cpu;
         let w = Tensor::randn(1f32, 0.1, 16, &d).unwrap();
-        agree(&[3, 5, 16], |x| rms_norm(x, &w, 1e-6), |x| rms_norm_primitive(x, &w, 1e-6));
-        let mask = causal_mask(6, &d).unwrap();
-        agree(&[2, 3, 6, 6], |x| causal_softmax(x, &mask), |x| softmax(&x.broadcast_add(&mask)?));
         agree(
-            &[4, 10],
-            swiglu,
-            |x| x.narrow(1, 0, 5)?.silu()? * x.narrow(1, 5, 5)?,
+            &[3, 5, 16],
+            |x| rms_norm(x, &w, 1e-6),
+            |x| rms_norm_primitive(x, &w, 1e-6),
         );
+        let mask = causal_mask(6, &d).unwrap();
+        agree(
+            &[2, 3, 6, 6],
+            |x| causal_softmax(x, &mask),
+            |x| softmax(&x.broadcast_add(&mask)?),
+        );
+        agree(&[4, 10], swiglu, |x| {
+            x.narrow(1, 0, 5)?.silu()? * x.narrow(1, 5, 5)?
+        });
         let rt = RopeTables::new(8, 6, 10_000.0, &d).unwrap();
-        agree(&[2, 3, 5, 6], |x| rt.apply(x), |x| {
-            rope(x, &rt.cos.narrow(0, 0, 5)?, &rt.sin.narrow(0, 0, 5)?)
-        });
+        agree(
+            &[2, 3, 5, 6],
+            |x| rt.apply(x),
+            |x| rope(x, &rt.cos.narrow(0, 0, 5)?, &rt.sin.narrow(0, 0, 5)?),
+        );
         let targets = Tensor::new(&[1u32, 0, 6, 3], &d).unwrap();
-        agree(&[4, 7], |x| cross_entropy(x, &targets), |x| {
-            candle_nn::loss::cross_entropy(x, &targets)
-        });
+        agree(
+            &[4, 7],
+            |x| cross_entropy(x, &targets),
+            |x| candle_nn::loss::cross_entropy(x, &targets),
+        );
     }
 
     #[test]
@@ -223,7 +246,10 @@ mod tests {
         let fused = grad(rms_norm(&x, w.as_tensor(), 1e-6).unwrap());
         let primitive = grad(rms_norm_primitive(&x, w.as_tensor(), 1e-6).unwrap());
         for (a, b) in fused.iter().zip(&primitive) {
-            assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "{fused:?} vs {primitive:?}");
+            assert!(
+                (a - b).abs() < 1e-4 * (1.0 + b.abs()),
+                "{fused:?} vs {primitive:?}"
+            );
         }
     }
 
