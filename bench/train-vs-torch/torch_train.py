@@ -1,7 +1,7 @@
 """PyTorch twin of rooflaw's train_bench: the same decoder-only model
 (d128, 4 layers, 4 heads x 32, RMSNorm, RoPE, SwiGLU 384, untied byte vocab),
 the same batch (16 x 128), AdamW(0.9, 0.95, wd 0.01 on matrices), clipping
-at 1.0, on the same corpus. Prints one JSON line.
+at 1.0, warm-up + cosine learning rate, on the same corpus. Prints one JSON line.
 
 Usage: torch_train.py CORPUS.txt [steps] [warmup_steps] [--sdpa]
 """
@@ -102,6 +102,17 @@ def main():
         [{"params": decay, "weight_decay": 0.01}, {"params": rest, "weight_decay": 0.0}],
         lr=1e-3, betas=(0.9, 0.95), eps=1e-8,
     )
+    # rooflaw's schedule for the bench: total = warmup + steps + 1 steps,
+    # 5 % linear warm-up, cosine decay from 1e-3 to 1e-4.
+    total = warmup + steps + 1
+    wu = min(round(0.05 * total), total)
+
+    def lr_at(step):
+        if step < wu:
+            return 1e-3 * (step + 1) / wu
+        p = min((step - wu) / max(total - wu, 1), 1.0)
+        return 1e-4 + 0.5 * (1e-3 - 1e-4) * (1 + math.cos(math.pi * p))
+
     g = torch.Generator().manual_seed(0)
     t0 = None
     for step in range(warmup + steps):
@@ -110,6 +121,8 @@ def main():
         starts = torch.randint(0, len(data) - SEQ - 1, (BATCH,), generator=g)
         win = torch.stack([data[s : s + SEQ + 1] for s in starts.tolist()])
         x, y = win[:, :-1], win[:, 1:]
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step)
         loss = F.cross_entropy(model(x).reshape(-1, V), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
