@@ -25,6 +25,9 @@ pub struct Corpus {
     /// blake3 of the tokenizer name and the three uncompressed splits: what a
     /// training job's cache key records.
     pub hash: String,
+    /// The tokenizer's vocabulary size: the model's vocab (it overrides the
+    /// architecture's `vocab`).
+    pub vocab: usize,
     pub train: Vec<u32>,
     pub valid: Vec<u32>,
     pub test: Vec<u32>,
@@ -65,6 +68,7 @@ impl Corpus {
         Self {
             name: name.to_string(),
             hash: h.finalize().to_hex().to_string(),
+            vocab: tokenizer.vocab_size(),
             train: tokenizer.encode(train),
             valid: tokenizer.encode(valid),
             test: tokenizer.encode(test),

@@ -72,8 +72,7 @@ pub fn train(
     recipe.validate()?;
     let steps = steps_for(recipe)?;
     let arch_label = label(&job.arch);
-    let vocab = 256;
-    let model = Model::new(&job.arch, vocab, recipe.seq_len, recipe.seed, device)?;
+    let model = Model::new(&job.arch, corpus.vocab, recipe.seq_len, recipe.seed, device)?;
     let mut opt = AdamW::new(model.named_vars())?;
     std::fs::create_dir_all(workdir).map_err(TrainError::io(workdir))?;
     let ckpt = workdir.join(CHECKPOINT_FILE);
