@@ -17,6 +17,8 @@ pub mod search;
 pub mod space;
 pub mod stages;
 pub mod workload;
+#[cfg(feature = "train")]
+pub mod train;
 
 pub use arch::Architecture;
 pub use hardware::{Hardware, HardwarePreset};
