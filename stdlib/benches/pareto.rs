@@ -7,12 +7,12 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use rooflaw_dsl::Span;
 use rooflaw_dsl::span::Spanned;
 use rooflaw_dsl::spec::{CmpOp, Expr, Space, SpaceField};
-use rooflaw_stdlib::Architecture;
-use rooflaw_stdlib::budget::{Budget, Limit, Metric, Metrics};
-use rooflaw_stdlib::pareto::frontier;
+use rooflaw_stdlib::budget::{Budget, Limit, Metric, Metrics, preset};
+use rooflaw_stdlib::pareto::{frontier, frontier_by};
 use rooflaw_stdlib::sample::SplitMix64;
 use rooflaw_stdlib::search::{Design, search};
 use rooflaw_stdlib::space::CompiledSpace;
+use rooflaw_stdlib::{Architecture, Precision, Workload};
 
 const N: usize = 1_000_000;
 
@@ -111,6 +111,34 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("enumerate_serial_1M", |b| {
         b.iter(|| s.iter().count());
+    });
+    g.finish();
+
+    // The million-candidate chain without the engine: enumerate →
+    // roofline (Orin, fp16, 1 × 1024 + 16) → sun2026 → frontier → top 10.
+    let hw = rooflaw_stdlib::hardware::preset("jetson-agx-orin-64gb").expect("orin preset");
+    let wl = Workload::new(1, 1024, 16, Precision::parse("fp16").expect("fp16"));
+    let law = rooflaw_stdlib::law::preset("sun2026")
+        .expect("sun2026")
+        .with_extrapolate(true);
+    let budget = Budget::from_preset(preset("autonomous-driving").expect("preset"));
+    let mut g = c.benchmark_group("codesign_chain");
+    g.sample_size(10);
+    g.bench_function("enumerate_roofline_law_pareto_search_1M", |b| {
+        b.iter(|| {
+            let (designs, _drops) = s.par_map(|c| {
+                let sum = rooflaw_stdlib::roofline::evaluate(&c.arch, &hw, &wl).ok()?;
+                let loss = law.predict(&c.arch, None).ok()?;
+                Some(Design {
+                    arch: c.arch,
+                    metrics: Metrics::from_summary(&sum),
+                    loss,
+                })
+            });
+            let front = frontier_by(&designs, |d| (d.metrics.total_s, d.loss));
+            let best = search(&designs, &budget, 10);
+            black_box((designs.len(), front.len(), best.feasible))
+        });
     });
     g.finish();
 }

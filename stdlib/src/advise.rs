@@ -57,6 +57,77 @@ impl SunCoefficients {
         l_inf: 2.53,
     };
 
+    /// In the order of `law::sun2026::COEFFICIENTS`.
+    pub fn values(&self) -> [f64; 11] {
+        [
+            self.kappa_l,
+            self.alpha_l,
+            self.kappa_rho,
+            self.alpha_rho,
+            self.beta_1,
+            self.kappa_d,
+            self.beta_2,
+            self.alpha_r,
+            self.kappa_m,
+            self.alpha_m,
+            self.l_inf,
+        ]
+    }
+
+    /// From 11 values in `law::sun2026::COEFFICIENTS` order; `None` for any
+    /// other length.
+    pub fn from_values(v: &[f64]) -> Option<Self> {
+        let &[
+            kappa_l,
+            alpha_l,
+            kappa_rho,
+            alpha_rho,
+            beta_1,
+            kappa_d,
+            beta_2,
+            alpha_r,
+            kappa_m,
+            alpha_m,
+            l_inf,
+        ] = v
+        else {
+            return None;
+        };
+        Some(Self {
+            kappa_l,
+            alpha_l,
+            kappa_rho,
+            alpha_rho,
+            beta_1,
+            kappa_d,
+            beta_2,
+            alpha_r,
+            kappa_m,
+            alpha_m,
+            l_inf,
+        })
+    }
+
+    /// The coefficients of a `sun2026`-form law, published or fitted;
+    /// `None` when the law has another form.
+    pub fn from_law(law: &crate::law::Law) -> Option<Self> {
+        const NAMES: [&str; 11] = [
+            "kappa_l",
+            "alpha_l",
+            "kappa_rho",
+            "alpha_rho",
+            "beta_1",
+            "kappa_d",
+            "beta_2",
+            "alpha_r",
+            "kappa_m",
+            "alpha_m",
+            "l_inf",
+        ];
+        let v: Option<Vec<f64>> = NAMES.iter().map(|n| law.coefficient(n)).collect();
+        Self::from_values(&v?)
+    }
+
     /// L̂ at depth l, width d, FFN ratio r, activation ρ and GQA factor gqa
     /// (KV dimension d_m = d/gqa), the same form as the `sun2026` law.
     pub fn loss(&self, l: f64, d: f64, r: f64, rho: f64, gqa: f64) -> f64 {

@@ -112,6 +112,21 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// The figures of one roofline evaluation.
+    pub fn from_summary(s: &crate::roofline::Summary) -> Self {
+        Self {
+            prefill_s: s.prefill,
+            ttft_s: s.ttft,
+            decode_s: s.decode,
+            per_token_s: s.decode_per_token,
+            total_s: s.total,
+            memory_bytes: s.memory_bytes,
+            params: s.params_total as f64,
+            params_active: s.params_active as f64,
+            throughput: s.tokens_per_s,
+        }
+    }
+
     pub fn get(&self, m: Metric) -> f64 {
         match m {
             Metric::Prefill => self.prefill_s,

@@ -196,3 +196,18 @@ fn budget_targets() {
         vec![Metric::Total]
     );
 }
+
+#[test]
+fn same_law_as_the_sun2026_preset() {
+    let law = rooflaw_stdlib::law::preset("sun2026")
+        .unwrap()
+        .with_extrapolate(true);
+    assert_eq!(law.values(), C.values());
+    assert_eq!(SunCoefficients::from_law(&law), Some(C));
+    assert_eq!(SunCoefficients::from_values(&[1.0; 10]), None);
+    // Qwen2.5-0.5B's shape: 24 × 896, 14 heads / 2 KV heads of 64, FFN 4864.
+    let a = rooflaw_stdlib::Architecture::dense(24, 896, 14, 2, 4864);
+    let want = law.predict(&a, None).unwrap();
+    let got = C.loss(24.0, 896.0, 4864.0 / 896.0, 1.0, 7.0);
+    assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+}

@@ -145,3 +145,36 @@ fn metrics_follow_the_language_schema() {
         Some(Metric::PerToken)
     );
 }
+
+#[test]
+fn metrics_from_a_roofline_summary() {
+    use rooflaw_stdlib::roofline::{Bound, Summary};
+    let s = Summary {
+        prefill: 0.1,
+        ttft: 0.1,
+        decode: 0.3,
+        decode_per_token: 0.02,
+        tokens_per_s: 40.0,
+        total: 0.4,
+        weights_bytes: 1e9,
+        kv_cache_bytes: 1e8,
+        activation_bytes: 1e7,
+        memory_bytes: 1.11e9,
+        fits_memory: true,
+        params_total: 500_000_000,
+        params_active: 400_000_000,
+        prefill_flops: 1e12,
+        decode_flops: 1e10,
+        prefill_bound: Bound::Compute,
+        decode_bound: Bound::Memory,
+    };
+    let m = Metrics::from_summary(&s);
+    let want = [0.1, 0.1, 0.3, 0.02, 0.4, 1.11e9, 5e8, 4e8, 40.0];
+    // Copied, not computed: exact equality is the point.
+    assert_eq!(
+        Metric::ALL.map(|k| m.get(k).to_bits()),
+        want.map(f64::to_bits)
+    );
+    // embodied-ai reads the per-token time: 20 ms is not < 20 ms.
+    assert!(!Budget::from_preset(preset("embodied-ai").unwrap()).admits(&m));
+}
