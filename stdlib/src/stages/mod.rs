@@ -9,11 +9,14 @@ use rooflaw_engine::Registry;
 mod args;
 mod candidates;
 mod enumerate;
+mod fit;
 mod law;
 mod pareto;
 mod roofline;
 mod sample;
 mod search;
+#[cfg(feature = "train")]
+mod train;
 mod workload;
 
 /// Preset names of each kind, for validation and did-you-mean.
@@ -23,7 +26,8 @@ fn presets(kind: PresetKind) -> Vec<String> {
         PresetKind::Model => crate::models::ids().into_iter().map(String::from).collect(),
         PresetKind::Budget => crate::budget::PRESETS.iter().map(|p| p.name.to_string()).collect(),
         PresetKind::Law => crate::law::presets().iter().map(|p| p.name.to_string()).collect(),
-        PresetKind::Workload | PresetKind::Corpus => Vec::new(),
+        PresetKind::Corpus => vec!["sotu".to_string()],
+        PresetKind::Workload => Vec::new(),
     }
 }
 
@@ -36,5 +40,9 @@ pub fn registry() -> Registry {
     r.register(Arc::new(law::LawStage::new()));
     r.register(Arc::new(pareto::Pareto::new()));
     r.register(Arc::new(search::Search::new()));
+    r.register(Arc::new(fit::Fit::new()));
+    r.register(Arc::new(fit::Measurements::new()));
+    #[cfg(feature = "train")]
+    r.register(Arc::new(train::Train::new()));
     r
 }
