@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use rooflaw_dsl::diagnostic::{JsonDiagnostic, to_json};
 use rooflaw_dsl::{Diagnostic, RenderOptions, SourceMap, compile, render};
 
-use crate::loader::FsLoader;
+use crate::loader::{FsLoader, normalise};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -33,7 +33,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut errors = 0usize;
     let width = 100;
     for path in &args.files {
-        let name = path.to_string_lossy().into_owned();
+        // Normalised like import names, so a file importing itself is
+        // recognised as the same file.
+        let name = normalise(path).to_string_lossy().into_owned();
         let (diags, sources) = match std::fs::read_to_string(path) {
             Ok(text) => {
                 let out = compile(&name, &text, &FsLoader, &registry);
