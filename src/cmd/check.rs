@@ -24,6 +24,10 @@ pub struct Args {
     pub files: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// Print what each valid file lowers to: units in SI, names resolved,
+    /// space fields in dependency order.
+    #[arg(long)]
+    pub summary: bool,
 }
 
 /// Exit 0 when every file is valid, 1 when any has an error.
@@ -39,6 +43,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let (diags, sources) = match std::fs::read_to_string(path) {
             Ok(text) => {
                 let out = compile(&name, &text, &FsLoader, &registry);
+                if let (true, Some(spec)) = (args.summary, &out.spec) {
+                    print!("{}", spec.summary());
+                }
                 (out.diagnostics.0, out.sources)
             }
             Err(e) => {
