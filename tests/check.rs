@@ -22,6 +22,21 @@ fn the_bundled_example_is_valid() {
 }
 
 #[test]
+fn summary_shows_the_lowered_spec() {
+    let out = rooflaw(&["check", "--summary", "pipelines/example.pipeline"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("budget car { latency.total <= 100 ms; memory <= 8 GiB }"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("stage best = search(frontier: stage frontier, budget: budget car)"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn an_invalid_file_exits_1_with_rendered_diagnostics() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.pipeline");

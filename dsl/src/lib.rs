@@ -5,10 +5,10 @@
 //! imports are read through a [`Loader`] the caller supplies.
 pub mod ast;
 pub mod diagnostic;
-pub mod lower;
+mod lower;
 pub mod parse;
 pub mod schema;
-pub mod show;
+mod show;
 pub mod signature;
 pub mod source;
 pub mod span;

@@ -154,6 +154,8 @@ fn syntax_error(
     let found_end = token_end(text, pos);
     let found = if pos >= text.len() {
         "end of file".to_string()
+    } else if text[pos..].starts_with(['\n', '\r']) {
+        "end of line".to_string()
     } else {
         format!("`{}`", &text[pos..found_end])
     };
@@ -173,6 +175,11 @@ fn syntax_error(
     }
     if pos != base {
         expected.retain(|n| *n != STATEMENT);
+    }
+    if let Some(open) = unclosed_quote(text, pos) {
+        return Diagnostic::error("rooflaw::syntax", "this string is not closed")
+            .at(Span::new(file, open, pos), "string starts here")
+            .help("close it with `\"` on the same line");
     }
     let expected = tidy(expected);
 
@@ -334,8 +341,15 @@ fn tidy(mut names: Vec<&'static str>) -> Vec<&'static str> {
     ];
     names.sort_by_key(|n| ORDER.iter().position(|o| o == n).unwrap_or(ORDER.len()));
     names.dedup();
-    if names.contains(&VALUE) {
-        names.retain(|n| *n != "a string" && *n != "a name");
+    // A general expectation covers the specific ways to start one.
+    if names.contains(&VALUE) || names.contains(&"an argument") {
+        names.retain(|n| !["a string", "a name", "`{`", "`(`", "`[`"].contains(n));
+    }
+    if names.contains(&"an argument") {
+        names.retain(|n| *n != VALUE);
+    }
+    if names.contains(&"a field") {
+        names.retain(|n| !["a field name", "`(`", "`,`"].contains(n));
     }
     // After a complete value, "or an operator, a unit, a comparison" is
     // noise next to the bracket or comma that was actually missing.
@@ -360,6 +374,25 @@ fn join_or(names: &[&str]) -> String {
         [one] => (*one).to_string(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
+}
+
+/// If `pos` is inside a string opened earlier on its line, where it opened.
+fn unclosed_quote(text: &str, pos: usize) -> Option<usize> {
+    let line_start = text[..pos].rfind('\n').map_or(0, |i| i + 1);
+    let mut open = None;
+    let mut chars = text[line_start..pos].char_indices();
+    while let Some((i, c)) = chars.next() {
+        match (c, open) {
+            ('"', None) => open = Some(line_start + i),
+            ('"', Some(_)) => open = None,
+            ('\\', Some(_)) => {
+                chars.next();
+            }
+            ('#', None) => return None,
+            _ => {}
+        }
+    }
+    open
 }
 
 /// End of the token starting at `pos`: a word, or one character.

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use rooflaw_dsl::diagnostic::{JsonDiagnostic, to_json};
 use rooflaw_dsl::{Diagnostic, RenderOptions, SourceMap, compile, render};
 
-use crate::loader::FsLoader;
+use crate::loader::{FsLoader, normalise};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -24,6 +24,10 @@ pub struct Args {
     pub files: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// Print what each valid file lowers to: units in SI, names resolved,
+    /// space fields in dependency order.
+    #[arg(long)]
+    pub summary: bool,
 }
 
 /// Exit 0 when every file is valid, 1 when any has an error.
@@ -33,10 +37,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut errors = 0usize;
     let width = 100;
     for path in &args.files {
-        let name = path.to_string_lossy().into_owned();
+        // Normalised like import names, so a file importing itself is
+        // recognised as the same file.
+        let name = normalise(path).to_string_lossy().into_owned();
         let (diags, sources) = match std::fs::read_to_string(path) {
             Ok(text) => {
                 let out = compile(&name, &text, &FsLoader, &registry);
+                if let (true, Some(spec)) = (args.summary, &out.spec) {
+                    print!("{}", spec.summary());
+                }
                 (out.diagnostics.0, out.sources)
             }
             Err(e) => {

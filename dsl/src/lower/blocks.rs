@@ -123,6 +123,10 @@ fn check_preset(
         .at(preset.span, "no such preset");
         let d = match did_you_mean(&preset.node, known.iter().map(String::as_str)) {
             Some(s) => d.help(format!("did you mean `{s}`?")),
+            None if known.is_empty() => d.help(format!(
+                "there are no {} presets; write the fields in the block instead",
+                kind.noun()
+            )),
             None => d.help(format!(
                 "`rooflaw presets` lists them: {}",
                 known.join(", ")
