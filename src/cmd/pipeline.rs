@@ -16,7 +16,6 @@ pub struct CacheArgs {
 }
 
 pub struct Loaded {
-    pub path: PathBuf,
     pub sources: SourceMap,
     pub spec: Spec,
     pub registry: Registry,
@@ -34,7 +33,7 @@ pub fn load(path: &Path) -> anyhow::Result<Option<Loaded>> {
         eprint!("{}", render(&warnings, &compiled.sources));
     }
     match compiled.spec {
-        Some(spec) => Ok(Some(Loaded { path: path.to_path_buf(), sources: compiled.sources, spec, registry })),
+        Some(spec) => Ok(Some(Loaded { sources: compiled.sources, spec, registry })),
         None => {
             let errors: Vec<_> = compiled.diagnostics.0.iter().filter(|d| d.is_error()).cloned().collect();
             eprint!("{}", render(&errors, &compiled.sources));

@@ -15,6 +15,7 @@ mod pareto;
 mod roofline;
 mod sample;
 mod search;
+mod sleep;
 #[cfg(feature = "train")]
 mod train;
 mod workload;
@@ -44,5 +45,8 @@ pub fn registry() -> Registry {
     r.register(Arc::new(fit::Measurements::new()));
     #[cfg(feature = "train")]
     r.register(Arc::new(train::Train::new()));
+    if std::env::var_os("ROOFLAW_TEST_STAGES").is_some() {
+        r.register(Arc::new(sleep::Sleep::new()));
+    }
     r
 }
