@@ -3,6 +3,7 @@
 pub mod arch;
 pub mod hardware;
 pub mod precision;
+pub mod report;
 
 pub use arch::Architecture;
 pub use hardware::Hardware;
