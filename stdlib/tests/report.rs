@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rooflaw_stdlib::report::{
-    Bound, BudgetLine, Coefficient, FitPoint, FitView, Frontier, FrontierPoint, HardwareInfo, Headline, Marked,
-    OpPoint, Point, ReportData, ReportError, TopRow, render_figures, write_report,
+    Bound, BudgetLine, Coefficient, FitPoint, FitView, Frontier, FrontierPoint, HardwareInfo,
+    Headline, Marked, OpPoint, Point, ReportData, ReportError, TopRow, render_figures,
+    write_report,
 };
 
-/// Deterministic pseudo-random numbers in [0, 1) (SplitMix64), so the sample
+/// Deterministic pseudo-random numbers in `[0, 1)` (`SplitMix64`), so the sample
 /// is the same on every machine without a rand dependency.
 struct Rng(u64);
 impl Rng {
@@ -32,8 +33,10 @@ fn candidates(n: usize, seed: u64) -> Vec<Point> {
             let int8 = i % 2 == 1;
             let params = 10f64.powf(7.0 + 2.3 * rng.next());
             let shape = 1.0 + 0.6 * rng.next();
-            let latency_s = params * 2.0 / 204.8e9 * shape * if int8 { 0.55 } else { 1.0 } * 1e3 / 16.0;
-            let loss = 1.9 + 420.0 / params.powf(0.34) * (1.0 + 0.25 * rng.next())
+            let latency_s =
+                params * 2.0 / 204.8e9 * shape * if int8 { 0.55 } else { 1.0 } * 1e3 / 16.0;
+            let loss = 1.9
+                + 420.0 / params.powf(0.34) * (1.0 + 0.25 * rng.next())
                 + if int8 { 0.03 } else { 0.0 };
             Point {
                 latency_s,
@@ -52,20 +55,33 @@ fn frontiers(points: &[Point]) -> Vec<Frontier> {
         .iter()
         .map(|g| {
             let mut pts: Vec<&Point> = points.iter().filter(|p| p.group == *g).collect();
-            pts.sort_by(|a, b| a.latency_s.total_cmp(&b.latency_s).then(a.loss.total_cmp(&b.loss)));
+            pts.sort_by(|a, b| {
+                a.latency_s
+                    .total_cmp(&b.latency_s)
+                    .then(a.loss.total_cmp(&b.loss))
+            });
             let mut best = f64::INFINITY;
             let mut out = Vec::new();
             for p in pts {
                 if p.loss < best {
                     best = p.loss;
-                    out.push(FrontierPoint { latency_s: p.latency_s, loss: p.loss, label: p.label.clone() });
+                    out.push(FrontierPoint {
+                        latency_s: p.latency_s,
+                        loss: p.loss,
+                        label: p.label.clone(),
+                    });
                 }
             }
-            Frontier { group: (*g).into(), points: out }
+            Frontier {
+                group: (*g).into(),
+                points: out,
+            }
         })
         .collect()
 }
 
+// Test data reads best as one literal.
+#[allow(clippy::too_many_lines)]
 fn sample(n: usize) -> ReportData {
     let candidates = candidates(n, 42);
     let frontiers = frontiers(&candidates);
@@ -85,7 +101,12 @@ fn sample(n: usize) -> ReportData {
     let val_points: Vec<FitPoint> = (0..16)
         .map(|i| {
             let measured = 10f64.powf(-2.5 + 2.0 * rng.next());
-            FitPoint { measured, predicted: measured * (0.8 + 0.3 * rng.next()), heldout: i % 3 == 0, label: String::new() }
+            FitPoint {
+                measured,
+                predicted: measured * (0.8 + 0.3 * rng.next()),
+                heldout: i % 3 == 0,
+                label: String::new(),
+            }
         })
         .collect();
     let peak = 85e12;
@@ -111,7 +132,11 @@ fn sample(n: usize) -> ReportData {
                 intensity,
                 achieved_flops: achieved,
                 time_s: flops / achieved,
-                bound: if bw * intensity < peak { Bound::Memory } else { Bound::Compute },
+                bound: if bw * intensity < peak {
+                    Bound::Memory
+                } else {
+                    Bound::Compute
+                },
             });
         }
     }
@@ -154,12 +179,29 @@ fn sample(n: usize) -> ReportData {
         workload: "batch 1, 1024 prompt + 16 generated tokens, fp16 and int8".into(),
         objective: "total latency".into(),
         budgets: vec![
-            BudgetLine { name: "autonomous driving".into(), latency_s: 0.1 },
-            BudgetLine { name: "smart home".into(), latency_s: 0.5 },
-            BudgetLine { name: "private serving".into(), latency_s: 2.0 },
+            BudgetLine {
+                name: "autonomous driving".into(),
+                latency_s: 0.1,
+            },
+            BudgetLine {
+                name: "smart home".into(),
+                latency_s: 0.5,
+            },
+            BudgetLine {
+                name: "private serving".into(),
+                latency_s: 2.0,
+            },
         ],
-        baseline: Some(Marked { label: "Qwen2.5-0.5B".into(), latency_s: chosen.latency_s, loss: chosen.loss + 0.12 }),
-        chosen: Some(Marked { label: chosen.label.clone(), latency_s: chosen.latency_s, loss: chosen.loss }),
+        baseline: Some(Marked {
+            label: "Qwen2.5-0.5B".into(),
+            latency_s: chosen.latency_s,
+            loss: chosen.loss + 0.12,
+        }),
+        chosen: Some(Marked {
+            label: chosen.label.clone(),
+            latency_s: chosen.latency_s,
+            loss: chosen.loss,
+        }),
         headline: Some(Headline {
             baseline: "Qwen2.5-0.5B".into(),
             best: chosen.label.clone(),
@@ -179,11 +221,26 @@ fn sample(n: usize) -> ReportData {
             r2_train: Some(0.975),
             r2_holdout: Some(0.952),
             coefficients: vec![
-                Coefficient { name: "E".into(), value: 1.69, ci_low: Some(1.6), ci_high: Some(1.75) },
-                Coefficient { name: "alpha".into(), value: 0.34, ci_low: None, ci_high: None },
+                Coefficient {
+                    name: "E".into(),
+                    value: 1.69,
+                    ci_low: Some(1.6),
+                    ci_high: Some(1.75),
+                },
+                Coefficient {
+                    name: "alpha".into(),
+                    value: 0.34,
+                    ci_low: None,
+                    ci_high: None,
+                },
             ],
         }),
-        validation: Some(FitView { points: val_points, r2_train: Some(0.91), r2_holdout: None, coefficients: vec![] }),
+        validation: Some(FitView {
+            points: val_points,
+            r2_train: Some(0.91),
+            r2_holdout: None,
+            coefficients: vec![],
+        }),
         notes: vec!["Synthetic sample data for the report tests <not a result>.".into()],
     }
 }
@@ -203,9 +260,23 @@ fn svgs_parse_and_hold_every_frontier_point() {
     let data = sample(20_000);
     let dir = tempfile::tempdir().unwrap();
     let written = write_report(dir.path(), &data).unwrap();
-    let svgs: Vec<&PathBuf> = written.iter().filter(|p| p.extension().is_some_and(|e| e == "svg")).collect();
-    let names: Vec<_> = svgs.iter().map(|p| p.file_name().unwrap().to_str().unwrap()).collect();
-    assert_eq!(names, ["loss_latency.svg", "roofline.svg", "fit_loss.svg", "validation_latency.svg"]);
+    let svgs: Vec<&PathBuf> = written
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "svg"))
+        .collect();
+    let names: Vec<_> = svgs
+        .iter()
+        .map(|p| p.file_name().unwrap().to_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "loss_latency.svg",
+            "roofline.svg",
+            "fit_loss.svg",
+            "validation_latency.svg"
+        ]
+    );
     for p in &svgs {
         let text = read(p);
         roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
@@ -217,29 +288,53 @@ fn svgs_parse_and_hold_every_frontier_point() {
         let g = by_id(&doc, &format!("frontier-{}", f.group));
         let circles: Vec<_> = g.children().filter(|n| n.has_tag_name("circle")).collect();
         assert_eq!(circles.len(), f.points.len(), "frontier {}", f.group);
-        assert_eq!(g.attribute("data-points"), Some(f.points.len().to_string().as_str()));
+        assert_eq!(
+            g.attribute("data-points"),
+            Some(f.points.len().to_string().as_str())
+        );
         // Each frontier point also survives thinning in the candidate cloud,
         // at the very same pixel.
-        let cloud = by_id(&doc, &format!("candidates-{}", f.group)).attribute("d").unwrap();
+        let cloud = by_id(&doc, &format!("candidates-{}", f.group))
+            .attribute("d")
+            .unwrap();
         for c in circles {
-            let dot = format!("M{} {}h0", c.attribute("cx").unwrap(), c.attribute("cy").unwrap());
-            assert!(cloud.contains(&dot), "frontier point {dot} missing from the {} cloud", f.group);
+            let dot = format!(
+                "M{} {}h0",
+                c.attribute("cx").unwrap(),
+                c.attribute("cy").unwrap()
+            );
+            assert!(
+                cloud.contains(&dot),
+                "frontier point {dot} missing from the {} cloud",
+                f.group
+            );
         }
-        let step = by_id(&doc, &format!("frontier-step-{}", f.group)).attribute("d").unwrap();
+        let step = by_id(&doc, &format!("frontier-step-{}", f.group))
+            .attribute("d")
+            .unwrap();
         assert_eq!(step.matches('H').count(), f.points.len() - 1);
     }
     for id in ["baseline", "chosen"] {
         by_id(&doc, id);
     }
-    let budgets = doc.descendants().filter(|n| n.attribute("class") == Some("budget")).count();
+    let budgets = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("budget"))
+        .count();
     assert_eq!(budgets, 3);
 
     let roof = read(&dir.path().join("roofline.svg"));
     let doc = roxmltree::Document::parse(&roof).unwrap();
     by_id(&doc, "roof");
-    let marks: usize = ["ops-prefill", "ops-decode"].iter().map(|id| by_id(&doc, id).children().count()).sum();
+    let marks: usize = ["ops-prefill", "ops-decode"]
+        .iter()
+        .map(|id| by_id(&doc, id).children().count())
+        .sum();
     assert_eq!(marks, data.roofline_ops.len());
-    assert!(roof.contains(">10 T<") && roof.contains(">100 G<"), "ticks in engineering notation");
+    assert!(
+        roof.contains(">10 T<") && roof.contains(">100 G<"),
+        "ticks in engineering notation"
+    );
     assert!(roof.contains(">peak 85 TFLOP/s (fp16)<"));
 }
 
@@ -254,7 +349,10 @@ fn html_is_self_contained_with_svgs_and_top_table() {
     assert!(!html.contains("<script"));
     assert!(!html.contains("<img"));
     let external = html.replace("http://www.w3.org/2000/svg", "");
-    assert!(!external.contains("http://") && !external.contains("https://"), "no external URL");
+    assert!(
+        !external.contains("http://") && !external.contains("https://"),
+        "no external URL"
+    );
     let table = &html[html.find("<table id=\"top\"").unwrap()..];
     let table = &table[..table.find("</table>").unwrap()];
     assert_eq!(table.matches("<tr>").count(), data.top.len() + 1);
@@ -276,41 +374,71 @@ fn csv_and_json_load_back() {
     write_report(dir.path(), &data).unwrap();
 
     let mut r = csv::Reader::from_path(dir.path().join("candidates.csv")).unwrap();
-    assert_eq!(r.headers().unwrap(), vec!["group", "label", "latency_ms", "loss"]);
+    assert_eq!(
+        r.headers().unwrap(),
+        vec!["group", "label", "latency_ms", "loss"]
+    );
     let rows: Vec<(String, String, f64, f64)> = r.deserialize().map(Result::unwrap).collect();
     assert_eq!(rows.len(), data.candidates.len());
     for (row, c) in rows.iter().zip(&data.candidates) {
         assert_eq!((&row.0, &row.1), (&c.group, &c.label));
         assert!((row.2 / 1e3 - c.latency_s).abs() <= 1e-15 * c.latency_s.max(1.0));
-        assert_eq!(row.3, c.loss, "loss written exactly");
+        assert_eq!(row.3.to_bits(), c.loss.to_bits(), "loss written exactly");
     }
 
     let mut r = csv::Reader::from_path(dir.path().join("frontier.csv")).unwrap();
     let n = r.records().count();
-    assert_eq!(n, data.frontiers.iter().map(|f| f.points.len()).sum::<usize>());
+    assert_eq!(
+        n,
+        data.frontiers.iter().map(|f| f.points.len()).sum::<usize>()
+    );
 
     let mut r = csv::Reader::from_path(dir.path().join("top.csv")).unwrap();
     let headers = r.headers().unwrap().clone();
-    for col in ["rank", "params_m", "prefill_ms", "decode_ms", "total_ms", "memory_gb", "loss", "ppl"] {
-        assert!(headers.iter().any(|h| h == col), "top.csv lacks {col}: {headers:?}");
+    for col in [
+        "rank",
+        "params_m",
+        "prefill_ms",
+        "decode_ms",
+        "total_ms",
+        "memory_gb",
+        "loss",
+        "ppl",
+    ] {
+        assert!(
+            headers.iter().any(|h| h == col),
+            "top.csv lacks {col}: {headers:?}"
+        );
     }
     let first = r.records().next().unwrap().unwrap();
-    let memory_gb: f64 = first[headers.iter().position(|h| h == "memory_gb").unwrap()].parse().unwrap();
+    let memory_gb: f64 = first[headers.iter().position(|h| h == "memory_gb").unwrap()]
+        .parse()
+        .unwrap();
     assert!((memory_gb - 0.24).abs() < 1e-12);
 
-    let json: serde_json::Value = serde_json::from_str(&read(&dir.path().join("report.json"))).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&read(&dir.path().join("report.json"))).unwrap();
     assert_eq!(json["candidate_count"], 3_000);
     assert_eq!(json["candidates_file"], "candidates.csv");
     assert_eq!(json["top"][0]["rank"], 1);
-    assert_eq!(json["roofline_ops"][0]["bound"], "compute", "prefill projection at I = 1024");
-    assert_eq!(json["roofline_ops"][8]["bound"], "memory", "decode projection at I = 1");
+    assert_eq!(
+        json["roofline_ops"][0]["bound"], "compute",
+        "prefill projection at I = 1024"
+    );
+    assert_eq!(
+        json["roofline_ops"][8]["bound"], "memory",
+        "decode projection at I = 1"
+    );
     let frontier: Vec<Frontier> = serde_json::from_value(json["frontiers"].clone()).unwrap();
     // serde_json's default parser may be 1 ulp off (no float_roundtrip
     // feature); the text itself is shortest-round-trip.
     let close = |a: f64, b: f64| (a - b).abs() <= 4.0 * f64::EPSILON * a.abs();
     assert_eq!(frontier.len(), data.frontiers.len());
     for (got, want) in frontier.iter().zip(&data.frontiers) {
-        assert_eq!((&got.group, got.points.len()), (&want.group, want.points.len()));
+        assert_eq!(
+            (&got.group, got.points.len()),
+            (&want.group, want.points.len())
+        );
         for (g, w) in got.points.iter().zip(&want.points) {
             assert!(g.label == w.label && close(g.latency_s, w.latency_s) && close(g.loss, w.loss));
         }
@@ -324,10 +452,17 @@ fn a_million_candidates_render_fast_and_small() {
     let figs = render_figures(&data).unwrap();
     let elapsed = t.elapsed();
     let ll = &figs[0];
-    eprintln!("1,000,000 candidates: loss_latency.svg {} bytes, rendered in {elapsed:?}", ll.svg.len());
+    eprintln!(
+        "1,000,000 candidates: loss_latency.svg {} bytes, rendered in {elapsed:?}",
+        ll.svg.len()
+    );
     assert!(elapsed.as_secs_f64() < 1.0, "render took {elapsed:?}");
     assert!(ll.svg.len() < 2_000_000, "svg is {} bytes", ll.svg.len());
-    assert!(ll.caption.contains("1,000,000 candidates"), "{}", ll.caption);
+    assert!(
+        ll.caption.contains("1,000,000 candidates"),
+        "{}",
+        ll.caption
+    );
     roxmltree::Document::parse(&ll.svg).unwrap();
 }
 
@@ -337,21 +472,37 @@ fn bad_numbers_are_errors_naming_the_item() {
     data.candidates[17].loss = f64::NAN;
     let err = write_report(Path::new("/nonexistent-never-written"), &data).unwrap_err();
     assert!(matches!(err, ReportError::Invalid(_)));
-    assert!(err.to_string().contains("candidate 17 ('d17') loss"), "{err}");
+    assert!(
+        err.to_string().contains("candidate 17 ('d17') loss"),
+        "{err}"
+    );
 
     let mut data = sample(100);
     data.roofline_ops[0].intensity = 0.0;
     let err = render_figures(&data).err().unwrap();
-    assert!(err.to_string().contains("operator 'qkv_proj' (prefill) intensity"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("operator 'qkv_proj' (prefill) intensity"),
+        "{err}"
+    );
 
     let mut data = sample(100);
     data.budgets[0].latency_s = -1.0;
-    assert!(render_figures(&data).err().unwrap().to_string().contains("log axis"));
+    assert!(
+        render_figures(&data)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("log axis")
+    );
 }
 
 #[test]
 fn empty_report_still_renders() {
-    let data = ReportData { title: "empty".into(), ..ReportData::default() };
+    let data = ReportData {
+        title: "empty".into(),
+        ..ReportData::default()
+    };
     let dir = tempfile::tempdir().unwrap();
     let written = write_report(dir.path(), &data).unwrap();
     assert!(written[0].ends_with("index.html"));
@@ -362,8 +513,10 @@ fn empty_report_still_renders() {
 /// `$CARGO_TARGET_DIR/report-sample/index.html` (or `target/` at the root).
 #[test]
 fn sample_report_for_eyes() {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"), PathBuf::from);
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        PathBuf::from,
+    );
     let dir = target.join("report-sample");
     let written = write_report(&dir, &sample(200_000)).unwrap();
     assert!(written.iter().all(|p| p.exists()));

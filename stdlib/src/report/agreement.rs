@@ -27,12 +27,19 @@ pub(crate) fn render(view: &FitView, q: &Quantity) -> String {
     let unit = q.unit;
     let tick = move |v: f64| {
         if unit.is_empty() {
-            format!("{v:.3}").trim_end_matches('0').trim_end_matches('.').to_string()
+            format!("{v:.3}")
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_string()
         } else {
             si(v, unit)
         }
     };
-    let scale_note = if q.kind == Kind::Log { ", log scale" } else { "" };
+    let scale_note = if q.kind == Kind::Log {
+        ", log scale"
+    } else {
+        ""
+    };
     frame::draw_axes(
         &mut svg,
         q.title,
@@ -70,7 +77,11 @@ pub(crate) fn render(view: &FitView, q: &Quantity) -> String {
             let _ = write!(
                 svg.buf(),
                 r#"<circle cx="{px:.1}" cy="{py:.1}" r="4.5" {style}><title>{}measured {}, predicted {}</title></circle>"#,
-                if p.label.is_empty() { String::new() } else { format!("{}: ", escape(&p.label)) },
+                if p.label.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}: ", escape(&p.label))
+                },
                 tick(p.measured),
                 tick(p.predicted)
             );
@@ -81,9 +92,21 @@ pub(crate) fn render(view: &FitView, q: &Quantity) -> String {
     let n_train = view.points.iter().filter(|p| !p.heldout).count();
     let n_held = view.points.len() - n_train;
     let legend = [
-        (Swatch::Dot(colour(0)), format!("train ({n_train}){}", r2(view.r2_train))),
-        (Swatch::Ring(colour(1)), format!("held out ({n_held}){}", r2(view.r2_holdout))),
-        (Swatch::Line { colour: "#777", dash: true }, "y = x".into()),
+        (
+            Swatch::Dot(colour(0)),
+            format!("train ({n_train}){}", r2(view.r2_train)),
+        ),
+        (
+            Swatch::Ring(colour(1)),
+            format!("held out ({n_held}){}", r2(view.r2_holdout)),
+        ),
+        (
+            Swatch::Line {
+                colour: "#777",
+                dash: true,
+            },
+            "y = x".into(),
+        ),
     ];
     frame::draw_legend(&mut svg, &legend);
     svg.finish()

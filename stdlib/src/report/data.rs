@@ -127,7 +127,7 @@ pub struct Headline {
     pub loss_best: f64,
     pub ppl_base: f64,
     pub ppl_best: f64,
-    /// (ppl_base − ppl_best) / ppl_base × 100.
+    /// `(ppl_base − ppl_best) / ppl_base × 100`.
     pub ppl_reduction_pct: f64,
 }
 
@@ -195,7 +195,10 @@ fn finite(what: impl FnOnce() -> String, v: f64) -> Result<(), ReportError> {
     if v.is_finite() {
         Ok(())
     } else {
-        Err(ReportError::Invalid(format!("{} = {v} is not a finite number", what())))
+        Err(ReportError::Invalid(format!(
+            "{} = {v} is not a finite number",
+            what()
+        )))
     }
 }
 
@@ -215,7 +218,10 @@ impl ReportData {
     /// error naming the offending item rather than a NaN in the SVG.
     pub fn validate(&self) -> Result<(), ReportError> {
         for (i, p) in self.candidates.iter().enumerate() {
-            positive(|| format!("candidate {i} ('{}') latency_s", p.label), p.latency_s)?;
+            positive(
+                || format!("candidate {i} ('{}') latency_s", p.label),
+                p.latency_s,
+            )?;
             finite(|| format!("candidate {i} ('{}') loss", p.label), p.loss)?;
         }
         for f in &self.frontiers {

@@ -14,7 +14,12 @@ const BOTTOM: f64 = 56.0;
 
 /// The plot area in pixels.
 pub(crate) fn area() -> Rect {
-    Rect { x0: LEFT, y0: TOP, x1: WIDTH - RIGHT, y1: HEIGHT - BOTTOM }
+    Rect {
+        x0: LEFT,
+        y0: TOP,
+        x1: WIDTH - RIGHT,
+        y1: HEIGHT - BOTTOM,
+    }
 }
 
 /// How a legend entry is drawn.
@@ -40,7 +45,13 @@ pub(crate) struct Axes<'a> {
 /// Title, grid, ticks and axis titles; the caller draws the data on top.
 pub(crate) fn draw_axes(svg: &mut Svg, title: &str, axes: &Axes) {
     let a = area();
-    svg.text(a.x0, 26.0, "start", r#"font-size="15" font-weight="600""#, title);
+    svg.text(
+        a.x0,
+        26.0,
+        "start",
+        r#"font-size="15" font-weight="600""#,
+        title,
+    );
     svg.raw(r#"<g class="grid">"#);
     for t in axes.x.ticks() {
         let x = axes.x.px(t);
@@ -82,8 +93,14 @@ pub(crate) fn draw_axes(svg: &mut Svg, title: &str, axes: &Axes) {
         }
     }
     svg.raw("</g>");
-    svg.text((a.x0 + a.x1) / 2.0, HEIGHT - 14.0, "middle", r#"font-size="13""#, axes.x_title);
-    let (cx, cy) = (18.0, (a.y0 + a.y1) / 2.0);
+    svg.text(
+        f64::midpoint(a.x0, a.x1),
+        HEIGHT - 14.0,
+        "middle",
+        r#"font-size="13""#,
+        axes.x_title,
+    );
+    let (cx, cy) = (18.0, f64::midpoint(a.y0, a.y1));
     let _ = write!(
         svg.buf(),
         r#"<text x="{cx}" y="{cy:.1}" text-anchor="middle" font-size="13" transform="rotate(-90 {cx} {cy:.1})">{}</text>"#,
@@ -102,7 +119,10 @@ pub(crate) fn draw_legend(svg: &mut Svg, entries: &[(Swatch, String)]) {
         let (sx, sy) = (x + 10.0, y);
         let b = svg.buf();
         let _ = match swatch {
-            Swatch::Dot(c) => write!(b, r#"<circle cx="{sx}" cy="{sy}" r="3.5" fill="{c}" fill-opacity="0.5"/>"#),
+            Swatch::Dot(c) => write!(
+                b,
+                r#"<circle cx="{sx}" cy="{sy}" r="3.5" fill="{c}" fill-opacity="0.5"/>"#
+            ),
             Swatch::Ring(c) => write!(
                 b,
                 r##"<circle cx="{sx}" cy="{sy}" r="4" fill="#fff" stroke="{c}" stroke-width="1.6"/>"##
@@ -112,7 +132,11 @@ pub(crate) fn draw_legend(svg: &mut Svg, entries: &[(Swatch, String)]) {
                 r#"<line x1="{}" y1="{sy}" x2="{}" y2="{sy}" stroke="{colour}" stroke-width="1.6"{}/>"#,
                 sx - 10.0,
                 sx + 10.0,
-                if *dash { r#" stroke-dasharray="5 3""# } else { "" }
+                if *dash {
+                    r#" stroke-dasharray="5 3""#
+                } else {
+                    ""
+                }
             ),
             Swatch::LineDot(c) => write!(
                 b,

@@ -7,7 +7,7 @@ use super::frame::{self, Axes, Swatch};
 use super::notation::si;
 use super::scale::{Kind, Scale};
 use super::svg::{FONT, INK, Placer, Rect, Svg, colour, escape, slug};
-use super::thin::{CELL_PX, thin};
+use super::thin::{CELL_PX, Thinned, thin};
 
 pub(crate) struct Rendered {
     pub(crate) svg: String,
@@ -21,14 +21,22 @@ pub(crate) fn render(d: &ReportData) -> Rendered {
         .candidates
         .iter()
         .map(|c| c.latency_s)
-        .chain(d.frontiers.iter().flat_map(|f| f.points.iter().map(|p| p.latency_s)))
+        .chain(
+            d.frontiers
+                .iter()
+                .flat_map(|f| f.points.iter().map(|p| p.latency_s)),
+        )
         .chain(d.budgets.iter().map(|b| b.latency_s))
         .chain(d.baseline.iter().chain(&d.chosen).map(|m| m.latency_s));
     let loss = d
         .candidates
         .iter()
         .map(|c| c.loss)
-        .chain(d.frontiers.iter().flat_map(|f| f.points.iter().map(|p| p.loss)))
+        .chain(
+            d.frontiers
+                .iter()
+                .flat_map(|f| f.points.iter().map(|p| p.loss)),
+        )
         .chain(d.baseline.iter().chain(&d.chosen).map(|m| m.loss));
     let x = Scale::fit(Kind::Log, lat, a.x0, a.x1);
     let y = Scale::fit(Kind::Linear, loss, a.y1, a.y0);
@@ -44,16 +52,82 @@ pub(crate) fn render(d: &ReportData) -> Rendered {
             x_title: &x_title,
             y_title: "Predicted loss (nats/token)",
             x_tick: &|v| si(v, "s"),
-            y_tick: &|v| format!("{v:.2}").trim_end_matches('0').trim_end_matches('.').to_string(),
+            y_tick: &|v| {
+                format!("{v:.2}")
+                    .trim_end_matches('0')
+                    .trim_end_matches('.')
+                    .to_string()
+            },
         },
     );
 
-    let t = thin(&d.candidates, &d.frontiers, &x, &y, a.x1 - a.x0, a.y1 - a.y0);
+    let t = thin(
+        &d.candidates,
+        &d.frontiers,
+        &x,
+        &y,
+        a.x1 - a.x0,
+        a.y1 - a.y0,
+    );
+    draw_candidates(&mut svg, d, &t, &x, &y);
+
+    let mut placer = Placer::new(a);
+    for f in &d.frontiers {
+        let g = t.groups.iter().position(|h| *h == f.group).unwrap_or(0);
+        draw_frontier(&mut svg, &x, &y, &f.group, &f.points, colour(g));
+    }
+    draw_budgets(&mut svg, d, &x, &mut placer);
+    draw_marked(&mut svg, d, &x, &y, &mut placer);
+
+    let mut legend: Vec<(Swatch, String)> = Vec::new();
+    for (g, name) in t.groups.iter().enumerate() {
+        if d.candidates.iter().any(|c| c.group == *name) {
+            legend.push((Swatch::Dot(colour(g)), format!("{name} candidates")));
+        }
+        if d.frontiers.iter().any(|f| f.group == *name) {
+            legend.push((Swatch::LineDot(colour(g)), format!("{name} frontier")));
+        }
+    }
+    if !d.budgets.is_empty() {
+        legend.push((
+            Swatch::Line {
+                colour: "#555",
+                dash: true,
+            },
+            "latency budget".into(),
+        ));
+    }
+    if let Some(b) = &d.baseline {
+        legend.push((
+            Swatch::Diamond(INK),
+            format!("baseline ({})", shorten(&b.label, 16)),
+        ));
+    }
+    if let Some(c) = &d.chosen {
+        legend.push((
+            Swatch::Star("#E69F00"),
+            format!("chosen ({})", shorten(&c.label, 18)),
+        ));
+    }
+    frame::draw_legend(&mut svg, &legend);
+
+    let caption = caption(d, t.kept.len());
+    Rendered {
+        svg: svg.finish(),
+        caption,
+    }
+}
+
+fn draw_candidates(svg: &mut Svg, d: &ReportData, t: &Thinned, x: &Scale, y: &Scale) {
     // Candidates: one path per group, each point a zero-length segment with
     // round caps — a dot in about 14 bytes instead of a 50-byte <circle>.
     let mut start = 0;
     for (g, name) in t.groups.iter().enumerate() {
-        let end = start + t.kept[start..].iter().take_while(|&&i| t.group_of[i] == g).count();
+        let end = start
+            + t.kept[start..]
+                .iter()
+                .take_while(|&&i| t.group_of[i] == g)
+                .count();
         let points = &t.kept[start..end];
         start = end;
         if points.is_empty() {
@@ -73,19 +147,23 @@ pub(crate) fn render(d: &ReportData) -> Rendered {
         }
         b.push_str(r#""/>"#);
     }
+}
 
-    let mut placer = Placer::new(a);
-    for f in &d.frontiers {
-        let g = t.groups.iter().position(|h| *h == f.group).unwrap_or(0);
-        draw_frontier(&mut svg, &x, &y, &f.group, &f.points, colour(g));
-    }
-    draw_budgets(&mut svg, d, &x, &mut placer);
+fn draw_marked(svg: &mut Svg, d: &ReportData, x: &Scale, y: &Scale, placer: &mut Placer) {
     for (m, role, shape) in [(&d.baseline, "baseline", 0), (&d.chosen, "chosen", 1)] {
         let Some(m) = m else { continue };
         let (px, py) = frame::clamp_to_area(x.px(m.latency_s), y.px(m.loss));
-        placer.block(Rect { x0: px - 8.0, y0: py - 8.0, x1: px + 8.0, y1: py + 8.0 });
-        let marker =
-            if shape == 0 { frame::diamond(px, py, 7.0, INK) } else { frame::star(px, py, 10.0, "#E69F00") };
+        placer.block(Rect {
+            x0: px - 8.0,
+            y0: py - 8.0,
+            x1: px + 8.0,
+            y1: py + 8.0,
+        });
+        let marker = if shape == 0 {
+            frame::diamond(px, py, 7.0, INK)
+        } else {
+            frame::star(px, py, 10.0, "#E69F00")
+        };
         let text = format!("{role}: {}", m.label);
         let at = placer.force(px, py, &text, FONT);
         let _ = write!(
@@ -95,32 +173,19 @@ pub(crate) fn render(d: &ReportData) -> Rendered {
             si(m.latency_s, "s"),
             m.loss
         );
-        svg.text(at.x, at.y, at.anchor, r##"font-weight="600" paint-order="stroke" stroke="#fff" stroke-width="3""##, &text);
+        svg.text(
+            at.x,
+            at.y,
+            at.anchor,
+            r##"font-weight="600" paint-order="stroke" stroke="#fff" stroke-width="3""##,
+            &text,
+        );
         svg.raw("</g>");
     }
+}
 
-    let mut legend: Vec<(Swatch, String)> = Vec::new();
-    for (g, name) in t.groups.iter().enumerate() {
-        if d.candidates.iter().any(|c| c.group == *name) {
-            legend.push((Swatch::Dot(colour(g)), format!("{name} candidates")));
-        }
-        if d.frontiers.iter().any(|f| f.group == *name) {
-            legend.push((Swatch::LineDot(colour(g)), format!("{name} frontier")));
-        }
-    }
-    if !d.budgets.is_empty() {
-        legend.push((Swatch::Line { colour: "#555", dash: true }, "latency budget".into()));
-    }
-    if let Some(b) = &d.baseline {
-        legend.push((Swatch::Diamond(INK), format!("baseline ({})", shorten(&b.label, 16))));
-    }
-    if let Some(c) = &d.chosen {
-        legend.push((Swatch::Star("#E69F00"), format!("chosen ({})", shorten(&c.label, 18))));
-    }
-    frame::draw_legend(&mut svg, &legend);
-
+fn caption(d: &ReportData, shown: usize) -> String {
     let total = d.candidates.len();
-    let shown = t.kept.len();
     let thinning = if shown < total {
         format!(
             "{} candidates, {} drawn: the lowest-loss one per {CELL_PX:.0}×{CELL_PX:.0} px cell \
@@ -131,21 +196,31 @@ pub(crate) fn render(d: &ReportData) -> Rendered {
     } else {
         format!("all {} candidates drawn", group_digits(total))
     };
-    let frontier_sizes: Vec<String> =
-        d.frontiers.iter().map(|f| format!("{} {}", f.points.len(), f.group)).collect();
-    let caption = format!(
+    let frontier_sizes: Vec<String> = d
+        .frontiers
+        .iter()
+        .map(|f| format!("{} {}", f.points.len(), f.group))
+        .collect();
+    format!(
         "Predicted loss against {} on {} ({}); {thinning}. Frontier points: {}.",
         d.objective,
         d.hardware.name,
         d.workload,
-        if frontier_sizes.is_empty() { "none".into() } else { frontier_sizes.join(", ") }
-    );
-    Rendered { svg: svg.finish(), caption }
+        if frontier_sizes.is_empty() {
+            "none".into()
+        } else {
+            frontier_sizes.join(", ")
+        }
+    )
 }
 
 fn draw_frontier(svg: &mut Svg, x: &Scale, y: &Scale, group: &str, pts: &[FrontierPoint], c: &str) {
     let mut sorted: Vec<&FrontierPoint> = pts.iter().collect();
-    sorted.sort_by(|a, b| a.latency_s.total_cmp(&b.latency_s).then(b.loss.total_cmp(&a.loss)));
+    sorted.sort_by(|a, b| {
+        a.latency_s
+            .total_cmp(&b.latency_s)
+            .then(b.loss.total_cmp(&a.loss))
+    });
     let id = slug(group);
     let b = svg.buf();
     // A step line: between two frontier designs, the best loss reachable is
@@ -210,13 +285,19 @@ fn draw_budgets(svg: &mut Svg, d: &ReportData, x: &Scale, placer: &mut Placer) {
             escape(&text)
         );
         let w = super::svg::text_width(&text, 11.0);
-        placer.block(Rect { x0: tx - 12.0, y0: ty, x1: tx + 2.0, y1: ty + w });
+        placer.block(Rect {
+            x0: tx - 12.0,
+            y0: ty,
+            x1: tx + 2.0,
+            y1: ty + w,
+        });
     }
 }
 
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_else(|| "Latency".into())
+    c.next()
+        .map_or_else(|| "Latency".into(), |f| f.to_uppercase().chain(c).collect())
 }
 
 pub(crate) fn shorten(s: &str, n: usize) -> String {
@@ -231,7 +312,7 @@ pub(crate) fn group_digits(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

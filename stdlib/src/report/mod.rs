@@ -29,8 +29,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use data::{
-    Bound, BudgetLine, Coefficient, FitPoint, FitView, Frontier, FrontierPoint, HardwareInfo, Headline,
-    Marked, OpPoint, Point, ReportData, TopRow,
+    Bound, BudgetLine, Coefficient, FitPoint, FitView, Frontier, FrontierPoint, HardwareInfo,
+    Headline, Marked, OpPoint, Point, ReportData, TopRow,
 };
 pub use error::ReportError;
 pub use notation::{plain, si};
@@ -50,7 +50,11 @@ pub fn render_figures(data: &ReportData) -> Result<Vec<RenderedFigure>, ReportEr
     data.validate()?;
     Ok(figures(data)
         .into_iter()
-        .map(|f| RenderedFigure { file: f.file, svg: f.svg, caption: f.caption })
+        .map(|f| RenderedFigure {
+            file: f.file,
+            svg: f.svg,
+            caption: f.caption,
+        })
         .collect())
 }
 
@@ -64,7 +68,10 @@ fn figures(d: &ReportData) -> Vec<Figure> {
         caption: ll.caption,
     }];
     if !d.roofline_ops.is_empty() {
-        let name = d.chosen.as_ref().map_or("the chosen design", |c| c.label.as_str());
+        let name = d
+            .chosen
+            .as_ref()
+            .map_or("the chosen design", |c| c.label.as_str());
         out.push(Figure {
             file: "roofline.svg",
             id: "roofline",
@@ -147,7 +154,10 @@ struct ReportJson<'a> {
 }
 
 fn write_file(path: PathBuf, contents: &str) -> Result<PathBuf, ReportError> {
-    std::fs::write(&path, contents).map_err(|source| ReportError::Io { path: path.clone(), source })?;
+    std::fs::write(&path, contents).map_err(|source| ReportError::Io {
+        path: path.clone(),
+        source,
+    })?;
     Ok(path)
 }
 
@@ -155,8 +165,10 @@ fn write_file(path: PathBuf, contents: &str) -> Result<PathBuf, ReportError> {
 /// paths written, `index.html` first.
 pub fn write_report(dir: &Path, data: &ReportData) -> Result<Vec<PathBuf>, ReportError> {
     data.validate()?;
-    std::fs::create_dir_all(dir)
-        .map_err(|source| ReportError::Io { path: dir.to_path_buf(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let figs = figures(data);
     let mut written = Vec::new();
     for f in &figs {
@@ -182,12 +194,18 @@ pub fn write_report(dir: &Path, data: &ReportData) -> Result<Vec<PathBuf>, Repor
         validation: &data.validation,
         notes: &data.notes,
     };
-    written.push(write_file(dir.join("report.json"), &serde_json::to_string_pretty(&json)?)?);
+    written.push(write_file(
+        dir.join("report.json"),
+        &serde_json::to_string_pretty(&json)?,
+    )?);
     let names: Vec<String> = written
         .iter()
         .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .collect();
-    let md = write_file(dir.join("summary.md"), &pages::markdown(data, &figs, &names))?;
+    let md = write_file(
+        dir.join("summary.md"),
+        &pages::markdown(data, &figs, &names),
+    )?;
     let html = write_file(dir.join("index.html"), &pages::html(data, &figs, &names))?;
     written.insert(0, md);
     written.insert(0, html);

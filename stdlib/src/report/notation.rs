@@ -2,26 +2,43 @@
 //! "275 TFLOP/s". Three significant digits, SI prefixes in steps of 10³.
 
 const PREFIXES: [&str; 11] = ["p", "n", "µ", "m", "", "k", "M", "G", "T", "P", "E"];
+/// Index of the empty prefix, and of the largest one.
 const PREFIX_ZERO: i32 = 4;
+const PREFIX_MAX: i32 = 10;
 
 /// `v` with an SI prefix and `unit`: `si(0.01, "s")` is "10 ms",
 /// `si(1e12, "")` is "1 T".
 pub fn si(v: f64, unit: &str) -> String {
     if v == 0.0 || !v.is_finite() {
-        let n = if v == 0.0 { "0".to_string() } else { format!("{v}") };
-        return if unit.is_empty() { n } else { format!("{n} {unit}") };
+        let n = if v == 0.0 {
+            "0".to_string()
+        } else {
+            format!("{v}")
+        };
+        return if unit.is_empty() {
+            n
+        } else {
+            format!("{n} {unit}")
+        };
     }
     // Round to three significant digits through the formatter first, so
     // 0.00999999 becomes 10 m rather than 1000 µ.
     let (mantissa, exp) = sci(v);
-    let e3 = exp.div_euclid(3).clamp(-PREFIX_ZERO, PREFIXES.len() as i32 - 1 - PREFIX_ZERO) * 3;
+    let e3 = exp
+        .div_euclid(3)
+        .clamp(-PREFIX_ZERO, PREFIX_MAX - PREFIX_ZERO)
+        * 3;
     let shift = exp - e3;
     let m = mantissa * 10f64.powi(shift);
     let decimals = (2 - shift).max(0) as usize;
     let num = trim(&format!("{m:.decimals$}"));
     let prefix = PREFIXES[(e3 / 3 + PREFIX_ZERO) as usize];
     let suffix = format!("{prefix}{unit}");
-    if suffix.is_empty() { num } else { format!("{num} {suffix}") }
+    if suffix.is_empty() {
+        num
+    } else {
+        format!("{num} {suffix}")
+    }
 }
 
 /// Plain decimal for everyday magnitudes (0.001–9999), SI beyond: suits
@@ -78,8 +95,14 @@ mod tests {
 
     #[test]
     fn plain_numbers() {
-        for (v, want) in [(1.0, "1"), (0.5, "0.5"), (3.14159, "3.14"), (250.0, "250"), (0.001, "0.001"), (1e5, "100 k")]
-        {
+        for (v, want) in [
+            (1.0, "1"),
+            (0.5, "0.5"),
+            (1.23456, "1.23"),
+            (250.0, "250"),
+            (0.001, "0.001"),
+            (1e5, "100 k"),
+        ] {
             assert_eq!(plain(v), want, "plain({v})");
         }
     }

@@ -17,16 +17,16 @@ pub(crate) struct Figure {
 }
 
 const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;\
-color:#222;margin:0;background:#fafafa}main{max-width:980px;margin:0 auto;padding:24px 28px 60px;\
+color:#222;margin:0;background:#fafafa}main{max-width:1120px;margin:0 auto;padding:24px 28px 60px;\
 background:#fff}h1{font-size:1.6em;margin:0 0 .3em}h2{font-size:1.2em;margin:1.6em 0 .5em;\
 border-bottom:1px solid #ddd;padding-bottom:.2em}.meta{display:grid;grid-template-columns:max-content 1fr;\
 gap:.2em 1em;margin:.6em 0 1em}.meta dt{color:#666}.meta dd{margin:0}.headline{background:#f1f6fb;\
 border-left:4px solid #0072B2;padding:.8em 1em;margin:1em 0}.headline strong{font-size:1.15em}\
 figure{margin:1em 0}figure svg{max-width:100%;height:auto;display:block}figcaption{color:#555;\
-font-size:.9em;margin-top:.3em}table{border-collapse:collapse;font-size:.85em;width:100%}\
-th,td{padding:.3em .5em;border-bottom:1px solid #e6e6e6;white-space:nowrap}th{background:#f4f4f4;\
+font-size:.9em;margin-top:.3em}table{border-collapse:collapse;font-size:.8em;width:100%}\
+th,td{padding:.25em .4em;border-bottom:1px solid #e6e6e6;white-space:nowrap}th{background:#f4f4f4;\
 text-align:left}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}.scroll{overflow-x:auto}\
-ul.notes li{margin:.3em 0}code{font-size:.95em}";
+ul.notes li{margin:.3em 0}#coefficients{width:auto;margin-top:.5em}code{font-size:.95em}";
 
 fn headline_sentence(h: &Headline) -> String {
     format!(
@@ -44,7 +44,11 @@ fn headline_sentence(h: &Headline) -> String {
 }
 
 fn moe(t: &TopRow) -> String {
-    if t.experts > 1 { format!("{}/{}", t.top_k, t.experts) } else { "dense".into() }
+    if t.experts > 1 {
+        format!("{}/{}", t.top_k, t.experts)
+    } else {
+        "dense".into()
+    }
 }
 
 /// Header and one cell per column of the top-designs table, shared by both
@@ -100,7 +104,8 @@ fn coefficient_cells(c: &Coefficient) -> [String; 3] {
 }
 
 pub(crate) fn html(d: &ReportData, figures: &[Figure], files: &[String]) -> String {
-    let mut h = String::with_capacity(64 * 1024 + figures.iter().map(|f| f.svg.len()).sum::<usize>());
+    let mut h =
+        String::with_capacity(64 * 1024 + figures.iter().map(|f| f.svg.len()).sum::<usize>());
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -126,12 +131,16 @@ pub(crate) fn html(d: &ReportData, figures: &[Figure], files: &[String]) -> Stri
     ] {
         let _ = write!(h, "<dt>{k}</dt><dd>{}</dd>", escape(v));
     }
-    let _ = write!(h, "<dt>Candidates</dt><dd>{}</dd></dl>\n", super::loss_latency::group_digits(d.candidates.len()));
+    let _ = writeln!(
+        h,
+        "<dt>Candidates</dt><dd>{}</dd></dl>",
+        super::loss_latency::group_digits(d.candidates.len())
+    );
     if let Some(hl) = &d.headline {
-        let _ = write!(
+        let _ = writeln!(
             h,
             "<section class=\"headline\" id=\"headline\"><strong>{:.2}% lower perplexity</strong> \
-             than {} at the same latency.<br>{}</section>\n",
+             than {} at the same latency.<br>{}</section>",
             hl.ppl_reduction_pct,
             escape(&hl.baseline),
             escape(&headline_sentence(hl))
@@ -144,13 +153,23 @@ pub(crate) fn html(d: &ReportData, figures: &[Figure], files: &[String]) -> Stri
     if !d.top.is_empty() {
         h.push_str("<h2>Top designs</h2>\n<div class=\"scroll\"><table id=\"top\"><thead><tr>");
         for (name, num) in TOP_HEADER {
-            let _ = write!(h, "<th{}>{}</th>", if num { " class=\"n\"" } else { "" }, escape(name));
+            let _ = write!(
+                h,
+                "<th{}>{}</th>",
+                if num { " class=\"n\"" } else { "" },
+                escape(name)
+            );
         }
         h.push_str("</tr></thead><tbody>\n");
         for t in &d.top {
             h.push_str("<tr>");
             for ((_, num), cell) in TOP_HEADER.iter().zip(top_cells(t)) {
-                let _ = write!(h, "<td{}>{}</td>", if *num { " class=\"n\"" } else { "" }, escape(&cell));
+                let _ = write!(
+                    h,
+                    "<td{}>{}</td>",
+                    if *num { " class=\"n\"" } else { "" },
+                    escape(&cell)
+                );
             }
             h.push_str("</tr>\n");
         }
@@ -158,12 +177,18 @@ pub(crate) fn html(d: &ReportData, figures: &[Figure], files: &[String]) -> Stri
     }
     for f in figs {
         figure_html(&mut h, f);
-        if f.id == "fit" {
-            if let Some(fit) = d.fit.as_ref().filter(|v| !v.coefficients.is_empty()) {
+        if f.id == "fit"
+            && let Some(fit) = d.fit.as_ref().filter(|v| !v.coefficients.is_empty())
+        {
+            {
                 h.push_str("<table id=\"coefficients\"><thead><tr><th>coefficient</th><th class=\"n\">value</th><th class=\"n\">interval</th></tr></thead><tbody>");
                 for c in &fit.coefficients {
                     let [n, v, ci] = coefficient_cells(c);
-                    let _ = write!(h, "<tr><td>{}</td><td class=\"n\">{v}</td><td class=\"n\">{ci}</td></tr>", escape(&n));
+                    let _ = write!(
+                        h,
+                        "<tr><td>{}</td><td class=\"n\">{v}</td><td class=\"n\">{ci}</td></tr>",
+                        escape(&n)
+                    );
                 }
                 h.push_str("</tbody></table>\n");
             }
@@ -185,10 +210,23 @@ pub(crate) fn html(d: &ReportData, figures: &[Figure], files: &[String]) -> Stri
 }
 
 fn figure_html(h: &mut String, f: &Figure) {
-    let _ = write!(h, "<h2>{}</h2>\n<figure id=\"fig-{}\">", escape(f.heading), f.id);
+    let _ = write!(
+        h,
+        "<h2>{}</h2>\n<figure id=\"fig-{}\">",
+        escape(f.heading),
+        f.id
+    );
     // The standalone file's XML prolog has no place inside HTML.
-    h.push_str(f.svg.trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n").trim_end());
-    let _ = write!(h, "<figcaption>{}</figcaption></figure>\n", escape(&f.caption));
+    h.push_str(
+        f.svg
+            .trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
+            .trim_end(),
+    );
+    let _ = writeln!(
+        h,
+        "<figcaption>{}</figcaption></figure>",
+        escape(&f.caption)
+    );
 }
 
 fn md_cell(s: &str) -> String {
@@ -211,12 +249,25 @@ pub(crate) fn markdown(d: &ReportData, figures: &[Figure], files: &[String]) -> 
     );
     let _ = writeln!(m, "- **Workload:** {}", d.workload);
     let _ = writeln!(m, "- **Objective:** {}", d.objective);
-    let _ = writeln!(m, "- **Candidates:** {}\n", super::loss_latency::group_digits(d.candidates.len()));
+    let _ = writeln!(
+        m,
+        "- **Candidates:** {}\n",
+        super::loss_latency::group_digits(d.candidates.len())
+    );
     if let Some(hl) = &d.headline {
-        let _ = writeln!(m, "> **{:.2}% lower perplexity.** {}\n", hl.ppl_reduction_pct, headline_sentence(hl));
+        let _ = writeln!(
+            m,
+            "> **{:.2}% lower perplexity.** {}\n",
+            hl.ppl_reduction_pct,
+            headline_sentence(hl)
+        );
     }
     for (k, f) in figures.iter().enumerate() {
-        let _ = writeln!(m, "## {}\n\n![{}]({})\n\n*{}*\n", f.heading, f.heading, f.file, f.caption);
+        let _ = writeln!(
+            m,
+            "## {}\n\n![{}]({})\n\n*{}*\n",
+            f.heading, f.heading, f.file, f.caption
+        );
         if k == 0 && !d.top.is_empty() {
             m.push_str("## Top designs\n\n|");
             for (name, _) in TOP_HEADER {
@@ -236,8 +287,10 @@ pub(crate) fn markdown(d: &ReportData, figures: &[Figure], files: &[String]) -> 
             }
             m.push('\n');
         }
-        if f.id == "fit" {
-            if let Some(fit) = d.fit.as_ref().filter(|v| !v.coefficients.is_empty()) {
+        if f.id == "fit"
+            && let Some(fit) = d.fit.as_ref().filter(|v| !v.coefficients.is_empty())
+        {
+            {
                 m.push_str("| coefficient | value | interval |\n| --- | ---: | ---: |\n");
                 for c in &fit.coefficients {
                     let [n, v, ci] = coefficient_cells(c);

@@ -37,7 +37,13 @@ impl Scale {
             Kind::Linear => pad_linear(lo, hi),
             Kind::Log => pad_log(lo, hi),
         };
-        Self { kind, lo, hi, px_lo, px_hi }
+        Self {
+            kind,
+            lo,
+            hi,
+            px_lo,
+            px_hi,
+        }
     }
 
     fn t(&self, v: f64) -> f64 {
@@ -108,7 +114,11 @@ fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     let decades = b - a;
     let stride = (decades / 8).max(1);
     let span = hi.log10() - lo.log10();
-    let mantissas: &[f64] = if span <= 2.5 { &[1.0, 2.0, 5.0] } else { &[1.0] };
+    let mantissas: &[f64] = if span <= 3.0 {
+        &[1.0, 2.0, 5.0]
+    } else {
+        &[1.0]
+    };
     let mut out = Vec::new();
     for e in (a..=b).filter(|e| (e - a) % stride == 0) {
         for m in mantissas {
@@ -147,7 +157,11 @@ mod tests {
         let t = s.ticks();
         assert!(t.len() >= 3 && t.len() <= 8, "{t:?}");
         assert!(t.iter().all(|v| s.contains(*v)));
-        assert!(t.iter().all(|v| ((v * 10.0).round() - v * 10.0).abs() < 1e-9), "{t:?}");
+        assert!(
+            t.iter()
+                .all(|v| ((v * 10.0).round() - v * 10.0).abs() < 1e-9),
+            "{t:?}"
+        );
         // y runs backwards: larger values nearer the top.
         assert!(s.px(3.5) < s.px(3.0));
     }
@@ -158,7 +172,7 @@ mod tests {
             for vals in [vec![], vec![5.0], vec![5.0, 5.0]] {
                 let s = Scale::fit(kind, vals, 0.0, 100.0);
                 assert!(s.hi > s.lo);
-                assert!(s.px((s.lo + s.hi) / 2.0).is_finite());
+                assert!(s.px(f64::midpoint(s.lo, s.hi)).is_finite());
             }
         }
     }

@@ -5,8 +5,9 @@
 use std::fmt::Write as _;
 
 /// Okabe–Ito, distinguishable under the common colour-vision deficiencies.
-pub(crate) const PALETTE: [&str; 7] =
-    ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"];
+pub(crate) const PALETTE: [&str; 7] = [
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
+];
 pub(crate) const INK: &str = "#222";
 pub(crate) const GRID: &str = "#e4e4e4";
 pub(crate) const FONT: f64 = 12.0;
@@ -131,7 +132,10 @@ pub(crate) struct Placed {
 
 impl Placer {
     pub(crate) fn new(bounds: Rect) -> Self {
-        Self { taken: Vec::new(), bounds }
+        Self {
+            taken: Vec::new(),
+            bounds,
+        }
     }
 
     /// Marks an area (a marker, a legend) that labels must avoid.
@@ -159,17 +163,30 @@ impl Placer {
                 "end" => tx - w,
                 _ => tx - w / 2.0,
             };
-            let r = Rect { x0, y0: ty - size * 0.85, x1: x0 + w, y1: ty + size * 0.25 };
+            let r = Rect {
+                x0,
+                y0: ty - size * 0.85,
+                x1: x0 + w,
+                y1: ty + size * 0.25,
+            };
             if r.inside(&self.bounds) && !self.taken.iter().any(|t| t.overlaps(&r)) {
                 self.taken.push(r);
-                return Some(Placed { x: tx, y: ty, anchor });
+                return Some(Placed {
+                    x: tx,
+                    y: ty,
+                    anchor,
+                });
             }
         }
         None
     }
 
     pub(crate) fn force(&mut self, x: f64, y: f64, text: &str, size: f64) -> Placed {
-        self.place(x, y, text, size).unwrap_or(Placed { x: x + 7.0, y: y - 7.0, anchor: "start" })
+        self.place(x, y, text, size).unwrap_or(Placed {
+            x: x + 7.0,
+            y: y - 7.0,
+            anchor: "start",
+        })
     }
 }
 
@@ -179,7 +196,10 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_control_characters() {
-        assert_eq!(escape(r#"a<b & "c" 'd'>"#), "a&lt;b &amp; &quot;c&quot; &#39;d&#39;&gt;");
+        assert_eq!(
+            escape(r#"a<b & "c" 'd'>"#),
+            "a&lt;b &amp; &quot;c&quot; &#39;d&#39;&gt;"
+        );
         assert_eq!(escape("x\u{1}y"), "x y");
     }
 
@@ -192,7 +212,12 @@ mod tests {
 
     #[test]
     fn placer_avoids_collisions_and_bounds() {
-        let bounds = Rect { x0: 0.0, y0: 0.0, x1: 200.0, y1: 200.0 };
+        let bounds = Rect {
+            x0: 0.0,
+            y0: 0.0,
+            x1: 200.0,
+            y1: 200.0,
+        };
         let mut p = Placer::new(bounds);
         let a = p.place(100.0, 100.0, "label", 12.0).unwrap();
         let b = p.place(100.0, 100.0, "label", 12.0).unwrap();

@@ -76,12 +76,18 @@ fn write_rows<T: Serialize>(
     path: PathBuf,
     rows: impl IntoIterator<Item = T>,
 ) -> Result<PathBuf, ReportError> {
-    let err = |source| ReportError::Csv { path: path.clone(), source };
+    let err = |source| ReportError::Csv {
+        path: path.clone(),
+        source,
+    };
     let mut w = csv::Writer::from_path(&path).map_err(err)?;
     for r in rows {
         w.serialize(r).map_err(err)?;
     }
-    w.flush().map_err(|source| ReportError::Io { path: path.clone(), source })?;
+    w.flush().map_err(|source| ReportError::Io {
+        path: path.clone(),
+        source,
+    })?;
     Ok(path)
 }
 

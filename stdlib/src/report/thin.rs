@@ -22,7 +22,11 @@ pub(crate) struct Thinned {
 /// author's), then any group only candidates have.
 pub(crate) fn group_order(candidates: &[Point], frontiers: &[Frontier]) -> Vec<String> {
     let mut groups: Vec<String> = Vec::new();
-    for g in frontiers.iter().map(|f| &f.group).chain(candidates.iter().map(|c| &c.group)) {
+    for g in frontiers
+        .iter()
+        .map(|f| &f.group)
+        .chain(candidates.iter().map(|c| &c.group))
+    {
         // Few groups: a linear scan beats hashing a million strings.
         if !groups.iter().any(|h| h == g) {
             groups.push(g.clone());
@@ -54,7 +58,9 @@ pub(crate) fn thin(
         .iter()
         .flat_map(|f| {
             let g = groups.iter().position(|h| *h == f.group).unwrap_or(0);
-            f.points.iter().map(move |p| (g, p.latency_s.to_bits(), p.loss.to_bits()))
+            f.points
+                .iter()
+                .map(move |p| (g, p.latency_s.to_bits(), p.loss.to_bits()))
         })
         .collect();
     let cols = (width_px / CELL_PX).ceil().max(1.0) as usize;
@@ -77,10 +83,18 @@ pub(crate) fn thin(
             *slot = i as u32;
         }
     }
-    kept.extend(best.into_iter().filter(|&s| s != u32::MAX).map(|s| s as usize));
+    kept.extend(
+        best.into_iter()
+            .filter(|&s| s != u32::MAX)
+            .map(|s| s as usize),
+    );
     kept.sort_unstable_by_key(|&i| (group_of[i], i));
     kept.dedup();
-    Thinned { kept, group_of, groups }
+    Thinned {
+        kept,
+        group_of,
+        groups,
+    }
 }
 
 #[cfg(test)]
@@ -99,10 +113,20 @@ mod tests {
             for j in 0..200 {
                 let latency_s = 1e-3 * (1.0 + f64::from(i) * 1e-4);
                 let loss = 3.0 + f64::from(j) * 1e-5;
-                candidates.push(Point { latency_s, loss, group: "fp16".into(), label: String::new() });
+                candidates.push(Point {
+                    latency_s,
+                    loss,
+                    group: "fp16".into(),
+                    label: String::new(),
+                });
             }
         }
-        candidates.push(Point { latency_s: 1.0, loss: 2.0, group: "fp16".into(), label: String::new() });
+        candidates.push(Point {
+            latency_s: 1.0,
+            loss: 2.0,
+            group: "fp16".into(),
+            label: String::new(),
+        });
         let picks = [5usize * 200 + 7, 150 * 200 + 1, 40_000];
         let frontier = Frontier {
             group: "fp16".into(),
@@ -115,19 +139,44 @@ mod tests {
                 })
                 .collect(),
         };
-        let x = Scale::fit(Kind::Log, candidates.iter().map(|c| c.latency_s), 0.0, 600.0);
+        let x = Scale::fit(
+            Kind::Log,
+            candidates.iter().map(|c| c.latency_s),
+            0.0,
+            600.0,
+        );
         let y = Scale::fit(Kind::Linear, candidates.iter().map(|c| c.loss), 400.0, 0.0);
-        let t = thin(&candidates, std::slice::from_ref(&frontier), &x, &y, 600.0, 400.0);
+        let t = thin(
+            &candidates,
+            std::slice::from_ref(&frontier),
+            &x,
+            &y,
+            600.0,
+            400.0,
+        );
         for i in picks {
             assert!(t.kept.contains(&i), "frontier candidate {i} dropped");
         }
-        assert!(t.kept.len() < 1000, "kept {} of {}", t.kept.len(), candidates.len());
-        assert!(t.kept.windows(2).all(|w| w[0] < w[1]), "kept indices sorted and unique");
+        assert!(
+            t.kept.len() < 1000,
+            "kept {} of {}",
+            t.kept.len(),
+            candidates.len()
+        );
+        assert!(
+            t.kept.windows(2).all(|w| w[0] < w[1]),
+            "kept indices sorted and unique"
+        );
     }
 
     #[test]
     fn groups_are_binned_separately() {
-        let p = |g: &str| Point { latency_s: 0.01, loss: 3.0, group: g.into(), label: String::new() };
+        let p = |g: &str| Point {
+            latency_s: 0.01,
+            loss: 3.0,
+            group: g.into(),
+            label: String::new(),
+        };
         let candidates = vec![p("fp16"), p("int8"), p("fp16")];
         let x = Scale::fit(Kind::Log, [0.01], 0.0, 100.0);
         let y = Scale::fit(Kind::Linear, [3.0], 100.0, 0.0);
