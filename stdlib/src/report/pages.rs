@@ -150,31 +150,7 @@ pub(crate) fn html(d: &ReportData, figures: &[Figure], files: &[String]) -> Stri
     if let Some(f) = figs.next() {
         figure_html(&mut h, f);
     }
-    if !d.top.is_empty() {
-        h.push_str("<h2>Top designs</h2>\n<div class=\"scroll\"><table id=\"top\"><thead><tr>");
-        for (name, num) in TOP_HEADER {
-            let _ = write!(
-                h,
-                "<th{}>{}</th>",
-                if num { " class=\"n\"" } else { "" },
-                escape(name)
-            );
-        }
-        h.push_str("</tr></thead><tbody>\n");
-        for t in &d.top {
-            h.push_str("<tr>");
-            for ((_, num), cell) in TOP_HEADER.iter().zip(top_cells(t)) {
-                let _ = write!(
-                    h,
-                    "<td{}>{}</td>",
-                    if *num { " class=\"n\"" } else { "" },
-                    escape(&cell)
-                );
-            }
-            h.push_str("</tr>\n");
-        }
-        h.push_str("</tbody></table></div>\n<p class=\"meta-note\">Margin: latency headroom under the budget.</p>\n");
-    }
+    top_table_html(&mut h, &d.top);
     for f in figs {
         figure_html(&mut h, f);
         if f.id == "fit"
@@ -207,6 +183,35 @@ pub(crate) fn html(d: &ReportData, figures: &[Figure], files: &[String]) -> Stri
     }
     h.push_str("</ul>\n</main></body></html>\n");
     h
+}
+
+fn top_table_html(h: &mut String, top: &[TopRow]) {
+    if top.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Top designs</h2>\n<div class=\"scroll\"><table id=\"top\"><thead><tr>");
+    for (name, num) in TOP_HEADER {
+        let _ = write!(
+            h,
+            "<th{}>{}</th>",
+            if num { " class=\"n\"" } else { "" },
+            escape(name)
+        );
+    }
+    h.push_str("</tr></thead><tbody>\n");
+    for t in top {
+        h.push_str("<tr>");
+        for ((_, num), cell) in TOP_HEADER.iter().zip(top_cells(t)) {
+            let _ = write!(
+                h,
+                "<td{}>{}</td>",
+                if *num { " class=\"n\"" } else { "" },
+                escape(&cell)
+            );
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</tbody></table></div>\n<p class=\"meta-note\">Margin: latency headroom under the budget.</p>\n");
 }
 
 fn figure_html(h: &mut String, f: &Figure) {

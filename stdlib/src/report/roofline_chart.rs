@@ -55,72 +55,8 @@ pub(crate) fn render(d: &ReportData) -> String {
             phases.push(&o.phase);
         }
     }
-    for (k, phase) in phases.iter().enumerate() {
-        let c = colour(k);
-        let _ = write!(
-            svg.buf(),
-            r##"<g id="ops-{}" class="ops" data-phase="{}" fill="{c}" stroke="#fff" stroke-width="0.8">"##,
-            slug(phase),
-            escape(phase)
-        );
-        for o in d.roofline_ops.iter().filter(|o| o.phase == *phase) {
-            let (px, py) = (x.px(o.intensity), y.px(o.achieved_flops));
-            placer.block(Rect {
-                x0: px - 5.0,
-                y0: py - 5.0,
-                x1: px + 5.0,
-                y1: py + 5.0,
-            });
-            let shape = match o.bound {
-                super::data::Bound::Memory => format!(r#"<circle cx="{px:.1}" cy="{py:.1}" r="5""#),
-                super::data::Bound::Compute => {
-                    format!(
-                        r#"<rect x="{:.1}" y="{:.1}" width="9" height="9""#,
-                        px - 4.5,
-                        py - 4.5
-                    )
-                }
-            };
-            let _ = write!(
-                svg.buf(),
-                "{shape}><title>{} ({}): {} FLOP/B, {}, {}, {}-bound</title>{}",
-                escape(&o.name),
-                escape(phase),
-                plain(o.intensity),
-                si(o.achieved_flops, "FLOP/s"),
-                si(o.time_s, "s"),
-                o.bound.name(),
-                if matches!(o.bound, super::data::Bound::Memory) {
-                    "</circle>"
-                } else {
-                    "</rect>"
-                }
-            );
-        }
-        svg.raw("</g>");
-    }
-    // Labels after every marker is blocked, biggest contributors first.
-    for phase in &phases {
-        let mut ops: Vec<_> = d
-            .roofline_ops
-            .iter()
-            .filter(|o| o.phase == *phase)
-            .collect();
-        ops.sort_by(|p, q| q.time_s.total_cmp(&p.time_s));
-        for o in ops.into_iter().take(LABELS_PER_PHASE) {
-            let (px, py) = (x.px(o.intensity), y.px(o.achieved_flops));
-            let text = format!("{} {}", o.name, si(o.time_s, "s"));
-            if let Some(at) = placer.place(px, py, &text, 11.0) {
-                svg.text(
-                    at.x,
-                    at.y,
-                    at.anchor,
-                    r#"font-size="11" class="op-label""#,
-                    &text,
-                );
-            }
-        }
-    }
+    draw_ops(&mut svg, d, &phases, &x, &y, &mut placer);
+
     let mut legend: Vec<(Swatch, String)> = phases
         .iter()
         .enumerate()
@@ -206,4 +142,82 @@ fn draw_roof(svg: &mut Svg, hw: &HardwareInfo, x: &Scale, y: &Scale, placer: &mu
         r##"font-size="11" fill="#555""##,
         &format!("ridge {} FLOP/B", plain(ridge)),
     );
+}
+
+/// Operators as markers per phase, then labels for the largest time
+/// contributors, placed after every marker so no label covers one.
+fn draw_ops(
+    svg: &mut Svg,
+    d: &ReportData,
+    phases: &[&str],
+    x: &Scale,
+    y: &Scale,
+    placer: &mut Placer,
+) {
+    for (k, phase) in phases.iter().enumerate() {
+        let c = colour(k);
+        let _ = write!(
+            svg.buf(),
+            r##"<g id="ops-{}" class="ops" data-phase="{}" fill="{c}" stroke="#fff" stroke-width="0.8">"##,
+            slug(phase),
+            escape(phase)
+        );
+        for o in d.roofline_ops.iter().filter(|o| o.phase == *phase) {
+            let (px, py) = (x.px(o.intensity), y.px(o.achieved_flops));
+            placer.block(Rect {
+                x0: px - 5.0,
+                y0: py - 5.0,
+                x1: px + 5.0,
+                y1: py + 5.0,
+            });
+            let shape = match o.bound {
+                super::data::Bound::Memory => format!(r#"<circle cx="{px:.1}" cy="{py:.1}" r="5""#),
+                super::data::Bound::Compute => {
+                    format!(
+                        r#"<rect x="{:.1}" y="{:.1}" width="9" height="9""#,
+                        px - 4.5,
+                        py - 4.5
+                    )
+                }
+            };
+            let _ = write!(
+                svg.buf(),
+                "{shape}><title>{} ({}): {} FLOP/B, {}, {}, {}-bound</title>{}",
+                escape(&o.name),
+                escape(phase),
+                plain(o.intensity),
+                si(o.achieved_flops, "FLOP/s"),
+                si(o.time_s, "s"),
+                o.bound.name(),
+                if matches!(o.bound, super::data::Bound::Memory) {
+                    "</circle>"
+                } else {
+                    "</rect>"
+                }
+            );
+        }
+        svg.raw("</g>");
+    }
+    // Labels after every marker is blocked, biggest contributors first.
+    for phase in phases {
+        let mut ops: Vec<_> = d
+            .roofline_ops
+            .iter()
+            .filter(|o| o.phase == *phase)
+            .collect();
+        ops.sort_by(|p, q| q.time_s.total_cmp(&p.time_s));
+        for o in ops.into_iter().take(LABELS_PER_PHASE) {
+            let (px, py) = (x.px(o.intensity), y.px(o.achieved_flops));
+            let text = format!("{} {}", o.name, si(o.time_s, "s"));
+            if let Some(at) = placer.place(px, py, &text, 11.0) {
+                svg.text(
+                    at.x,
+                    at.y,
+                    at.anchor,
+                    r#"font-size="11" class="op-label""#,
+                    &text,
+                );
+            }
+        }
+    }
 }
