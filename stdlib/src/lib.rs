@@ -11,6 +11,7 @@ pub mod models;
 pub mod pareto;
 pub mod precision;
 mod presets;
+pub mod report;
 pub mod roofline;
 pub mod sample;
 pub mod search;

@@ -12,6 +12,7 @@ mod enumerate;
 mod fit;
 mod law;
 mod pareto;
+mod reporter;
 mod roofline;
 mod sample;
 mod search;
@@ -35,6 +36,7 @@ fn presets(kind: PresetKind) -> Vec<String> {
 /// Every stage kind rooflaw ships.
 pub fn registry() -> Registry {
     let mut r = Registry::new(presets, crate::space::SPACE_FIELDS, crate::space::SPACE_BUILTINS);
+    r.set_reporter(Arc::new(reporter::HtmlReport));
     r.register(Arc::new(enumerate::Enumerate::new()));
     r.register(Arc::new(sample::Sample::new()));
     r.register(Arc::new(roofline::Roofline::new()));

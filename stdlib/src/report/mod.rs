@@ -1,0 +1,213 @@
+//! Reports: SVG plots, a self-contained HTML page, a Markdown summary and
+//! the numbers as CSV and JSON, rendered from a plain [`ReportData`] so the
+//! renderer needs nothing from the engine.
+//!
+//! `write_report(dir, &data)` writes into `dir`:
+//! - `index.html`: every figure inline, CSS inline, no script, no external URL;
+//! - `summary.md`: headline, top table, links to the SVG files;
+//! - `loss_latency.svg`, `roofline.svg` (when operators are given),
+//!   `fit_loss.svg` and `validation_latency.svg` (when those views are given);
+//! - `candidates.csv`, `frontier.csv`, `top.csv`, and `roofline_ops.csv`,
+//!   `fit.csv`, `validation_latency.csv` when present;
+//! - `report.json`: everything except the candidate list, which only
+//!   `candidates.csv` holds (a million rows of JSON helps no one).
+mod agreement;
+mod data;
+mod error;
+mod frame;
+mod loss_latency;
+mod notation;
+mod pages;
+mod roofline_chart;
+mod scale;
+mod svg;
+mod tables;
+mod thin;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use data::{
+    Bound, BudgetLine, Coefficient, FitPoint, FitView, Frontier, FrontierPoint, HardwareInfo,
+    Headline, Marked, OpPoint, Point, ReportData, TopRow,
+};
+pub use error::ReportError;
+pub use notation::{plain, si};
+
+use pages::Figure;
+use scale::Kind;
+
+/// A rendered figure: its file name, the SVG text and its caption.
+pub struct RenderedFigure {
+    pub file: &'static str,
+    pub svg: String,
+    pub caption: String,
+}
+
+/// Renders every figure the data has content for, without touching disk.
+pub fn render_figures(data: &ReportData) -> Result<Vec<RenderedFigure>, ReportError> {
+    data.validate()?;
+    Ok(figures(data)
+        .into_iter()
+        .map(|f| RenderedFigure {
+            file: f.file,
+            svg: f.svg,
+            caption: f.caption,
+        })
+        .collect())
+}
+
+fn figures(d: &ReportData) -> Vec<Figure> {
+    let ll = loss_latency::render(d);
+    let mut out = vec![Figure {
+        file: "loss_latency.svg",
+        id: "loss-latency",
+        heading: "Loss against latency",
+        svg: ll.svg,
+        caption: ll.caption,
+    }];
+    if !d.roofline_ops.is_empty() {
+        let name = d
+            .chosen
+            .as_ref()
+            .map_or("the chosen design", |c| c.label.as_str());
+        out.push(Figure {
+            file: "roofline.svg",
+            id: "roofline",
+            heading: "Roofline of the chosen design",
+            svg: roofline_chart::render(d),
+            caption: format!(
+                "Operators of {name} on {}: circles are memory-bound, squares compute-bound; \
+                 the largest time contributors per phase are labelled with their time.",
+                d.hardware.name
+            ),
+        });
+    }
+    if let Some(fit) = d.fit.as_ref().filter(|f| !f.points.is_empty()) {
+        out.push(Figure {
+            file: "fit_loss.svg",
+            id: "fit",
+            heading: "Loss law: predicted against measured",
+            svg: agreement::render(
+                fit,
+                &agreement::Quantity {
+                    title: "Predicted vs measured loss",
+                    axis: "loss (nats/token)",
+                    kind: Kind::Linear,
+                    unit: "",
+                },
+            ),
+            caption: agreement_caption(fit, "loss"),
+        });
+    }
+    if let Some(v) = d.validation.as_ref().filter(|f| !f.points.is_empty()) {
+        out.push(Figure {
+            file: "validation_latency.svg",
+            id: "validation",
+            heading: "Latency model: predicted against measured",
+            svg: agreement::render(
+                v,
+                &agreement::Quantity {
+                    title: "Predicted vs measured latency",
+                    axis: "latency",
+                    kind: Kind::Log,
+                    unit: "s",
+                },
+            ),
+            caption: agreement_caption(v, "latency"),
+        });
+    }
+    out
+}
+
+fn agreement_caption(v: &FitView, what: &str) -> String {
+    let r2 = |r: Option<f64>| r.map_or("not given".into(), |x| format!("{x:.3}"));
+    format!(
+        "Predicted against measured {what} for {} points (filled: fitted on; hollow: held out); \
+         points on the dashed line are predicted exactly. R² train {}, held out {}.",
+        v.points.len(),
+        r2(v.r2_train),
+        r2(v.r2_holdout)
+    )
+}
+
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    title: &'a str,
+    pipeline: &'a str,
+    hardware: &'a HardwareInfo,
+    workload: &'a str,
+    objective: &'a str,
+    candidate_count: usize,
+    candidates_file: &'static str,
+    frontiers: &'a [Frontier],
+    budgets: &'a [BudgetLine],
+    baseline: &'a Option<Marked>,
+    chosen: &'a Option<Marked>,
+    top: &'a [TopRow],
+    headline: &'a Option<Headline>,
+    roofline_ops: &'a [OpPoint],
+    fit: &'a Option<FitView>,
+    validation: &'a Option<FitView>,
+    notes: &'a [String],
+}
+
+fn write_file(path: PathBuf, contents: &str) -> Result<PathBuf, ReportError> {
+    std::fs::write(&path, contents).map_err(|source| ReportError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(path)
+}
+
+/// Writes the whole report into `dir` (created if missing); returns the
+/// paths written, `index.html` first.
+pub fn write_report(dir: &Path, data: &ReportData) -> Result<Vec<PathBuf>, ReportError> {
+    data.validate()?;
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let figs = figures(data);
+    let mut written = Vec::new();
+    for f in &figs {
+        written.push(write_file(dir.join(f.file), &f.svg)?);
+    }
+    written.extend(tables::write_csvs(dir, data)?);
+    let json = ReportJson {
+        title: &data.title,
+        pipeline: &data.pipeline,
+        hardware: &data.hardware,
+        workload: &data.workload,
+        objective: &data.objective,
+        candidate_count: data.candidates.len(),
+        candidates_file: "candidates.csv",
+        frontiers: &data.frontiers,
+        budgets: &data.budgets,
+        baseline: &data.baseline,
+        chosen: &data.chosen,
+        top: &data.top,
+        headline: &data.headline,
+        roofline_ops: &data.roofline_ops,
+        fit: &data.fit,
+        validation: &data.validation,
+        notes: &data.notes,
+    };
+    written.push(write_file(
+        dir.join("report.json"),
+        &serde_json::to_string_pretty(&json)?,
+    )?);
+    let names: Vec<String> = written
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    let md = write_file(
+        dir.join("summary.md"),
+        &pages::markdown(data, &figs, &names),
+    )?;
+    let html = write_file(dir.join("index.html"), &pages::html(data, &figs, &names))?;
+    written.insert(0, md);
+    written.insert(0, html);
+    Ok(written)
+}

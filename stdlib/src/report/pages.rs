@@ -1,0 +1,320 @@
+//! The two documents: a self-contained HTML page (SVGs and CSS inline, no
+//! script, no external URL) and a Markdown summary linking the SVG files.
+use std::fmt::Write as _;
+
+use super::data::{Coefficient, Headline, ReportData, TopRow};
+use super::notation::si;
+use super::svg::escape;
+
+/// One rendered figure, as both documents place it.
+pub(crate) struct Figure {
+    /// File name of the standalone SVG.
+    pub(crate) file: &'static str,
+    pub(crate) id: &'static str,
+    pub(crate) heading: &'static str,
+    pub(crate) svg: String,
+    pub(crate) caption: String,
+}
+
+const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;\
+color:#222;margin:0;background:#fafafa}main{max-width:1120px;margin:0 auto;padding:24px 28px 60px;\
+background:#fff}h1{font-size:1.6em;margin:0 0 .3em}h2{font-size:1.2em;margin:1.6em 0 .5em;\
+border-bottom:1px solid #ddd;padding-bottom:.2em}.meta{display:grid;grid-template-columns:max-content 1fr;\
+gap:.2em 1em;margin:.6em 0 1em}.meta dt{color:#666}.meta dd{margin:0}.headline{background:#f1f6fb;\
+border-left:4px solid #0072B2;padding:.8em 1em;margin:1em 0}.headline strong{font-size:1.15em}\
+figure{margin:1em 0}figure svg{max-width:100%;height:auto;display:block}figcaption{color:#555;\
+font-size:.9em;margin-top:.3em}table{border-collapse:collapse;font-size:.8em;width:100%}\
+th,td{padding:.25em .4em;border-bottom:1px solid #e6e6e6;white-space:nowrap}th{background:#f4f4f4;\
+text-align:left}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}.scroll{overflow-x:auto}\
+ul.notes li{margin:.3em 0}#coefficients{width:auto;margin-top:.5em}code{font-size:.95em}";
+
+fn headline_sentence(h: &Headline) -> String {
+    format!(
+        "At the latency of {} ({}), {} reaches predicted loss {:.4} against {:.4}: \
+         perplexity {:.2} against {:.2}, {:.2}% lower.",
+        h.baseline,
+        si(h.latency_s, "s"),
+        h.best,
+        h.loss_best,
+        h.loss_base,
+        h.ppl_best,
+        h.ppl_base,
+        h.ppl_reduction_pct
+    )
+}
+
+fn moe(t: &TopRow) -> String {
+    if t.experts > 1 {
+        format!("{}/{}", t.top_k, t.experts)
+    } else {
+        "dense".into()
+    }
+}
+
+/// Header and one cell per column of the top-designs table, shared by both
+/// documents so they cannot disagree.
+const TOP_HEADER: [(&str, bool); 17] = [
+    ("#", true),
+    ("design", false),
+    ("precision", false),
+    ("layers", true),
+    ("width", true),
+    ("heads", true),
+    ("kv heads", true),
+    ("FFN ratio", true),
+    ("experts (K/E)", true),
+    ("params", true),
+    ("prefill", true),
+    ("decode", true),
+    ("total", true),
+    ("memory", true),
+    ("loss", true),
+    ("ppl", true),
+    ("margin", true),
+];
+
+fn top_cells(t: &TopRow) -> [String; 17] {
+    [
+        t.rank.to_string(),
+        t.label.clone(),
+        t.group.clone(),
+        t.layers.to_string(),
+        t.width.to_string(),
+        t.heads.to_string(),
+        t.kv_heads.to_string(),
+        format!("{:.2}", t.ffn_ratio),
+        moe(t),
+        si(t.params, ""),
+        si(t.prefill_s, "s"),
+        si(t.decode_s, "s"),
+        si(t.total_s, "s"),
+        si(t.memory_bytes, "B"),
+        format!("{:.4}", t.loss),
+        format!("{:.2}", t.ppl),
+        t.latency_margin_s.map_or("–".into(), |m| si(m, "s")),
+    ]
+}
+
+fn coefficient_cells(c: &Coefficient) -> [String; 3] {
+    let ci = match (c.ci_low, c.ci_high) {
+        (Some(lo), Some(hi)) => format!("[{lo:.4}, {hi:.4}]"),
+        _ => "–".into(),
+    };
+    [c.name.clone(), format!("{:.6}", c.value), ci]
+}
+
+pub(crate) fn html(d: &ReportData, figures: &[Figure], files: &[String]) -> String {
+    let mut h =
+        String::with_capacity(64 * 1024 + figures.iter().map(|f| f.svg.len()).sum::<usize>());
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>{}</title><style>{CSS}</style></head><body><main>\n<h1>{}</h1>\n<dl class=\"meta\">",
+        escape(&d.title),
+        escape(&d.title)
+    );
+    let hw = &d.hardware;
+    let hw_text = format!(
+        "{} — peak {} ({}), {} DRAM, {} memory",
+        hw.name,
+        si(hw.peak_flops, "FLOP/s"),
+        hw.compute_dtype,
+        si(hw.bandwidth, "B/s"),
+        si(hw.memory, "B")
+    );
+    for (k, v) in [
+        ("Pipeline", d.pipeline.as_str()),
+        ("Hardware", hw_text.as_str()),
+        ("Workload", d.workload.as_str()),
+        ("Objective", d.objective.as_str()),
+    ] {
+        let _ = write!(h, "<dt>{k}</dt><dd>{}</dd>", escape(v));
+    }
+    let _ = writeln!(
+        h,
+        "<dt>Candidates</dt><dd>{}</dd></dl>",
+        super::loss_latency::group_digits(d.candidates.len())
+    );
+    if let Some(hl) = &d.headline {
+        let _ = writeln!(
+            h,
+            "<section class=\"headline\" id=\"headline\"><strong>{:.2}% lower perplexity</strong> \
+             than {} at the same latency.<br>{}</section>",
+            hl.ppl_reduction_pct,
+            escape(&hl.baseline),
+            escape(&headline_sentence(hl))
+        );
+    }
+    let mut figs = figures.iter();
+    if let Some(f) = figs.next() {
+        figure_html(&mut h, f);
+    }
+    top_table_html(&mut h, &d.top);
+    for f in figs {
+        figure_html(&mut h, f);
+        if f.id == "fit"
+            && let Some(fit) = d.fit.as_ref().filter(|v| !v.coefficients.is_empty())
+        {
+            {
+                h.push_str("<table id=\"coefficients\"><thead><tr><th>coefficient</th><th class=\"n\">value</th><th class=\"n\">interval</th></tr></thead><tbody>");
+                for c in &fit.coefficients {
+                    let [n, v, ci] = coefficient_cells(c);
+                    let _ = write!(
+                        h,
+                        "<tr><td>{}</td><td class=\"n\">{v}</td><td class=\"n\">{ci}</td></tr>",
+                        escape(&n)
+                    );
+                }
+                h.push_str("</tbody></table>\n");
+            }
+        }
+    }
+    if !d.notes.is_empty() {
+        h.push_str("<h2>Notes</h2>\n<ul class=\"notes\">");
+        for n in &d.notes {
+            let _ = write!(h, "<li>{}</li>", escape(n));
+        }
+        h.push_str("</ul>\n");
+    }
+    h.push_str("<h2>Data</h2>\n<ul>");
+    for f in files {
+        let _ = write!(h, "<li><a href=\"{0}\">{0}</a></li>", escape(f));
+    }
+    h.push_str("</ul>\n</main></body></html>\n");
+    h
+}
+
+fn top_table_html(h: &mut String, top: &[TopRow]) {
+    if top.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Top designs</h2>\n<div class=\"scroll\"><table id=\"top\"><thead><tr>");
+    for (name, num) in TOP_HEADER {
+        let _ = write!(
+            h,
+            "<th{}>{}</th>",
+            if num { " class=\"n\"" } else { "" },
+            escape(name)
+        );
+    }
+    h.push_str("</tr></thead><tbody>\n");
+    for t in top {
+        h.push_str("<tr>");
+        for ((_, num), cell) in TOP_HEADER.iter().zip(top_cells(t)) {
+            let _ = write!(
+                h,
+                "<td{}>{}</td>",
+                if *num { " class=\"n\"" } else { "" },
+                escape(&cell)
+            );
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</tbody></table></div>\n<p class=\"meta-note\">Margin: latency headroom under the budget.</p>\n");
+}
+
+fn figure_html(h: &mut String, f: &Figure) {
+    let _ = write!(
+        h,
+        "<h2>{}</h2>\n<figure id=\"fig-{}\">",
+        escape(f.heading),
+        f.id
+    );
+    // The standalone file's XML prolog has no place inside HTML.
+    h.push_str(
+        f.svg
+            .trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
+            .trim_end(),
+    );
+    let _ = writeln!(
+        h,
+        "<figcaption>{}</figcaption></figure>",
+        escape(&f.caption)
+    );
+}
+
+fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+pub(crate) fn markdown(d: &ReportData, figures: &[Figure], files: &[String]) -> String {
+    let mut m = String::new();
+    let hw = &d.hardware;
+    let _ = writeln!(m, "# {}\n", d.title);
+    let _ = writeln!(m, "- **Pipeline:** {}", d.pipeline);
+    let _ = writeln!(
+        m,
+        "- **Hardware:** {} — peak {} ({}), {} DRAM, {} memory",
+        hw.name,
+        si(hw.peak_flops, "FLOP/s"),
+        hw.compute_dtype,
+        si(hw.bandwidth, "B/s"),
+        si(hw.memory, "B")
+    );
+    let _ = writeln!(m, "- **Workload:** {}", d.workload);
+    let _ = writeln!(m, "- **Objective:** {}", d.objective);
+    let _ = writeln!(
+        m,
+        "- **Candidates:** {}\n",
+        super::loss_latency::group_digits(d.candidates.len())
+    );
+    if let Some(hl) = &d.headline {
+        let _ = writeln!(
+            m,
+            "> **{:.2}% lower perplexity.** {}\n",
+            hl.ppl_reduction_pct,
+            headline_sentence(hl)
+        );
+    }
+    for (k, f) in figures.iter().enumerate() {
+        let _ = writeln!(
+            m,
+            "## {}\n\n![{}]({})\n\n*{}*\n",
+            f.heading, f.heading, f.file, f.caption
+        );
+        if k == 0 && !d.top.is_empty() {
+            m.push_str("## Top designs\n\n|");
+            for (name, _) in TOP_HEADER {
+                let _ = write!(m, " {name} |");
+            }
+            m.push_str("\n|");
+            for (_, num) in TOP_HEADER {
+                m.push_str(if num { " ---: |" } else { " --- |" });
+            }
+            m.push('\n');
+            for t in &d.top {
+                m.push('|');
+                for c in top_cells(t) {
+                    let _ = write!(m, " {} |", md_cell(&c));
+                }
+                m.push('\n');
+            }
+            m.push('\n');
+        }
+        if f.id == "fit"
+            && let Some(fit) = d.fit.as_ref().filter(|v| !v.coefficients.is_empty())
+        {
+            {
+                m.push_str("| coefficient | value | interval |\n| --- | ---: | ---: |\n");
+                for c in &fit.coefficients {
+                    let [n, v, ci] = coefficient_cells(c);
+                    let _ = writeln!(m, "| {} | {v} | {ci} |", md_cell(&n));
+                }
+                m.push('\n');
+            }
+        }
+    }
+    if !d.notes.is_empty() {
+        m.push_str("## Notes\n\n");
+        for n in &d.notes {
+            let _ = writeln!(m, "- {n}");
+        }
+        m.push('\n');
+    }
+    m.push_str("## Data\n\n");
+    for f in files {
+        let _ = writeln!(m, "- [{f}]({f})");
+    }
+    m
+}

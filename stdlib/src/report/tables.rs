@@ -1,0 +1,178 @@
+//! The numbers beside the plots: CSV files that pandas and polars load as
+//! they are (one header row, plain numbers, the unit in the column name).
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::data::ReportData;
+use super::error::ReportError;
+
+#[derive(Serialize)]
+struct CandidateRow<'a> {
+    group: &'a str,
+    label: &'a str,
+    latency_ms: f64,
+    loss: f64,
+}
+
+#[derive(Serialize)]
+struct FrontierRow<'a> {
+    group: &'a str,
+    label: &'a str,
+    latency_ms: f64,
+    loss: f64,
+}
+
+#[derive(Serialize)]
+struct TopCsvRow<'a> {
+    rank: u32,
+    label: &'a str,
+    group: &'a str,
+    layers: u32,
+    width: u32,
+    heads: u32,
+    kv_heads: u32,
+    ffn_ratio: f64,
+    experts: u32,
+    top_k: u32,
+    params_m: f64,
+    prefill_ms: f64,
+    decode_ms: f64,
+    total_ms: f64,
+    memory_gb: f64,
+    loss: f64,
+    ppl: f64,
+    latency_margin_ms: Option<f64>,
+    loss_margin: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct OpRow<'a> {
+    phase: &'a str,
+    name: &'a str,
+    intensity_flop_per_byte: f64,
+    achieved_tflop_s: f64,
+    time_ms: f64,
+    bound: &'a str,
+}
+
+#[derive(Serialize)]
+struct FitRow<'a> {
+    label: &'a str,
+    measured_loss: f64,
+    predicted_loss: f64,
+    heldout: bool,
+}
+
+#[derive(Serialize)]
+struct LatencyRow<'a> {
+    label: &'a str,
+    measured_ms: f64,
+    predicted_ms: f64,
+    heldout: bool,
+}
+
+fn write_rows<T: Serialize>(
+    path: PathBuf,
+    rows: impl IntoIterator<Item = T>,
+) -> Result<PathBuf, ReportError> {
+    let err = |source| ReportError::Csv {
+        path: path.clone(),
+        source,
+    };
+    let mut w = csv::Writer::from_path(&path).map_err(err)?;
+    for r in rows {
+        w.serialize(r).map_err(err)?;
+    }
+    w.flush().map_err(|source| ReportError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(path)
+}
+
+/// Writes every CSV the data has content for; returns their paths.
+pub(crate) fn write_csvs(dir: &Path, d: &ReportData) -> Result<Vec<PathBuf>, ReportError> {
+    let mut out = vec![
+        write_rows(
+            dir.join("candidates.csv"),
+            d.candidates.iter().map(|c| CandidateRow {
+                group: &c.group,
+                label: &c.label,
+                latency_ms: c.latency_s * 1e3,
+                loss: c.loss,
+            }),
+        )?,
+        write_rows(
+            dir.join("frontier.csv"),
+            d.frontiers.iter().flat_map(|f| {
+                f.points.iter().map(|p| FrontierRow {
+                    group: &f.group,
+                    label: &p.label,
+                    latency_ms: p.latency_s * 1e3,
+                    loss: p.loss,
+                })
+            }),
+        )?,
+        write_rows(
+            dir.join("top.csv"),
+            d.top.iter().map(|t| TopCsvRow {
+                rank: t.rank,
+                label: &t.label,
+                group: &t.group,
+                layers: t.layers,
+                width: t.width,
+                heads: t.heads,
+                kv_heads: t.kv_heads,
+                ffn_ratio: t.ffn_ratio,
+                experts: t.experts,
+                top_k: t.top_k,
+                params_m: t.params / 1e6,
+                prefill_ms: t.prefill_s * 1e3,
+                decode_ms: t.decode_s * 1e3,
+                total_ms: t.total_s * 1e3,
+                memory_gb: t.memory_bytes / 1e9,
+                loss: t.loss,
+                ppl: t.ppl,
+                latency_margin_ms: t.latency_margin_s.map(|m| m * 1e3),
+                loss_margin: t.loss_margin,
+            }),
+        )?,
+    ];
+    if !d.roofline_ops.is_empty() {
+        out.push(write_rows(
+            dir.join("roofline_ops.csv"),
+            d.roofline_ops.iter().map(|o| OpRow {
+                phase: &o.phase,
+                name: &o.name,
+                intensity_flop_per_byte: o.intensity,
+                achieved_tflop_s: o.achieved_flops / 1e12,
+                time_ms: o.time_s * 1e3,
+                bound: o.bound.name(),
+            }),
+        )?);
+    }
+    if let Some(v) = &d.fit {
+        out.push(write_rows(
+            dir.join("fit.csv"),
+            v.points.iter().map(|p| FitRow {
+                label: &p.label,
+                measured_loss: p.measured,
+                predicted_loss: p.predicted,
+                heldout: p.heldout,
+            }),
+        )?);
+    }
+    if let Some(v) = &d.validation {
+        out.push(write_rows(
+            dir.join("validation_latency.csv"),
+            v.points.iter().map(|p| LatencyRow {
+                label: &p.label,
+                measured_ms: p.measured * 1e3,
+                predicted_ms: p.predicted * 1e3,
+                heldout: p.heldout,
+            }),
+        )?);
+    }
+    Ok(out)
+}
