@@ -174,7 +174,7 @@ fn fill_ops(data: &mut ReportData, arch: &crate::Architecture, hw: &Hardware, wl
     for (phase, rows) in [("prefill", &b.prefill), ("decode", &b.decode)] {
         for r in rows {
             let bytes = r.weight_bytes + r.activation_bytes + r.kv_read_bytes + r.kv_write_bytes;
-            let secs = r.time_ms / 1e3;
+            let secs = r.time;
             if r.flops <= 0.0 || bytes <= 0.0 || secs <= 0.0 {
                 continue;
             }
