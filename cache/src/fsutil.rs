@@ -38,8 +38,11 @@ pub(crate) fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> Result<
 /// Renames a complete, synced temporary file into place and syncs the directory entry.
 pub(crate) fn publish(tmp: &Path, dest: &Path) -> Result<(), Error> {
     fs::rename(tmp, dest).ctx("rename into", dest)?;
-    if let Some(dir) = dest.parent() {
-        sync_dir(dir)?;
+    // A bare file name's parent is "", which means the current directory.
+    match dest.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => sync_dir(dir)?,
+        Some(_) => sync_dir(Path::new("."))?,
+        None => {}
     }
     Ok(())
 }

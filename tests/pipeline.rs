@@ -1,0 +1,193 @@
+//! The engine end to end, through the CLI: incremental reruns with reasons,
+//! corruption, a killed run, concurrent runs, `--locked`, and the report.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+fn rooflaw(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rooflaw"))
+        .args(args)
+        .current_dir(dir)
+        .env("ROOFLAW_TEST_STAGES", "1")
+        .env_remove("ROOFLAW_CACHE")
+        .output()
+        .expect("rooflaw runs")
+}
+
+fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A copy of the quickstart pipeline in a fresh directory.
+fn quickstart() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("q.pipeline");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/quickstart.pipeline")).unwrap();
+    std::fs::write(&file, text).unwrap();
+    (dir, file)
+}
+
+fn plan(dir: &Path) -> Vec<serde_json::Value> {
+    let out = rooflaw(dir, &["plan", "q.pipeline", "--format", "json"]);
+    ok(&out);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn actions(plan: &[serde_json::Value]) -> Vec<(String, String)> {
+    plan.iter().map(|e| (e["stage"].as_str().unwrap().into(), e["action"].as_str().unwrap().into())).collect()
+}
+
+#[test]
+fn quickstart_runs_writes_a_report_and_reruns_nothing() {
+    let (dir, _) = quickstart();
+    ok(&rooflaw(dir.path(), &["run", "q.pipeline"]));
+    let out = dir.path().join("out/quickstart");
+    for f in ["index.html", "summary.md", "loss_latency.svg", "roofline.svg", "best.csv", "frontier.csv", "best.meta.json"] {
+        assert!(out.join(f).is_file(), "missing {f}");
+    }
+    // The SVG is well-formed and draws a frontier per precision with as many
+    // points as the frontier table has rows.
+    let svg = std::fs::read_to_string(out.join("loss_latency.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("valid SVG");
+    let frontier_csv = std::fs::read_to_string(out.join("frontier.csv")).unwrap();
+    let rows = frontier_csv.lines().count() - 1;
+    let drawn: usize = doc
+        .descendants()
+        .filter(|n| n.attribute("id").is_some_and(|id| id.starts_with("frontier-")))
+        .map(|n| n.descendants().filter(|c| c.has_tag_name("circle")).count())
+        .sum();
+    assert_eq!(drawn, rows);
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("lower perplexity"));
+    assert!(dir.path().join("q.pipeline.lock").is_file());
+    assert!(plan(dir.path()).iter().all(|e| e["action"] == "cached"));
+}
+
+#[test]
+fn editing_a_budget_reruns_only_the_search_and_says_why() {
+    let (dir, file) = quickstart();
+    ok(&rooflaw(dir.path(), &["run", "-q", "q.pipeline"]));
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("latency.total <= 1.5 s", "latency.total <= 1200 ms")).unwrap();
+    let p = plan(dir.path());
+    assert_eq!(
+        actions(&p),
+        [("candidates", "cached"), ("latency", "cached"), ("loss", "cached"), ("frontier", "cached"), ("best", "run")]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    let reason = p[4]["reason"].as_str().unwrap();
+    assert_eq!(reason, "parameter `budget.latency.total` changed from `<= 1.5 s` to `<= 1.2 s`");
+    // `1000 ms` and `1 s` are the same value: no rerun for a spelling change.
+    std::fs::write(&file, text.replace("latency.total <= 1.5 s", "latency.total <= 1500 ms")).unwrap();
+    assert!(plan(dir.path()).iter().all(|e| e["action"] == "cached"));
+    // Reverting makes everything cached again.
+    std::fs::write(&file, &text).unwrap();
+    assert!(plan(dir.path()).iter().all(|e| e["action"] == "cached"));
+    let explain = rooflaw(dir.path(), &["explain", "q.pipeline", "best"]);
+    ok(&explain);
+}
+
+#[test]
+fn a_corrupt_object_is_detected_and_recomputed() {
+    let (dir, _) = quickstart();
+    ok(&rooflaw(dir.path(), &["run", "-q", "q.pipeline"]));
+    let objects = dir.path().join(".rooflaw/objects");
+    let mut corrupted = 0;
+    for shard in std::fs::read_dir(&objects).unwrap() {
+        for obj in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+            let p = obj.unwrap().path();
+            let mut b = std::fs::read(&p).unwrap();
+            let last = b.len() - 1;
+            b[last] ^= 0x55;
+            std::fs::write(&p, b).unwrap();
+            corrupted += 1;
+        }
+    }
+    assert!(corrupted > 0);
+    let p = plan(dir.path());
+    assert!(p.iter().any(|e| e["reason"].as_str().unwrap().contains("output missing or corrupt")), "{p:?}");
+    ok(&rooflaw(dir.path(), &["run", "-q", "q.pipeline"]));
+    ok(&rooflaw(dir.path(), &["cache", "--cache", ".rooflaw", "verify"]));
+    assert!(plan(dir.path()).iter().all(|e| e["action"] == "cached"));
+}
+
+const SLOW: &str = "stage fast = sleep(0 s)\nstage slow = sleep(3 s, after: fast)\n";
+
+#[test]
+fn a_killed_run_recovers_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("q.pipeline"), SLOW).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rooflaw"))
+        .args(["run", "-q", "q.pipeline"])
+        .current_dir(dir.path())
+        .env("ROOFLAW_TEST_STAGES", "1")
+        .spawn()
+        .unwrap();
+    // Wait until `fast` is committed and `slow` is running, then kill -9.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let p = plan(dir.path());
+        if p[0]["action"] == "cached" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "fast never finished");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let p = plan(dir.path());
+    assert_eq!(actions(&p), [("fast", "cached"), ("slow", "run")].map(|(a, b)| (a.to_string(), b.to_string())));
+    ok(&rooflaw(dir.path(), &["run", "-q", "q.pipeline"]));
+    assert!(plan(dir.path()).iter().all(|e| e["action"] == "cached"));
+    ok(&rooflaw(dir.path(), &["cache", "--cache", ".rooflaw", "verify"]));
+}
+
+#[test]
+fn two_concurrent_runs_on_one_cache_both_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("q.pipeline"), SLOW.replace("3 s", "1 s")).unwrap();
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_rooflaw"))
+            .args(["run", "-q", "q.pipeline"])
+            .current_dir(dir.path())
+            .env("ROOFLAW_TEST_STAGES", "1")
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn(), spawn());
+    assert!(a.wait().unwrap().success());
+    assert!(b.wait().unwrap().success());
+    ok(&rooflaw(dir.path(), &["cache", "--cache", ".rooflaw", "verify"]));
+    assert!(plan(dir.path()).iter().all(|e| e["action"] == "cached"));
+}
+
+#[test]
+fn locked_fails_when_the_run_would_change_the_lock_file() {
+    let (dir, file) = quickstart();
+    let locked = rooflaw(dir.path(), &["run", "-q", "--locked", "q.pipeline"]);
+    assert!(!locked.status.success(), "no lock file yet");
+    ok(&rooflaw(dir.path(), &["run", "-q", "q.pipeline"]));
+    ok(&rooflaw(dir.path(), &["run", "-q", "--locked", "q.pipeline"]));
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("memory        <= 4 GiB", "memory        <= 3 GiB")).unwrap();
+    let out = rooflaw(dir.path(), &["run", "-q", "--locked", "q.pipeline"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("best"));
+}
+
+#[test]
+fn graph_exports_dot_and_mermaid() {
+    let (dir, _) = quickstart();
+    let dot = rooflaw(dir.path(), &["graph", "q.pipeline"]);
+    ok(&dot);
+    assert!(String::from_utf8_lossy(&dot.stdout).contains("\"latency\" -> \"frontier\""));
+    let mermaid = rooflaw(dir.path(), &["graph", "q.pipeline", "--format", "mermaid"]);
+    ok(&mermaid);
+    assert!(String::from_utf8_lossy(&mermaid.stdout).contains("latency --> frontier"));
+}
