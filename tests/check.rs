@@ -15,10 +15,13 @@ fn the_bundled_example_is_valid() {
         "check",
         "pipelines/example.pipeline",
         "pipelines/hardware/orin.pipeline",
+        "pipelines/quickstart.pipeline",
+        "pipelines/orin-paper.pipeline",
+        "bench/million.pipeline",
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("ok: 2 file(s) checked"), "{stderr}");
+    assert!(stderr.contains("ok: 5 file(s) checked"), "{stderr}");
 }
 
 #[test]
@@ -31,7 +34,7 @@ fn summary_shows_the_lowered_spec() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("stage best = search(frontier: stage frontier, budget: budget car)"),
+        stdout.contains("stage best = search(designs: stage frontier, budget: budget car)"),
         "{stdout}"
     );
 }

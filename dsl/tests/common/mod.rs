@@ -175,6 +175,9 @@ impl Registry for TestRegistry {
         };
         names.iter().map(|s| (*s).to_string()).collect()
     }
+    // Mirrors `rooflaw_stdlib::space::{SPACE_FIELDS, SPACE_BUILTINS}` (the
+    // dsl cannot depend on the stdlib); `tests/check.rs` at the root checks
+    // the bundled pipelines against the real registry.
     fn space_fields(&self) -> &[&'static str] {
         &[
             "layers",
@@ -183,17 +186,18 @@ impl Registry for TestRegistry {
             "kv_heads",
             "head_dim",
             "ffn",
-            "gated",
+            "ffn_size",
             "experts",
             "top_k",
             "shared_experts",
-            "shared_ffn",
             "vocab",
-            "tied_embeddings",
+            "tied",
+            "qk_norm",
+            "gated",
         ]
     }
     fn space_builtins(&self) -> &[&'static str] {
-        &["params", "active_params", "ffn_ratio"]
+        &["params", "params_active", "params_non_embedding", "kv_dim", "gqa", "rho", "ffn_ratio"]
     }
 }
 
