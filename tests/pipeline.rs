@@ -48,14 +48,14 @@ fn quickstart_runs_writes_a_report_and_reruns_nothing() {
     let (dir, _) = quickstart();
     ok(&rooflaw(dir.path(), &["run", "q.pipeline"]));
     let out = dir.path().join("out/quickstart");
-    for f in ["index.html", "summary.md", "loss_latency.svg", "roofline.svg", "best.csv", "frontier.csv", "best.meta.json"] {
+    for f in ["index.html", "summary.md", "loss_latency.svg", "roofline.svg", "data/best.csv", "data/frontier.csv", "data/best.meta.json"] {
         assert!(out.join(f).is_file(), "missing {f}");
     }
     // The SVG is well-formed and draws a frontier per precision with as many
     // points as the frontier table has rows.
     let svg = std::fs::read_to_string(out.join("loss_latency.svg")).unwrap();
     let doc = roxmltree::Document::parse(&svg).expect("valid SVG");
-    let frontier_csv = std::fs::read_to_string(out.join("frontier.csv")).unwrap();
+    let frontier_csv = std::fs::read_to_string(out.join("data/frontier.csv")).unwrap();
     let rows = frontier_csv.lines().count() - 1;
     let drawn: usize = doc
         .descendants()

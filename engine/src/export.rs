@@ -21,9 +21,13 @@ pub fn export(
         let dir = base_dir.join(&report.dir.node);
         std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let names: Vec<String> = report.stages.iter().map(|n| n.node.clone()).collect();
+        // Stage tables under `data/`, so a stage's name can never clash with
+        // the report's own files (its plot data is `frontier.csv` too).
+        let data = dir.join("data");
+        std::fs::create_dir_all(&data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
         for name in &names {
             let Some(artifact) = outputs.get(name) else { continue };
-            written.extend(write_artifact(&dir, name, artifact)?);
+            written.extend(write_artifact(&data, name, artifact)?);
         }
         if let Some(reporter) = registry.reporter() {
             written.extend(reporter.write(&dir, spec, outputs, &names)?);

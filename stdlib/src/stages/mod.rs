@@ -6,12 +6,14 @@ use std::sync::Arc;
 use rooflaw_dsl::PresetKind;
 use rooflaw_engine::Registry;
 
+mod advise;
 mod args;
 mod candidates;
 mod enumerate;
 mod fit;
 mod law;
 mod pareto;
+mod refine;
 mod reporter;
 mod roofline;
 mod sample;
@@ -43,6 +45,8 @@ pub fn registry() -> Registry {
     r.register(Arc::new(law::LawStage::new()));
     r.register(Arc::new(pareto::Pareto::new()));
     r.register(Arc::new(search::Search::new()));
+    r.register(Arc::new(advise::Advise::new()));
+    r.register(Arc::new(refine::Refine::new()));
     r.register(Arc::new(fit::Fit::new()));
     r.register(Arc::new(fit::Measurements::new()));
     #[cfg(feature = "train")]
