@@ -1,7 +1,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use rooflaw_engine::Session;
 
 use super::pipeline::{self, CacheArgs};
 
@@ -19,13 +18,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let Some(loaded) = pipeline::load(&args.file)? else { return Ok(ExitCode::from(1)) };
     super::run::check_stage_name(&loaded.spec, &args.stage)?;
     let store = pipeline::open_store(&args.file, &args.cache)?;
-    let session = match Session::new(&loaded.spec, &loaded.registry, &store, &args.file) {
-        Ok(s) => s,
-        Err(d) => {
-            eprint!("{}", pipeline::render(&d, &loaded.sources));
-            return Ok(ExitCode::from(1));
-        }
-    };
+    let Some(session) = pipeline::session(&loaded, &store, &args.file) else { return Ok(ExitCode::from(1)) };
     let plan = session.plan(&rooflaw_engine::Options::default());
     let entry = plan.iter().find(|e| e.stage == args.stage).expect("checked stage");
     let (old, new) = session.manifests(&args.stage);

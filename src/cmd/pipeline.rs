@@ -59,3 +59,15 @@ pub fn lock_path(pipeline: &Path) -> PathBuf {
     p.push(".lock");
     PathBuf::from(p)
 }
+
+/// Bind a compiled pipeline to its cache; on errors (a stage's arguments do
+/// not resolve), print them and return `None`.
+pub fn session<'a>(loaded: &'a Loaded, store: &'a Store, file: &Path) -> Option<rooflaw_engine::Session<'a>> {
+    match rooflaw_engine::Session::new(&loaded.spec, &loaded.registry, store, file) {
+        Ok(s) => Some(s),
+        Err(d) => {
+            eprint!("{}", render(&d, &loaded.sources));
+            None
+        }
+    }
+}

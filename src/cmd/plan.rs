@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use rooflaw_engine::{Action, Options, Session};
+use rooflaw_engine::{Action, Options};
 
 use super::pipeline::{self, CacheArgs};
 
@@ -32,13 +32,7 @@ pub enum Format {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let Some(loaded) = pipeline::load(&args.file)? else { return Ok(ExitCode::from(1)) };
     let store = pipeline::open_store(&args.file, &args.cache)?;
-    let session = match Session::new(&loaded.spec, &loaded.registry, &store, &args.file) {
-        Ok(s) => s,
-        Err(d) => {
-            eprint!("{}", pipeline::render(&d, &loaded.sources));
-            return Ok(ExitCode::from(1));
-        }
-    };
+    let Some(session) = pipeline::session(&loaded, &store, &args.file) else { return Ok(ExitCode::from(1)) };
     if let Some(u) = &args.until {
         super::run::check_stage_name(&loaded.spec, u)?;
     }

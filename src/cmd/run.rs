@@ -58,13 +58,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         check_stage_name(&loaded.spec, s)?;
     }
     let store = pipeline::open_store(&args.file, &args.cache)?;
-    let session = match Session::new(&loaded.spec, &loaded.registry, &store, &args.file) {
-        Ok(s) => s,
-        Err(d) => {
-            eprint!("{}", pipeline::render(&d, &loaded.sources));
-            return Ok(ExitCode::from(1));
-        }
-    };
+    let Some(session) = pipeline::session(&loaded, &store, &args.file) else { return Ok(ExitCode::from(1)) };
     let opts = Options {
         force: args.force.iter().cloned().collect(),
         force_all: args.force_all,
@@ -166,7 +160,12 @@ fn print_summary(outcomes: &[rooflaw_engine::Outcome], written: &[PathBuf], base
     }
     let ran = outcomes.iter().filter(|o| o.action == Action::Run).count();
     eprintln!("{ran} ran, {} cached in {secs:.2}s", outcomes.len() - ran);
-    let dirs: std::collections::BTreeSet<_> = written.iter().filter_map(|p| p.parent()).collect();
+    let mut dirs: std::collections::BTreeSet<_> = written.iter().filter_map(|p| p.parent()).collect();
+    // `DIR/data` belongs to `DIR`: name each report directory once.
+    let nested: Vec<_> = dirs.iter().filter(|d| dirs.iter().any(|o| o != *d && d.starts_with(o))).copied().collect();
+    for n in nested {
+        dirs.remove(n);
+    }
     for d in dirs {
         let shown = d.strip_prefix(std::env::current_dir().unwrap_or_default()).unwrap_or(d);
         let _ = base;

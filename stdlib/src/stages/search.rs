@@ -47,20 +47,6 @@ impl Evaluated for Row {
     }
 }
 
-pub(crate) fn metrics_of(s: &crate::roofline::Summary) -> Metrics {
-    Metrics {
-        prefill_s: s.prefill,
-        ttft_s: s.ttft,
-        decode_s: s.decode,
-        per_token_s: s.decode_per_token,
-        total_s: s.total,
-        memory_bytes: s.memory_bytes,
-        params: s.params_total as f64,
-        params_active: s.params_active as f64,
-        throughput: s.tokens_per_s,
-    }
-}
-
 fn row_metrics(t: &Table, i: usize) -> Metrics {
     let f = |c: &str| t.column(c).map_or(f64::NAN, |col| col.f64_at(i));
     Metrics {
@@ -178,7 +164,7 @@ impl StageKind for Search {
             for wl in &wls {
                 let Some(hw) = &hw else { break };
                 let s = crate::roofline::evaluate(&arch, hw, wl).map_err(|e| StageError::new(format!("baseline: {e}")))?;
-                let m = metrics_of(&s);
+                let m = Metrics::from_summary(&s);
                 let label = wl.precision.label();
                 let group: Vec<usize> = (0..rows.len()).filter(|&i| precisions.get(i).is_none_or(|p| *p == label)).collect();
                 let items: Vec<Row> = group.iter().map(|&i| Row { metrics: rows[i].metrics, loss: rows[i].loss }).collect();
