@@ -28,7 +28,11 @@ fn ok(out: &Output) {
 fn quickstart() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("q.pipeline");
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/quickstart.pipeline")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/pipelines/quickstart.pipeline"
+    ))
+    .unwrap();
     std::fs::write(&file, text).unwrap();
     (dir, file)
 }
@@ -40,7 +44,14 @@ fn plan(dir: &Path) -> Vec<serde_json::Value> {
 }
 
 fn actions(plan: &[serde_json::Value]) -> Vec<(String, String)> {
-    plan.iter().map(|e| (e["stage"].as_str().unwrap().into(), e["action"].as_str().unwrap().into())).collect()
+    plan.iter()
+        .map(|e| {
+            (
+                e["stage"].as_str().unwrap().into(),
+                e["action"].as_str().unwrap().into(),
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -48,7 +59,15 @@ fn quickstart_runs_writes_a_report_and_reruns_nothing() {
     let (dir, _) = quickstart();
     ok(&rooflaw(dir.path(), &["run", "q.pipeline"]));
     let out = dir.path().join("out/quickstart");
-    for f in ["index.html", "summary.md", "loss_latency.svg", "roofline.svg", "data/best.csv", "data/frontier.csv", "data/best.meta.json"] {
+    for f in [
+        "index.html",
+        "summary.md",
+        "loss_latency.svg",
+        "roofline.svg",
+        "data/best.csv",
+        "data/frontier.csv",
+        "data/best.meta.json",
+    ] {
         assert!(out.join(f).is_file(), "missing {f}");
     }
     // The SVG is well-formed and draws a frontier per precision with as many
@@ -59,7 +78,10 @@ fn quickstart_runs_writes_a_report_and_reruns_nothing() {
     let rows = frontier_csv.lines().count() - 1;
     let drawn: usize = doc
         .descendants()
-        .filter(|n| n.attribute("id").is_some_and(|id| id.starts_with("frontier-")))
+        .filter(|n| {
+            n.attribute("id")
+                .is_some_and(|id| id.starts_with("frontier-"))
+        })
         .map(|n| n.descendants().filter(|c| c.has_tag_name("circle")).count())
         .sum();
     assert_eq!(drawn, rows);
@@ -74,17 +96,34 @@ fn editing_a_budget_reruns_only_the_search_and_says_why() {
     let (dir, file) = quickstart();
     ok(&rooflaw(dir.path(), &["run", "-q", "q.pipeline"]));
     let text = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(&file, text.replace("latency.total <= 1.5 s", "latency.total <= 1200 ms")).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("latency.total <= 1.5 s", "latency.total <= 1200 ms"),
+    )
+    .unwrap();
     let p = plan(dir.path());
     assert_eq!(
         actions(&p),
-        [("candidates", "cached"), ("latency", "cached"), ("loss", "cached"), ("frontier", "cached"), ("best", "run")]
-            .map(|(a, b)| (a.to_string(), b.to_string()))
+        [
+            ("candidates", "cached"),
+            ("latency", "cached"),
+            ("loss", "cached"),
+            ("frontier", "cached"),
+            ("best", "run")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
     );
     let reason = p[4]["reason"].as_str().unwrap();
-    assert_eq!(reason, "parameter `budget.latency.total` changed from `<= 1.5 s` to `<= 1.2 s`");
+    assert_eq!(
+        reason,
+        "parameter `budget.latency.total` changed from `<= 1.5 s` to `<= 1.2 s`"
+    );
     // `1000 ms` and `1 s` are the same value: no rerun for a spelling change.
-    std::fs::write(&file, text.replace("latency.total <= 1.5 s", "latency.total <= 1500 ms")).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("latency.total <= 1.5 s", "latency.total <= 1500 ms"),
+    )
+    .unwrap();
     assert!(plan(dir.path()).iter().all(|e| e["action"] == "cached"));
     // Reverting makes everything cached again.
     std::fs::write(&file, &text).unwrap();
@@ -111,9 +150,18 @@ fn a_corrupt_object_is_detected_and_recomputed() {
     }
     assert!(corrupted > 0);
     let p = plan(dir.path());
-    assert!(p.iter().any(|e| e["reason"].as_str().unwrap().contains("output missing or corrupt")), "{p:?}");
+    assert!(
+        p.iter().any(|e| e["reason"]
+            .as_str()
+            .unwrap()
+            .contains("output missing or corrupt")),
+        "{p:?}"
+    );
     ok(&rooflaw(dir.path(), &["run", "-q", "q.pipeline"]));
-    ok(&rooflaw(dir.path(), &["cache", "--cache", ".rooflaw", "verify"]));
+    ok(&rooflaw(
+        dir.path(),
+        &["cache", "--cache", ".rooflaw", "verify"],
+    ));
     assert!(plan(dir.path()).iter().all(|e| e["action"] == "cached"));
 }
 
@@ -142,10 +190,16 @@ fn a_killed_run_recovers_and_loses_nothing() {
     child.kill().unwrap();
     child.wait().unwrap();
     let p = plan(dir.path());
-    assert_eq!(actions(&p), [("fast", "cached"), ("slow", "run")].map(|(a, b)| (a.to_string(), b.to_string())));
+    assert_eq!(
+        actions(&p),
+        [("fast", "cached"), ("slow", "run")].map(|(a, b)| (a.to_string(), b.to_string()))
+    );
     ok(&rooflaw(dir.path(), &["run", "-q", "q.pipeline"]));
     assert!(plan(dir.path()).iter().all(|e| e["action"] == "cached"));
-    ok(&rooflaw(dir.path(), &["cache", "--cache", ".rooflaw", "verify"]));
+    ok(&rooflaw(
+        dir.path(),
+        &["cache", "--cache", ".rooflaw", "verify"],
+    ));
 }
 
 #[test]
@@ -163,7 +217,10 @@ fn two_concurrent_runs_on_one_cache_both_succeed() {
     let (mut a, mut b) = (spawn(), spawn());
     assert!(a.wait().unwrap().success());
     assert!(b.wait().unwrap().success());
-    ok(&rooflaw(dir.path(), &["cache", "--cache", ".rooflaw", "verify"]));
+    ok(&rooflaw(
+        dir.path(),
+        &["cache", "--cache", ".rooflaw", "verify"],
+    ));
     assert!(plan(dir.path()).iter().all(|e| e["action"] == "cached"));
 }
 
@@ -173,9 +230,16 @@ fn locked_fails_when_the_run_would_change_the_lock_file() {
     let locked = rooflaw(dir.path(), &["run", "-q", "--locked", "q.pipeline"]);
     assert!(!locked.status.success(), "no lock file yet");
     ok(&rooflaw(dir.path(), &["run", "-q", "q.pipeline"]));
-    ok(&rooflaw(dir.path(), &["run", "-q", "--locked", "q.pipeline"]));
+    ok(&rooflaw(
+        dir.path(),
+        &["run", "-q", "--locked", "q.pipeline"],
+    ));
     let text = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(&file, text.replace("memory        <= 4 GiB", "memory        <= 3 GiB")).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("memory        <= 4 GiB", "memory        <= 3 GiB"),
+    )
+    .unwrap();
     let out = rooflaw(dir.path(), &["run", "-q", "--locked", "q.pipeline"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("best"));

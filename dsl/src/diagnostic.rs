@@ -32,24 +32,41 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(code: &'static str, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Error, code, message: message.into(), labels: Vec::new(), help: None }
+        Self {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            labels: Vec::new(),
+            help: None,
+        }
     }
 
     pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Warning, ..Self::error(code, message) }
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(code, message)
+        }
     }
 
     /// The primary label: where the problem is.
     #[must_use]
     pub fn at(mut self, span: Span, message: impl Into<String>) -> Self {
-        self.labels.push(Label { span, message: message.into(), primary: true });
+        self.labels.push(Label {
+            span,
+            message: message.into(),
+            primary: true,
+        });
         self
     }
 
     /// A secondary label: related context elsewhere.
     #[must_use]
     pub fn also(mut self, span: Span, message: impl Into<String>) -> Self {
-        self.labels.push(Label { span, message: message.into(), primary: false });
+        self.labels.push(Label {
+            span,
+            message: message.into(),
+            primary: false,
+        });
         self
     }
 
@@ -83,7 +100,10 @@ impl Diagnostics {
 }
 
 /// Suggest the closest candidate to a misspelt name, if one is close enough.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (edit_distance(name, c), c))
@@ -115,7 +135,10 @@ pub struct RenderOptions {
 
 impl Default for RenderOptions {
     fn default() -> Self {
-        Self { color: false, width: 80 }
+        Self {
+            color: false,
+            width: 80,
+        }
     }
 }
 
@@ -123,7 +146,11 @@ impl Default for RenderOptions {
 /// file names and line numbers are right.
 pub fn render(diags: &[Diagnostic], sources: &SourceMap, opts: RenderOptions) -> String {
     use miette::{GraphicalReportHandler, GraphicalTheme};
-    let theme = if opts.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let theme = if opts.color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
     let handler = GraphicalReportHandler::new_themed(theme)
         .without_syntax_highlighting()
         .with_width(opts.width)
@@ -217,12 +244,16 @@ struct MietteDiagnostic {
 
 impl MietteDiagnostic {
     fn new(d: &Diagnostic, sources: &SourceMap) -> Self {
-        let primary_file = d.labels.iter().find(|l| l.primary).or(d.labels.first()).map(|l| l.span.file);
-        let (name, text) = primary_file
-            .map_or((String::new(), String::new()), |f| {
-                let file = sources.get(f);
-                (file.name.clone(), file.text.clone())
-            });
+        let primary_file = d
+            .labels
+            .iter()
+            .find(|l| l.primary)
+            .or(d.labels.first())
+            .map(|l| l.span.file);
+        let (name, text) = primary_file.map_or((String::new(), String::new()), |f| {
+            let file = sources.get(f);
+            (file.name.clone(), file.text.clone())
+        });
         let mut help = d.help.clone();
         let mut labels = Vec::new();
         for l in &d.labels {
@@ -236,7 +267,11 @@ impl MietteDiagnostic {
                 });
             } else {
                 let (line, col) = sources.line_col(l.span.file, l.span.start as usize);
-                let note = format!("{} ({}:{line}:{col})", l.message, sources.get(l.span.file).name);
+                let note = format!(
+                    "{} ({}:{line}:{col})",
+                    l.message,
+                    sources.get(l.span.file).name
+                );
                 help = Some(match help {
                     Some(h) => format!("{h}\n{note}"),
                     None => note,
@@ -279,7 +314,9 @@ impl miette::Diagnostic for MietteDiagnostic {
         Some(self.severity)
     }
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         Some(&self.source)

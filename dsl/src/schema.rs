@@ -24,23 +24,69 @@ pub struct FieldSpec {
 }
 
 /// Compute datatypes a `peak.*` field may name.
-pub const DTYPES: &[&str] = &["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"];
+pub const DTYPES: &[&str] = &[
+    "fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4",
+];
 
 pub const HARDWARE_FIELDS: &[FieldSpec] = &[
-    FieldSpec { path: "name", ty: FieldType::Str, doc: "display name" },
-    FieldSpec { path: "peak.*", ty: FieldType::Number(Dim::COMPUTE), doc: "dense peak compute of one datatype (fp32, bf16, fp16, fp8, int8, int4)" },
-    FieldSpec { path: "bandwidth", ty: FieldType::Number(Dim::BANDWIDTH), doc: "peak DRAM bandwidth" },
-    FieldSpec { path: "memory", ty: FieldType::Number(Dim::BYTES), doc: "memory capacity usable by the model" },
-    FieldSpec { path: "efficiency.compute", ty: FieldType::Fraction, doc: "achieved fraction of peak compute" },
-    FieldSpec { path: "efficiency.memory", ty: FieldType::Fraction, doc: "achieved fraction of peak bandwidth" },
-    FieldSpec { path: "launch", ty: FieldType::Number(Dim::TIME), doc: "fixed overhead per kernel launch" },
+    FieldSpec {
+        path: "name",
+        ty: FieldType::Str,
+        doc: "display name",
+    },
+    FieldSpec {
+        path: "peak.*",
+        ty: FieldType::Number(Dim::COMPUTE),
+        doc: "dense peak compute of one datatype (fp32, bf16, fp16, fp8, int8, int4)",
+    },
+    FieldSpec {
+        path: "bandwidth",
+        ty: FieldType::Number(Dim::BANDWIDTH),
+        doc: "peak DRAM bandwidth",
+    },
+    FieldSpec {
+        path: "memory",
+        ty: FieldType::Number(Dim::BYTES),
+        doc: "memory capacity usable by the model",
+    },
+    FieldSpec {
+        path: "efficiency.compute",
+        ty: FieldType::Fraction,
+        doc: "achieved fraction of peak compute",
+    },
+    FieldSpec {
+        path: "efficiency.memory",
+        ty: FieldType::Fraction,
+        doc: "achieved fraction of peak bandwidth",
+    },
+    FieldSpec {
+        path: "launch",
+        ty: FieldType::Number(Dim::TIME),
+        doc: "fixed overhead per kernel launch",
+    },
 ];
 
 pub const WORKLOAD_FIELDS: &[FieldSpec] = &[
-    FieldSpec { path: "batch", ty: FieldType::Count, doc: "sequences processed together" },
-    FieldSpec { path: "prompt", ty: FieldType::Number(Dim::TOKENS), doc: "prompt tokens per sequence" },
-    FieldSpec { path: "generate", ty: FieldType::Number(Dim::TOKENS), doc: "generated tokens per sequence" },
-    FieldSpec { path: "precision", ty: FieldType::Precision, doc: "weights/activations/KV precision, e.g. fp16, w8a16, w4a16kv8, or a list" },
+    FieldSpec {
+        path: "batch",
+        ty: FieldType::Count,
+        doc: "sequences processed together",
+    },
+    FieldSpec {
+        path: "prompt",
+        ty: FieldType::Number(Dim::TOKENS),
+        doc: "prompt tokens per sequence",
+    },
+    FieldSpec {
+        path: "generate",
+        ty: FieldType::Number(Dim::TOKENS),
+        doc: "generated tokens per sequence",
+    },
+    FieldSpec {
+        path: "precision",
+        ty: FieldType::Precision,
+        doc: "weights/activations/KV precision, e.g. fp16, w8a16, w4a16kv8, or a list",
+    },
 ];
 
 /// Metrics a budget may constrain, with their dimension.
@@ -59,7 +105,9 @@ pub const BUDGET_METRICS: &[(&str, Dim)] = &[
 /// Find the spec of a field path, matching `*` against one segment.
 pub fn lookup<'a>(fields: &'a [FieldSpec], path: &str) -> Option<&'a FieldSpec> {
     fields.iter().find(|f| match f.path.strip_suffix('*') {
-        Some(prefix) => path.strip_prefix(prefix).is_some_and(|rest| !rest.is_empty() && !rest.contains('.')),
+        Some(prefix) => path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| !rest.is_empty() && !rest.contains('.')),
         None => f.path == path,
     })
 }

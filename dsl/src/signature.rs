@@ -53,7 +53,11 @@ impl ParamType {
             ParamType::Expr => "an expression".into(),
             ParamType::List(t) => format!("a list of {}", t.describe()),
             ParamType::OneOrMany(t) => format!("{} or a list of them", t.describe()),
-            ParamType::Either(ts) => ts.iter().map(ParamType::describe).collect::<Vec<_>>().join(" or "),
+            ParamType::Either(ts) => ts
+                .iter()
+                .map(ParamType::describe)
+                .collect::<Vec<_>>()
+                .join(" or "),
             ParamType::Map => "a map `{ key: value }`".into(),
         }
     }

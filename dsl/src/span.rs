@@ -5,7 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 /// Index of a file in the [`SourceMap`](crate::SourceMap).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub struct FileId(pub u32);
 
 /// A half-open byte range `start..end` in one file.
@@ -18,13 +20,21 @@ pub struct Span {
 
 impl Span {
     pub fn new(file: FileId, start: usize, end: usize) -> Self {
-        Self { file, start: start as u32, end: end as u32 }
+        Self {
+            file,
+            start: start as u32,
+            end: end as u32,
+        }
     }
 
     /// The smallest span covering both (same file assumed).
     #[must_use]
     pub fn to(self, other: Span) -> Span {
-        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 
     pub fn range(self) -> std::ops::Range<usize> {
@@ -53,7 +63,10 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
         }
         Ok(match Repr::deserialize(d)? {
             Repr::Full { node, span } => Spanned { node, span },
-            Repr::Bare(node) => Spanned { node, span: Span::default() },
+            Repr::Bare(node) => Spanned {
+                node,
+                span: Span::default(),
+            },
         })
     }
 }
@@ -63,10 +76,14 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
 pub fn strip_spans(v: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match v {
-        Value::Object(mut m) if m.len() == 2 && m.contains_key("node") && m.contains_key("span") => {
+        Value::Object(mut m)
+            if m.len() == 2 && m.contains_key("node") && m.contains_key("span") =>
+        {
             strip_spans(m.remove("node").unwrap_or(Value::Null))
         }
-        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, strip_spans(v))).collect()),
+        Value::Object(m) => {
+            Value::Object(m.into_iter().map(|(k, v)| (k, strip_spans(v))).collect())
+        }
         Value::Array(a) => Value::Array(a.into_iter().map(strip_spans).collect()),
         other => other,
     }

@@ -175,7 +175,11 @@ pub enum Expr {
     /// `[a, b, lo .. hi step s]`: the union of its elements' alternatives.
     List(Vec<Spanned<Expr>>),
     /// `lo .. hi step s`, inclusive of `hi` when the steps land on it.
-    Range { start: Box<Spanned<Expr>>, end: Box<Spanned<Expr>>, step: Option<Box<Spanned<Expr>>> },
+    Range {
+        start: Box<Spanned<Expr>>,
+        end: Box<Spanned<Expr>>,
+        step: Option<Box<Spanned<Expr>>>,
+    },
     /// `(8, 2)`: one alternative of a tuple binding.
     Tuple(Vec<Spanned<Expr>>),
     /// `min(a, b)`, `max`, `round`, `floor`, `ceil`, `log2`, `sqrt`.

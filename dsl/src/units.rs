@@ -14,13 +14,39 @@ pub struct Dim {
 }
 
 impl Dim {
-    pub const NONE: Dim = Dim { time: 0, bytes: 0, ops: 0, tokens: 0 };
-    pub const TIME: Dim = Dim { time: 1, ..Dim::NONE };
-    pub const BYTES: Dim = Dim { bytes: 1, ..Dim::NONE };
-    pub const TOKENS: Dim = Dim { tokens: 1, ..Dim::NONE };
-    pub const BANDWIDTH: Dim = Dim { bytes: 1, time: -1, ..Dim::NONE };
-    pub const COMPUTE: Dim = Dim { ops: 1, time: -1, ..Dim::NONE };
-    pub const THROUGHPUT: Dim = Dim { tokens: 1, time: -1, ..Dim::NONE };
+    pub const NONE: Dim = Dim {
+        time: 0,
+        bytes: 0,
+        ops: 0,
+        tokens: 0,
+    };
+    pub const TIME: Dim = Dim {
+        time: 1,
+        ..Dim::NONE
+    };
+    pub const BYTES: Dim = Dim {
+        bytes: 1,
+        ..Dim::NONE
+    };
+    pub const TOKENS: Dim = Dim {
+        tokens: 1,
+        ..Dim::NONE
+    };
+    pub const BANDWIDTH: Dim = Dim {
+        bytes: 1,
+        time: -1,
+        ..Dim::NONE
+    };
+    pub const COMPUTE: Dim = Dim {
+        ops: 1,
+        time: -1,
+        ..Dim::NONE
+    };
+    pub const THROUGHPUT: Dim = Dim {
+        tokens: 1,
+        time: -1,
+        ..Dim::NONE
+    };
 
     #[must_use]
     pub fn mul(self, o: Dim) -> Dim {
@@ -34,7 +60,12 @@ impl Dim {
 
     #[must_use]
     pub fn div(self, o: Dim) -> Dim {
-        self.mul(Dim { time: -o.time, bytes: -o.bytes, ops: -o.ops, tokens: -o.tokens })
+        self.mul(Dim {
+            time: -o.time,
+            bytes: -o.bytes,
+            ops: -o.ops,
+            tokens: -o.tokens,
+        })
     }
 
     /// What users call this dimension, for error messages.
@@ -79,14 +110,23 @@ impl Dim {
 
     fn symbol(self) -> String {
         let mut parts = Vec::new();
-        for (e, s) in [(self.ops, "op"), (self.bytes, "B"), (self.tokens, "token"), (self.time, "s")] {
+        for (e, s) in [
+            (self.ops, "op"),
+            (self.bytes, "B"),
+            (self.tokens, "token"),
+            (self.time, "s"),
+        ] {
             match e {
                 0 => {}
                 1 => parts.push(s.to_string()),
                 e => parts.push(format!("{s}^{e}")),
             }
         }
-        if parts.is_empty() { "1".into() } else { parts.join("·") }
+        if parts.is_empty() {
+            "1".into()
+        } else {
+            parts.join("·")
+        }
     }
 }
 
@@ -104,37 +144,161 @@ const KIB: f64 = 1024.0;
 /// Every unit the language accepts. Decimal prefixes are powers of 1000 and
 /// binary ones (`KiB`, `GiB/s`) powers of 1024, as the datasheets use them.
 pub const UNITS: &[Unit] = &[
-    Unit { name: "s", dim: Dim::TIME, factor: 1.0 },
-    Unit { name: "ms", dim: Dim::TIME, factor: 1e-3 },
-    Unit { name: "us", dim: Dim::TIME, factor: 1e-6 },
-    Unit { name: "µs", dim: Dim::TIME, factor: 1e-6 },
-    Unit { name: "ns", dim: Dim::TIME, factor: 1e-9 },
-    Unit { name: "min", dim: Dim::TIME, factor: 60.0 },
-    Unit { name: "h", dim: Dim::TIME, factor: 3600.0 },
-    Unit { name: "B", dim: Dim::BYTES, factor: 1.0 },
-    Unit { name: "KB", dim: Dim::BYTES, factor: KB },
-    Unit { name: "MB", dim: Dim::BYTES, factor: KB * KB },
-    Unit { name: "GB", dim: Dim::BYTES, factor: KB * KB * KB },
-    Unit { name: "TB", dim: Dim::BYTES, factor: KB * KB * KB * KB },
-    Unit { name: "KiB", dim: Dim::BYTES, factor: KIB },
-    Unit { name: "MiB", dim: Dim::BYTES, factor: KIB * KIB },
-    Unit { name: "GiB", dim: Dim::BYTES, factor: KIB * KIB * KIB },
-    Unit { name: "TiB", dim: Dim::BYTES, factor: KIB * KIB * KIB * KIB },
-    Unit { name: "MB/s", dim: Dim::BANDWIDTH, factor: KB * KB },
-    Unit { name: "GB/s", dim: Dim::BANDWIDTH, factor: KB * KB * KB },
-    Unit { name: "TB/s", dim: Dim::BANDWIDTH, factor: KB * KB * KB * KB },
-    Unit { name: "MiB/s", dim: Dim::BANDWIDTH, factor: KIB * KIB },
-    Unit { name: "GiB/s", dim: Dim::BANDWIDTH, factor: KIB * KIB * KIB },
-    Unit { name: "TiB/s", dim: Dim::BANDWIDTH, factor: KIB * KIB * KIB * KIB },
-    Unit { name: "GFLOPS", dim: Dim::COMPUTE, factor: 1e9 },
-    Unit { name: "TFLOPS", dim: Dim::COMPUTE, factor: 1e12 },
-    Unit { name: "PFLOPS", dim: Dim::COMPUTE, factor: 1e15 },
-    Unit { name: "GOPS", dim: Dim::COMPUTE, factor: 1e9 },
-    Unit { name: "TOPS", dim: Dim::COMPUTE, factor: 1e12 },
-    Unit { name: "POPS", dim: Dim::COMPUTE, factor: 1e15 },
-    Unit { name: "tokens", dim: Dim::TOKENS, factor: 1.0 },
-    Unit { name: "token", dim: Dim::TOKENS, factor: 1.0 },
-    Unit { name: "tokens/s", dim: Dim::THROUGHPUT, factor: 1.0 },
+    Unit {
+        name: "s",
+        dim: Dim::TIME,
+        factor: 1.0,
+    },
+    Unit {
+        name: "ms",
+        dim: Dim::TIME,
+        factor: 1e-3,
+    },
+    Unit {
+        name: "us",
+        dim: Dim::TIME,
+        factor: 1e-6,
+    },
+    Unit {
+        name: "µs",
+        dim: Dim::TIME,
+        factor: 1e-6,
+    },
+    Unit {
+        name: "ns",
+        dim: Dim::TIME,
+        factor: 1e-9,
+    },
+    Unit {
+        name: "min",
+        dim: Dim::TIME,
+        factor: 60.0,
+    },
+    Unit {
+        name: "h",
+        dim: Dim::TIME,
+        factor: 3600.0,
+    },
+    Unit {
+        name: "B",
+        dim: Dim::BYTES,
+        factor: 1.0,
+    },
+    Unit {
+        name: "KB",
+        dim: Dim::BYTES,
+        factor: KB,
+    },
+    Unit {
+        name: "MB",
+        dim: Dim::BYTES,
+        factor: KB * KB,
+    },
+    Unit {
+        name: "GB",
+        dim: Dim::BYTES,
+        factor: KB * KB * KB,
+    },
+    Unit {
+        name: "TB",
+        dim: Dim::BYTES,
+        factor: KB * KB * KB * KB,
+    },
+    Unit {
+        name: "KiB",
+        dim: Dim::BYTES,
+        factor: KIB,
+    },
+    Unit {
+        name: "MiB",
+        dim: Dim::BYTES,
+        factor: KIB * KIB,
+    },
+    Unit {
+        name: "GiB",
+        dim: Dim::BYTES,
+        factor: KIB * KIB * KIB,
+    },
+    Unit {
+        name: "TiB",
+        dim: Dim::BYTES,
+        factor: KIB * KIB * KIB * KIB,
+    },
+    Unit {
+        name: "MB/s",
+        dim: Dim::BANDWIDTH,
+        factor: KB * KB,
+    },
+    Unit {
+        name: "GB/s",
+        dim: Dim::BANDWIDTH,
+        factor: KB * KB * KB,
+    },
+    Unit {
+        name: "TB/s",
+        dim: Dim::BANDWIDTH,
+        factor: KB * KB * KB * KB,
+    },
+    Unit {
+        name: "MiB/s",
+        dim: Dim::BANDWIDTH,
+        factor: KIB * KIB,
+    },
+    Unit {
+        name: "GiB/s",
+        dim: Dim::BANDWIDTH,
+        factor: KIB * KIB * KIB,
+    },
+    Unit {
+        name: "TiB/s",
+        dim: Dim::BANDWIDTH,
+        factor: KIB * KIB * KIB * KIB,
+    },
+    Unit {
+        name: "GFLOPS",
+        dim: Dim::COMPUTE,
+        factor: 1e9,
+    },
+    Unit {
+        name: "TFLOPS",
+        dim: Dim::COMPUTE,
+        factor: 1e12,
+    },
+    Unit {
+        name: "PFLOPS",
+        dim: Dim::COMPUTE,
+        factor: 1e15,
+    },
+    Unit {
+        name: "GOPS",
+        dim: Dim::COMPUTE,
+        factor: 1e9,
+    },
+    Unit {
+        name: "TOPS",
+        dim: Dim::COMPUTE,
+        factor: 1e12,
+    },
+    Unit {
+        name: "POPS",
+        dim: Dim::COMPUTE,
+        factor: 1e15,
+    },
+    Unit {
+        name: "tokens",
+        dim: Dim::TOKENS,
+        factor: 1.0,
+    },
+    Unit {
+        name: "token",
+        dim: Dim::TOKENS,
+        factor: 1.0,
+    },
+    Unit {
+        name: "tokens/s",
+        dim: Dim::THROUGHPUT,
+        factor: 1.0,
+    },
 ];
 
 pub fn unit(name: &str) -> Option<&'static Unit> {
@@ -154,7 +318,10 @@ impl Quantity {
     }
 
     pub fn plain(value: f64) -> Self {
-        Self { value, dim: Dim::NONE }
+        Self {
+            value,
+            dim: Dim::NONE,
+        }
     }
 }
 
@@ -170,7 +337,13 @@ impl std::fmt::Display for Quantity {
                 if v >= gib && (v / gib).fract() == 0.0 {
                     &[("GiB", gib)]
                 } else {
-                    &[("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3), ("B", 1.0)]
+                    &[
+                        ("TB", 1e12),
+                        ("GB", 1e9),
+                        ("MB", 1e6),
+                        ("KB", 1e3),
+                        ("B", 1.0),
+                    ]
                 }
             }
             Dim::BANDWIDTH => &[("TB/s", 1e12), ("GB/s", 1e9), ("MB/s", 1e6)],
@@ -182,8 +355,11 @@ impl std::fmt::Display for Quantity {
         if pick.is_empty() {
             return write!(f, "{}", fmt_num(v));
         }
-        let (name, factor) =
-            pick.iter().find(|(_, fac)| v.abs() >= *fac).copied().unwrap_or(pick[pick.len() - 1]);
+        let (name, factor) = pick
+            .iter()
+            .find(|(_, fac)| v.abs() >= *fac)
+            .copied()
+            .unwrap_or(pick[pick.len() - 1]);
         write!(f, "{} {name}", fmt_num(v / factor))
     }
 }
@@ -195,5 +371,9 @@ pub fn fmt_num(v: f64) -> String {
     }
     let s = format!("{v:.6}");
     let s = s.trim_end_matches('0').trim_end_matches('.').to_string();
-    if v.abs() >= 1e15 || v.abs() < 1e-4 { format!("{v:e}") } else { s }
+    if v.abs() >= 1e15 || v.abs() < 1e-4 {
+        format!("{v:e}")
+    } else {
+        s
+    }
 }

@@ -8,13 +8,36 @@ use rooflaw_engine::{Artifact, Column, Table};
 fn million_rows() -> Artifact {
     let n = 1_000_000;
     let mut t = Table::new();
-    for name in ["layers", "width", "heads", "kv_heads", "head_dim", "ffn", "experts", "top_k"] {
+    for name in [
+        "layers", "width", "heads", "kv_heads", "head_dim", "ffn", "experts", "top_k",
+    ] {
         t.push(name, Column::I32((0..n).map(|i| (i % 97) as i32).collect()));
     }
-    for name in ["prefill_ms", "decode_ms", "total_ms", "per_token_ms", "memory_bytes", "params", "loss"] {
+    for name in [
+        "prefill_ms",
+        "decode_ms",
+        "total_ms",
+        "per_token_ms",
+        "memory_bytes",
+        "params",
+        "loss",
+    ] {
         t.push(name, Column::F64((0..n).map(|i| i as f64 * 1.5).collect()));
     }
-    t.push("precision", Column::Str((0..n).map(|i| if i % 2 == 0 { "fp16".into() } else { "int8".into() }).collect()));
+    t.push(
+        "precision",
+        Column::Str(
+            (0..n)
+                .map(|i| {
+                    if i % 2 == 0 {
+                        "fp16".into()
+                    } else {
+                        "int8".into()
+                    }
+                })
+                .collect(),
+        ),
+    );
     Artifact::table("latency", t)
 }
 

@@ -20,11 +20,17 @@ pub enum Body {
 
 impl Artifact {
     pub fn table(kind: impl Into<String>, table: Table) -> Self {
-        Self { kind: kind.into(), body: Body::Table(table) }
+        Self {
+            kind: kind.into(),
+            body: Body::Table(table),
+        }
     }
 
     pub fn json(kind: impl Into<String>, value: serde_json::Value) -> Self {
-        Self { kind: kind.into(), body: Body::Json(value) }
+        Self {
+            kind: kind.into(),
+            body: Body::Json(value),
+        }
     }
 
     pub fn as_table(&self) -> Option<&Table> {
@@ -196,7 +202,10 @@ impl Table {
                 (n.clone(), c)
             })
             .collect();
-        Table { columns, meta: self.meta.clone() }
+        Table {
+            columns,
+            meta: self.meta.clone(),
+        }
     }
 
     /// CSV with a header row, loadable by pandas and polars as is.
@@ -250,7 +259,11 @@ impl Table {
 }
 
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }
 
 const MAGIC: &[u8; 8] = b"RFLWART1";
@@ -274,7 +287,12 @@ impl Artifact {
         out.extend_from_slice(MAGIC);
         match &self.body {
             Body::Json(v) => {
-                let header = Header { kind: self.kind.clone(), body: "json".into(), columns: vec![], meta: Default::default() };
+                let header = Header {
+                    kind: self.kind.clone(),
+                    body: "json".into(),
+                    columns: vec![],
+                    meta: Default::default(),
+                };
                 write_header(&mut out, &header);
                 // serde_json of a Value cannot fail.
                 serde_json::to_writer(&mut out, v).expect("json value serialises");
@@ -283,16 +301,28 @@ impl Artifact {
                 let header = Header {
                     kind: self.kind.clone(),
                     body: "table".into(),
-                    columns: t.columns.iter().map(|(n, c)| (n.clone(), c.type_name().into(), c.len())).collect(),
+                    columns: t
+                        .columns
+                        .iter()
+                        .map(|(n, c)| (n.clone(), c.type_name().into(), c.len()))
+                        .collect(),
                     meta: t.meta.clone(),
                 };
                 write_header(&mut out, &header);
                 for (_, c) in &t.columns {
                     match c {
-                        Column::F64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-                        Column::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-                        Column::I64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-                        Column::I32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+                        Column::F64(v) => v
+                            .iter()
+                            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+                        Column::F32(v) => v
+                            .iter()
+                            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+                        Column::I64(v) => v
+                            .iter()
+                            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+                        Column::I32(v) => v
+                            .iter()
+                            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
                         Column::Str(v) => {
                             for s in v {
                                 out.extend_from_slice(&(s.len() as u32).to_le_bytes());
@@ -307,37 +337,59 @@ impl Artifact {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Artifact, DecodeError> {
-        let rest = bytes.strip_prefix(MAGIC.as_slice()).ok_or(DecodeError::Magic)?;
+        let rest = bytes
+            .strip_prefix(MAGIC.as_slice())
+            .ok_or(DecodeError::Magic)?;
         let (len, rest) = split(rest, 4)?;
         let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
         let (header, mut rest) = split(rest, len)?;
-        let header: Header = serde_json::from_slice(header).map_err(|e| DecodeError::Header(e.to_string()))?;
+        let header: Header =
+            serde_json::from_slice(header).map_err(|e| DecodeError::Header(e.to_string()))?;
         if header.body == "json" {
             let v = serde_json::from_slice(rest).map_err(|e| DecodeError::Header(e.to_string()))?;
             return Ok(Artifact::json(header.kind, v));
         }
-        let mut table = Table { columns: Vec::with_capacity(header.columns.len()), meta: header.meta };
+        let mut table = Table {
+            columns: Vec::with_capacity(header.columns.len()),
+            meta: header.meta,
+        };
         for (name, ty, n) in header.columns {
             let col = match ty.as_str() {
                 "f64" => {
                     let (b, r) = split(rest, n * 8)?;
                     rest = r;
-                    Column::F64(b.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8"))).collect())
+                    Column::F64(
+                        b.chunks_exact(8)
+                            .map(|c| f64::from_le_bytes(c.try_into().expect("8")))
+                            .collect(),
+                    )
                 }
                 "f32" => {
                     let (b, r) = split(rest, n * 4)?;
                     rest = r;
-                    Column::F32(b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4"))).collect())
+                    Column::F32(
+                        b.chunks_exact(4)
+                            .map(|c| f32::from_le_bytes(c.try_into().expect("4")))
+                            .collect(),
+                    )
                 }
                 "i64" => {
                     let (b, r) = split(rest, n * 8)?;
                     rest = r;
-                    Column::I64(b.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8"))).collect())
+                    Column::I64(
+                        b.chunks_exact(8)
+                            .map(|c| i64::from_le_bytes(c.try_into().expect("8")))
+                            .collect(),
+                    )
                 }
                 "i32" => {
                     let (b, r) = split(rest, n * 4)?;
                     rest = r;
-                    Column::I32(b.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().expect("4"))).collect())
+                    Column::I32(
+                        b.chunks_exact(4)
+                            .map(|c| i32::from_le_bytes(c.try_into().expect("4")))
+                            .collect(),
+                    )
                 }
                 "str" => {
                     let mut v = Vec::with_capacity(n);
@@ -365,7 +417,11 @@ fn write_header(out: &mut Vec<u8>, header: &Header) {
 }
 
 fn split(b: &[u8], n: usize) -> Result<(&[u8], &[u8]), DecodeError> {
-    if b.len() < n { Err(DecodeError::Truncated) } else { Ok(b.split_at(n)) }
+    if b.len() < n {
+        Err(DecodeError::Truncated)
+    } else {
+        Ok(b.split_at(n))
+    }
 }
 
 #[cfg(test)]

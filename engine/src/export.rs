@@ -19,14 +19,18 @@ pub fn export(
     let mut written = Vec::new();
     for report in &spec.reports {
         let dir = base_dir.join(&report.dir.node);
-        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let names: Vec<String> = report.stages.iter().map(|n| n.node.clone()).collect();
         // Stage tables under `data/`, so a stage's name can never clash with
         // the report's own files (its plot data is `frontier.csv` too).
         let data = dir.join("data");
-        std::fs::create_dir_all(&data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+        std::fs::create_dir_all(&data)
+            .map_err(|e| format!("cannot create {}: {e}", data.display()))?;
         for name in &names {
-            let Some(artifact) = outputs.get(name) else { continue };
+            let Some(artifact) = outputs.get(name) else {
+                continue;
+            };
             written.extend(write_artifact(&data, name, artifact)?);
         }
         if let Some(reporter) = registry.reporter() {
@@ -69,7 +73,10 @@ pub fn write_artifact(dir: &Path, name: &str, artifact: &Artifact) -> Result<Vec
 }
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
     std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

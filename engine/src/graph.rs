@@ -15,7 +15,11 @@ pub struct Dag {
 impl Dag {
     pub fn build(spec: &Spec) -> Result<Dag, Vec<Diagnostic>> {
         let mut graph = DiGraph::new();
-        let nodes: Vec<NodeIndex> = spec.stages.iter().map(|s| graph.add_node(s.name.node.clone())).collect();
+        let nodes: Vec<NodeIndex> = spec
+            .stages
+            .iter()
+            .map(|s| graph.add_node(s.name.node.clone()))
+            .collect();
         let index = |name: &str| spec.stages.iter().position(|s| s.name.node == name);
         let mut errors = Vec::new();
         for (i, stage) in spec.stages.iter().enumerate() {
@@ -25,8 +29,11 @@ impl Dag {
                         graph.add_edge(nodes[j], nodes[i], ());
                     }
                     None => errors.push(
-                        Diagnostic::error("rooflaw::unknown-stage", format!("no stage named `{}`", input.node))
-                            .at(input.span, "not defined"),
+                        Diagnostic::error(
+                            "rooflaw::unknown-stage",
+                            format!("no stage named `{}`", input.node),
+                        )
+                        .at(input.span, "not defined"),
                     ),
                 }
             }
@@ -38,14 +45,23 @@ impl Dag {
         // engine's own guard, for specs built by other means.
         let sorted = toposort(&graph, None).map_err(|cycle| {
             let stage = &spec.stages[cycle.node_id().index()];
-            vec![Diagnostic::error("rooflaw::cycle", format!("stage `{}` depends on itself", stage.name.node))
-                .at(stage.name.span, "part of a cycle")]
+            vec![
+                Diagnostic::error(
+                    "rooflaw::cycle",
+                    format!("stage `{}` depends on itself", stage.name.node),
+                )
+                .at(stage.name.span, "part of a cycle"),
+            ]
         })?;
         // Kahn's order from toposort is arbitrary among independent stages;
         // re-sort stably by source position while respecting edges.
         let mut order: Vec<usize> = Vec::with_capacity(sorted.len());
-        let mut indegree: Vec<usize> = nodes.iter().map(|&n| graph.neighbors_directed(n, petgraph::Incoming).count()).collect();
-        let mut ready: std::collections::BTreeSet<usize> = (0..nodes.len()).filter(|&i| indegree[i] == 0).collect();
+        let mut indegree: Vec<usize> = nodes
+            .iter()
+            .map(|&n| graph.neighbors_directed(n, petgraph::Incoming).count())
+            .collect();
+        let mut ready: std::collections::BTreeSet<usize> =
+            (0..nodes.len()).filter(|&i| indegree[i] == 0).collect();
         while let Some(&i) = ready.iter().next() {
             ready.remove(&i);
             order.push(i);
@@ -56,7 +72,10 @@ impl Dag {
                 }
             }
         }
-        let order = order.into_iter().map(|i| spec.stages[i].name.node.clone()).collect();
+        let order = order
+            .into_iter()
+            .map(|i| spec.stages[i].name.node.clone())
+            .collect();
         Ok(Dag { graph, order })
     }
 
@@ -67,7 +86,10 @@ impl Dag {
     /// Direct upstream stages.
     pub fn upstream(&self, name: &str) -> Vec<String> {
         self.node(name).map_or_else(Vec::new, |n| {
-            self.graph.neighbors_directed(n, petgraph::Incoming).map(|m| self.graph[m].clone()).collect()
+            self.graph
+                .neighbors_directed(n, petgraph::Incoming)
+                .map(|m| self.graph[m].clone())
+                .collect()
         })
     }
 
@@ -85,14 +107,19 @@ impl Dag {
 
     /// Graphviz dot, one node per stage labelled with its kind.
     pub fn to_dot(&self, spec: &Spec) -> String {
-        let mut out = String::from("digraph pipeline {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n");
+        let mut out = String::from(
+            "digraph pipeline {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n",
+        );
         for name in &self.order {
             let kind = spec.stage(name).map_or("", |s| s.kind.node.as_str());
             out.push_str(&format!("  \"{name}\" [label=\"{name}\\n{kind}\"];\n"));
         }
         for e in self.graph.edge_indices() {
             let (a, b) = self.graph.edge_endpoints(e).expect("edge");
-            out.push_str(&format!("  \"{}\" -> \"{}\";\n", self.graph[a], self.graph[b]));
+            out.push_str(&format!(
+                "  \"{}\" -> \"{}\";\n",
+                self.graph[a], self.graph[b]
+            ));
         }
         out.push_str("}\n");
         out

@@ -11,15 +11,23 @@ pub struct Bars {
 
 impl Bars {
     pub fn new(visible: bool) -> Self {
-        let target = if visible { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
-        Self { multi: MultiProgress::with_draw_target(target) }
+        let target = if visible {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        Self {
+            multi: MultiProgress::with_draw_target(target),
+        }
     }
 
     pub fn stage(&self, name: &str) -> Progress {
         let bar = self.multi.add(ProgressBar::new_spinner());
         bar.set_style(
-            ProgressStyle::with_template("{spinner:.cyan} {prefix:>14.bold} {wide_msg} {elapsed:>4}")
-                .expect("static template"),
+            ProgressStyle::with_template(
+                "{spinner:.cyan} {prefix:>14.bold} {wide_msg} {elapsed:>4}",
+            )
+            .expect("static template"),
         );
         bar.set_prefix(name.to_string());
         bar.enable_steady_tick(Duration::from_millis(120));
@@ -44,7 +52,9 @@ pub struct Progress {
 
 impl Progress {
     pub fn hidden() -> Self {
-        Self { bar: ProgressBar::hidden() }
+        Self {
+            bar: ProgressBar::hidden(),
+        }
     }
 
     /// Switch to a counted bar of `total` items (`unit` e.g. "models").

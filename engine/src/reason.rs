@@ -21,19 +21,35 @@ pub enum Reason {
     Forced,
     /// `--no-cache`.
     CacheDisabled,
-    ParamChanged { changes: Vec<FieldChange> },
+    ParamChanged {
+        changes: Vec<FieldChange>,
+    },
     /// The stage kind's implementation version changed.
-    ImplementationChanged { old: u64, new: u64 },
+    ImplementationChanged {
+        old: u64,
+        new: u64,
+    },
     /// The stage was redefined as another kind.
-    KindChanged { old: String, new: String },
-    EnvironmentChanged { changes: Vec<FieldChange> },
+    KindChanged {
+        old: String,
+        new: String,
+    },
+    EnvironmentChanged {
+        changes: Vec<FieldChange>,
+    },
     /// An input's content changed since the last run.
-    InputChanged { inputs: Vec<String> },
+    InputChanged {
+        inputs: Vec<String>,
+    },
     /// The entry exists but its output is gone or failed verification.
-    OutputMissing { detail: String },
+    OutputMissing {
+        detail: String,
+    },
     /// Cascade: an upstream stage will rerun, so this one must wait for its
     /// output (it may still turn out cached if the output is unchanged).
-    UpstreamWillRerun { stages: Vec<String> },
+    UpstreamWillRerun {
+        stages: Vec<String>,
+    },
 }
 
 impl Reason {
@@ -56,7 +72,9 @@ impl std::fmt::Display for Reason {
             Reason::ImplementationChanged { old, new } => {
                 write!(f, "implementation changed (version {old} → {new})")
             }
-            Reason::KindChanged { old, new } => write!(f, "stage kind changed from `{old}` to `{new}`"),
+            Reason::KindChanged { old, new } => {
+                write!(f, "stage kind changed from `{old}` to `{new}`")
+            }
             Reason::EnvironmentChanged { changes } => {
                 let parts: Vec<String> = changes.iter().map(describe_change).collect();
                 write!(f, "environment changed: {}", parts.join("; "))
@@ -89,14 +107,26 @@ pub fn diff_values(prefix: &str, old: &Value, new: &Value, out: &mut Vec<FieldCh
         (Value::Object(a), Value::Object(b)) if !is_quantity(old) && !is_quantity(new) => {
             let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
             for k in keys {
-                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 match (a.get(k), b.get(k)) {
                     (Some(x), Some(y)) => diff_values(&path, x, y, out),
-                    (x, y) => out.push(FieldChange { path, old: x.map(show), new: y.map(show) }),
+                    (x, y) => out.push(FieldChange {
+                        path,
+                        old: x.map(show),
+                        new: y.map(show),
+                    }),
                 }
             }
         }
-        (a, b) if a != b => out.push(FieldChange { path: prefix.to_string(), old: Some(show(a)), new: Some(show(b)) }),
+        (a, b) if a != b => out.push(FieldChange {
+            path: prefix.to_string(),
+            old: Some(show(a)),
+            new: Some(show(b)),
+        }),
         _ => {}
     }
 }
@@ -107,21 +137,22 @@ fn is_quantity(v: &Value) -> bool {
 
 /// A manifest leaf as people read it.
 pub fn show(v: &Value) -> String {
-    if is_quantity(v) {
-        if let (Some(si), Some(dim)) = (v["si"].as_f64(), v.get("dim")) {
-            if let Ok(dim) = serde_json::from_value::<rooflaw_dsl::Dim>(dim.clone()) {
-                let q = rooflaw_dsl::Quantity::new(si, dim).to_string();
-                // A bound carries its comparison: `<= 1.5 s`.
-                return match v.get("op").and_then(Value::as_str) {
-                    Some(op) => format!("{op} {q}"),
-                    None => q,
-                };
-            }
-        }
+    if is_quantity(v)
+        && let (Some(si), Some(dim)) = (v["si"].as_f64(), v.get("dim"))
+        && let Ok(dim) = serde_json::from_value::<rooflaw_dsl::Dim>(dim.clone())
+    {
+        let q = rooflaw_dsl::Quantity::new(si, dim).to_string();
+        // A bound carries its comparison: `<= 1.5 s`.
+        return match v.get("op").and_then(Value::as_str) {
+            Some(op) => format!("{op} {q}"),
+            None => q,
+        };
     }
     match v {
         Value::String(s) => s.clone(),
-        Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), rooflaw_dsl::units::fmt_num),
+        Value::Number(n) => n
+            .as_f64()
+            .map_or_else(|| n.to_string(), rooflaw_dsl::units::fmt_num),
         other => other.to_string(),
     }
 }

@@ -94,22 +94,37 @@ pub enum RunError {
 }
 
 impl<'a> Session<'a> {
-    pub fn new(spec: &'a Spec, registry: &'a Registry, store: &'a Store, pipeline: &Path) -> Result<Self, Vec<Diagnostic>> {
+    pub fn new(
+        spec: &'a Spec,
+        registry: &'a Registry,
+        store: &'a Store,
+        pipeline: &Path,
+    ) -> Result<Self, Vec<Diagnostic>> {
         let dag = Dag::build(spec)?;
         let mut diags = Vec::new();
         let mut resolved = BTreeMap::new();
         for stage in &spec.stages {
             let Some(kind) = registry.kind(&stage.kind.node) else {
                 diags.push(
-                    Diagnostic::error("rooflaw::unknown-kind", format!("unknown stage kind `{}`", stage.kind.node))
-                        .at(stage.kind.span, "not a registered stage kind"),
+                    Diagnostic::error(
+                        "rooflaw::unknown-kind",
+                        format!("unknown stage kind `{}`", stage.kind.node),
+                    )
+                    .at(stage.kind.span, "not a registered stage kind"),
                 );
                 continue;
             };
             match kind.resolve(stage, spec) {
                 Ok(params) => {
                     let env = kind.environment(&params);
-                    resolved.insert(stage.name.node.clone(), Resolved { kind: kind.clone(), params, env });
+                    resolved.insert(
+                        stage.name.node.clone(),
+                        Resolved {
+                            kind: kind.clone(),
+                            params,
+                            env,
+                        },
+                    );
                 }
                 Err(d) => diags.extend(d),
             }
@@ -119,8 +134,18 @@ impl<'a> Session<'a> {
         }
         let abs = std::fs::canonicalize(pipeline).unwrap_or_else(|_| pipeline.to_path_buf());
         let pipeline_id = blake3::hash(abs.to_string_lossy().as_bytes()).to_hex()[..16].to_string();
-        let base_dir = abs.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        Ok(Session { spec, registry, store, dag, base_dir, pipeline_id, resolved })
+        let base_dir = abs
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        Ok(Session {
+            spec,
+            registry,
+            store,
+            dag,
+            base_dir,
+            pipeline_id,
+            resolved,
+        })
     }
 
     /// Resolved parameters of a stage, as they enter its key.
@@ -194,11 +219,14 @@ impl<'a> Session<'a> {
         }
         if inputs_known && old["inputs"] != manifest["inputs"] {
             let mut changed = BTreeSet::new();
-            if let (Some(o), Some(n)) = (old["inputs"].as_object(), manifest["inputs"].as_object()) {
+            if let (Some(o), Some(n)) = (old["inputs"].as_object(), manifest["inputs"].as_object())
+            {
                 for (param, list) in n {
                     for item in list.as_array().into_iter().flatten() {
                         let was = o.get(param).and_then(Value::as_array).and_then(|l| {
-                            l.iter().find(|x| x["stage"] == item["stage"]).map(|x| x["hash"].clone())
+                            l.iter()
+                                .find(|x| x["stage"] == item["stage"])
+                                .map(|x| x["hash"].clone())
                         });
                         if was.as_ref() != Some(&item["hash"]) {
                             changed.insert(item["stage"].as_str().unwrap_or_default().to_string());
@@ -209,11 +237,15 @@ impl<'a> Session<'a> {
             if changed.is_empty() {
                 changed.insert("(arguments)".into());
             }
-            reasons.push(Reason::InputChanged { inputs: changed.into_iter().collect() });
+            reasons.push(Reason::InputChanged {
+                inputs: changed.into_iter().collect(),
+            });
         }
         if reasons.is_empty() && old["schema"] == manifest["schema"] && inputs_known {
             // Same manifest, yet the key missed: the entry itself is gone.
-            reasons.push(Reason::OutputMissing { detail: "entry removed from the cache".into() });
+            reasons.push(Reason::OutputMissing {
+                detail: "entry removed from the cache".into(),
+            });
         } else if reasons.is_empty() && inputs_known {
             reasons.push(Reason::ImplementationChanged { old: 0, new: 0 });
         }
@@ -234,28 +266,53 @@ impl<'a> Session<'a> {
         let mut outputs: BTreeMap<String, Option<String>> = BTreeMap::new();
         let mut plan = Vec::new();
         for stage in &self.dag.order {
-            let kind = self.spec.stage(stage).map(|s| s.kind.node.clone()).unwrap_or_default();
+            let kind = self
+                .spec
+                .stage(stage)
+                .map(|s| s.kind.node.clone())
+                .unwrap_or_default();
             if !wanted.contains(stage) {
-                plan.push(PlanEntry { stage: stage.clone(), kind, action: Action::Skip, reasons: vec![], key: None });
+                plan.push(PlanEntry {
+                    stage: stage.clone(),
+                    kind,
+                    action: Action::Skip,
+                    reasons: vec![],
+                    key: None,
+                });
                 continue;
             }
             let upstream = self.dag.upstream(stage);
-            let rerunning: Vec<String> =
-                upstream.iter().filter(|u| matches!(outputs.get(*u), Some(None))).cloned().collect();
-            let known: BTreeMap<String, String> =
-                upstream.iter().filter_map(|u| outputs.get(u).cloned().flatten().map(|h| (u.clone(), h))).collect();
+            let rerunning: Vec<String> = upstream
+                .iter()
+                .filter(|u| matches!(outputs.get(*u), Some(None)))
+                .cloned()
+                .collect();
+            let known: BTreeMap<String, String> = upstream
+                .iter()
+                .filter_map(|u| outputs.get(u).cloned().flatten().map(|h| (u.clone(), h)))
+                .collect();
             let manifest = self.manifest(stage, &known);
             let forced = opts.force_all || opts.force.contains(stage);
             let (action, mut reasons, key, out) = if rerunning.is_empty() {
                 let key = rooflaw_cache::key_of(&manifest);
-                let found = if opts.no_cache { Ok(Lookup::Miss) } else { self.store.lookup_verified(&key) };
+                let found = if opts.no_cache {
+                    Ok(Lookup::Miss)
+                } else {
+                    self.store.lookup_verified(&key)
+                };
                 match found {
-                    Ok(Lookup::Hit(entry)) if !forced => {
-                        (Action::Cached, vec![], Some(key.to_string()), entry.outputs.get(OUT).map(ToString::to_string))
-                    }
-                    Ok(Lookup::Broken(reason)) if !forced => {
-                        (Action::Run, vec![Reason::OutputMissing { detail: reason }], Some(key.to_string()), None)
-                    }
+                    Ok(Lookup::Hit(entry)) if !forced => (
+                        Action::Cached,
+                        vec![],
+                        Some(key.to_string()),
+                        entry.outputs.get(OUT).map(ToString::to_string),
+                    ),
+                    Ok(Lookup::Broken(reason)) if !forced => (
+                        Action::Run,
+                        vec![Reason::OutputMissing { detail: reason }],
+                        Some(key.to_string()),
+                        None,
+                    ),
                     _ => {
                         let reasons = if forced {
                             vec![Reason::Forced]
@@ -271,14 +328,23 @@ impl<'a> Session<'a> {
                 let mut reasons = if forced {
                     vec![Reason::Forced]
                 } else {
-                    self.explain_miss(stage, &manifest, false).into_iter().filter(|r| *r != Reason::NeverRun || self.previous(stage).is_none()).collect()
+                    self.explain_miss(stage, &manifest, false)
+                        .into_iter()
+                        .filter(|r| *r != Reason::NeverRun || self.previous(stage).is_none())
+                        .collect()
                 };
                 reasons.push(Reason::UpstreamWillRerun { stages: rerunning });
                 (Action::Run, reasons, None, None)
             };
             reasons.sort_by_key(|r| !r.is_root_cause());
             outputs.insert(stage.clone(), out);
-            plan.push(PlanEntry { stage: stage.clone(), kind, action, reasons, key });
+            plan.push(PlanEntry {
+                stage: stage.clone(),
+                kind,
+                action,
+                reasons,
+                key,
+            });
         }
         plan
     }
@@ -289,14 +355,15 @@ impl<'a> Session<'a> {
         let plan = self.plan(&Options::default());
         let mut known = BTreeMap::new();
         for e in &plan {
-            if e.action == Action::Cached {
-                if let Some(k) = &e.key {
-                    if let Some(Lookup::Hit(entry)) = k.parse::<Hash>().ok().and_then(|h| self.store.lookup(&h).ok()) {
-                        if let Some(o) = entry.outputs.get(OUT) {
-                            known.insert(e.stage.clone(), o.to_string());
-                        }
-                    }
-                }
+            if e.action == Action::Cached
+                && let Some(k) = &e.key
+                && let Some(Lookup::Hit(entry)) = k
+                    .parse::<Hash>()
+                    .ok()
+                    .and_then(|h| self.store.lookup(&h).ok())
+                && let Some(o) = entry.outputs.get(OUT)
+            {
+                known.insert(e.stage.clone(), o.to_string());
             }
         }
         (self.previous(stage), self.manifest(stage, &known))
@@ -305,10 +372,21 @@ impl<'a> Session<'a> {
     /// Run the pipeline: stages whose inputs are ready run in parallel; each
     /// stage's key is computed from its inputs' actual output hashes, so a
     /// rerun that reproduces its output leaves dependants cached.
-    pub fn run(&self, opts: &Options, bars: &Bars, cancel: &Arc<std::sync::atomic::AtomicBool>) -> Result<Vec<Outcome>, RunError> {
+    pub fn run(
+        &self,
+        opts: &Options,
+        bars: &Bars,
+        cancel: &Arc<std::sync::atomic::AtomicBool>,
+    ) -> Result<Vec<Outcome>, RunError> {
         let wanted = self.wanted(opts);
-        let order: Vec<&String> = self.dag.order.iter().filter(|s| wanted.contains(*s)).collect();
-        let done: Mutex<BTreeMap<String, (String, Option<Arc<Artifact>>)>> = Mutex::new(BTreeMap::new());
+        let order: Vec<&String> = self
+            .dag
+            .order
+            .iter()
+            .filter(|s| wanted.contains(*s))
+            .collect();
+        let done: Mutex<BTreeMap<String, (String, Option<Arc<Artifact>>)>> =
+            Mutex::new(BTreeMap::new());
         let outcomes: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
         let mut pending: Vec<&String> = order.clone();
         while !pending.is_empty() {
@@ -316,8 +394,9 @@ impl<'a> Session<'a> {
                 return Err(RunError::Cancelled);
             }
             let finished: BTreeSet<String> = done.lock().expect("lock").keys().cloned().collect();
-            let (ready, rest): (Vec<&String>, Vec<&String>) =
-                pending.iter().partition(|s| self.dag.upstream(s).iter().all(|u| finished.contains(u)));
+            let (ready, rest): (Vec<&String>, Vec<&String>) = pending
+                .iter()
+                .partition(|s| self.dag.upstream(s).iter().all(|u| finished.contains(u)));
             pending = rest;
             let results: Vec<Result<(), RunError>> = {
                 use rayon::prelude::*;
@@ -335,17 +414,21 @@ impl<'a> Session<'a> {
             }
         }
         let mut outcomes = outcomes.into_inner().expect("lock");
-        let pos: BTreeMap<&String, usize> = order.iter().enumerate().map(|(i, s)| (*s, i)).collect();
+        let pos: BTreeMap<&String, usize> =
+            order.iter().enumerate().map(|(i, s)| (*s, i)).collect();
         outcomes.sort_by_key(|o| pos.get(&o.stage).copied().unwrap_or(usize::MAX));
         let keys: Vec<Hash> = outcomes.iter().filter_map(|o| o.key.parse().ok()).collect();
-        let _ = self.store.record_run(&self.base_dir.join(&self.pipeline_id), &keys);
+        let _ = self
+            .store
+            .record_run(&self.base_dir.join(&self.pipeline_id), &keys);
         Ok(outcomes)
     }
 
     /// A directory private to one cache key, for resumable state.
     fn workdir(&self, key: &Hash) -> Result<PathBuf, RunError> {
         let dir = self.store.root().join("work").join(key.to_hex());
-        std::fs::create_dir_all(&dir).map_err(|e| RunError::Cache(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| RunError::Cache(format!("cannot create {}: {e}", dir.display())))?;
         Ok(dir)
     }
 
@@ -354,21 +437,33 @@ impl<'a> Session<'a> {
         if let Some(a) = mem {
             return Ok(a);
         }
-        let h: Hash = hash.parse().map_err(|_| RunError::Cache(format!("bad hash {hash}")))?;
+        let h: Hash = hash
+            .parse()
+            .map_err(|_| RunError::Cache(format!("bad hash {hash}")))?;
         let bytes = self
             .store
             .get(&h)
             .map_err(|e| RunError::Cache(e.to_string()))?
             .ok_or_else(|| RunError::Cache(format!("object {hash} vanished during the run")))?;
-        Artifact::decode(&bytes).map(Arc::new).map_err(|e| RunError::Cache(e.to_string()))
+        Artifact::decode(&bytes)
+            .map(Arc::new)
+            .map_err(|e| RunError::Cache(e.to_string()))
     }
 
     /// The output of a finished stage (after `run`), loaded from the cache.
     pub fn output(&self, stage: &str) -> Result<Option<Arc<Artifact>>, RunError> {
-        let Some(key) = self.store.get_ref(&self.ref_name(stage)).map_err(|e| RunError::Cache(e.to_string()))? else {
+        let Some(key) = self
+            .store
+            .get_ref(&self.ref_name(stage))
+            .map_err(|e| RunError::Cache(e.to_string()))?
+        else {
             return Ok(None);
         };
-        match self.store.lookup(&key).map_err(|e| RunError::Cache(e.to_string()))? {
+        match self
+            .store
+            .lookup(&key)
+            .map_err(|e| RunError::Cache(e.to_string()))?
+        {
             Lookup::Hit(e) => match e.outputs.get(OUT) {
                 Some(h) => self.load(&h.to_string(), None).map(Some),
                 None => Ok(None),
@@ -388,35 +483,44 @@ impl<'a> Session<'a> {
     ) -> Result<Outcome, RunError> {
         let started = Instant::now();
         let r = &self.resolved[stage];
-        let kind_name = self.spec.stage(stage).map(|s| s.kind.node.clone()).unwrap_or_default();
+        let kind_name = self
+            .spec
+            .stage(stage)
+            .map(|s| s.kind.node.clone())
+            .unwrap_or_default();
         let upstream = self.dag.upstream(stage);
         let known: BTreeMap<String, String> = {
             let d = done.lock().expect("lock");
-            upstream.iter().map(|u| (u.clone(), d[u].0.clone())).collect()
+            upstream
+                .iter()
+                .map(|u| (u.clone(), d[u].0.clone()))
+                .collect()
         };
         let manifest = self.manifest(stage, &known);
         let key = rooflaw_cache::key_of(&manifest);
         let forced = opts.force_all || opts.force.contains(stage);
         let cache_err = |e: rooflaw_cache::Error| RunError::Cache(e.to_string());
 
-        if !forced && !opts.no_cache {
-            if let Lookup::Hit(entry) = self.store.lookup_verified(&key).map_err(cache_err)? {
-                if let Some(out) = entry.outputs.get(OUT) {
-                    let _ = self.store.set_ref(&self.ref_name(stage), &key);
-                    done.lock().expect("lock").insert(stage.to_string(), (out.to_string(), None));
-                    return Ok(Outcome {
-                        stage: stage.into(),
-                        kind: kind_name,
-                        action: Action::Cached,
-                        reasons: vec![],
-                        key: key.to_string(),
-                        output: out.to_string(),
-                        seconds: started.elapsed().as_secs_f64(),
-                        items_run: 0,
-                        items_cached: 0,
-                    });
-                }
-            }
+        if !forced
+            && !opts.no_cache
+            && let Lookup::Hit(entry) = self.store.lookup_verified(&key).map_err(cache_err)?
+            && let Some(out) = entry.outputs.get(OUT)
+        {
+            let _ = self.store.set_ref(&self.ref_name(stage), &key);
+            done.lock()
+                .expect("lock")
+                .insert(stage.to_string(), (out.to_string(), None));
+            return Ok(Outcome {
+                stage: stage.into(),
+                kind: kind_name,
+                action: Action::Cached,
+                reasons: vec![],
+                key: key.to_string(),
+                output: out.to_string(),
+                seconds: started.elapsed().as_secs_f64(),
+                items_run: 0,
+                items_cached: 0,
+            });
         }
         let reasons = if forced {
             vec![Reason::Forced]
@@ -454,9 +558,15 @@ impl<'a> Session<'a> {
             Claim::Compute(g) => Some(g),
             Claim::Cached(entry) if !forced && !opts.no_cache => {
                 progress.finish();
-                let out = entry.outputs.get(OUT).map(ToString::to_string).unwrap_or_default();
+                let out = entry
+                    .outputs
+                    .get(OUT)
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
                 let _ = self.store.set_ref(&self.ref_name(stage), &key);
-                done.lock().expect("lock").insert(stage.to_string(), (out.clone(), None));
+                done.lock()
+                    .expect("lock")
+                    .insert(stage.to_string(), (out.clone(), None));
                 return Ok(Outcome {
                     stage: stage.into(),
                     kind: kind_name,
@@ -471,13 +581,18 @@ impl<'a> Session<'a> {
             }
             Claim::Cached(_) => None,
         };
-        let (artifact, items_run, items_cached) = match r.kind.as_map() {
-            Some(map) => self.run_map(stage, map, r, &ctx, &inputs, opts)?,
-            None => {
-                progress.message("running");
-                let a = r.kind.run(&ctx, &r.params, &inputs).map_err(|error| RunError::Stage { stage: stage.into(), error })?;
-                (a, 0, 0)
-            }
+        let (artifact, items_run, items_cached) = if let Some(map) = r.kind.as_map() {
+            self.run_map(stage, map, r, &ctx, &inputs, opts)?
+        } else {
+            progress.message("running");
+            let a = r
+                .kind
+                .run(&ctx, &r.params, &inputs)
+                .map_err(|error| RunError::Stage {
+                    stage: stage.into(),
+                    error,
+                })?;
+            (a, 0, 0)
         };
         progress.finish();
         let bytes = artifact.encode();
@@ -495,7 +610,10 @@ impl<'a> Session<'a> {
             None => self.store.put_entry(&key, &entry).map_err(cache_err)?,
         }
         let _ = self.store.set_ref(&self.ref_name(stage), &key);
-        done.lock().expect("lock").insert(stage.to_string(), (out.to_string(), Some(Arc::new(artifact))));
+        done.lock().expect("lock").insert(
+            stage.to_string(),
+            (out.to_string(), Some(Arc::new(artifact))),
+        );
         Ok(Outcome {
             stage: stage.into(),
             kind: kind_name,
@@ -521,11 +639,18 @@ impl<'a> Session<'a> {
         opts: &Options,
     ) -> Result<(Artifact, usize, usize), RunError> {
         use rayon::prelude::*;
-        let fail = |error| RunError::Stage { stage: stage.into(), error };
+        let fail = |error| RunError::Stage {
+            stage: stage.into(),
+            error,
+        };
         let cache_err = |e: rooflaw_cache::Error| RunError::Cache(e.to_string());
         let items = map.items(&r.params, inputs).map_err(fail)?;
         ctx.progress.set_total(items.len() as u64, "items");
-        let kind_name = self.spec.stage(stage).map(|s| s.kind.node.clone()).unwrap_or_default();
+        let kind_name = self
+            .spec
+            .stage(stage)
+            .map(|s| s.kind.node.clone())
+            .unwrap_or_default();
         let keyed: Vec<(Value, Hash)> = items
             .iter()
             .map(|item| {
@@ -541,14 +666,15 @@ impl<'a> Session<'a> {
                 if ctx.cancelled() {
                     return Err(RunError::Cancelled);
                 }
-                if !opts.no_cache && !opts.force_all && !opts.force.contains(stage) {
-                    if let Lookup::Hit(e) = self.store.lookup_verified(key).map_err(cache_err)? {
-                        if let Some(h) = e.outputs.get(OUT) {
-                            cached.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            ctx.progress.inc(1);
-                            return self.load(&h.to_string(), None);
-                        }
-                    }
+                if !opts.no_cache
+                    && !opts.force_all
+                    && !opts.force.contains(stage)
+                    && let Lookup::Hit(e) = self.store.lookup_verified(key).map_err(cache_err)?
+                    && let Some(h) = e.outputs.get(OUT)
+                {
+                    cached.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    ctx.progress.inc(1);
+                    return self.load(&h.to_string(), None);
                 }
                 let started = Instant::now();
                 let item_ctx = RunCtx {
@@ -560,7 +686,9 @@ impl<'a> Session<'a> {
                 };
                 let guard = match self.store.begin(key).map_err(cache_err)? {
                     Claim::Compute(g) => Some(g),
-                    Claim::Cached(e) if !opts.no_cache && !opts.force_all && !opts.force.contains(stage) => {
+                    Claim::Cached(e)
+                        if !opts.no_cache && !opts.force_all && !opts.force.contains(stage) =>
+                    {
                         if let Some(h) = e.outputs.get(OUT) {
                             cached.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             ctx.progress.inc(1);
@@ -590,7 +718,9 @@ impl<'a> Session<'a> {
             .collect();
         let results: Vec<Arc<Artifact>> = results.into_iter().collect::<Result<_, _>>()?;
         let n_cached = cached.into_inner();
-        let combined = map.combine(&r.params, inputs, &items, &results).map_err(fail)?;
+        let combined = map
+            .combine(&r.params, inputs, &items, &results)
+            .map_err(fail)?;
         Ok((combined, items.len() - n_cached, n_cached))
     }
 }
@@ -600,11 +730,15 @@ fn collect_stage_refs(v: &rooflaw_dsl::spec::ArgValue, out: &mut Vec<String>) {
     match v {
         ArgValue::Ref(RefKind::Stage, n) => out.push(n.node.clone()),
         ArgValue::List(items) => items.iter().for_each(|i| collect_stage_refs(&i.node, out)),
-        ArgValue::Map(items) => items.iter().for_each(|(_, i)| collect_stage_refs(&i.node, out)),
+        ArgValue::Map(items) => items
+            .iter()
+            .for_each(|(_, i)| collect_stage_refs(&i.node, out)),
         _ => {}
     }
 }
 
 fn now_secs() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

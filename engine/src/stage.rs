@@ -35,17 +35,25 @@ pub struct Inputs {
 impl Inputs {
     /// The first input passed as `param`.
     pub fn get(&self, param: &str) -> Option<&Artifact> {
-        self.items.iter().find(|(p, _, _)| p == param).map(|(_, _, a)| a.as_ref())
+        self.items
+            .iter()
+            .find(|(p, _, _)| p == param)
+            .map(|(_, _, a)| a.as_ref())
     }
 
     /// Every input passed as `param` (for one-or-many parameters), with the
     /// upstream stage's name.
     pub fn all(&self, param: &str) -> Vec<(&str, &Artifact)> {
-        self.items.iter().filter(|(p, _, _)| p == param).map(|(_, s, a)| (s.as_str(), a.as_ref())).collect()
+        self.items
+            .iter()
+            .filter(|(p, _, _)| p == param)
+            .map(|(_, s, a)| (s.as_str(), a.as_ref()))
+            .collect()
     }
 
     pub fn require(&self, param: &str) -> Result<&Artifact, StageError> {
-        self.get(param).ok_or_else(|| StageError::new(format!("missing input `{param}`")))
+        self.get(param)
+            .ok_or_else(|| StageError::new(format!("missing input `{param}`")))
     }
 }
 
@@ -104,7 +112,13 @@ pub trait MapStage: Send + Sync {
     fn run_item(&self, ctx: &RunCtx, item: &Value) -> Result<Artifact, StageError>;
 
     /// Put the item results (in item order) together into the stage output.
-    fn combine(&self, params: &Value, inputs: &Inputs, items: &[Value], results: &[Arc<Artifact>]) -> Result<Artifact, StageError>;
+    fn combine(
+        &self,
+        params: &Value,
+        inputs: &Inputs,
+        items: &[Value],
+        results: &[Arc<Artifact>],
+    ) -> Result<Artifact, StageError>;
 }
 
 /// Writes the human-facing report (HTML, Markdown, plots) for `report`
@@ -134,7 +148,13 @@ impl Registry {
         space_fields: &'static [&'static str],
         space_builtins: &'static [&'static str],
     ) -> Self {
-        Self { kinds: BTreeMap::new(), presets, space_fields, space_builtins, reporter: None }
+        Self {
+            kinds: BTreeMap::new(),
+            presets,
+            space_fields,
+            space_builtins,
+            reporter: None,
+        }
     }
 
     pub fn register(&mut self, kind: Arc<dyn StageKind>) {

@@ -6,14 +6,15 @@ use std::sync::atomic::AtomicBool;
 
 use rooflaw_cache::Store;
 use rooflaw_dsl::spec::{Arg, ArgValue, RefKind, Spec, Stage};
-use rooflaw_dsl::{Diagnostic, Dim, Param, ParamType, PresetKind, Quantity, Signature, Span, Spanned};
+use rooflaw_dsl::{
+    Diagnostic, Dim, Param, ParamType, PresetKind, Quantity, Signature, Span, Spanned,
+};
 use rooflaw_engine::reason::quantity;
 use rooflaw_engine::{
-    Action, Artifact, Bars, Column, Inputs, MapStage, Options, Reason, Registry, RunCtx, Session, StageError,
-    StageKind, Table,
+    Action, Artifact, Bars, Column, Inputs, MapStage, Options, Reason, Registry, RunCtx, Session,
+    StageError, StageKind, Table,
 };
 use serde_json::{Value, json};
-
 
 struct ValueKind(Signature);
 impl StageKind for ValueKind {
@@ -32,7 +33,10 @@ impl StageKind for ValueKind {
     fn run(&self, _: &RunCtx, params: &Value, _: &Inputs) -> Result<Artifact, StageError> {
         let x = params["x"]["si"].as_f64().unwrap();
         // Rounded so that small edits can produce an identical output (early cutoff).
-        Ok(Artifact::table("value", Table::new().with("x", Column::F64(vec![x.round()]))))
+        Ok(Artifact::table(
+            "value",
+            Table::new().with("x", Column::F64(vec![x.round()])),
+        ))
     }
 }
 
@@ -48,8 +52,15 @@ impl StageKind for SumKind {
         Ok(json!({}))
     }
     fn run(&self, _: &RunCtx, _: &Value, inputs: &Inputs) -> Result<Artifact, StageError> {
-        let s: f64 = inputs.all("of").iter().map(|(_, a)| a.as_table().unwrap().f64s("x").unwrap()[0]).sum();
-        Ok(Artifact::table("value", Table::new().with("x", Column::F64(vec![s]))))
+        let s: f64 = inputs
+            .all("of")
+            .iter()
+            .map(|(_, a)| a.as_table().unwrap().f64s("x").unwrap()[0])
+            .sum();
+        Ok(Artifact::table(
+            "value",
+            Table::new().with("x", Column::F64(vec![s])),
+        ))
     }
 }
 
@@ -76,31 +87,62 @@ impl StageKind for SquaresKind {
 }
 impl MapStage for SquaresKind {
     fn items(&self, params: &Value, _: &Inputs) -> Result<Vec<Value>, StageError> {
-        Ok((0..params["n"].as_f64().unwrap() as i64).map(|i| json!({ "i": i })).collect())
+        Ok((0..params["n"].as_f64().unwrap() as i64)
+            .map(|i| json!({ "i": i }))
+            .collect())
     }
     fn run_item(&self, _: &RunCtx, item: &Value) -> Result<Artifact, StageError> {
         let i = item["i"].as_f64().unwrap();
         Ok(Artifact::json("square", json!(i * i)))
     }
-    fn combine(&self, _: &Value, _: &Inputs, _: &[Value], results: &[Arc<Artifact>]) -> Result<Artifact, StageError> {
-        let v: Vec<f64> = results.iter().map(|a| a.as_json().unwrap().as_f64().unwrap()).collect();
-        Ok(Artifact::table("squares", Table::new().with("x", Column::F64(v))))
+    fn combine(
+        &self,
+        _: &Value,
+        _: &Inputs,
+        _: &[Value],
+        results: &[Arc<Artifact>],
+    ) -> Result<Artifact, StageError> {
+        let v: Vec<f64> = results
+            .iter()
+            .map(|a| a.as_json().unwrap().as_f64().unwrap())
+            .collect();
+        Ok(Artifact::table(
+            "squares",
+            Table::new().with("x", Column::F64(v)),
+        ))
     }
 }
 
 fn param(name: &'static str, ty: ParamType) -> Param {
-    Param { name, ty, required: true, positional: true, doc: "" }
+    Param {
+        name,
+        ty,
+        required: true,
+        positional: true,
+        doc: "",
+    }
 }
 
 fn registry() -> Registry {
     let mut r = Registry::new(|_: PresetKind| vec![], &[], &[]);
-    r.register(Arc::new(ValueKind(Signature { kind: "value", doc: "", params: vec![param("x", ParamType::Number(Dim::TIME))] })));
+    r.register(Arc::new(ValueKind(Signature {
+        kind: "value",
+        doc: "",
+        params: vec![param("x", ParamType::Number(Dim::TIME))],
+    })));
     r.register(Arc::new(SumKind(Signature {
         kind: "sum",
         doc: "",
-        params: vec![param("of", ParamType::OneOrMany(Box::new(ParamType::Stage)))],
+        params: vec![param(
+            "of",
+            ParamType::OneOrMany(Box::new(ParamType::Stage)),
+        )],
     })));
-    r.register(Arc::new(SquaresKind(Signature { kind: "squares", doc: "", params: vec![param("n", ParamType::Integer)] })));
+    r.register(Arc::new(SquaresKind(Signature {
+        kind: "squares",
+        doc: "",
+        params: vec![param("n", ParamType::Integer)],
+    })));
     r
 }
 
@@ -112,13 +154,24 @@ fn stage(name: &str, kind: &str, args: Vec<(&str, ArgValue)>) -> Stage {
     Stage {
         name: sp(name.into()),
         kind: sp(kind.into()),
-        args: args.into_iter().map(|(p, v)| Arg { param: p.into(), value: sp(v) }).collect(),
+        args: args
+            .into_iter()
+            .map(|(p, v)| Arg {
+                param: p.into(),
+                value: sp(v),
+            })
+            .collect(),
         span: Span::default(),
     }
 }
 
 fn refs(names: &[&str]) -> ArgValue {
-    ArgValue::List(names.iter().map(|n| sp(ArgValue::Ref(RefKind::Stage, sp((*n).to_string())))).collect())
+    ArgValue::List(
+        names
+            .iter()
+            .map(|n| sp(ArgValue::Ref(RefKind::Stage, sp((*n).to_string()))))
+            .collect(),
+    )
 }
 
 /// a, b: values (in ms); total = sum(a, b); other = sum(b); sq = squares(n).
@@ -130,7 +183,11 @@ fn spec(a_ms: f64, b_ms: f64, n: f64) -> Spec {
             stage("b", "value", vec![("x", ms(b_ms))]),
             stage("total", "sum", vec![("of", refs(&["a", "b"]))]),
             stage("other", "sum", vec![("of", refs(&["b"]))]),
-            stage("sq", "squares", vec![("n", ArgValue::Quantity(Quantity::plain(n)))]),
+            stage(
+                "sq",
+                "squares",
+                vec![("n", ArgValue::Quantity(Quantity::plain(n)))],
+            ),
         ],
         ..Spec::default()
     }
@@ -149,16 +206,27 @@ impl Fixture {
         let pipeline = dir.path().join("p.pipeline");
         std::fs::write(&pipeline, "").unwrap();
         let store = Store::open(&dir.path().join(".rooflaw")).unwrap();
-        Fixture { _dir: dir, store, pipeline, registry: registry() }
+        Fixture {
+            _dir: dir,
+            store,
+            pipeline,
+            registry: registry(),
+        }
     }
 
     fn plan(&self, spec: &Spec, opts: &Options) -> Vec<(String, Action, Vec<Reason>)> {
         let s = Session::new(spec, &self.registry, &self.store, &self.pipeline).unwrap();
-        s.plan(opts).into_iter().map(|e| (e.stage, e.action, e.reasons)).collect()
+        s.plan(opts)
+            .into_iter()
+            .map(|e| (e.stage, e.action, e.reasons))
+            .collect()
     }
 
     fn run(&self, spec: &Spec, opts: &Options) -> Vec<(String, Action)> {
-        self.outcomes(spec, opts).into_iter().map(|o| (o.stage, o.action)).collect()
+        self.outcomes(spec, opts)
+            .into_iter()
+            .map(|o| (o.stage, o.action))
+            .collect()
     }
 
     fn outcomes(&self, spec: &Spec, opts: &Options) -> Vec<rooflaw_engine::Outcome> {
@@ -176,7 +244,11 @@ fn actions(plan: &[(String, Action, Vec<Reason>)]) -> Vec<(&str, Action)> {
 fn fresh_cache_runs_everything_then_nothing() {
     let f = Fixture::new();
     let p = f.plan(&spec(1.0, 2.0, 3.0), &Options::default());
-    assert!(p.iter().all(|(_, a, r)| *a == Action::Run && r.iter().any(|r| matches!(r, Reason::NeverRun | Reason::UpstreamWillRerun { .. }))));
+    assert!(p.iter().all(|(_, a, r)| {
+        *a == Action::Run
+            && r.iter()
+                .any(|r| matches!(r, Reason::NeverRun | Reason::UpstreamWillRerun { .. }))
+    }));
     f.run(&spec(1.0, 2.0, 3.0), &Options::default());
     let p = f.plan(&spec(1.0, 2.0, 3.0), &Options::default());
     assert!(p.iter().all(|(_, a, _)| *a == Action::Cached), "{p:?}");
@@ -189,9 +261,17 @@ fn a_parameter_edit_reruns_only_downstream_with_the_change_named() {
     let p = f.plan(&spec(5.0, 2.0, 3.0), &Options::default());
     assert_eq!(
         actions(&p),
-        vec![("a", Action::Run), ("b", Action::Cached), ("total", Action::Run), ("other", Action::Cached), ("sq", Action::Cached)]
+        vec![
+            ("a", Action::Run),
+            ("b", Action::Cached),
+            ("total", Action::Run),
+            ("other", Action::Cached),
+            ("sq", Action::Cached)
+        ]
     );
-    let Reason::ParamChanged { changes } = &p[0].2[0] else { panic!("{:?}", p[0].2) };
+    let Reason::ParamChanged { changes } = &p[0].2[0] else {
+        panic!("{:?}", p[0].2)
+    };
     assert_eq!(changes[0].path, "x");
     assert_eq!(changes[0].old.as_deref(), Some("1 s"));
     assert_eq!(changes[0].new.as_deref(), Some("5 s"));
@@ -210,7 +290,10 @@ fn identical_output_cuts_off_the_cascade() {
     // `total` (which reads it) is cached and never runs.
     let ran = f.run(&spec(1000.2, 2.0, 3.0), &Options::default());
     assert_eq!(ran.iter().find(|(s, _)| s == "a").unwrap().1, Action::Run);
-    assert_eq!(ran.iter().find(|(s, _)| s == "total").unwrap().1, Action::Cached);
+    assert_eq!(
+        ran.iter().find(|(s, _)| s == "total").unwrap().1,
+        Action::Cached
+    );
 }
 
 #[test]
@@ -219,22 +302,39 @@ fn map_items_are_cached_one_by_one() {
     f.run(&spec(1.0, 2.0, 3.0), &Options::default());
     let out = f.outcomes(&spec(1.0, 2.0, 5.0), &Options::default());
     let sq = out.iter().find(|o| o.stage == "sq").unwrap();
-    assert_eq!((sq.items_run, sq.items_cached), (2, 3), "only the two new items run");
+    assert_eq!(
+        (sq.items_run, sq.items_cached),
+        (2, 3),
+        "only the two new items run"
+    );
 }
 
 #[test]
 fn forcing_and_until() {
     let f = Fixture::new();
     f.run(&spec(1.0, 2.0, 3.0), &Options::default());
-    let opts = Options { force: ["b".to_string()].into(), ..Options::default() };
+    let opts = Options {
+        force: ["b".to_string()].into(),
+        ..Options::default()
+    };
     let p = f.plan(&spec(1.0, 2.0, 3.0), &opts);
     assert_eq!(p[1].2, vec![Reason::Forced]);
     assert_eq!(p[3].1, Action::Run);
-    let opts = Options { until: Some("other".into()), force_all: true, ..Options::default() };
+    let opts = Options {
+        until: Some("other".into()),
+        force_all: true,
+        ..Options::default()
+    };
     let p = f.plan(&spec(1.0, 2.0, 3.0), &opts);
     assert_eq!(
         actions(&p),
-        vec![("a", Action::Skip), ("b", Action::Run), ("total", Action::Skip), ("other", Action::Run), ("sq", Action::Skip)]
+        vec![
+            ("a", Action::Skip),
+            ("b", Action::Run),
+            ("total", Action::Skip),
+            ("other", Action::Run),
+            ("sq", Action::Skip)
+        ]
     );
 }
 
@@ -250,7 +350,11 @@ fn a_corrupt_output_is_detected_and_recomputed() {
         std::fs::write(&entry, bytes).unwrap();
     }
     let p = f.plan(&s, &Options::default());
-    assert!(p.iter().any(|(_, _, r)| r.iter().any(|r| matches!(r, Reason::OutputMissing { .. }))), "{p:?}");
+    assert!(
+        p.iter()
+            .any(|(_, _, r)| r.iter().any(|r| matches!(r, Reason::OutputMissing { .. }))),
+        "{p:?}"
+    );
     let ran = f.run(&s, &Options::default());
     assert!(ran.iter().any(|(_, a)| *a == Action::Run));
     let p = f.plan(&s, &Options::default());
@@ -261,7 +365,11 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = e.path();
-        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
     }
     out
 }

@@ -1,7 +1,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-
 use super::pipeline::{self, CacheArgs};
 
 #[derive(clap::Args)]
@@ -15,17 +14,37 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let Some(loaded) = pipeline::load(&args.file)? else { return Ok(ExitCode::from(1)) };
+    let Some(loaded) = pipeline::load(&args.file)? else {
+        return Ok(ExitCode::from(1));
+    };
     super::run::check_stage_name(&loaded.spec, &args.stage)?;
     let store = pipeline::open_store(&args.file, &args.cache)?;
-    let Some(session) = pipeline::session(&loaded, &store, &args.file) else { return Ok(ExitCode::from(1)) };
+    let Some(session) = pipeline::session(&loaded, &store, &args.file) else {
+        return Ok(ExitCode::from(1));
+    };
     let plan = session.plan(&rooflaw_engine::Options::default());
-    let entry = plan.iter().find(|e| e.stage == args.stage).expect("checked stage");
+    let entry = plan
+        .iter()
+        .find(|e| e.stage == args.stage)
+        .expect("checked stage");
     let (old, new) = session.manifests(&args.stage);
-    println!("stage {} ({}): {}", entry.stage, entry.kind, match entry.action {
-        rooflaw_engine::Action::Cached => "cached".to_string(),
-        _ => format!("will run: {}", entry.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")),
-    });
+    println!(
+        "stage {} ({}): {}",
+        entry.stage,
+        entry.kind,
+        match entry.action {
+            rooflaw_engine::Action::Cached => "cached".to_string(),
+            _ => format!(
+                "will run: {}",
+                entry
+                    .reasons
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        }
+    );
     if let Some(k) = &entry.key {
         println!("key {k}");
     }

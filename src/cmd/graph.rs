@@ -18,7 +18,9 @@ pub enum Format {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let Some(loaded) = pipeline::load(&args.file)? else { return Ok(ExitCode::from(1)) };
+    let Some(loaded) = pipeline::load(&args.file)? else {
+        return Ok(ExitCode::from(1));
+    };
     let dag = match rooflaw_engine::Dag::build(&loaded.spec) {
         Ok(d) => d,
         Err(d) => {

@@ -15,7 +15,11 @@ pub mod roofline;
 pub mod run;
 
 #[derive(Parser)]
-#[command(name = "rooflaw", version, about = "Loss–latency co-design of on-device LLMs")]
+#[command(
+    name = "rooflaw",
+    version,
+    about = "Loss–latency co-design of on-device LLMs"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -10,7 +10,7 @@ use rooflaw_engine::Registry;
 /// Options shared by commands that work on a pipeline's cache.
 #[derive(clap::Args, Clone, Debug)]
 pub struct CacheArgs {
-    /// Cache directory [default: $ROOFLAW_CACHE, else `.rooflaw/` next to the pipeline file]
+    /// Cache directory [default: $`ROOFLAW_CACHE`, else `.rooflaw/` next to the pipeline file]
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
 }
@@ -28,17 +28,32 @@ pub fn load(path: &Path) -> anyhow::Result<Option<Loaded>> {
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
     let name = path.to_string_lossy().into_owned();
     let compiled = rooflaw_dsl::compile(&name, &text, &crate::loader::FsLoader, &registry);
-    let warnings: Vec<_> = compiled.diagnostics.0.iter().filter(|d| !d.is_error()).cloned().collect();
+    let warnings: Vec<_> = compiled
+        .diagnostics
+        .0
+        .iter()
+        .filter(|d| !d.is_error())
+        .cloned()
+        .collect();
     if !warnings.is_empty() {
         eprint!("{}", render(&warnings, &compiled.sources));
     }
-    match compiled.spec {
-        Some(spec) => Ok(Some(Loaded { sources: compiled.sources, spec, registry })),
-        None => {
-            let errors: Vec<_> = compiled.diagnostics.0.iter().filter(|d| d.is_error()).cloned().collect();
-            eprint!("{}", render(&errors, &compiled.sources));
-            Ok(None)
-        }
+    if let Some(spec) = compiled.spec {
+        Ok(Some(Loaded {
+            sources: compiled.sources,
+            spec,
+            registry,
+        }))
+    } else {
+        let errors: Vec<_> = compiled
+            .diagnostics
+            .0
+            .iter()
+            .filter(|d| d.is_error())
+            .cloned()
+            .collect();
+        eprint!("{}", render(&errors, &compiled.sources));
+        Ok(None)
     }
 }
 
@@ -49,7 +64,10 @@ pub fn render(diags: &[rooflaw_dsl::Diagnostic], sources: &SourceMap) -> String 
 }
 
 pub fn open_store(pipeline: &Path, args: &CacheArgs) -> anyhow::Result<Store> {
-    let root = args.cache.clone().unwrap_or_else(|| Store::default_root(pipeline));
+    let root = args
+        .cache
+        .clone()
+        .unwrap_or_else(|| Store::default_root(pipeline));
     Store::open(&root).map_err(|e| anyhow::anyhow!("cannot open cache {}: {e}", root.display()))
 }
 
@@ -62,7 +80,11 @@ pub fn lock_path(pipeline: &Path) -> PathBuf {
 
 /// Bind a compiled pipeline to its cache; on errors (a stage's arguments do
 /// not resolve), print them and return `None`.
-pub fn session<'a>(loaded: &'a Loaded, store: &'a Store, file: &Path) -> Option<rooflaw_engine::Session<'a>> {
+pub fn session<'a>(
+    loaded: &'a Loaded,
+    store: &'a Store,
+    file: &Path,
+) -> Option<rooflaw_engine::Session<'a>> {
     match rooflaw_engine::Session::new(&loaded.spec, &loaded.registry, store, file) {
         Ok(s) => Some(s),
         Err(d) => {

@@ -30,9 +30,13 @@ pub enum Format {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let Some(loaded) = pipeline::load(&args.file)? else { return Ok(ExitCode::from(1)) };
+    let Some(loaded) = pipeline::load(&args.file)? else {
+        return Ok(ExitCode::from(1));
+    };
     let store = pipeline::open_store(&args.file, &args.cache)?;
-    let Some(session) = pipeline::session(&loaded, &store, &args.file) else { return Ok(ExitCode::from(1)) };
+    let Some(session) = pipeline::session(&loaded, &store, &args.file) else {
+        return Ok(ExitCode::from(1));
+    };
     if let Some(u) = &args.until {
         super::run::check_stage_name(&loaded.spec, u)?;
     }
@@ -70,7 +74,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 pub fn render_plan(plan: &[rooflaw_engine::PlanEntry]) -> String {
     let w_stage = plan.iter().map(|e| e.stage.len()).max().unwrap_or(5).max(5);
     let w_kind = plan.iter().map(|e| e.kind.len()).max().unwrap_or(4).max(4);
-    let mut out = format!("{:<w_stage$}  {:<w_kind$}  {:<6}  reason\n", "stage", "kind", "action");
+    let mut out = format!(
+        "{:<w_stage$}  {:<w_kind$}  {:<6}  reason\n",
+        "stage", "kind", "action"
+    );
     for e in plan {
         let action = match e.action {
             Action::Run => "run",
@@ -83,13 +90,28 @@ pub fn render_plan(plan: &[rooflaw_engine::PlanEntry]) -> String {
                 _ => "not needed (--until)".to_string(),
             }
         } else {
-            e.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            e.reasons
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
         };
-        out.push_str(&format!("{:<w_stage$}  {:<w_kind$}  {action:<6}  {reason}\n", e.stage, e.kind));
+        out.push_str(&format!(
+            "{:<w_stage$}  {:<w_kind$}  {action:<6}  {reason}\n",
+            e.stage, e.kind
+        ));
     }
     let run = plan.iter().filter(|e| e.action == Action::Run).count();
-    let roots = plan.iter().filter(|e| e.reasons.iter().any(rooflaw_engine::Reason::is_root_cause) && e.action == Action::Run).count();
+    let roots = plan
+        .iter()
+        .filter(|e| {
+            e.reasons.iter().any(rooflaw_engine::Reason::is_root_cause) && e.action == Action::Run
+        })
+        .count();
     let cached = plan.iter().filter(|e| e.action == Action::Cached).count();
-    out.push_str(&format!("\n{run} to run ({roots} changed, {} downstream), {cached} cached\n", run - roots));
+    out.push_str(&format!(
+        "\n{run} to run ({roots} changed, {} downstream), {cached} cached\n",
+        run - roots
+    ));
     out
 }

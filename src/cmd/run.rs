@@ -53,12 +53,16 @@ pub fn check_stage_name(spec: &rooflaw_dsl::Spec, name: &str) -> anyhow::Result<
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let Some(loaded) = pipeline::load(&args.file)? else { return Ok(ExitCode::from(1)) };
+    let Some(loaded) = pipeline::load(&args.file)? else {
+        return Ok(ExitCode::from(1));
+    };
     for s in args.force.iter().chain(&args.until) {
         check_stage_name(&loaded.spec, s)?;
     }
     let store = pipeline::open_store(&args.file, &args.cache)?;
-    let Some(session) = pipeline::session(&loaded, &store, &args.file) else { return Ok(ExitCode::from(1)) };
+    let Some(session) = pipeline::session(&loaded, &store, &args.file) else {
+        return Ok(ExitCode::from(1));
+    };
     let opts = Options {
         force: args.force.iter().cloned().collect(),
         force_all: args.force_all,
@@ -68,16 +72,36 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let lock_path = pipeline::lock_path(&args.file);
     if args.locked {
         let plan = session.plan(&opts);
-        let running: Vec<String> = plan.iter().filter(|e| e.action == Action::Run).map(|e| {
-            format!("  {}: {}", e.stage, e.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
-        }).collect();
+        let running: Vec<String> = plan
+            .iter()
+            .filter(|e| e.action == Action::Run)
+            .map(|e| {
+                format!(
+                    "  {}: {}",
+                    e.stage,
+                    e.reasons
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            })
+            .collect();
         let lock = LockFile::read(&lock_path)
             .map_err(|e| anyhow::anyhow!("--locked: cannot read {}: {e}", lock_path.display()))?
-            .ok_or_else(|| anyhow::anyhow!("--locked, but there is no lock file {} yet: run once without --locked", lock_path.display()))?;
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--locked, but there is no lock file {} yet: run once without --locked",
+                    lock_path.display()
+                )
+            })?;
         let current = lock_from_plan(&session, &plan, &args.file);
         let diff = lock.diff(&current);
         if !running.is_empty() || !diff.is_empty() {
-            eprintln!("error: --locked, but the run would change {}:", lock_path.display());
+            eprintln!(
+                "error: --locked, but the run would change {}:",
+                lock_path.display()
+            );
             for l in running.iter().chain(&diff) {
                 eprintln!("{l}");
             }
@@ -88,7 +112,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let visible = !args.quiet && std::io::stderr().is_terminal();
     let bars = Bars::new(visible);
     let cancel = Arc::new(AtomicBool::new(false));
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.jobs.unwrap_or(0)).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.jobs.unwrap_or(0))
+        .build()?;
     let outcomes = match pool.install(|| session.run(&opts, &bars, &cancel)) {
         Ok(o) => o,
         Err(e) => {
@@ -106,11 +132,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 LockedStage {
                     kind: o.kind.clone(),
                     key: o.key.parse().map_err(|_| anyhow::anyhow!("bad key"))?,
-                    outputs: BTreeMap::from([("out".to_string(), o.output.parse().map_err(|_| anyhow::anyhow!("bad hash"))?)]),
+                    outputs: BTreeMap::from([(
+                        "out".to_string(),
+                        o.output.parse().map_err(|_| anyhow::anyhow!("bad hash"))?,
+                    )]),
                 },
             );
         }
-        lock.write(&lock_path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", lock_path.display()))?;
+        lock.write(&lock_path)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", lock_path.display()))?;
     }
 
     // Outputs of reported stages.
@@ -120,33 +150,61 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             outputs.insert(o.stage.clone(), a);
         }
     }
-    let written = rooflaw_engine::export::export(&loaded.spec, &loaded.registry, &session.base_dir, &outputs)
-        .map_err(|e| anyhow::anyhow!("writing the report: {e}"))?;
+    let written =
+        rooflaw_engine::export::export(&loaded.spec, &loaded.registry, &session.base_dir, &outputs)
+            .map_err(|e| anyhow::anyhow!("writing the report: {e}"))?;
 
     if !args.quiet {
-        print_summary(&outcomes, &written, &session.base_dir, started.elapsed().as_secs_f64());
+        print_summary(
+            &outcomes,
+            &written,
+            &session.base_dir,
+            started.elapsed().as_secs_f64(),
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn lock_from_plan(session: &Session, plan: &[rooflaw_engine::PlanEntry], file: &std::path::Path) -> LockFile {
+fn lock_from_plan(
+    session: &Session,
+    plan: &[rooflaw_engine::PlanEntry],
+    file: &std::path::Path,
+) -> LockFile {
     let mut lock = LockFile::new(file.to_string_lossy().into_owned());
     for e in plan {
-        let (Some(key), Action::Cached) = (&e.key, e.action) else { continue };
+        let (Some(key), Action::Cached) = (&e.key, e.action) else {
+            continue;
+        };
         let Ok(key) = key.parse() else { continue };
         if let Ok(rooflaw_cache::Lookup::Hit(entry)) = session.store.lookup(&key) {
-            lock.stages.insert(e.stage.clone(), LockedStage { kind: e.kind.clone(), key, outputs: entry.outputs });
+            lock.stages.insert(
+                e.stage.clone(),
+                LockedStage {
+                    kind: e.kind.clone(),
+                    key,
+                    outputs: entry.outputs,
+                },
+            );
         }
     }
     lock
 }
 
-fn print_summary(outcomes: &[rooflaw_engine::Outcome], written: &[PathBuf], base: &std::path::Path, secs: f64) {
+fn print_summary(
+    outcomes: &[rooflaw_engine::Outcome],
+    written: &[PathBuf],
+    base: &std::path::Path,
+    secs: f64,
+) {
     let w = outcomes.iter().map(|o| o.stage.len()).max().unwrap_or(5);
     for o in outcomes {
         let what = match o.action {
             Action::Run => {
-                let reason = o.reasons.first().map(ToString::to_string).unwrap_or_default();
+                let reason = o
+                    .reasons
+                    .first()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
                 let items = if o.items_run + o.items_cached > 0 {
                     format!(" [{} run, {} cached]", o.items_run, o.items_cached)
                 } else {
@@ -160,14 +218,21 @@ fn print_summary(outcomes: &[rooflaw_engine::Outcome], written: &[PathBuf], base
     }
     let ran = outcomes.iter().filter(|o| o.action == Action::Run).count();
     eprintln!("{ran} ran, {} cached in {secs:.2}s", outcomes.len() - ran);
-    let mut dirs: std::collections::BTreeSet<_> = written.iter().filter_map(|p| p.parent()).collect();
+    let mut dirs: std::collections::BTreeSet<_> =
+        written.iter().filter_map(|p| p.parent()).collect();
     // `DIR/data` belongs to `DIR`: name each report directory once.
-    let nested: Vec<_> = dirs.iter().filter(|d| dirs.iter().any(|o| o != *d && d.starts_with(o))).copied().collect();
+    let nested: Vec<_> = dirs
+        .iter()
+        .filter(|d| dirs.iter().any(|o| o != *d && d.starts_with(o)))
+        .copied()
+        .collect();
     for n in nested {
         dirs.remove(n);
     }
     for d in dirs {
-        let shown = d.strip_prefix(std::env::current_dir().unwrap_or_default()).unwrap_or(d);
+        let shown = d
+            .strip_prefix(std::env::current_dir().unwrap_or_default())
+            .unwrap_or(d);
         let _ = base;
         eprintln!("outputs in {}", shown.display());
     }

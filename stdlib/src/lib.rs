@@ -17,14 +17,14 @@ pub mod sample;
 pub mod search;
 pub mod space;
 pub mod stages;
-pub mod workload;
 #[cfg(feature = "train")]
 pub mod train;
+pub mod workload;
 
 pub use arch::Architecture;
 pub use hardware::{Hardware, HardwarePreset};
-pub use models::ModelPreset;
 pub use law::{Law, LawError};
+pub use models::ModelPreset;
 pub use precision::{Dtype, Precision};
 pub use stages::registry;
 pub use workload::{Attention, Workload};

@@ -197,7 +197,15 @@ impl Registry for TestRegistry {
         ]
     }
     fn space_builtins(&self) -> &[&'static str] {
-        &["params", "params_active", "params_non_embedding", "kv_dim", "gqa", "rho", "ffn_ratio"]
+        &[
+            "params",
+            "params_active",
+            "params_non_embedding",
+            "kv_dim",
+            "gqa",
+            "rho",
+            "ffn_ratio",
+        ]
     }
 }
 

@@ -16,18 +16,54 @@ pub(crate) struct Advise(Signature);
 
 impl Advise {
     pub(crate) fn new() -> Self {
-        let p = |name, ty, required, doc| Param { name, ty, required, positional: false, doc };
+        let p = |name, ty, required, doc| Param {
+            name,
+            ty,
+            required,
+            positional: false,
+            doc,
+        };
         Self(Signature {
             kind: "advise",
             doc: "The paper's closed-form optimum (depth, FFN ratio, GQA, MoE sparsity) for a chip, workload and budget.",
             params: vec![
                 p("hardware", ParamType::Hardware, true, "the chip"),
-                p("workload", ParamType::Workload, true, "the workload (its first precision)"),
-                p("budget", ParamType::Budget, true, "prefill/decode latency and memory limits"),
-                p("law", ParamType::Stage, true, "a law stage of the sun2026 form (published or fitted)"),
-                p("widths", ParamType::List(Box::new(ParamType::Number(Dim::NONE))), false, "widths d to solve at (default 1024, 2048)"),
-                p("experts", ParamType::Integer, false, "most experts allowed, so ρ_min = 1/experts (default 16)"),
-                p("best", ParamType::Stage, false, "a search stage whose best design to show alongside"),
+                p(
+                    "workload",
+                    ParamType::Workload,
+                    true,
+                    "the workload (its first precision)",
+                ),
+                p(
+                    "budget",
+                    ParamType::Budget,
+                    true,
+                    "prefill/decode latency and memory limits",
+                ),
+                p(
+                    "law",
+                    ParamType::Stage,
+                    true,
+                    "a law stage of the sun2026 form (published or fitted)",
+                ),
+                p(
+                    "widths",
+                    ParamType::List(Box::new(ParamType::Number(Dim::NONE))),
+                    false,
+                    "widths d to solve at (default 1024, 2048)",
+                ),
+                p(
+                    "experts",
+                    ParamType::Integer,
+                    false,
+                    "most experts allowed, so ρ_min = 1/experts (default 16)",
+                ),
+                p(
+                    "best",
+                    ParamType::Stage,
+                    false,
+                    "a search stage whose best design to show alongside",
+                ),
             ],
         })
     }
@@ -45,7 +81,8 @@ impl StageKind for Advise {
     fn resolve(&self, stage: &Stage, spec: &Spec) -> Result<Value, Vec<Diagnostic>> {
         let hw = args::hardware(stage, spec, "hardware")?;
         let wl = args::workloads(stage, spec, "workload")?;
-        let budget = args::budget(stage, spec, "budget")?.ok_or_else(|| vec![args::missing(stage, "budget")])?;
+        let budget = args::budget(stage, spec, "budget")?
+            .ok_or_else(|| vec![args::missing(stage, "budget")])?;
         let widths: Vec<f64> = match args::value(stage, "widths") {
             Some(ArgValue::List(items)) => items
                 .iter()
@@ -56,7 +93,9 @@ impl StageKind for Advise {
                 .collect(),
             _ => vec![1024.0, 2048.0],
         };
-        let experts = args::integer(stage, "experts", 16).map_err(|d| vec![d])?.max(1);
+        let experts = args::integer(stage, "experts", 16)
+            .map_err(|d| vec![d])?
+            .max(1);
         Ok(json!({
             "hardware": args::json(&hw),
             "workload": args::json(&wl[0]),
@@ -70,17 +109,28 @@ impl StageKind for Advise {
         let bad = |e: serde_json::Error| StageError::new(e.to_string());
         let hw: Hardware = serde_json::from_value(params["hardware"].clone()).map_err(bad)?;
         let wl: Workload = serde_json::from_value(params["workload"].clone()).map_err(bad)?;
-        let budget: Budget = args::budget_from_params(&params["budget"]).ok_or_else(|| StageError::new("corrupt budget"))?;
+        let budget: Budget = args::budget_from_params(&params["budget"])
+            .ok_or_else(|| StageError::new("corrupt budget"))?;
         let (law, _) = law::read(inputs.require("law")?)?;
-        let coeffs = SunCoefficients::from_law(&law)
-            .ok_or_else(|| StageError::new(format!("`advise` needs a sun2026-form law; `{}` is {}", law.name, law.form.name())))?;
+        let coeffs = SunCoefficients::from_law(&law).ok_or_else(|| {
+            StageError::new(format!(
+                "`advise` needs a sun2026-form law; `{}` is {}",
+                law.name,
+                law.form.name()
+            ))
+        })?;
         let t = targets(&budget, f64::from(wl.generate));
         let (dtype, peak) = hw
             .peak_for(wl.precision.compute())
             .ok_or_else(|| StageError::new(format!("{} lists no compute peak", hw.name)))?;
         let experts = params["experts"].as_f64().unwrap_or(16.0);
         let mut per_width = Vec::new();
-        for d in params["widths"].as_array().into_iter().flatten().filter_map(Value::as_f64) {
+        for d in params["widths"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_f64)
+        {
             let input = AdviseInput {
                 peak: peak * hw.efficiency_compute,
                 bandwidth: hw.bandwidth * hw.efficiency_memory,

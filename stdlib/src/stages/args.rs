@@ -22,8 +22,11 @@ pub(crate) fn integer(stage: &Stage, param: &str, default: u64) -> Result<u64, D
     match number(stage, param) {
         None => Ok(default),
         Some(v) if v >= 0.0 && v.fract() == 0.0 && v < 9.0e15 => Ok(v as u64),
-        Some(v) => Err(Diagnostic::error("rooflaw::invalid-value", format!("`{param}` must be a whole number ≥ 0, got {v}"))
-            .at(span(stage, param), "not a whole number")),
+        Some(v) => Err(Diagnostic::error(
+            "rooflaw::invalid-value",
+            format!("`{param}` must be a whole number ≥ 0, got {v}"),
+        )
+        .at(span(stage, param), "not a whole number")),
     }
 }
 
@@ -50,27 +53,52 @@ pub(crate) fn reference<'a>(stage: &'a Stage, param: &str, kind: RefKind) -> Opt
 }
 
 pub(crate) fn missing(stage: &Stage, param: &str) -> Diagnostic {
-    Diagnostic::error("rooflaw::missing-argument", format!("`{}` needs `{param}`", stage.kind.node))
-        .at(stage.span, format!("add `{param}: ...`"))
+    Diagnostic::error(
+        "rooflaw::missing-argument",
+        format!("`{}` needs `{param}`", stage.kind.node),
+    )
+    .at(stage.span, format!("add `{param}: ...`"))
 }
 
 /// Look up a `hardware` reference and resolve it (preset + overrides).
-pub(crate) fn hardware(stage: &Stage, spec: &Spec, param: &str) -> Result<crate::Hardware, Vec<Diagnostic>> {
-    let name = reference(stage, param, RefKind::Hardware).ok_or_else(|| vec![missing(stage, param)])?;
-    let block = spec.hardware(name).ok_or_else(|| vec![missing(stage, param)])?;
+pub(crate) fn hardware(
+    stage: &Stage,
+    spec: &Spec,
+    param: &str,
+) -> Result<crate::Hardware, Vec<Diagnostic>> {
+    let name =
+        reference(stage, param, RefKind::Hardware).ok_or_else(|| vec![missing(stage, param)])?;
+    let block = spec
+        .hardware(name)
+        .ok_or_else(|| vec![missing(stage, param)])?;
     crate::hardware::from_block(block)
 }
 
 /// Look up a `workload` reference: one workload per precision it lists.
-pub(crate) fn workloads(stage: &Stage, spec: &Spec, param: &str) -> Result<Vec<crate::Workload>, Vec<Diagnostic>> {
-    let name = reference(stage, param, RefKind::Workload).ok_or_else(|| vec![missing(stage, param)])?;
-    let block = spec.workload(name).ok_or_else(|| vec![missing(stage, param)])?;
+pub(crate) fn workloads(
+    stage: &Stage,
+    spec: &Spec,
+    param: &str,
+) -> Result<Vec<crate::Workload>, Vec<Diagnostic>> {
+    let name =
+        reference(stage, param, RefKind::Workload).ok_or_else(|| vec![missing(stage, param)])?;
+    let block = spec
+        .workload(name)
+        .ok_or_else(|| vec![missing(stage, param)])?;
     super::workload::from_block(block)
 }
 
-pub(crate) fn budget(stage: &Stage, spec: &Spec, param: &str) -> Result<Option<crate::budget::Budget>, Vec<Diagnostic>> {
-    let Some(name) = reference(stage, param, RefKind::Budget) else { return Ok(None) };
-    let block = spec.budget(name).ok_or_else(|| vec![missing(stage, param)])?;
+pub(crate) fn budget(
+    stage: &Stage,
+    spec: &Spec,
+    param: &str,
+) -> Result<Option<crate::budget::Budget>, Vec<Diagnostic>> {
+    let Some(name) = reference(stage, param, RefKind::Budget) else {
+        return Ok(None);
+    };
+    let block = spec
+        .budget(name)
+        .ok_or_else(|| vec![missing(stage, param)])?;
     crate::budget::Budget::from_spec(block).map(Some)
 }
 
@@ -99,13 +127,29 @@ pub(crate) fn budget_from_params(v: &serde_json::Value) -> Option<crate::budget:
     let m = v.as_object()?;
     let mut limits = Vec::new();
     for (k, leaf) in m {
-        let Some(metric) = crate::budget::Metric::from_name(k) else { continue };
-        let op = [CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge, CmpOp::Eq, CmpOp::Ne]
-            .into_iter()
-            .find(|o| Some(o.symbol()) == leaf["op"].as_str())?;
-        limits.push(crate::budget::Limit { metric, op, bound: leaf["si"].as_f64()? });
+        let Some(metric) = crate::budget::Metric::from_name(k) else {
+            continue;
+        };
+        let op = [
+            CmpOp::Lt,
+            CmpOp::Le,
+            CmpOp::Gt,
+            CmpOp::Ge,
+            CmpOp::Eq,
+            CmpOp::Ne,
+        ]
+        .into_iter()
+        .find(|o| Some(o.symbol()) == leaf["op"].as_str())?;
+        limits.push(crate::budget::Limit {
+            metric,
+            op,
+            bound: leaf["si"].as_f64()?,
+        });
     }
     // Keep the language's metric order, not the map's alphabetical one.
     limits.sort_by_key(|l| l.metric as usize);
-    Some(crate::budget::Budget { name: m.get("name")?.as_str()?.to_string(), limits })
+    Some(crate::budget::Budget {
+        name: m.get("name")?.as_str()?.to_string(),
+        limits,
+    })
 }

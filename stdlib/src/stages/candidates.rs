@@ -15,8 +15,20 @@ pub(crate) const TABLE: &str = "candidates";
 
 /// Integer architecture columns, in table order.
 const INT_COLS: &[&str] = &[
-    "layers", "width", "heads", "kv_heads", "head_dim", "ffn", "experts", "top_k", "shared_experts", "shared_ffn",
-    "vocab", "tied", "gated", "qk_norm",
+    "layers",
+    "width",
+    "heads",
+    "kv_heads",
+    "head_dim",
+    "ffn",
+    "experts",
+    "top_k",
+    "shared_experts",
+    "shared_ffn",
+    "vocab",
+    "tied",
+    "gated",
+    "qk_norm",
 ];
 
 fn int_fields(a: &Architecture) -> [i64; 14] {
@@ -83,7 +95,11 @@ impl ArchColumns {
     }
 
     pub(crate) fn into_columns(self, table: &mut Table) {
-        let ints = if self.ints.is_empty() { vec![Vec::new(); INT_COLS.len()] } else { self.ints };
+        let ints = if self.ints.is_empty() {
+            vec![Vec::new(); INT_COLS.len()]
+        } else {
+            self.ints
+        };
         for (name, col) in INT_COLS.iter().zip(ints) {
             table.push(*name, Column::I32(col));
         }
@@ -96,7 +112,9 @@ impl ArchColumns {
 /// The architecture in row `i` of a table with [`ArchColumns`].
 pub(crate) fn arch_at(t: &Table, i: usize) -> Result<Architecture, StageError> {
     let get = |name: &str| -> Result<u32, StageError> {
-        let col = t.column(name).ok_or_else(|| StageError::new(format!("input table has no `{name}` column")))?;
+        let col = t
+            .column(name)
+            .ok_or_else(|| StageError::new(format!("input table has no `{name}` column")))?;
         Ok(col.f64_at(i) as u32)
     };
     Ok(Architecture {
@@ -137,11 +155,16 @@ pub(crate) fn lazy(space: &Value, count: u64, drops: &crate::space::Drops) -> Ar
 
 /// Recompile the space a lazy artifact carries.
 pub(crate) fn compile_lazy(a: &Artifact) -> Result<CompiledSpace, StageError> {
-    let v = a.as_json().ok_or_else(|| StageError::new("expected a candidates artifact"))?;
+    let v = a
+        .as_json()
+        .ok_or_else(|| StageError::new("expected a candidates artifact"))?;
     let space: Space = serde_json::from_value(v["space"].clone())
         .map_err(|e| StageError::new(format!("corrupt candidates artifact: {e}")))?;
     CompiledSpace::compile(&space).map_err(|d| {
-        StageError::new(d.first().map_or_else(|| "the space does not compile".into(), |d| d.message.clone()))
+        StageError::new(d.first().map_or_else(
+            || "the space does not compile".into(),
+            |d| d.message.clone(),
+        ))
     })
 }
 
@@ -156,19 +179,32 @@ pub(crate) fn map_chunks<R: Send>(
         LAZY => {
             let space = compile_lazy(a)?;
             let chunks = space.chunks(rayon::current_num_threads() * 8);
-            Ok(chunks.into_par_iter().map(|mut e| f(&mut (&mut e).map(|c| c.arch))).collect())
+            Ok(chunks
+                .into_par_iter()
+                .map(|mut e| f(&mut (&mut e).map(|c| c.arch)))
+                .collect())
         }
         _ => {
-            let t = a.as_table().ok_or_else(|| StageError::new("expected a table of candidates"))?;
-            let archs: Vec<Architecture> = (0..t.rows()).map(|i| arch_at(t, i)).collect::<Result<_, _>>()?;
+            let t = a
+                .as_table()
+                .ok_or_else(|| StageError::new("expected a table of candidates"))?;
+            let archs: Vec<Architecture> = (0..t.rows())
+                .map(|i| arch_at(t, i))
+                .collect::<Result<_, _>>()?;
             let n = rayon::current_num_threads() * 8;
             let size = archs.len().div_ceil(n).max(1);
-            Ok(archs.par_chunks(size).map(|c| f(&mut c.iter().cloned())).collect())
+            Ok(archs
+                .par_chunks(size)
+                .map(|c| f(&mut c.iter().cloned()))
+                .collect())
         }
     }
 }
 
 /// Every candidate, materialised (for samples and small spaces).
 pub(crate) fn all(a: &Artifact) -> Result<Vec<Architecture>, StageError> {
-    Ok(map_chunks(a, |it| it.collect::<Vec<_>>())?.into_iter().flatten().collect())
+    Ok(map_chunks(a, |it| it.collect::<Vec<_>>())?
+        .into_iter()
+        .flatten()
+        .collect())
 }

@@ -16,7 +16,13 @@ impl Enumerate {
         Self(Signature {
             kind: "enumerate",
             doc: "Every architecture of a search space, with derived fields and `require` constraints applied.",
-            params: vec![Param { name: "space", ty: ParamType::Space, required: true, positional: true, doc: "the space to enumerate" }],
+            params: vec![Param {
+                name: "space",
+                ty: ParamType::Space,
+                required: true,
+                positional: true,
+                doc: "the space to enumerate",
+            }],
         })
     }
 }
@@ -31,8 +37,11 @@ impl StageKind for Enumerate {
     }
 
     fn resolve(&self, stage: &Stage, spec: &Spec) -> Result<Value, Vec<Diagnostic>> {
-        let name = args::reference(stage, "space", RefKind::Space).ok_or_else(|| vec![args::missing(stage, "space")])?;
-        let space = spec.space(name).ok_or_else(|| vec![args::missing(stage, "space")])?;
+        let name = args::reference(stage, "space", RefKind::Space)
+            .ok_or_else(|| vec![args::missing(stage, "space")])?;
+        let space = spec
+            .space(name)
+            .ok_or_else(|| vec![args::missing(stage, "space")])?;
         // Compile now so space errors surface at `check`/`plan` time, with spans.
         CompiledSpace::compile(space)?;
         Ok(json!({ "space": rooflaw_dsl::strip_spans(args::json(space)) }))
@@ -40,10 +49,11 @@ impl StageKind for Enumerate {
 
     fn run(&self, ctx: &RunCtx, params: &Value, _: &Inputs) -> Result<Artifact, StageError> {
         use rayon::prelude::*;
-        let space: rooflaw_dsl::spec::Space =
-            serde_json::from_value(params["space"].clone()).map_err(|e| StageError::new(e.to_string()))?;
-        let compiled = CompiledSpace::compile(&space)
-            .map_err(|d| StageError::new(d.first().map_or_else(String::new, |d| d.message.clone())))?;
+        let space: rooflaw_dsl::spec::Space = serde_json::from_value(params["space"].clone())
+            .map_err(|e| StageError::new(e.to_string()))?;
+        let compiled = CompiledSpace::compile(&space).map_err(|d| {
+            StageError::new(d.first().map_or_else(String::new, |d| d.message.clone()))
+        })?;
         ctx.progress.message("counting candidates");
         let (count, drops) = compiled
             .chunks(rayon::current_num_threads() * 8)

@@ -17,18 +17,50 @@ const FORMS: &[&str] = &["sun2026", "chinchilla"];
 
 impl Fit {
     pub(crate) fn new() -> Self {
-        let p = |name, ty, doc| Param { name, ty, required: false, positional: false, doc };
+        let p = |name, ty, doc| Param {
+            name,
+            ty,
+            required: false,
+            positional: false,
+            doc,
+        };
         Self(Signature {
             kind: "fit",
             doc: "Fit a loss law to measured losses (log-space Huber, L-BFGS from a grid of starts).",
             params: vec![
-                Param { name: "runs", ty: ParamType::Stage, required: true, positional: true, doc: "a train or measurements stage" },
-                p("form", ParamType::Enum(FORMS), "the law's form (default sun2026)"),
-                p("huber", ParamType::Number(Dim::NONE), "Huber δ on log-loss residuals (default 1e-3)"),
+                Param {
+                    name: "runs",
+                    ty: ParamType::Stage,
+                    required: true,
+                    positional: true,
+                    doc: "a train or measurements stage",
+                },
+                p(
+                    "form",
+                    ParamType::Enum(FORMS),
+                    "the law's form (default sun2026)",
+                ),
+                p(
+                    "huber",
+                    ParamType::Number(Dim::NONE),
+                    "Huber δ on log-loss residuals (default 1e-3)",
+                ),
                 p("starts", ParamType::Integer, "L-BFGS starts (default 256)"),
-                p("holdout", ParamType::Number(Dim::NONE), "fraction of runs held out (default 0.2)"),
-                p("bootstrap", ParamType::Integer, "bootstrap resamples for 95% intervals (default 200)"),
-                p("seed", ParamType::Integer, "seed of the holdout split and bootstrap (default 0)"),
+                p(
+                    "holdout",
+                    ParamType::Number(Dim::NONE),
+                    "fraction of runs held out (default 0.2)",
+                ),
+                p(
+                    "bootstrap",
+                    ParamType::Integer,
+                    "bootstrap resamples for 95% intervals (default 200)",
+                ),
+                p(
+                    "seed",
+                    ParamType::Integer,
+                    "seed of the holdout split and bootstrap (default 0)",
+                ),
             ],
         })
     }
@@ -45,13 +77,20 @@ fn points(t: &Table) -> Result<Vec<Point>, StageError> {
     (0..t.rows())
         .map(|i| {
             let tokens = t.column("tokens").map(|c| c.f64_at(i));
-            let mut vars = if has_arch { Vars::of(&candidates::arch_at(t, i)?, tokens) } else { Vars::new() };
+            let mut vars = if has_arch {
+                Vars::of(&candidates::arch_at(t, i)?, tokens)
+            } else {
+                Vars::new()
+            };
             for var in Var::ALL {
                 if let Some(c) = t.column(var.name()) {
                     vars.set(var, c.f64_at(i));
                 }
             }
-            Ok(Point { vars, loss: loss.f64_at(i) })
+            Ok(Point {
+                vars,
+                loss: loss.f64_at(i),
+            })
         })
         .collect()
 }
@@ -69,8 +108,13 @@ impl StageKind for Fit {
         let int = |p, d| args::integer(stage, p, d).map_err(|e| vec![e]);
         let holdout = args::number(stage, "holdout").unwrap_or(0.2);
         if !(0.0..0.9).contains(&holdout) {
-            return Err(vec![Diagnostic::error("rooflaw::invalid-value", "`holdout` must be a fraction in [0, 0.9)")
-                .at(args::span(stage, "holdout"), "out of range")]);
+            return Err(vec![
+                Diagnostic::error(
+                    "rooflaw::invalid-value",
+                    "`holdout` must be a fraction in [0, 0.9)",
+                )
+                .at(args::span(stage, "holdout"), "out of range"),
+            ]);
         }
         Ok(json!({
             "form": args::string(stage, "form").unwrap_or("sun2026"),
@@ -84,7 +128,9 @@ impl StageKind for Fit {
 
     fn run(&self, ctx: &RunCtx, params: &Value, inputs: &Inputs) -> Result<Artifact, StageError> {
         let runs = inputs.require("runs")?;
-        let t = runs.as_table().ok_or_else(|| StageError::new("`fit` reads a table of runs"))?;
+        let t = runs
+            .as_table()
+            .ok_or_else(|| StageError::new("`fit` reads a table of runs"))?;
         let pts = points(t)?;
         let form = match params["form"].as_str() {
             Some("chinchilla") => Form::Chinchilla,
@@ -98,10 +144,20 @@ impl StageKind for Fit {
             seed: params["seed"].as_u64().unwrap_or(0),
             ..FitOptions::default()
         };
-        ctx.progress.message(format!("fitting {} to {} runs", form.name(), pts.len()));
+        ctx.progress
+            .message(format!("fitting {} to {} runs", form.name(), pts.len()));
         let r = fit(&pts, &form, &opts).map_err(|e| StageError::new(format!("fit: {e}")))?;
         // Predicted vs measured for every run, for the report's scatter.
-        let predicted: Vec<f64> = pts.iter().map(|p| r.law.clone().with_extrapolate(true).predict_vars(&p.vars).unwrap_or(f64::NAN)).collect();
+        let predicted: Vec<f64> = pts
+            .iter()
+            .map(|p| {
+                r.law
+                    .clone()
+                    .with_extrapolate(true)
+                    .predict_vars(&p.vars)
+                    .unwrap_or(f64::NAN)
+            })
+            .collect();
         Ok(Artifact::json(
             KIND,
             json!({
@@ -126,7 +182,13 @@ impl Measurements {
         Self(Signature {
             kind: "measurements",
             doc: "A CSV of runs measured elsewhere (one row per run; columns named after law variables or architecture fields, plus `loss`).",
-            params: vec![Param { name: "file", ty: ParamType::Str, required: true, positional: true, doc: "path, relative to the pipeline file" }],
+            params: vec![Param {
+                name: "file",
+                ty: ParamType::Str,
+                required: true,
+                positional: true,
+                doc: "path, relative to the pipeline file",
+            }],
         })
     }
 }
@@ -149,19 +211,34 @@ impl StageKind for Measurements {
             .unwrap_or_default();
         let path = base.join(file);
         let bytes = std::fs::read(&path).map_err(|e| {
-            vec![Diagnostic::error("rooflaw::unreadable-file", format!("cannot read {}: {e}", path.display()))
-                .at(args::span(stage, "file"), "this file")]
+            vec![
+                Diagnostic::error(
+                    "rooflaw::unreadable-file",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+                .at(args::span(stage, "file"), "this file"),
+            ]
         })?;
         Ok(json!({ "file": file, "blake3": blake3_hex(&bytes) }))
     }
 
     fn run(&self, ctx: &RunCtx, params: &Value, _: &Inputs) -> Result<Artifact, StageError> {
-        let path = ctx.base_dir.join(params["file"].as_str().unwrap_or_default());
-        let mut reader = csv::Reader::from_path(&path).map_err(|e| StageError::new(format!("{}: {e}", path.display())))?;
-        let headers: Vec<String> = reader.headers().map_err(|e| StageError::new(e.to_string()))?.iter().map(String::from).collect();
+        let path = ctx
+            .base_dir
+            .join(params["file"].as_str().unwrap_or_default());
+        let mut reader = csv::Reader::from_path(&path)
+            .map_err(|e| StageError::new(format!("{}: {e}", path.display())))?;
+        let headers: Vec<String> = reader
+            .headers()
+            .map_err(|e| StageError::new(e.to_string()))?
+            .iter()
+            .map(String::from)
+            .collect();
         let mut cells: Vec<Vec<String>> = vec![Vec::new(); headers.len()];
         for (line, rec) in reader.records().enumerate() {
-            let rec = rec.map_err(|e| StageError::new(format!("{} line {}: {e}", path.display(), line + 2)))?;
+            let rec = rec.map_err(|e| {
+                StageError::new(format!("{} line {}: {e}", path.display(), line + 2))
+            })?;
             for (col, v) in cells.iter_mut().zip(rec.iter()) {
                 col.push(v.trim().to_string());
             }

@@ -19,13 +19,28 @@ impl LawStage {
             params: vec![
                 Param {
                     name: "source",
-                    ty: ParamType::Either(vec![ParamType::Preset(PresetKind::Law), ParamType::Stage]),
+                    ty: ParamType::Either(vec![
+                        ParamType::Preset(PresetKind::Law),
+                        ParamType::Stage,
+                    ]),
                     required: true,
                     positional: true,
                     doc: "a preset name (sun2026, hoffmann2022, besiroglu2024) or a fit stage",
                 },
-                Param { name: "extrapolate", ty: ParamType::Bool, required: false, positional: false, doc: "predict outside the law's validated range" },
-                Param { name: "tokens", ty: ParamType::Number(Dim::TOKENS), required: false, positional: false, doc: "training tokens, for laws in parameters and tokens (Chinchilla)" },
+                Param {
+                    name: "extrapolate",
+                    ty: ParamType::Bool,
+                    required: false,
+                    positional: false,
+                    doc: "predict outside the law's validated range",
+                },
+                Param {
+                    name: "tokens",
+                    ty: ParamType::Number(Dim::TOKENS),
+                    required: false,
+                    positional: false,
+                    doc: "training tokens, for laws in parameters and tokens (Chinchilla)",
+                },
             ],
         })
     }
@@ -33,8 +48,12 @@ impl LawStage {
 
 /// The law a `law` stage produced, and the token count it is evaluated at.
 pub(crate) fn read(a: &Artifact) -> Result<(Law, Option<f64>), StageError> {
-    let v = a.as_json().filter(|_| a.kind == KIND).ok_or_else(|| StageError::new("expected the output of a `law` stage"))?;
-    let law: Law = serde_json::from_value(v["law"].clone()).map_err(|e| StageError::new(format!("corrupt law: {e}")))?;
+    let v = a
+        .as_json()
+        .filter(|_| a.kind == KIND)
+        .ok_or_else(|| StageError::new("expected the output of a `law` stage"))?;
+    let law: Law = serde_json::from_value(v["law"].clone())
+        .map_err(|e| StageError::new(format!("corrupt law: {e}")))?;
     Ok((law, v["tokens"].as_f64()))
 }
 
@@ -53,10 +72,18 @@ impl StageKind for LawStage {
         match args::value(stage, "source") {
             Some(ArgValue::Str(name)) => {
                 let law = crate::law::preset(name).ok_or_else(|| {
-                    let names: Vec<String> = crate::law::presets().iter().map(|p| p.name.to_string()).collect();
-                    let mut d = Diagnostic::error("rooflaw::unknown-preset", format!("no law preset named `{name}`"))
-                        .at(args::span(stage, "source"), "unknown law");
-                    if let Some(s) = rooflaw_dsl::did_you_mean(name, names.iter().map(String::as_str)) {
+                    let names: Vec<String> = crate::law::presets()
+                        .iter()
+                        .map(|p| p.name.to_string())
+                        .collect();
+                    let mut d = Diagnostic::error(
+                        "rooflaw::unknown-preset",
+                        format!("no law preset named `{name}`"),
+                    )
+                    .at(args::span(stage, "source"), "unknown law");
+                    if let Some(s) =
+                        rooflaw_dsl::did_you_mean(name, names.iter().map(String::as_str))
+                    {
                         d = d.help(format!("did you mean `{s}`?"));
                     }
                     vec![d]
@@ -66,7 +93,9 @@ impl StageKind for LawStage {
                         .at(args::span(stage, "source"), "needs a token count")
                         .help("add `tokens: 20B` (the training tokens every candidate is assumed to see)")]);
                 }
-                Ok(json!({ "preset": args::json(&law.with_extrapolate(extrapolate)), "tokens": tokens }))
+                Ok(
+                    json!({ "preset": args::json(&law.with_extrapolate(extrapolate)), "tokens": tokens }),
+                )
             }
             _ => Ok(json!({ "extrapolate": extrapolate, "tokens": tokens })),
         }
@@ -77,12 +106,17 @@ impl StageKind for LawStage {
             params["preset"].clone()
         } else {
             let fitted = inputs.require("source")?;
-            let v = fitted.as_json().ok_or_else(|| StageError::new("`law` reads the output of a `fit` stage"))?;
-            let mut law: Law =
-                serde_json::from_value(v["law"].clone()).map_err(|e| StageError::new(format!("corrupt fit output: {e}")))?;
+            let v = fitted
+                .as_json()
+                .ok_or_else(|| StageError::new("`law` reads the output of a `fit` stage"))?;
+            let mut law: Law = serde_json::from_value(v["law"].clone())
+                .map_err(|e| StageError::new(format!("corrupt fit output: {e}")))?;
             law = law.with_extrapolate(params["extrapolate"].as_bool().unwrap_or(false));
             args::json(&law)
         };
-        Ok(Artifact::json(KIND, json!({ "law": law, "tokens": params["tokens"] })))
+        Ok(Artifact::json(
+            KIND,
+            json!({ "law": law, "tokens": params["tokens"] }),
+        ))
     }
 }

@@ -26,10 +26,19 @@ mod workload;
 /// Preset names of each kind, for validation and did-you-mean.
 fn presets(kind: PresetKind) -> Vec<String> {
     match kind {
-        PresetKind::Hardware => crate::hardware::ids().into_iter().map(String::from).collect(),
+        PresetKind::Hardware => crate::hardware::ids()
+            .into_iter()
+            .map(String::from)
+            .collect(),
         PresetKind::Model => crate::models::ids().into_iter().map(String::from).collect(),
-        PresetKind::Budget => crate::budget::PRESETS.iter().map(|p| p.name.to_string()).collect(),
-        PresetKind::Law => crate::law::presets().iter().map(|p| p.name.to_string()).collect(),
+        PresetKind::Budget => crate::budget::PRESETS
+            .iter()
+            .map(|p| p.name.to_string())
+            .collect(),
+        PresetKind::Law => crate::law::presets()
+            .iter()
+            .map(|p| p.name.to_string())
+            .collect(),
         PresetKind::Corpus => vec!["sotu".to_string()],
         PresetKind::Workload => Vec::new(),
     }
@@ -37,7 +46,11 @@ fn presets(kind: PresetKind) -> Vec<String> {
 
 /// Every stage kind rooflaw ships.
 pub fn registry() -> Registry {
-    let mut r = Registry::new(presets, crate::space::SPACE_FIELDS, crate::space::SPACE_BUILTINS);
+    let mut r = Registry::new(
+        presets,
+        crate::space::SPACE_FIELDS,
+        crate::space::SPACE_BUILTINS,
+    );
     r.set_reporter(Arc::new(reporter::HtmlReport));
     r.register(Arc::new(enumerate::Enumerate::new()));
     r.register(Arc::new(sample::Sample::new()));

@@ -20,9 +20,27 @@ impl Pareto {
             kind: "pareto",
             doc: "The loss–latency Pareto frontier of evaluated candidates, one per precision.",
             params: vec![
-                Param { name: "latency", ty: ParamType::OneOrMany(Box::new(ParamType::Stage)), required: true, positional: true, doc: "roofline stage(s)" },
-                Param { name: "law", ty: ParamType::Stage, required: true, positional: true, doc: "a law stage" },
-                Param { name: "objective", ty: ParamType::Enum(Objective::NAMES), required: false, positional: false, doc: "which latency (default total)" },
+                Param {
+                    name: "latency",
+                    ty: ParamType::OneOrMany(Box::new(ParamType::Stage)),
+                    required: true,
+                    positional: true,
+                    doc: "roofline stage(s)",
+                },
+                Param {
+                    name: "law",
+                    ty: ParamType::Stage,
+                    required: true,
+                    positional: true,
+                    doc: "a law stage",
+                },
+                Param {
+                    name: "objective",
+                    ty: ParamType::Enum(Objective::NAMES),
+                    required: false,
+                    positional: false,
+                    doc: "which latency (default total)",
+                },
             ],
         })
     }
@@ -40,7 +58,11 @@ pub(crate) fn column(o: Objective) -> &'static str {
 }
 
 /// Losses of every row of a roofline table; NaN where the law refuses.
-pub(crate) fn losses(t: &Table, law: &crate::law::Law, tokens: Option<f64>) -> Result<(Vec<f64>, u64, Option<String>), StageError> {
+pub(crate) fn losses(
+    t: &Table,
+    law: &crate::law::Law,
+    tokens: Option<f64>,
+) -> Result<(Vec<f64>, u64, Option<String>), StageError> {
     use rayon::prelude::*;
     let rows: Vec<Result<f64, String>> = (0..t.rows())
         .into_par_iter()
@@ -67,8 +89,15 @@ pub(crate) fn losses(t: &Table, law: &crate::law::Law, tokens: Option<f64>) -> R
 /// Thin a point cloud for plotting: one point per cell of a 240×120 grid
 /// over log-latency and loss, per group. Frontier points are kept apart.
 fn cloud(lat: &[f64], loss: &[f64], group: &[String]) -> Value {
-    let ok: Vec<usize> = (0..lat.len()).filter(|&i| lat[i] > 0.0 && lat[i].is_finite() && loss[i].is_finite()).collect();
-    let (mut lo_x, mut hi_x, mut lo_y, mut hi_y) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    let ok: Vec<usize> = (0..lat.len())
+        .filter(|&i| lat[i] > 0.0 && lat[i].is_finite() && loss[i].is_finite())
+        .collect();
+    let (mut lo_x, mut hi_x, mut lo_y, mut hi_y) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
     for &i in &ok {
         lo_x = lo_x.min(lat[i].ln());
         hi_x = hi_x.max(lat[i].ln());
@@ -103,17 +132,28 @@ impl StageKind for Pareto {
     }
 
     fn run(&self, ctx: &RunCtx, params: &Value, inputs: &Inputs) -> Result<Artifact, StageError> {
-        let objective = Objective::from_name(params["objective"].as_str().unwrap_or("total")).unwrap_or(Objective::Total);
+        let objective = Objective::from_name(params["objective"].as_str().unwrap_or("total"))
+            .unwrap_or(Objective::Total);
         let (law, tokens) = law::read(inputs.require("law")?)?;
         let mut table: Option<Table> = None;
         let mut meta = serde_json::Map::new();
         for (stage, a) in inputs.all("latency") {
-            let t = a.as_table().filter(|_| a.kind == roofline::KIND).ok_or_else(|| {
-                StageError::new(format!("`pareto` reads roofline outputs; `{stage}` is a {}", a.kind))
-            })?;
-            meta.entry("hardware").or_insert_with(|| t.meta.get("hardware").cloned().unwrap_or_default());
+            let t = a
+                .as_table()
+                .filter(|_| a.kind == roofline::KIND)
+                .ok_or_else(|| {
+                    StageError::new(format!(
+                        "`pareto` reads roofline outputs; `{stage}` is a {}",
+                        a.kind
+                    ))
+                })?;
+            meta.entry("hardware")
+                .or_insert_with(|| t.meta.get("hardware").cloned().unwrap_or_default());
             let wl = meta.entry("workloads").or_insert_with(|| json!([]));
-            if let (Some(list), Some(more)) = (wl.as_array_mut(), t.meta.get("workloads").and_then(Value::as_array)) {
+            if let (Some(list), Some(more)) = (
+                wl.as_array_mut(),
+                t.meta.get("workloads").and_then(Value::as_array),
+            ) {
                 list.extend(more.iter().cloned());
             }
             let t = t.clone();
@@ -123,7 +163,8 @@ impl StageKind for Pareto {
             });
         }
         let t = table.ok_or_else(|| StageError::new("no latency input"))?;
-        ctx.progress.message(format!("scoring {} candidates", t.rows()));
+        ctx.progress
+            .message(format!("scoring {} candidates", t.rows()));
         let (loss, refused, first) = losses(&t, &law, tokens)?;
         if refused as usize == t.rows() {
             return Err(StageError::new(format!(
@@ -132,10 +173,16 @@ impl StageKind for Pareto {
                 first.unwrap_or_default()
             )));
         }
-        let lat = t.f64s(column(objective)).ok_or_else(|| StageError::new("latency table lacks the objective column"))?;
-        let group = t.strs("precision").map(<[String]>::to_vec).unwrap_or_else(|| vec![String::new(); t.rows()]);
+        let lat = t
+            .f64s(column(objective))
+            .ok_or_else(|| StageError::new("latency table lacks the objective column"))?;
+        let group = t
+            .strs("precision")
+            .map(<[String]>::to_vec)
+            .unwrap_or_else(|| vec![String::new(); t.rows()]);
         let idx: Vec<usize> = (0..t.rows()).collect();
-        let fronts = crate::pareto::frontier_by_group(&idx, |&i| group[i].clone(), |&i| (lat[i], loss[i]));
+        let fronts =
+            crate::pareto::frontier_by_group(&idx, |&i| group[i].clone(), |&i| (lat[i], loss[i]));
         let mut keep = Vec::new();
         for (_, f) in &fronts {
             let mut f = f.clone();
@@ -144,7 +191,10 @@ impl StageKind for Pareto {
         }
         let mut out = t.select(&keep);
         out.push("loss", Column::F64(keep.iter().map(|&i| loss[i]).collect()));
-        out.push("perplexity", Column::F64(keep.iter().map(|&i| loss[i].exp()).collect()));
+        out.push(
+            "perplexity",
+            Column::F64(keep.iter().map(|&i| loss[i].exp()).collect()),
+        );
         let mut sizes = BTreeMap::new();
         for (g, f) in &fronts {
             sizes.insert(g.clone(), f.len());

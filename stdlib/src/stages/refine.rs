@@ -24,18 +24,45 @@ const POOL: u64 = 20_000;
 
 impl Refine {
     pub(crate) fn new() -> Self {
-        let p = |name, ty, required, doc| Param { name, ty, required, positional: false, doc };
+        let p = |name, ty, required, doc| Param {
+            name,
+            ty,
+            required,
+            positional: false,
+            doc,
+        };
         Self(Signature {
             kind: "refine",
             doc: "Adaptive loss–latency frontier search over a space too large to enumerate (paper §4.3.1).",
             params: vec![
-                Param { name: "space", ty: ParamType::Space, required: true, positional: true, doc: "the search space" },
+                Param {
+                    name: "space",
+                    ty: ParamType::Space,
+                    required: true,
+                    positional: true,
+                    doc: "the search space",
+                },
                 p("hardware", ParamType::Hardware, true, "the chip"),
                 p("workload", ParamType::Workload, true, "the workload"),
                 p("law", ParamType::Stage, true, "a law stage"),
-                p("objective", ParamType::Enum(Objective::NAMES), false, "which latency (default total)"),
-                p("start", ParamType::Integer, false, "Latin-hypercube starting designs (default 64)"),
-                p("seed", ParamType::Integer, false, "seed of the start (default 0)"),
+                p(
+                    "objective",
+                    ParamType::Enum(Objective::NAMES),
+                    false,
+                    "which latency (default total)",
+                ),
+                p(
+                    "start",
+                    ParamType::Integer,
+                    false,
+                    "Latin-hypercube starting designs (default 64)",
+                ),
+                p(
+                    "seed",
+                    ParamType::Integer,
+                    false,
+                    "seed of the start (default 0)",
+                ),
             ],
         })
     }
@@ -51,8 +78,11 @@ impl StageKind for Refine {
     }
 
     fn resolve(&self, stage: &Stage, spec: &Spec) -> Result<Value, Vec<Diagnostic>> {
-        let name = args::reference(stage, "space", RefKind::Space).ok_or_else(|| vec![args::missing(stage, "space")])?;
-        let space = spec.space(name).ok_or_else(|| vec![args::missing(stage, "space")])?;
+        let name = args::reference(stage, "space", RefKind::Space)
+            .ok_or_else(|| vec![args::missing(stage, "space")])?;
+        let space = spec
+            .space(name)
+            .ok_or_else(|| vec![args::missing(stage, "space")])?;
         CompiledSpace::compile(space)?;
         let hw = args::hardware(stage, spec, "hardware")?;
         let wls = args::workloads(stage, spec, "workload")?;
@@ -68,12 +98,16 @@ impl StageKind for Refine {
 
     fn run(&self, ctx: &RunCtx, params: &Value, inputs: &Inputs) -> Result<Artifact, StageError> {
         let bad = |e: serde_json::Error| StageError::new(e.to_string());
-        let space: rooflaw_dsl::spec::Space = serde_json::from_value(params["space"].clone()).map_err(bad)?;
-        let space = CompiledSpace::compile(&space)
-            .map_err(|d| StageError::new(d.first().map_or_else(String::new, |d| d.message.clone())))?;
+        let space: rooflaw_dsl::spec::Space =
+            serde_json::from_value(params["space"].clone()).map_err(bad)?;
+        let space = CompiledSpace::compile(&space).map_err(|d| {
+            StageError::new(d.first().map_or_else(String::new, |d| d.message.clone()))
+        })?;
         let hw: Hardware = serde_json::from_value(params["hardware"].clone()).map_err(bad)?;
-        let wls: Vec<Workload> = serde_json::from_value(params["workloads"].clone()).map_err(bad)?;
-        let objective = Objective::from_name(params["objective"].as_str().unwrap_or("total")).unwrap_or(Objective::Total);
+        let wls: Vec<Workload> =
+            serde_json::from_value(params["workloads"].clone()).map_err(bad)?;
+        let objective = Objective::from_name(params["objective"].as_str().unwrap_or("total"))
+            .unwrap_or(Objective::Total);
         let (law, tokens) = law::read(inputs.require("law")?)?;
         let n_start = params["start"].as_u64().unwrap_or(64) as usize;
         let seed = params["seed"].as_u64().unwrap_or(0);
@@ -82,12 +116,16 @@ impl StageKind for Refine {
         let (count, _) = space.count();
         let pool: Vec<Candidate> = pick(space.iter(), &ordinals(count, POOL, Method::Grid, seed));
         let coords: Vec<Vec<f64>> = pool.iter().map(|c| c.values.clone()).collect();
-        let start: Vec<Candidate> = latin_hypercube(&coords, n_start, seed).into_iter().map(|i| pool[i].clone()).collect();
+        let start: Vec<Candidate> = latin_hypercube(&coords, n_start, seed)
+            .into_iter()
+            .map(|i| pool[i].clone())
+            .collect();
 
         let mut table: Option<Table> = None;
         let mut rounds = Vec::new();
         for wl in &wls {
-            ctx.progress.message(format!("refining the {} frontier", wl.precision.label()));
+            ctx.progress
+                .message(format!("refining the {} frontier", wl.precision.label()));
             let score = |c: &Candidate| {
                 let s = crate::roofline::evaluate(&c.arch, &hw, wl).ok()?;
                 let loss = law.predict(&c.arch, tokens).ok()?;
@@ -99,12 +137,21 @@ impl StageKind for Refine {
                 score,
                 |c| space.neighbours(c),
                 |a, b| {
-                    let mid: Vec<f64> = a.values.iter().zip(&b.values).map(|(x, y)| (x + y) / 2.0).collect();
+                    let mid: Vec<f64> = a
+                        .values
+                        .iter()
+                        .zip(&b.values)
+                        .map(|(x, y)| (x + y) / 2.0)
+                        .collect();
                     space.nearest(&mid)
                 },
                 &RefineOptions::default(),
             );
-            let archs: Vec<crate::Architecture> = r.frontier.iter().map(|&i| r.evaluated[i].0.arch.clone()).collect();
+            let archs: Vec<crate::Architecture> = r
+                .frontier
+                .iter()
+                .map(|&i| r.evaluated[i].0.arch.clone())
+                .collect();
             let cands = Artifact::table(candidates::TABLE, {
                 let mut c = candidates::ArchColumns::with_capacity(archs.len());
                 archs.iter().for_each(|a| c.push(a));
@@ -114,7 +161,10 @@ impl StageKind for Refine {
             });
             let (mut t, _) = roofline::evaluate_all(&cands, &hw, wl)?;
             let loss: Vec<f64> = r.frontier.iter().map(|&i| r.evaluated[i].2).collect();
-            t.push("perplexity", Column::F64(loss.iter().map(|l| l.exp()).collect()));
+            t.push(
+                "perplexity",
+                Column::F64(loss.iter().map(|l| l.exp()).collect()),
+            );
             t.push("loss", Column::F64(loss));
             rounds.push(json!({
                 "precision": wl.precision.label(),
@@ -130,7 +180,8 @@ impl StageKind for Refine {
         }
         let mut t = table.ok_or_else(|| StageError::new("the workload lists no precision"))?;
         t.meta.insert("hardware".into(), params["hardware"].clone());
-        t.meta.insert("workloads".into(), params["workloads"].clone());
+        t.meta
+            .insert("workloads".into(), params["workloads"].clone());
         t.meta.insert("objective".into(), json!(objective));
         t.meta.insert("law".into(), args::json(&law));
         t.meta.insert("tokens".into(), json!(tokens));

@@ -12,8 +12,8 @@ use super::{candidates, fit, pareto, search};
 use crate::budget::{Budget, Objective};
 use crate::hardware::Hardware;
 use crate::report::{
-    Bound, Coefficient, FitPoint, FitView, Frontier, FrontierPoint, HardwareInfo, Headline, Marked, OpPoint, Point,
-    ReportData, TopRow, write_report,
+    Bound, Coefficient, FitPoint, FitView, Frontier, FrontierPoint, HardwareInfo, Headline, Marked,
+    OpPoint, Point, ReportData, TopRow, write_report,
 };
 use crate::workload::Workload;
 
@@ -30,25 +30,58 @@ fn objective_name(o: Objective) -> &'static str {
 }
 
 fn meta<T: serde::de::DeserializeOwned>(t: &Table, key: &str) -> Option<T> {
-    t.meta.get(key).and_then(|v| serde_json::from_value(v.clone()).ok())
+    t.meta
+        .get(key)
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
 }
 
 fn label(a: &crate::Architecture) -> String {
-    let moe = if a.is_moe() { format!(" E{}k{}", a.experts, a.top_k) } else { String::new() };
-    format!("L{} d{} kv{} r{}{moe}", a.layers, a.width, a.kv_heads, crate::report::plain(a.ffn_ratio()))
+    let moe = if a.is_moe() {
+        format!(" E{}k{}", a.experts, a.top_k)
+    } else {
+        String::new()
+    };
+    format!(
+        "L{} d{} kv{} r{}{moe}",
+        a.layers,
+        a.width,
+        a.kv_heads,
+        crate::report::plain(a.ffn_ratio())
+    )
 }
 
 fn fill_frontier(data: &mut ReportData, t: &Table, objective: Objective) {
     let col = pareto::column(objective);
-    let scale = if objective == Objective::Memory { 1.0 } else { 1e-3 };
-    let (Some(lat), Some(loss)) = (t.f64s(col), t.f64s("loss")) else { return };
-    let groups = t.strs("precision").map(<[String]>::to_vec).unwrap_or_else(|| vec![String::new(); t.rows()]);
+    let scale = if objective == Objective::Memory {
+        1.0
+    } else {
+        1e-3
+    };
+    let (Some(lat), Some(loss)) = (t.f64s(col), t.f64s("loss")) else {
+        return;
+    };
+    let groups = t
+        .strs("precision")
+        .map(<[String]>::to_vec)
+        .unwrap_or_else(|| vec![String::new(); t.rows()]);
     let mut fronts: BTreeMap<String, Vec<FrontierPoint>> = BTreeMap::new();
     for i in 0..t.rows() {
-        let l = candidates::arch_at(t, i).map(|a| label(&a)).unwrap_or_default();
-        fronts.entry(groups[i].clone()).or_default().push(FrontierPoint { latency_s: lat[i] * scale, loss: loss[i], label: l });
+        let l = candidates::arch_at(t, i)
+            .map(|a| label(&a))
+            .unwrap_or_default();
+        fronts
+            .entry(groups[i].clone())
+            .or_default()
+            .push(FrontierPoint {
+                latency_s: lat[i] * scale,
+                loss: loss[i],
+                label: l,
+            });
     }
-    data.frontiers = fronts.into_iter().map(|(group, points)| Frontier { group, points }).collect();
+    data.frontiers = fronts
+        .into_iter()
+        .map(|(group, points)| Frontier { group, points })
+        .collect();
     if let Some(cloud) = t.meta.get("cloud") {
         let xs = cloud["latency_ms"].as_array().cloned().unwrap_or_default();
         let ys = cloud["loss"].as_array().cloned().unwrap_or_default();
@@ -58,7 +91,12 @@ fn fill_frontier(data: &mut ReportData, t: &Table, objective: Objective) {
             .zip(&ys)
             .zip(&gs)
             .filter_map(|((x, y), g)| {
-                Some(Point { latency_s: x.as_f64()? * scale, loss: y.as_f64()?, group: g.as_str()?.to_string(), label: String::new() })
+                Some(Point {
+                    latency_s: x.as_f64()? * scale,
+                    loss: y.as_f64()?,
+                    group: g.as_str()?.to_string(),
+                    label: String::new(),
+                })
             })
             .collect();
         if let Some(total) = cloud["total"].as_u64() {
@@ -68,10 +106,18 @@ fn fill_frontier(data: &mut ReportData, t: &Table, objective: Objective) {
             ));
         }
     }
-    if let Some(n) = t.meta.get("refused_by_law").and_then(Value::as_u64).filter(|n| *n > 0) {
+    if let Some(n) = t
+        .meta
+        .get("refused_by_law")
+        .and_then(Value::as_u64)
+        .filter(|n| *n > 0)
+    {
         data.notes.push(format!(
             "{n} designs lie outside the law's validated range and were left out ({}).",
-            t.meta.get("refusal_example").and_then(Value::as_str).unwrap_or("")
+            t.meta
+                .get("refusal_example")
+                .and_then(Value::as_str)
+                .unwrap_or("")
         ));
     }
 }
@@ -80,7 +126,9 @@ fn fill_context(data: &mut ReportData, t: &Table) -> Option<(Hardware, Vec<Workl
     let hw: Hardware = meta(t, "hardware")?;
     let wls: Vec<Workload> = meta(t, "workloads").unwrap_or_default();
     let first = wls.first()?;
-    let (dtype, peak) = hw.peak_for(first.precision.compute()).unwrap_or((first.precision.compute(), f64::NAN));
+    let (dtype, peak) = hw
+        .peak_for(first.precision.compute())
+        .unwrap_or((first.precision.compute(), f64::NAN));
     data.hardware = HardwareInfo {
         name: hw.name.clone(),
         compute_dtype: dtype.name().to_string(),
@@ -101,12 +149,22 @@ fn fill_context(data: &mut ReportData, t: &Table) -> Option<(Hardware, Vec<Workl
 
 fn fill_search(data: &mut ReportData, t: &Table, objective: Objective) {
     let col = pareto::column(objective);
-    let groups = t.strs("precision").map(<[String]>::to_vec).unwrap_or_default();
+    let groups = t
+        .strs("precision")
+        .map(<[String]>::to_vec)
+        .unwrap_or_default();
     let best_loss = t.f64s("loss").and_then(|l| l.first().copied());
     let budget: Option<Budget> = meta(t, "budget");
-    let limit = budget.as_ref().and_then(|b| b.limits.iter().find(|l| l.metric == objective.metric()).map(|l| l.bound));
+    let limit = budget.as_ref().and_then(|b| {
+        b.limits
+            .iter()
+            .find(|l| l.metric == objective.metric())
+            .map(|l| l.bound)
+    });
     for i in 0..t.rows() {
-        let Ok(a) = candidates::arch_at(t, i) else { continue };
+        let Ok(a) = candidates::arch_at(t, i) else {
+            continue;
+        };
         let f = |c: &str| t.column(c).map_or(f64::NAN, |col| col.f64_at(i));
         let lat = f(col) / 1e3;
         data.top.push(TopRow {
@@ -133,7 +191,15 @@ fn fill_search(data: &mut ReportData, t: &Table, objective: Objective) {
     }
     if let Some(b) = &budget {
         for l in b.limits.iter().filter(|l| l.metric == objective.metric()) {
-            data.budgets.push(crate::report::BudgetLine { name: format!("{} ({} {})", b.name, l.op.symbol(), rooflaw_dsl::Quantity::new(l.bound, l.metric.dim())), latency_s: l.bound });
+            data.budgets.push(crate::report::BudgetLine {
+                name: format!(
+                    "{} ({} {})",
+                    b.name,
+                    l.op.symbol(),
+                    rooflaw_dsl::Quantity::new(l.bound, l.metric.dim())
+                ),
+                latency_s: l.bound,
+            });
         }
     }
     let headlines: Vec<Value> = meta(t, "headline").unwrap_or_default();
@@ -142,8 +208,16 @@ fn fill_search(data: &mut ReportData, t: &Table, objective: Objective) {
         let best_label = best.as_ref().map(label).unwrap_or_default();
         let base = h["baseline"].as_str().unwrap_or("baseline").to_string();
         let g = |k: &str| h[k].as_f64().unwrap_or(f64::NAN);
-        data.baseline = Some(Marked { label: base.clone(), latency_s: g("baseline_latency_ms") / 1e3, loss: g("baseline_loss") });
-        data.chosen = Some(Marked { label: best_label.clone(), latency_s: g("best_latency_ms") / 1e3, loss: g("best_loss") });
+        data.baseline = Some(Marked {
+            label: base.clone(),
+            latency_s: g("baseline_latency_ms") / 1e3,
+            loss: g("baseline_loss"),
+        });
+        data.chosen = Some(Marked {
+            label: best_label.clone(),
+            latency_s: g("best_latency_ms") / 1e3,
+            loss: g("best_loss"),
+        });
         data.headline = Some(Headline {
             baseline: base,
             best: best_label,
@@ -158,19 +232,28 @@ fn fill_search(data: &mut ReportData, t: &Table, objective: Objective) {
             data.notes.push(format!(
                 "At {} ({}): best {:.3} vs baseline {:.3} loss, perplexity −{:.1}%.",
                 h["precision"].as_str().unwrap_or(""),
-                rooflaw_dsl::Quantity::new(h["baseline_latency_ms"].as_f64().unwrap_or(0.0) / 1e3, rooflaw_dsl::Dim::TIME),
+                rooflaw_dsl::Quantity::new(
+                    h["baseline_latency_ms"].as_f64().unwrap_or(0.0) / 1e3,
+                    rooflaw_dsl::Dim::TIME
+                ),
                 h["best_loss"].as_f64().unwrap_or(f64::NAN),
                 h["baseline_loss"].as_f64().unwrap_or(f64::NAN),
                 h["perplexity_reduction_pct"].as_f64().unwrap_or(f64::NAN),
             ));
         }
     } else if let Some(top) = data.top.first() {
-        data.chosen = Some(Marked { label: top.label.clone(), latency_s: t.f64s(col).map_or(f64::NAN, |l| l[0] / 1e3), loss: top.loss });
+        data.chosen = Some(Marked {
+            label: top.label.clone(),
+            latency_s: t.f64s(col).map_or(f64::NAN, |l| l[0] / 1e3),
+            loss: top.loss,
+        });
     }
 }
 
 fn fill_ops(data: &mut ReportData, arch: &crate::Architecture, hw: &Hardware, wl: &Workload) {
-    let Ok(b) = crate::roofline::breakdown(arch, hw, wl) else { return };
+    let Ok(b) = crate::roofline::breakdown(arch, hw, wl) else {
+        return;
+    };
     for (phase, rows) in [("prefill", &b.prefill), ("decode", &b.decode)] {
         for r in rows {
             let bytes = r.weight_bytes + r.activation_bytes + r.kv_read_bytes + r.kv_write_bytes;
@@ -196,12 +279,20 @@ fn fill_ops(data: &mut ReportData, arch: &crate::Architecture, hw: &Hardware, wl
 fn fill_fit(data: &mut ReportData, v: &Value) {
     let measured = v["measured"].as_array().cloned().unwrap_or_default();
     let predicted = v["predicted"].as_array().cloned().unwrap_or_default();
-    let intervals: Vec<(f64, f64)> = serde_json::from_value(v["intervals"].clone()).unwrap_or_default();
+    let intervals: Vec<(f64, f64)> =
+        serde_json::from_value(v["intervals"].clone()).unwrap_or_default();
     data.fit = Some(FitView {
         points: measured
             .iter()
             .zip(&predicted)
-            .filter_map(|(m, p)| Some(FitPoint { measured: m.as_f64()?, predicted: p.as_f64()?, heldout: false, label: String::new() }))
+            .filter_map(|(m, p)| {
+                Some(FitPoint {
+                    measured: m.as_f64()?,
+                    predicted: p.as_f64()?,
+                    heldout: false,
+                    label: String::new(),
+                })
+            })
             .collect(),
         r2_train: v["train"]["r2"].as_f64(),
         r2_holdout: v["holdout"]["r2"].as_f64(),
@@ -221,8 +312,19 @@ fn fill_fit(data: &mut ReportData, v: &Value) {
 }
 
 impl Reporter for HtmlReport {
-    fn write(&self, dir: &Path, spec: &Spec, outputs: &BTreeMap<String, Arc<Artifact>>, reported: &[String]) -> Result<Vec<PathBuf>, String> {
-        let of_kind = |kind: &str| reported.iter().filter_map(|n| outputs.get(n).filter(|a| a.kind == kind)).collect::<Vec<_>>();
+    fn write(
+        &self,
+        dir: &Path,
+        spec: &Spec,
+        outputs: &BTreeMap<String, Arc<Artifact>>,
+        reported: &[String],
+    ) -> Result<Vec<PathBuf>, String> {
+        let of_kind = |kind: &str| {
+            reported
+                .iter()
+                .filter_map(|n| outputs.get(n).filter(|a| a.kind == kind))
+                .collect::<Vec<_>>()
+        };
         let searches = of_kind(search::KIND);
         let frontiers = of_kind(pareto::KIND);
         let fits = of_kind(fit::KIND);
@@ -239,16 +341,31 @@ impl Reporter for HtmlReport {
         let search_t = searches
             .iter()
             .filter_map(|a| a.as_table())
-            .find(|t| t.meta.get("headline").and_then(Value::as_array).is_some_and(|h| !h.is_empty()))
+            .find(|t| {
+                t.meta
+                    .get("headline")
+                    .and_then(Value::as_array)
+                    .is_some_and(|h| !h.is_empty())
+            })
             .or_else(|| searches.first().and_then(|a| a.as_table()));
-        let objective: Objective = search_t.and_then(|t| meta(t, "objective")).or_else(|| frontiers.first().and_then(|a| a.as_table()).and_then(|t| meta(t, "objective"))).unwrap_or(Objective::Total);
+        let objective: Objective = search_t
+            .and_then(|t| meta(t, "objective"))
+            .or_else(|| {
+                frontiers
+                    .first()
+                    .and_then(|a| a.as_table())
+                    .and_then(|t| meta(t, "objective"))
+            })
+            .unwrap_or(Objective::Total);
         data.objective = objective_name(objective).into();
         let frontier_t = frontiers
             .iter()
             .filter_map(|a| a.as_table())
             .find(|t| meta::<Objective>(t, "objective") == Some(objective))
             .or_else(|| frontiers.first().and_then(|a| a.as_table()));
-        let context = frontier_t.or(search_t).and_then(|t| fill_context(&mut data, t));
+        let context = frontier_t
+            .or(search_t)
+            .and_then(|t| fill_context(&mut data, t));
         if let Some(t) = frontier_t {
             fill_frontier(&mut data, t, objective);
         }
@@ -258,7 +375,10 @@ impl Reporter for HtmlReport {
         if let Some((hw, wls)) = &context {
             let chosen = search_t
                 .and_then(|t| meta::<Vec<Value>>(t, "headline"))
-                .and_then(|h| h.first().and_then(|h| serde_json::from_value(h["best"].clone()).ok()))
+                .and_then(|h| {
+                    h.first()
+                        .and_then(|h| serde_json::from_value(h["best"].clone()).ok())
+                })
                 .or_else(|| search_t.and_then(|t| candidates::arch_at(t, 0).ok()));
             if let (Some(arch), Some(wl)) = (chosen, wls.first()) {
                 fill_ops(&mut data, &arch, hw, wl);

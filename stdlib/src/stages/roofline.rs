@@ -21,9 +21,27 @@ impl Roofline {
             kind: "roofline",
             doc: "Predicted prefill, decode and total latency and the memory footprint of each candidate.",
             params: vec![
-                Param { name: "candidates", ty: ParamType::Stage, required: true, positional: true, doc: "candidates (enumerate or sample)" },
-                Param { name: "hardware", ty: ParamType::Hardware, required: true, positional: false, doc: "the chip" },
-                Param { name: "workload", ty: ParamType::Workload, required: true, positional: false, doc: "batch, prompt, generated tokens, precisions" },
+                Param {
+                    name: "candidates",
+                    ty: ParamType::Stage,
+                    required: true,
+                    positional: true,
+                    doc: "candidates (enumerate or sample)",
+                },
+                Param {
+                    name: "hardware",
+                    ty: ParamType::Hardware,
+                    required: true,
+                    positional: false,
+                    doc: "the chip",
+                },
+                Param {
+                    name: "workload",
+                    ty: ParamType::Workload,
+                    required: true,
+                    positional: false,
+                    doc: "batch, prompt, generated tokens, precisions",
+                },
             ],
         })
     }
@@ -50,7 +68,11 @@ struct Chunk {
     first_error: Option<String>,
 }
 
-pub(crate) fn evaluate_all(cands: &Artifact, hw: &Hardware, wl: &Workload) -> Result<(Table, u64), StageError> {
+pub(crate) fn evaluate_all(
+    cands: &Artifact,
+    hw: &Hardware,
+    wl: &Workload,
+) -> Result<(Table, u64), StageError> {
     let chunks = candidates::map_chunks(cands, |it: &mut dyn Iterator<Item = Architecture>| {
         let mut c = Chunk {
             archs: candidates::ArchColumns::default(),
@@ -120,20 +142,27 @@ impl StageKind for Roofline {
         let hw = args::hardware(stage, spec, "hardware");
         let wl = args::workloads(stage, spec, "workload");
         match (hw, wl) {
-            (Ok(hw), Ok(wl)) => Ok(json!({ "hardware": args::json(&hw), "workloads": args::json(&wl) })),
+            (Ok(hw), Ok(wl)) => {
+                Ok(json!({ "hardware": args::json(&hw), "workloads": args::json(&wl) }))
+            }
             (hw, wl) => Err(hw.err().into_iter().chain(wl.err()).flatten().collect()),
         }
     }
 
     fn run(&self, ctx: &RunCtx, params: &Value, inputs: &Inputs) -> Result<Artifact, StageError> {
-        let hw: Hardware = serde_json::from_value(params["hardware"].clone()).map_err(|e| StageError::new(e.to_string()))?;
-        let wls: Vec<Workload> =
-            serde_json::from_value(params["workloads"].clone()).map_err(|e| StageError::new(e.to_string()))?;
+        let hw: Hardware = serde_json::from_value(params["hardware"].clone())
+            .map_err(|e| StageError::new(e.to_string()))?;
+        let wls: Vec<Workload> = serde_json::from_value(params["workloads"].clone())
+            .map_err(|e| StageError::new(e.to_string()))?;
         let cands = inputs.require("candidates")?;
         let mut out: Option<Table> = None;
         let mut skipped = 0;
         for wl in &wls {
-            ctx.progress.message(format!("{} candidates at {}", count_hint(cands), wl.precision.label()));
+            ctx.progress.message(format!(
+                "{} candidates at {}",
+                count_hint(cands),
+                wl.precision.label()
+            ));
             let (t, s) = evaluate_all(cands, &hw, wl)?;
             skipped += s;
             out = Some(match out {
@@ -143,7 +172,8 @@ impl StageKind for Roofline {
         }
         let mut t = out.ok_or_else(|| StageError::new("the workload lists no precision"))?;
         t.meta.insert("hardware".into(), params["hardware"].clone());
-        t.meta.insert("workloads".into(), params["workloads"].clone());
+        t.meta
+            .insert("workloads".into(), params["workloads"].clone());
         t.meta.insert("skipped".into(), json!(skipped));
         Ok(Artifact::table(KIND, t))
     }
@@ -151,7 +181,10 @@ impl StageKind for Roofline {
 
 fn count_hint(a: &Artifact) -> String {
     a.as_json().and_then(|v| v["count"].as_u64()).map_or_else(
-        || a.as_table().map_or_else(String::new, |t| t.rows().to_string()),
+        || {
+            a.as_table()
+                .map_or_else(String::new, |t| t.rows().to_string())
+        },
         |n| n.to_string(),
     )
 }

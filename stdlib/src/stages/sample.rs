@@ -18,10 +18,34 @@ impl Sample {
             kind: "sample",
             doc: "Choose n candidates to train, deterministically from a seed.",
             params: vec![
-                Param { name: "candidates", ty: ParamType::Stage, required: true, positional: true, doc: "candidates to choose from" },
-                Param { name: "n", ty: ParamType::Integer, required: true, positional: true, doc: "how many" },
-                Param { name: "by", ty: ParamType::Enum(METHODS), required: false, positional: false, doc: "sampling method (default latin_hypercube)" },
-                Param { name: "seed", ty: ParamType::Integer, required: false, positional: false, doc: "random seed (default 0)" },
+                Param {
+                    name: "candidates",
+                    ty: ParamType::Stage,
+                    required: true,
+                    positional: true,
+                    doc: "candidates to choose from",
+                },
+                Param {
+                    name: "n",
+                    ty: ParamType::Integer,
+                    required: true,
+                    positional: true,
+                    doc: "how many",
+                },
+                Param {
+                    name: "by",
+                    ty: ParamType::Enum(METHODS),
+                    required: false,
+                    positional: false,
+                    doc: "sampling method (default latin_hypercube)",
+                },
+                Param {
+                    name: "seed",
+                    ty: ParamType::Integer,
+                    required: false,
+                    positional: false,
+                    doc: "random seed (default 0)",
+                },
             ],
         })
     }
@@ -39,16 +63,22 @@ impl StageKind for Sample {
     fn resolve(&self, stage: &Stage, _: &Spec) -> Result<Value, Vec<Diagnostic>> {
         let n = args::integer(stage, "n", 0).map_err(|d| vec![d])?;
         if n == 0 {
-            return Err(vec![Diagnostic::error("rooflaw::invalid-value", "`n` must be at least 1").at(args::span(stage, "n"), "zero")]);
+            return Err(vec![
+                Diagnostic::error("rooflaw::invalid-value", "`n` must be at least 1")
+                    .at(args::span(stage, "n"), "zero"),
+            ]);
         }
         let seed = args::integer(stage, "seed", 0).map_err(|d| vec![d])?;
-        Ok(json!({ "n": n, "by": args::string(stage, "by").unwrap_or("latin_hypercube"), "seed": seed }))
+        Ok(
+            json!({ "n": n, "by": args::string(stage, "by").unwrap_or("latin_hypercube"), "seed": seed }),
+        )
     }
 
     fn run(&self, _: &RunCtx, params: &Value, inputs: &Inputs) -> Result<Artifact, StageError> {
         let all = candidates::all(inputs.require("candidates")?)?;
         let n = params["n"].as_u64().unwrap_or(1) as usize;
-        let method = Method::from_name(params["by"].as_str().unwrap_or("")).unwrap_or(Method::LatinHypercube);
+        let method = Method::from_name(params["by"].as_str().unwrap_or(""))
+            .unwrap_or(Method::LatinHypercube);
         let seed = params["seed"].as_u64().unwrap_or(0);
         // Sample over the architecture's own axes, so the choice does not
         // depend on how the space was written.

@@ -22,12 +22,48 @@ impl Search {
             kind: "search",
             doc: "The lowest-loss designs within a budget, and the comparison with a baseline model.",
             params: vec![
-                Param { name: "designs", ty: ParamType::Stage, required: true, positional: true, doc: "a pareto stage, or a roofline stage with `law:`" },
-                Param { name: "budget", ty: ParamType::Budget, required: false, positional: false, doc: "latency and memory limits" },
-                Param { name: "baseline", ty: ParamType::Preset(PresetKind::Model), required: false, positional: false, doc: "a model preset to compare with" },
-                Param { name: "law", ty: ParamType::Stage, required: false, positional: false, doc: "a law stage, when `designs` has no loss column" },
-                Param { name: "objective", ty: ParamType::Enum(Objective::NAMES), required: false, positional: false, doc: "latency for the comparison (default: the frontier's)" },
-                Param { name: "top", ty: ParamType::Integer, required: false, positional: false, doc: "how many designs to keep (default 5)" },
+                Param {
+                    name: "designs",
+                    ty: ParamType::Stage,
+                    required: true,
+                    positional: true,
+                    doc: "a pareto stage, or a roofline stage with `law:`",
+                },
+                Param {
+                    name: "budget",
+                    ty: ParamType::Budget,
+                    required: false,
+                    positional: false,
+                    doc: "latency and memory limits",
+                },
+                Param {
+                    name: "baseline",
+                    ty: ParamType::Preset(PresetKind::Model),
+                    required: false,
+                    positional: false,
+                    doc: "a model preset to compare with",
+                },
+                Param {
+                    name: "law",
+                    ty: ParamType::Stage,
+                    required: false,
+                    positional: false,
+                    doc: "a law stage, when `designs` has no loss column",
+                },
+                Param {
+                    name: "objective",
+                    ty: ParamType::Enum(Objective::NAMES),
+                    required: false,
+                    positional: false,
+                    doc: "latency for the comparison (default: the frontier's)",
+                },
+                Param {
+                    name: "top",
+                    ty: ParamType::Integer,
+                    required: false,
+                    positional: false,
+                    doc: "how many designs to keep (default 5)",
+                },
             ],
         })
     }
@@ -78,8 +114,11 @@ impl StageKind for Search {
             Some(id) => {
                 let m = crate::models::find(id).ok_or_else(|| {
                     let ids = crate::models::ids();
-                    let mut d = Diagnostic::error("rooflaw::unknown-preset", format!("no model preset named `{id}`"))
-                        .at(args::span(stage, "baseline"), "unknown model");
+                    let mut d = Diagnostic::error(
+                        "rooflaw::unknown-preset",
+                        format!("no model preset named `{id}`"),
+                    )
+                    .at(args::span(stage, "baseline"), "unknown model");
                     if let Some(s) = rooflaw_dsl::did_you_mean(id, ids.iter().copied()) {
                         d = d.help(format!("did you mean `{s}`?"));
                     }
@@ -100,12 +139,16 @@ impl StageKind for Search {
     #[allow(clippy::too_many_lines)]
     fn run(&self, _: &RunCtx, params: &Value, inputs: &Inputs) -> Result<Artifact, StageError> {
         let input = inputs.require("designs")?;
-        let t = input.as_table().ok_or_else(|| StageError::new("`search` reads a pareto or roofline table"))?;
+        let t = input
+            .as_table()
+            .ok_or_else(|| StageError::new("`search` reads a pareto or roofline table"))?;
         let (law, tokens) = match inputs.get("law") {
             Some(a) => law::read(a)?,
             None => {
                 let l = t.meta.get("law").cloned().ok_or_else(|| {
-                    StageError::new("these designs have no loss: pass `law:` or search a pareto stage")
+                    StageError::new(
+                        "these designs have no loss: pass `law:` or search a pareto stage",
+                    )
                 })?;
                 let law = serde_json::from_value(l).map_err(|e| StageError::new(e.to_string()))?;
                 (law, t.meta.get("tokens").and_then(Value::as_f64))
@@ -118,20 +161,44 @@ impl StageKind for Search {
         let objective = params["objective"]
             .as_str()
             .and_then(Objective::from_name)
-            .or_else(|| t.meta.get("objective").and_then(|o| serde_json::from_value(o.clone()).ok()))
+            .or_else(|| {
+                t.meta
+                    .get("objective")
+                    .and_then(|o| serde_json::from_value(o.clone()).ok())
+            })
             .unwrap_or(Objective::Total);
         let budget: Option<Budget> = args::budget_from_params(&params["budget"]);
-        let open = Budget { name: "none".into(), limits: vec![] };
-        let rows: Vec<Row> = (0..t.rows()).map(|i| Row { metrics: row_metrics(t, i), loss: loss[i] }).collect();
+        let open = Budget {
+            name: "none".into(),
+            limits: vec![],
+        };
+        let rows: Vec<Row> = (0..t.rows())
+            .map(|i| Row {
+                metrics: row_metrics(t, i),
+                loss: loss[i],
+            })
+            .collect();
         let k = params["top"].as_u64().unwrap_or(5) as usize;
         let result = crate::search::search(&rows, budget.as_ref().unwrap_or(&open), k);
 
         let mut out = t.select(&result.top.iter().map(|p| p.index).collect::<Vec<_>>());
         if out.column("loss").is_none() {
-            out.push("loss", Column::F64(result.top.iter().map(|p| p.loss).collect()));
-            out.push("perplexity", Column::F64(result.top.iter().map(|p| p.perplexity).collect()));
+            out.push(
+                "loss",
+                Column::F64(result.top.iter().map(|p| p.loss).collect()),
+            );
+            out.push(
+                "perplexity",
+                Column::F64(result.top.iter().map(|p| p.perplexity).collect()),
+            );
         }
-        out.columns.insert(0, ("rank".into(), Column::I32((1..=result.top.len() as i32).collect())));
+        out.columns.insert(
+            0,
+            (
+                "rank".into(),
+                Column::I32((1..=result.top.len() as i32).collect()),
+            ),
+        );
         let margins: Vec<String> = result
             .top
             .iter()
@@ -151,23 +218,47 @@ impl StageKind for Search {
         let mut headlines = Vec::new();
         let mut baseline_rows = Vec::new();
         if let Some(base) = params["baseline"].as_object() {
-            let arch: crate::Architecture =
-                serde_json::from_value(base["arch"].clone()).map_err(|e| StageError::new(e.to_string()))?;
-            let hw: Option<Hardware> = t.meta.get("hardware").and_then(|h| serde_json::from_value(h.clone()).ok());
-            let wls: Vec<Workload> =
-                t.meta.get("workloads").and_then(|w| serde_json::from_value(w.clone()).ok()).unwrap_or_default();
+            let arch: crate::Architecture = serde_json::from_value(base["arch"].clone())
+                .map_err(|e| StageError::new(e.to_string()))?;
+            let hw: Option<Hardware> = t
+                .meta
+                .get("hardware")
+                .and_then(|h| serde_json::from_value(h.clone()).ok());
+            let wls: Vec<Workload> = t
+                .meta
+                .get("workloads")
+                .and_then(|w| serde_json::from_value(w.clone()).ok())
+                .unwrap_or_default();
             let (base_loss, extrapolated) = match law.predict(&arch, tokens) {
                 Ok(l) => (l, false),
-                Err(_) => (law.clone().with_extrapolate(true).predict(&arch, tokens).map_err(|e| StageError::new(e.to_string()))?, true),
+                Err(_) => (
+                    law.clone()
+                        .with_extrapolate(true)
+                        .predict(&arch, tokens)
+                        .map_err(|e| StageError::new(e.to_string()))?,
+                    true,
+                ),
             };
-            let precisions = t.strs("precision").map(<[String]>::to_vec).unwrap_or_default();
+            let precisions = t
+                .strs("precision")
+                .map(<[String]>::to_vec)
+                .unwrap_or_default();
             for wl in &wls {
                 let Some(hw) = &hw else { break };
-                let s = crate::roofline::evaluate(&arch, hw, wl).map_err(|e| StageError::new(format!("baseline: {e}")))?;
+                let s = crate::roofline::evaluate(&arch, hw, wl)
+                    .map_err(|e| StageError::new(format!("baseline: {e}")))?;
                 let m = Metrics::from_summary(&s);
                 let label = wl.precision.label();
-                let group: Vec<usize> = (0..rows.len()).filter(|&i| precisions.get(i).is_none_or(|p| *p == label)).collect();
-                let items: Vec<Row> = group.iter().map(|&i| Row { metrics: rows[i].metrics, loss: rows[i].loss }).collect();
+                let group: Vec<usize> = (0..rows.len())
+                    .filter(|&i| precisions.get(i).is_none_or(|p| *p == label))
+                    .collect();
+                let items: Vec<Row> = group
+                    .iter()
+                    .map(|&i| Row {
+                        metrics: rows[i].metrics,
+                        loss: rows[i].loss,
+                    })
+                    .collect();
                 baseline_rows.push(json!({
                     "precision": label,
                     "latency_ms": m.objective(objective) * 1e3,
@@ -198,7 +289,10 @@ impl StageKind for Search {
         }
         out.meta = t.meta.clone();
         out.meta.remove("cloud");
-        out.meta.insert("budget".into(), budget.as_ref().map(args::json).unwrap_or_default());
+        out.meta.insert(
+            "budget".into(),
+            budget.as_ref().map(args::json).unwrap_or_default(),
+        );
         out.meta.insert("feasible".into(), json!(result.feasible));
         out.meta.insert("searched".into(), json!(result.total));
         out.meta.insert("objective".into(), json!(objective));

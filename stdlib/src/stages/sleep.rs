@@ -18,8 +18,20 @@ impl Sleep {
             kind: "sleep",
             doc: "Test only: wait, then emit the time waited.",
             params: vec![
-                Param { name: "time", ty: ParamType::Number(Dim::TIME), required: true, positional: true, doc: "how long" },
-                Param { name: "after", ty: ParamType::Stage, required: false, positional: false, doc: "an upstream stage" },
+                Param {
+                    name: "time",
+                    ty: ParamType::Number(Dim::TIME),
+                    required: true,
+                    positional: true,
+                    doc: "how long",
+                },
+                Param {
+                    name: "after",
+                    ty: ParamType::Stage,
+                    required: false,
+                    positional: false,
+                    doc: "an upstream stage",
+                },
             ],
         })
     }
@@ -44,6 +56,9 @@ impl StageKind for Sleep {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        Ok(Artifact::table("slept", Table::new().with("seconds", Column::F64(vec![t]))))
+        Ok(Artifact::table(
+            "slept",
+            Table::new().with("seconds", Column::F64(vec![t])),
+        ))
     }
 }

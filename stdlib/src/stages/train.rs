@@ -22,19 +22,55 @@ pub(crate) struct Train {
 
 impl Train {
     pub(crate) fn new() -> Self {
-        let p = |name, ty, doc| Param { name, ty, required: false, positional: false, doc };
+        let p = |name, ty, doc| Param {
+            name,
+            ty,
+            required: false,
+            positional: false,
+            doc,
+        };
         Self {
             sig: Signature {
                 kind: "train",
                 doc: "Train every candidate on a corpus and measure its validation loss (one cached run per architecture).",
                 params: vec![
-                    Param { name: "candidates", ty: ParamType::Stage, required: true, positional: true, doc: "usually a sample stage" },
-                    p("corpus", ParamType::Preset(PresetKind::Corpus), "the corpus (default \"sotu\", the State of the Union addresses)"),
-                    p("tokens", ParamType::Number(Dim::TOKENS), "training tokens per run (default 1M)"),
-                    p("seq_len", ParamType::Integer, "sequence length (default 128)"),
-                    p("batch", ParamType::Integer, "sequences per step (default 16)"),
-                    p("lr", ParamType::Number(Dim::NONE), "peak learning rate (default 1e-3)"),
-                    p("seed", ParamType::Integer, "seed of initialisation and batches (default 0)"),
+                    Param {
+                        name: "candidates",
+                        ty: ParamType::Stage,
+                        required: true,
+                        positional: true,
+                        doc: "usually a sample stage",
+                    },
+                    p(
+                        "corpus",
+                        ParamType::Preset(PresetKind::Corpus),
+                        "the corpus (default \"sotu\", the State of the Union addresses)",
+                    ),
+                    p(
+                        "tokens",
+                        ParamType::Number(Dim::TOKENS),
+                        "training tokens per run (default 1M)",
+                    ),
+                    p(
+                        "seq_len",
+                        ParamType::Integer,
+                        "sequence length (default 128)",
+                    ),
+                    p(
+                        "batch",
+                        ParamType::Integer,
+                        "sequences per step (default 16)",
+                    ),
+                    p(
+                        "lr",
+                        ParamType::Number(Dim::NONE),
+                        "peak learning rate (default 1e-3)",
+                    ),
+                    p(
+                        "seed",
+                        ParamType::Integer,
+                        "seed of initialisation and batches (default 0)",
+                    ),
                 ],
             },
             executor: Arc::new(LocalExecutor::new()),
@@ -53,15 +89,26 @@ impl StageKind for Train {
 
     fn resolve(&self, stage: &Stage, _: &Spec) -> Result<Value, Vec<Diagnostic>> {
         let int = |p, d| args::integer(stage, p, d).map_err(|e| vec![e]);
-        let mut recipe = Recipe::small(args::number(stage, "tokens").unwrap_or(1e6) as u64, int("seed", 0)?);
+        let mut recipe = Recipe::small(
+            args::number(stage, "tokens").unwrap_or(1e6) as u64,
+            int("seed", 0)?,
+        );
         recipe.seq_len = int("seq_len", 128)? as usize;
         recipe.batch = int("batch", 16)? as usize;
         recipe.lr = args::number(stage, "lr").unwrap_or(recipe.lr);
-        recipe.validate().map_err(|e| vec![Diagnostic::error("rooflaw::invalid-value", e.to_string()).at(stage.span, "this training recipe")])?;
+        recipe.validate().map_err(|e| {
+            vec![
+                Diagnostic::error("rooflaw::invalid-value", e.to_string())
+                    .at(stage.span, "this training recipe"),
+            ]
+        })?;
         let corpus = args::string(stage, "corpus").unwrap_or("sotu");
         // The corpus's content hash is part of every job's key.
         let c = self.executor.corpus(corpus).map_err(|e| {
-            vec![Diagnostic::error("rooflaw::unknown-corpus", e.to_string()).at(args::span(stage, "corpus"), "this corpus")]
+            vec![
+                Diagnostic::error("rooflaw::unknown-corpus", e.to_string())
+                    .at(args::span(stage, "corpus"), "this corpus"),
+            ]
         })?;
         Ok(json!({ "recipe": args::json(&recipe), "corpus": args::json(&CorpusRef::of(&c)) }))
     }
@@ -83,32 +130,64 @@ impl StageKind for Train {
 impl MapStage for Train {
     fn items(&self, params: &Value, inputs: &Inputs) -> Result<Vec<Value>, StageError> {
         let archs = candidates::all(inputs.require("candidates")?)?;
-        let recipe: Recipe = serde_json::from_value(params["recipe"].clone()).map_err(|e| StageError::new(e.to_string()))?;
-        let corpus: CorpusRef = serde_json::from_value(params["corpus"].clone()).map_err(|e| StageError::new(e.to_string()))?;
+        let recipe: Recipe = serde_json::from_value(params["recipe"].clone())
+            .map_err(|e| StageError::new(e.to_string()))?;
+        let corpus: CorpusRef = serde_json::from_value(params["corpus"].clone())
+            .map_err(|e| StageError::new(e.to_string()))?;
         Ok(archs
             .into_iter()
-            .map(|arch| args::json(&TrainJob { arch, recipe: recipe.clone(), corpus: corpus.clone() }))
+            .map(|arch| {
+                args::json(&TrainJob {
+                    arch,
+                    recipe: recipe.clone(),
+                    corpus: corpus.clone(),
+                })
+            })
             .collect())
     }
 
     fn run_item(&self, ctx: &RunCtx, item: &Value) -> Result<Artifact, StageError> {
-        let job: TrainJob = serde_json::from_value(item.clone()).map_err(|e| StageError::new(e.to_string()))?;
+        let job: TrainJob =
+            serde_json::from_value(item.clone()).map_err(|e| StageError::new(e.to_string()))?;
         let label = crate::train::model::label(&job.arch);
         let mut progress = |p: &crate::train::Progress| {
-            ctx.progress.message(format!("{label}: step {}/{} loss {:.3} {:.0} tok/s", p.step, p.steps, p.loss, p.tokens_per_s));
-            if ctx.cancelled() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+            ctx.progress.message(format!(
+                "{label}: step {}/{} loss {:.3} {:.0} tok/s",
+                p.step, p.steps, p.loss, p.tokens_per_s
+            ));
+            if ctx.cancelled() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
         };
-        let r = self.executor.run(&job, &ctx.workdir, &mut progress).map_err(|e| StageError::new(format!("{label}: {e}")))?;
-        Ok(Artifact::json("run", json!({ "result": args::json(&r), "arch": args::json(&job.arch) })))
+        let r = self
+            .executor
+            .run(&job, &ctx.workdir, &mut progress)
+            .map_err(|e| StageError::new(format!("{label}: {e}")))?;
+        Ok(Artifact::json(
+            "run",
+            json!({ "result": args::json(&r), "arch": args::json(&job.arch) }),
+        ))
     }
 
-    fn combine(&self, _: &Value, _: &Inputs, _: &[Value], results: &[Arc<Artifact>]) -> Result<Artifact, StageError> {
+    fn combine(
+        &self,
+        _: &Value,
+        _: &Inputs,
+        _: &[Value],
+        results: &[Arc<Artifact>],
+    ) -> Result<Artifact, StageError> {
         let mut archs = candidates::ArchColumns::with_capacity(results.len());
         let mut cols: [Vec<f64>; 7] = Default::default();
         for a in results {
-            let v = a.as_json().ok_or_else(|| StageError::new("corrupt training result"))?;
-            let arch: crate::Architecture = serde_json::from_value(v["arch"].clone()).map_err(|e| StageError::new(e.to_string()))?;
-            let r: TrainResult = serde_json::from_value(v["result"].clone()).map_err(|e| StageError::new(e.to_string()))?;
+            let v = a
+                .as_json()
+                .ok_or_else(|| StageError::new("corrupt training result"))?;
+            let arch: crate::Architecture = serde_json::from_value(v["arch"].clone())
+                .map_err(|e| StageError::new(e.to_string()))?;
+            let r: TrainResult = serde_json::from_value(v["result"].clone())
+                .map_err(|e| StageError::new(e.to_string()))?;
             archs.push(&arch);
             for (c, x) in cols.iter_mut().zip([
                 r.params as f64,
@@ -124,7 +203,18 @@ impl MapStage for Train {
         }
         let mut t = Table::new();
         archs.into_columns(&mut t);
-        for (name, c) in ["trained_params", "tokens", "train_loss", "val_loss", "val_ppl", "wall_s", "tokens_per_s"].iter().zip(cols) {
+        for (name, c) in [
+            "trained_params",
+            "tokens",
+            "train_loss",
+            "val_loss",
+            "val_ppl",
+            "wall_s",
+            "tokens_per_s",
+        ]
+        .iter()
+        .zip(cols)
+        {
             t.push(*name, Column::F64(c));
         }
         Ok(Artifact::table(KIND, t))

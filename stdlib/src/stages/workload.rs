@@ -11,21 +11,31 @@ pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>
     let count = |path: &str, default: Option<u32>, diags: &mut Vec<Diagnostic>| -> u32 {
         match block.field(path) {
             Some(f) => match &f.value.node {
-                Value::Quantity(q) if q.value >= 0.0 && q.value.fract() == 0.0 && q.value <= f64::from(u32::MAX) => {
+                Value::Quantity(q)
+                    if q.value >= 0.0
+                        && q.value.fract() == 0.0
+                        && q.value <= f64::from(u32::MAX) =>
+                {
                     q.value as u32
                 }
                 _ => {
                     diags.push(
-                        Diagnostic::error("rooflaw::invalid-value", format!("`{path}` must be a whole number"))
-                            .at(f.value.span, "expected a whole number"),
+                        Diagnostic::error(
+                            "rooflaw::invalid-value",
+                            format!("`{path}` must be a whole number"),
+                        )
+                        .at(f.value.span, "expected a whole number"),
                     );
                     0
                 }
             },
             None => default.unwrap_or_else(|| {
                 diags.push(
-                    Diagnostic::error("rooflaw::missing-field", format!("workload `{}` needs `{path}`", block.name.node))
-                        .at(block.name.span, format!("add `{path} = ...`")),
+                    Diagnostic::error(
+                        "rooflaw::missing-field",
+                        format!("workload `{}` needs `{path}`", block.name.node),
+                    )
+                    .at(block.name.span, format!("add `{path} = ...`")),
                 );
                 0
             }),
@@ -36,7 +46,10 @@ pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>
     let generate = count("generate", None, &mut diags);
     if batch == 0 {
         if let Some(f) = block.field("batch") {
-            diags.push(Diagnostic::error("rooflaw::invalid-value", "`batch` must be at least 1").at(f.value.span, "zero"));
+            diags.push(
+                Diagnostic::error("rooflaw::invalid-value", "`batch` must be at least 1")
+                    .at(f.value.span, "zero"),
+            );
         }
     }
     let mut words: Vec<Spanned<String>> = Vec::new();
@@ -47,12 +60,23 @@ pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>
             Value::List(items) => {
                 for i in items {
                     match &i.node {
-                        Value::Word(w) | Value::Str(w) => words.push(Spanned::new(w.clone(), i.span)),
-                        _ => diags.push(Diagnostic::error("rooflaw::invalid-value", "expected a precision").at(i.span, "here")),
+                        Value::Word(w) | Value::Str(w) => {
+                            words.push(Spanned::new(w.clone(), i.span))
+                        }
+                        _ => diags.push(
+                            Diagnostic::error("rooflaw::invalid-value", "expected a precision")
+                                .at(i.span, "here"),
+                        ),
                     }
                 }
             }
-            _ => diags.push(Diagnostic::error("rooflaw::invalid-value", "expected a precision such as `fp16` or `w4a16kv8`").at(v.span, "here")),
+            _ => diags.push(
+                Diagnostic::error(
+                    "rooflaw::invalid-value",
+                    "expected a precision such as `fp16` or `w4a16kv8`",
+                )
+                .at(v.span, "here"),
+            ),
         },
     }
     let attention = match block.field("attention").map(|f| &f.value) {
@@ -83,5 +107,9 @@ pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>
             ),
         }
     }
-    if diags.is_empty() { Ok(out) } else { Err(diags) }
+    if diags.is_empty() {
+        Ok(out)
+    } else {
+        Err(diags)
+    }
 }
