@@ -203,19 +203,7 @@ impl Stage {
 
     /// Names of the stages this one reads, in argument order.
     pub fn inputs(&self) -> Vec<&Name> {
-        fn walk<'a>(v: &'a Spanned<ArgValue>, out: &mut Vec<&'a Name>) {
-            match &v.node {
-                ArgValue::Ref(RefKind::Stage, name) => out.push(name),
-                ArgValue::List(items) => items.iter().for_each(|i| walk(i, out)),
-                ArgValue::Map(items) => items.iter().for_each(|(_, i)| walk(i, out)),
-                _ => {}
-            }
-        }
-        let mut out = Vec::new();
-        for a in &self.args {
-            walk(&a.value, &mut out);
-        }
-        out
+        self.args.iter().flat_map(Arg::stage_refs).collect()
     }
 }
 
@@ -224,6 +212,24 @@ pub struct Arg {
     /// The parameter name from the signature (positional args are named here).
     pub param: String,
     pub value: Spanned<ArgValue>,
+}
+
+impl Arg {
+    /// The stages this argument names, in the order written (lists and maps
+    /// included): the edges of the stage DAG.
+    pub fn stage_refs(&self) -> Vec<&Name> {
+        fn walk<'a>(v: &'a ArgValue, out: &mut Vec<&'a Name>) {
+            match v {
+                ArgValue::Ref(RefKind::Stage, name) => out.push(name),
+                ArgValue::List(items) => items.iter().for_each(|i| walk(&i.node, out)),
+                ArgValue::Map(items) => items.iter().for_each(|(_, i)| walk(&i.node, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.value.node, &mut out);
+        out
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

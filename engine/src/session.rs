@@ -163,14 +163,13 @@ impl<'a> Session<'a> {
         let spec_stage = self.spec.stage(stage).expect("resolved stage exists");
         let mut inputs = serde_json::Map::new();
         for arg in &spec_stage.args {
-            let mut refs = Vec::new();
-            collect_stage_refs(&arg.value.node, &mut refs);
+            let refs = arg.stage_refs();
             if refs.is_empty() {
                 continue;
             }
             let list: Vec<Value> = refs
                 .iter()
-                .map(|s| json!({ "stage": s, "hash": input_hashes.get(s).cloned().unwrap_or_default() }))
+                .map(|s| json!({ "stage": s.node, "hash": input_hashes.get(&s.node).cloned().unwrap_or_default() }))
                 .collect();
             inputs.insert(arg.param.clone(), Value::Array(list));
         }
@@ -328,10 +327,8 @@ impl<'a> Session<'a> {
                 let mut reasons = if forced {
                     vec![Reason::Forced]
                 } else {
+                    // `NeverRun` already means there is no previous manifest.
                     self.explain_miss(stage, &manifest, false)
-                        .into_iter()
-                        .filter(|r| *r != Reason::NeverRun || self.previous(stage).is_none())
-                        .collect()
                 };
                 reasons.push(Reason::UpstreamWillRerun { stages: rerunning });
                 (Action::Run, reasons, None, None)
@@ -351,10 +348,9 @@ impl<'a> Session<'a> {
 
     /// The previous and current manifests of a stage (current with inputs as
     /// far as they are known now), for `explain`.
-    pub fn manifests(&self, stage: &str) -> (Option<Value>, Value) {
-        let plan = self.plan(&Options::default());
+    pub fn manifests(&self, stage: &str, plan: &[PlanEntry]) -> (Option<Value>, Value) {
         let mut known = BTreeMap::new();
-        for e in &plan {
+        for e in plan {
             if e.action == Action::Cached
                 && let Some(k) = &e.key
                 && let Some(Lookup::Hit(entry)) = k
@@ -422,6 +418,37 @@ impl<'a> Session<'a> {
             .store
             .record_run(&self.base_dir.join(&self.pipeline_id), &keys);
         Ok(outcomes)
+    }
+
+    /// Store an artifact and commit its entry under `key`: the crash-safe
+    /// commit point of a stage, or of one item of a map stage. Without a claim
+    /// (a forced rerun of a cached key) the entry is simply replaced.
+    #[allow(clippy::too_many_arguments)]
+    fn commit(
+        &self,
+        key: &Hash,
+        guard: Option<rooflaw_cache::InProgress<'_>>,
+        manifest: Value,
+        artifact: &Artifact,
+        stage: String,
+        kind: &str,
+        started: Instant,
+    ) -> Result<Hash, RunError> {
+        let cache_err = |e: rooflaw_cache::Error| RunError::Cache(e.to_string());
+        let out = self.store.put(&artifact.encode()).map_err(cache_err)?;
+        let outputs = BTreeMap::from([(OUT.to_string(), out)]);
+        let entry = Entry::new(
+            stage,
+            kind,
+            manifest,
+            outputs,
+            started.elapsed().as_millis() as u64,
+        );
+        match guard {
+            Some(g) => g.commit(&entry).map_err(cache_err)?,
+            None => self.store.put_entry(key, &entry).map_err(cache_err)?,
+        }
+        Ok(out)
     }
 
     /// A directory private to one cache key, for resumable state.
@@ -534,12 +561,12 @@ impl<'a> Session<'a> {
         let mut inputs = Inputs::default();
         let spec_stage = self.spec.stage(stage).expect("stage");
         for arg in &spec_stage.args {
-            let mut refs = Vec::new();
-            collect_stage_refs(&arg.value.node, &mut refs);
-            for s in refs {
-                let (hash, mem) = done.lock().expect("lock")[&s].clone();
+            for s in arg.stage_refs() {
+                let (hash, mem) = done.lock().expect("lock")[&s.node].clone();
                 let artifact = self.load(&hash, mem)?;
-                inputs.items.push((arg.param.clone(), s, artifact));
+                inputs
+                    .items
+                    .push((arg.param.clone(), s.node.clone(), artifact));
             }
         }
 
@@ -595,20 +622,15 @@ impl<'a> Session<'a> {
             (a, 0, 0)
         };
         progress.finish();
-        let bytes = artifact.encode();
-        let out = self.store.put(&bytes).map_err(cache_err)?;
-        let entry = Entry {
+        let out = self.commit(
+            &key,
+            guard,
             manifest,
-            outputs: BTreeMap::from([(OUT.to_string(), out)]),
-            created: now_secs(),
-            duration_ms: started.elapsed().as_millis() as u64,
-            stage: stage.to_string(),
-            kind: kind_name.clone(),
-        };
-        match guard {
-            Some(g) => g.commit(&entry).map_err(cache_err)?,
-            None => self.store.put_entry(&key, &entry).map_err(cache_err)?,
-        }
+            &artifact,
+            stage.to_string(),
+            &kind_name,
+            started,
+        )?;
         let _ = self.store.set_ref(&self.ref_name(stage), &key);
         done.lock().expect("lock").insert(
             stage.to_string(),
@@ -699,19 +721,15 @@ impl<'a> Session<'a> {
                     Claim::Cached(_) => None,
                 };
                 let a = map.run_item(&item_ctx, item).map_err(fail)?;
-                let out = self.store.put(&a.encode()).map_err(cache_err)?;
-                let entry = Entry {
-                    manifest: manifest.clone(),
-                    outputs: BTreeMap::from([(OUT.to_string(), out)]),
-                    created: now_secs(),
-                    duration_ms: started.elapsed().as_millis() as u64,
-                    stage: format!("{stage}[item]"),
-                    kind: kind_name.clone(),
-                };
-                match guard {
-                    Some(g) => g.commit(&entry).map_err(cache_err)?,
-                    None => self.store.put_entry(key, &entry).map_err(cache_err)?,
-                }
+                self.commit(
+                    key,
+                    guard,
+                    manifest.clone(),
+                    &a,
+                    format!("{stage}[item]"),
+                    &kind_name,
+                    started,
+                )?;
                 ctx.progress.inc(1);
                 Ok(Arc::new(a))
             })
@@ -723,22 +741,4 @@ impl<'a> Session<'a> {
             .map_err(fail)?;
         Ok((combined, items.len() - n_cached, n_cached))
     }
-}
-
-fn collect_stage_refs(v: &rooflaw_dsl::spec::ArgValue, out: &mut Vec<String>) {
-    use rooflaw_dsl::spec::{ArgValue, RefKind};
-    match v {
-        ArgValue::Ref(RefKind::Stage, n) => out.push(n.node.clone()),
-        ArgValue::List(items) => items.iter().for_each(|i| collect_stage_refs(&i.node, out)),
-        ArgValue::Map(items) => items
-            .iter()
-            .for_each(|(_, i)| collect_stage_refs(&i.node, out)),
-        _ => {}
-    }
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

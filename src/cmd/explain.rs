@@ -17,7 +17,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let Some(loaded) = pipeline::load(&args.file)? else {
         return Ok(ExitCode::from(1));
     };
-    super::run::check_stage_name(&loaded.spec, &args.stage)?;
+    pipeline::check_stage_name(&loaded.spec, &args.stage)?;
     let store = pipeline::open_store(&args.file, &args.cache)?;
     let Some(session) = pipeline::session(&loaded, &store, &args.file) else {
         return Ok(ExitCode::from(1));
@@ -27,7 +27,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .iter()
         .find(|e| e.stage == args.stage)
         .expect("checked stage");
-    let (old, new) = session.manifests(&args.stage);
+    let (old, new) = session.manifests(&args.stage, &plan);
     println!(
         "stage {} ({}): {}",
         entry.stage,

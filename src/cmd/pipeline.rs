@@ -71,13 +71,6 @@ pub fn open_store(pipeline: &Path, args: &CacheArgs) -> anyhow::Result<Store> {
     Store::open(&root).map_err(|e| anyhow::anyhow!("cannot open cache {}: {e}", root.display()))
 }
 
-/// The lock file that sits beside a pipeline file.
-pub fn lock_path(pipeline: &Path) -> PathBuf {
-    let mut p = pipeline.as_os_str().to_owned();
-    p.push(".lock");
-    PathBuf::from(p)
-}
-
 /// Bind a compiled pipeline to its cache; on errors (a stage's arguments do
 /// not resolve), print them and return `None`.
 pub fn session<'a>(
@@ -91,5 +84,49 @@ pub fn session<'a>(
             eprint!("{}", render(&d, &loaded.sources));
             None
         }
+    }
+}
+
+/// Which stages a `run` or `plan` forces or stops at.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Selection {
+    /// Rerun this stage even if cached (repeatable).
+    #[arg(long, value_name = "STAGE")]
+    pub force: Vec<String>,
+    /// Rerun every stage.
+    #[arg(long)]
+    pub force_all: bool,
+    /// Only this stage and what it needs.
+    #[arg(long, value_name = "STAGE")]
+    pub until: Option<String>,
+}
+
+impl Selection {
+    /// Engine options, once every named stage is known to exist.
+    pub fn options(
+        &self,
+        spec: &rooflaw_dsl::Spec,
+        no_cache: bool,
+    ) -> anyhow::Result<rooflaw_engine::Options> {
+        for s in self.force.iter().chain(&self.until) {
+            check_stage_name(spec, s)?;
+        }
+        Ok(rooflaw_engine::Options {
+            force: self.force.iter().cloned().collect(),
+            force_all: self.force_all,
+            until: self.until.clone(),
+            no_cache,
+        })
+    }
+}
+
+pub fn check_stage_name(spec: &rooflaw_dsl::Spec, name: &str) -> anyhow::Result<()> {
+    if spec.stage(name).is_some() {
+        return Ok(());
+    }
+    let names: Vec<&str> = spec.stages.iter().map(|s| s.name.node.as_str()).collect();
+    match rooflaw_dsl::did_you_mean(name, names.iter().copied()) {
+        Some(s) => anyhow::bail!("no stage named `{name}`; did you mean `{s}`?"),
+        None => anyhow::bail!("no stage named `{name}`; stages: {}", names.join(", ")),
     }
 }

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use rooflaw_engine::{Action, Options};
+use rooflaw_engine::Action;
 
 use super::pipeline::{self, CacheArgs};
 
@@ -11,14 +11,9 @@ pub struct Args {
     pub file: PathBuf,
     #[command(flatten)]
     pub cache: CacheArgs,
-    /// Plan as if these stages were forced.
-    #[arg(long, value_name = "STAGE")]
-    pub force: Vec<String>,
-    #[arg(long)]
-    pub force_all: bool,
-    /// Only the stages this one needs.
-    #[arg(long, value_name = "STAGE")]
-    pub until: Option<String>,
+    /// Plan as if these stages were forced, or only up to one.
+    #[command(flatten)]
+    pub select: pipeline::Selection,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }
@@ -37,15 +32,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let Some(session) = pipeline::session(&loaded, &store, &args.file) else {
         return Ok(ExitCode::from(1));
     };
-    if let Some(u) = &args.until {
-        super::run::check_stage_name(&loaded.spec, u)?;
-    }
-    let opts = Options {
-        force: args.force.iter().cloned().collect(),
-        force_all: args.force_all,
-        until: args.until.clone(),
-        no_cache: false,
-    };
+    let opts = args.select.options(&loaded.spec, false)?;
     let plan = session.plan(&opts);
     match args.format {
         Format::Json => {

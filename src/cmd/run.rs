@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use rooflaw_cache::{LockFile, LockedStage};
-use rooflaw_engine::{Action, Bars, Options, Session};
+use rooflaw_engine::{Action, Bars, Session};
 
 use super::pipeline::{self, CacheArgs};
 
@@ -17,15 +17,8 @@ pub struct Args {
     pub file: PathBuf,
     #[command(flatten)]
     pub cache: CacheArgs,
-    /// Rerun this stage even if cached (repeatable).
-    #[arg(long, value_name = "STAGE")]
-    pub force: Vec<String>,
-    /// Rerun every stage.
-    #[arg(long)]
-    pub force_all: bool,
-    /// Run only this stage and what it needs.
-    #[arg(long, value_name = "STAGE")]
-    pub until: Option<String>,
+    #[command(flatten)]
+    pub select: pipeline::Selection,
     /// Worker threads [default: all cores].
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
@@ -40,36 +33,17 @@ pub struct Args {
     pub quiet: bool,
 }
 
-pub fn check_stage_name(spec: &rooflaw_dsl::Spec, name: &str) -> anyhow::Result<()> {
-    if spec.stage(name).is_some() {
-        return Ok(());
-    }
-    let names: Vec<&str> = spec.stages.iter().map(|s| s.name.node.as_str()).collect();
-    match rooflaw_dsl::did_you_mean(name, names.iter().copied()) {
-        Some(s) => anyhow::bail!("no stage named `{name}`; did you mean `{s}`?"),
-        None => anyhow::bail!("no stage named `{name}`; stages: {}", names.join(", ")),
-    }
-}
-
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let Some(loaded) = pipeline::load(&args.file)? else {
         return Ok(ExitCode::from(1));
     };
-    for s in args.force.iter().chain(&args.until) {
-        check_stage_name(&loaded.spec, s)?;
-    }
+    let opts = args.select.options(&loaded.spec, args.no_cache)?;
     let store = pipeline::open_store(&args.file, &args.cache)?;
     let Some(session) = pipeline::session(&loaded, &store, &args.file) else {
         return Ok(ExitCode::from(1));
     };
-    let opts = Options {
-        force: args.force.iter().cloned().collect(),
-        force_all: args.force_all,
-        until: args.until.clone(),
-        no_cache: args.no_cache,
-    };
-    let lock_path = pipeline::lock_path(&args.file);
+    let lock_path = LockFile::path_for(&args.file);
     if args.locked {
         let plan = session.plan(&opts);
         let running: Vec<String> = plan
@@ -124,7 +98,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
 
     // Lock file: keys and output hashes of what this run produced.
-    if args.until.is_none() {
+    if args.select.until.is_none() {
         let mut lock = LockFile::new(args.file.to_string_lossy().into_owned());
         for o in &outcomes {
             lock.stages.insert(

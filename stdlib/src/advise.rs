@@ -111,20 +111,10 @@ impl SunCoefficients {
     /// The coefficients of a `sun2026`-form law, published or fitted;
     /// `None` when the law has another form.
     pub fn from_law(law: &crate::law::Law) -> Option<Self> {
-        const NAMES: [&str; 11] = [
-            "kappa_l",
-            "alpha_l",
-            "kappa_rho",
-            "alpha_rho",
-            "beta_1",
-            "kappa_d",
-            "beta_2",
-            "alpha_r",
-            "kappa_m",
-            "alpha_m",
-            "l_inf",
-        ];
-        let v: Option<Vec<f64>> = NAMES.iter().map(|n| law.coefficient(n)).collect();
+        let v: Option<Vec<f64>> = crate::law::sun2026::COEFFICIENTS
+            .iter()
+            .map(|n| law.coefficient(n))
+            .collect();
         Self::from_values(&v?)
     }
 

@@ -12,6 +12,7 @@ pub mod pareto;
 pub mod precision;
 mod presets;
 pub mod report;
+pub mod rng;
 pub mod roofline;
 pub mod sample;
 pub mod search;

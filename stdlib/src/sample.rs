@@ -1,52 +1,9 @@
 //! Choosing n of N candidates, deterministically from a seed.
 //!
-//! The generator is `SplitMix64` (Steele, Lea & Flood 2014), written out here
-//! rather than taken from `rand`: a sample must be reproducible from its
-//! seed forever, and `rand`'s `StdRng` explicitly reserves the right to
-//! change algorithm between releases.
+//! The generator is the stdlib's own [`SplitMix64`](crate::rng::SplitMix64),
+//! so a sample is reproducible from its seed forever.
 
-/// `SplitMix64`: 64 bits of state, passes `BigCrush`, trivially seedable.
-#[derive(Clone, Debug)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1) with 53 random bits.
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// Uniform in `0..n` (n > 0), by Lemire's multiply-shift with rejection
-    /// so there is no modulo bias.
-    pub fn below(&mut self, n: u64) -> u64 {
-        assert!(n > 0, "below(0)");
-        let threshold = n.wrapping_neg() % n;
-        loop {
-            let m = u128::from(self.next_u64()) * u128::from(n);
-            if (m as u64) >= threshold {
-                return (m >> 64) as u64;
-            }
-        }
-    }
-
-    pub fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = self.below(i as u64 + 1) as usize;
-            v.swap(i, j);
-        }
-    }
-}
+pub use crate::rng::SplitMix64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {

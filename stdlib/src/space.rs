@@ -873,6 +873,18 @@ impl CompiledSpace {
         self.finish(&env).ok()
     }
 
+    /// The valid candidate nearest to the midpoint of `a` and `b`: what the
+    /// adaptive search proposes in a gap between two frontier points.
+    pub fn between(&self, a: &Candidate, b: &Candidate) -> Option<Candidate> {
+        let mid: Vec<f64> = a
+            .values
+            .iter()
+            .zip(&b.values)
+            .map(|(x, y)| (x + y) / 2.0)
+            .collect();
+        self.nearest(&mid)
+    }
+
     /// Candidates one step away from `c`: for each field, the previous and
     /// next alternative (later fields kept as close as the space allows).
     pub fn neighbours(&self, c: &Candidate) -> Vec<Candidate> {

@@ -247,15 +247,7 @@ fn refinement_over_a_compiled_space() {
         Candidate::key,
         score,
         |c| space.neighbours(c),
-        |a, b| {
-            let mid: Vec<f64> = a
-                .values
-                .iter()
-                .zip(&b.values)
-                .map(|(x, y)| (x + y) / 2.0)
-                .collect();
-            space.nearest(&mid)
-        },
+        |a, b| space.between(a, b),
         &RefineOptions::default(),
     );
     let exhaustive: Vec<(f64, f64)> = all.iter().filter_map(score).collect();

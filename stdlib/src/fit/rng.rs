@@ -1,30 +1,30 @@
 //! A small deterministic generator (SplitMix64): holdout splits, bootstrap
 //! resamples and start selection must be reproducible from one seed on every
 //! platform, and need nothing cryptographic.
-pub(crate) struct Rng(u64);
+use crate::rng::SplitMix64;
+
+pub(crate) struct Rng(SplitMix64);
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
-        Self(seed)
+        Self(SplitMix64::new(seed))
     }
 
     /// An independent stream for item `i` of a parallel loop, so results do
     /// not depend on which thread ran what.
     pub fn stream(seed: u64, i: u64) -> Self {
-        let mut r = Self(seed ^ i.wrapping_mul(0xA076_1D64_78BD_642F));
+        let mut r = Self::new(seed ^ i.wrapping_mul(0xA076_1D64_78BD_642F));
         r.next_u64();
         r
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in 0..n (n > 0), by rejection so there is no modulo bias.
+    /// (Not `SplitMix64::below`: fits published with a seed keep their
+    /// resamples.)
     pub fn below(&mut self, n: usize) -> usize {
         let n = n as u64;
         let zone = u64::MAX - u64::MAX % n;

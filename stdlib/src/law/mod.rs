@@ -5,7 +5,7 @@ mod chinchilla;
 mod custom;
 pub(crate) mod dual;
 mod range;
-mod sun2026;
+pub(crate) mod sun2026;
 mod vars;
 
 use rooflaw_dsl::span::Span;

@@ -1,5 +1,6 @@
 //! `pareto(latency, law, objective: total)`: score every candidate with the
 //! law and keep the loss–latency frontier, per precision.
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use rooflaw_dsl::spec::{Spec, Stage};
@@ -135,7 +136,9 @@ impl StageKind for Pareto {
         let objective = Objective::from_name(params["objective"].as_str().unwrap_or("total"))
             .unwrap_or(Objective::Total);
         let (law, tokens) = law::read(inputs.require("law")?)?;
-        let mut table: Option<Table> = None;
+        // One input is used in place: copying a million-row table costs more
+        // than scoring it.
+        let mut table: Option<Cow<'_, Table>> = None;
         let mut meta = serde_json::Map::new();
         for (stage, a) in inputs.all("latency") {
             let t = a
@@ -156,10 +159,9 @@ impl StageKind for Pareto {
             ) {
                 list.extend(more.iter().cloned());
             }
-            let t = t.clone();
             table = Some(match table {
-                None => t,
-                Some(prev) => roofline::concat(prev, t),
+                None => Cow::Borrowed(t),
+                Some(prev) => Cow::Owned(roofline::concat(prev.into_owned(), t.clone())),
             });
         }
         let t = table.ok_or_else(|| StageError::new("no latency input"))?;

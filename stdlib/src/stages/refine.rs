@@ -136,15 +136,7 @@ impl StageKind for Refine {
                 Candidate::key,
                 score,
                 |c| space.neighbours(c),
-                |a, b| {
-                    let mid: Vec<f64> = a
-                        .values
-                        .iter()
-                        .zip(&b.values)
-                        .map(|(x, y)| (x + y) / 2.0)
-                        .collect();
-                    space.nearest(&mid)
-                },
+                |a, b| space.between(a, b),
                 &RefineOptions::default(),
             );
             let archs: Vec<crate::Architecture> = r

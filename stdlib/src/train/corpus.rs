@@ -1,7 +1,8 @@
 //! Training text: the State of the Union corpus shipped in `stdlib/data/sotu`
 //! (see its README for provenance and checksums), split by year, tokenized,
 //! and cut into deterministic batches.
-use super::{TrainError, rng::SplitMix64, tokenizer::Tokenizer};
+use super::{TrainError, tokenizer::Tokenizer};
+use crate::rng::SplitMix64;
 use std::io::Read;
 
 const SOTU_TRAIN: &[u8] = include_bytes!("../../data/sotu/train.txt.gz");

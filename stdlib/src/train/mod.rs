@@ -12,7 +12,6 @@ pub mod job;
 pub mod model;
 pub mod ops;
 pub mod optim;
-pub mod rng;
 pub mod tokenizer;
 pub mod trainer;
 

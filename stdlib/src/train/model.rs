@@ -7,8 +7,9 @@
 //! The vocabulary comes from the tokenizer, not from `arch.vocab`: a preset's
 //! 151k vocab is meaningless for byte-level text, so the model is built with
 //! `vocab` = the tokenizer's size and reports its own parameter count.
-use super::{TrainError, ops, rng::SplitMix64};
+use super::{TrainError, ops};
 use crate::arch::{Architecture, Norm};
+use crate::rng::SplitMix64;
 use candle_core::{DType, Device, Result, Tensor, Var};
 use candle_nn::VarMap;
 use std::fmt::Write as _;

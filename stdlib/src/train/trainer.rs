@@ -8,8 +8,8 @@ use super::{
     job::{Recipe, TrainJob, TrainResult},
     model::{Model, label},
     optim::{self, AdamW},
-    rng::SplitMix64,
 };
+use crate::rng::SplitMix64;
 use candle_core::{Device, Tensor};
 use std::ops::ControlFlow;
 use std::path::Path;
