@@ -14,6 +14,8 @@ pub enum FieldType {
     Str,
     /// A precision word (`fp16`, `w4a16kv8`) or a list of them.
     Precision,
+    /// One bare word of a fixed set.
+    Choice(&'static [&'static str]),
 }
 
 pub struct FieldSpec {
@@ -86,6 +88,11 @@ pub const WORKLOAD_FIELDS: &[FieldSpec] = &[
         path: "precision",
         ty: FieldType::Precision,
         doc: "weights/activations/KV precision, e.g. fp16, w8a16, w4a16kv8, or a list",
+    },
+    FieldSpec {
+        path: "attention",
+        ty: FieldType::Choice(&["fused", "unfused"]),
+        doc: "attention kernels: `fused` (FlashAttention-style, the default) or `unfused` (scores written to memory, the paper's Appendix E table)",
     },
 ];
 

@@ -253,6 +253,27 @@ fn field_value(spec: &FieldSpec, path: &str, e: &Expr) -> Result<Value, Diagnost
             )
             .at(e.span, "expected a string")),
         },
+        FieldType::Choice(options) => match &e.node {
+            ExprKind::Ident(w) if options.contains(&w.as_str()) => Ok(Value::Word(w.clone())),
+            other => {
+                let listed: Vec<String> = options.iter().map(|o| format!("`{o}`")).collect();
+                let mut d = Diagnostic::error(
+                    "rooflaw::type",
+                    format!(
+                        "{what} expects one of {}, found {}",
+                        listed.join(", "),
+                        other.describe()
+                    ),
+                )
+                .at(e.span, "not one of the choices");
+                if let ExprKind::Ident(w) = other
+                    && let Some(s) = crate::did_you_mean(w, options.iter().copied())
+                {
+                    d = d.help(format!("did you mean `{s}`?"));
+                }
+                Err(d)
+            }
+        },
         FieldType::Precision => {
             let word = |e: &Expr| match &e.node {
                 ExprKind::Ident(w) => Ok(Spanned::new(Value::Word(w.clone()), e.span)),
