@@ -63,15 +63,23 @@ impl Store {
             Some(Err(reason)) => return Ok(Lookup::Broken(reason)),
             Some(Ok(entry)) => entry,
         };
+        // Check every output, not just up to the first bad one: verifying
+        // quarantines a corrupt object, and one left in place would survive
+        // the recompute, since `put` keeps an object that is already there.
+        let mut broken = Vec::new();
         for (name, h) in &entry.outputs {
             if !present(h)? {
-                return Ok(Lookup::Broken(format!(
+                broken.push(format!(
                     "output `{name}` (object {}) is missing or corrupt",
                     h.short()
-                )));
+                ));
             }
         }
-        Ok(Lookup::Hit(entry))
+        Ok(if broken.is_empty() {
+            Lookup::Hit(entry)
+        } else {
+            Lookup::Broken(broken.join("; "))
+        })
     }
 
     /// The entry if it is a hit; `None` for both never-run and broken (use `lookup` to tell
