@@ -22,6 +22,9 @@ pub const KEY_SCHEMA: u64 = 1;
 
 /// The name of a stage's single output in a cache entry.
 const OUT: &str = "out";
+/// A map stage's second output: the cache keys of its items, so every run
+/// that reuses the stage records them as gc roots.
+const ITEMS: &str = "items";
 
 struct Resolved {
     kind: Arc<dyn StageKind>,
@@ -81,6 +84,9 @@ pub struct Outcome {
     /// For map stages: items computed / reused.
     pub items_run: usize,
     pub items_cached: usize,
+    /// Cache keys of a map stage's items, kept as gc roots with the run.
+    #[serde(skip)]
+    pub item_keys: Vec<Hash>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -413,11 +419,55 @@ impl<'a> Session<'a> {
         let pos: BTreeMap<&String, usize> =
             order.iter().enumerate().map(|(i, s)| (*s, i)).collect();
         outcomes.sort_by_key(|o| pos.get(&o.stage).copied().unwrap_or(usize::MAX));
-        let keys: Vec<Hash> = outcomes.iter().filter_map(|o| o.key.parse().ok()).collect();
+        // Item entries are roots too: gc must not drop trained models that
+        // the stage's combined entry was built from.
+        let keys: Vec<Hash> = outcomes
+            .iter()
+            .filter_map(|o| o.key.parse().ok())
+            .chain(outcomes.iter().flat_map(|o| o.item_keys.iter().copied()))
+            .collect();
         let _ = self
             .store
             .record_run(&self.base_dir.join(&self.pipeline_id), &keys);
         Ok(outcomes)
+    }
+
+    /// A stage found in the cache: mark it done and read back the keys of
+    /// its items, so this run records them as gc roots too.
+    #[allow(clippy::too_many_arguments)]
+    fn reuse(
+        &self,
+        stage: &str,
+        kind: String,
+        key: &Hash,
+        entry: &Entry,
+        out: &Hash,
+        started: Instant,
+        done: &Mutex<BTreeMap<String, (String, Option<Arc<Artifact>>)>>,
+    ) -> Outcome {
+        let _ = self.store.set_ref(&self.ref_name(stage), key);
+        done.lock()
+            .expect("lock")
+            .insert(stage.to_string(), (out.to_string(), None));
+        let item_keys = entry
+            .outputs
+            .get(ITEMS)
+            .and_then(|h| self.store.get(h).ok().flatten())
+            .and_then(|b| serde_json::from_slice::<Vec<String>>(&b).ok())
+            .map(|l| l.iter().filter_map(|k| k.parse().ok()).collect())
+            .unwrap_or_default();
+        Outcome {
+            stage: stage.into(),
+            kind,
+            action: Action::Cached,
+            reasons: vec![],
+            key: key.to_string(),
+            output: out.to_string(),
+            seconds: started.elapsed().as_secs_f64(),
+            items_run: 0,
+            items_cached: 0,
+            item_keys,
+        }
     }
 
     /// Store an artifact and commit its entry under `key`: the crash-safe
@@ -433,10 +483,19 @@ impl<'a> Session<'a> {
         stage: String,
         kind: &str,
         started: Instant,
+        items: &[Hash],
     ) -> Result<Hash, RunError> {
         let cache_err = |e: rooflaw_cache::Error| RunError::Cache(e.to_string());
         let out = self.store.put(&artifact.encode()).map_err(cache_err)?;
-        let outputs = BTreeMap::from([(OUT.to_string(), out)]);
+        let mut outputs = BTreeMap::from([(OUT.to_string(), out)]);
+        if !items.is_empty() {
+            let list: Vec<String> = items.iter().map(Hash::to_hex).collect();
+            let bytes = serde_json::to_vec(&list).expect("strings serialise");
+            outputs.insert(
+                ITEMS.to_string(),
+                self.store.put(&bytes).map_err(cache_err)?,
+            );
+        }
         let entry = Entry::new(
             stage,
             kind,
@@ -533,21 +592,7 @@ impl<'a> Session<'a> {
             && let Lookup::Hit(entry) = self.store.lookup_verified(&key).map_err(cache_err)?
             && let Some(out) = entry.outputs.get(OUT)
         {
-            let _ = self.store.set_ref(&self.ref_name(stage), &key);
-            done.lock()
-                .expect("lock")
-                .insert(stage.to_string(), (out.to_string(), None));
-            return Ok(Outcome {
-                stage: stage.into(),
-                kind: kind_name,
-                action: Action::Cached,
-                reasons: vec![],
-                key: key.to_string(),
-                output: out.to_string(),
-                seconds: started.elapsed().as_secs_f64(),
-                items_run: 0,
-                items_cached: 0,
-            });
+            return Ok(self.reuse(stage, kind_name, &key, &entry, out, started, done));
         }
         let reasons = if forced {
             vec![Reason::Forced]
@@ -588,27 +633,13 @@ impl<'a> Session<'a> {
                 let out = entry
                     .outputs
                     .get(OUT)
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
-                let _ = self.store.set_ref(&self.ref_name(stage), &key);
-                done.lock()
-                    .expect("lock")
-                    .insert(stage.to_string(), (out.clone(), None));
-                return Ok(Outcome {
-                    stage: stage.into(),
-                    kind: kind_name,
-                    action: Action::Cached,
-                    reasons: vec![],
-                    key: key.to_string(),
-                    output: out,
-                    seconds: started.elapsed().as_secs_f64(),
-                    items_run: 0,
-                    items_cached: 0,
-                });
+                    .copied()
+                    .unwrap_or_else(|| Hash::of(&[]));
+                return Ok(self.reuse(stage, kind_name, &key, &entry, &out, started, done));
             }
             Claim::Cached(_) => None,
         };
-        let (artifact, items_run, items_cached) = if let Some(map) = r.kind.as_map() {
+        let (artifact, items_run, items_cached, item_keys) = if let Some(map) = r.kind.as_map() {
             self.run_map(stage, map, r, &ctx, &inputs, opts)?
         } else {
             progress.message("running");
@@ -619,7 +650,7 @@ impl<'a> Session<'a> {
                     stage: stage.into(),
                     error,
                 })?;
-            (a, 0, 0)
+            (a, 0, 0, Vec::new())
         };
         progress.finish();
         let out = self.commit(
@@ -630,6 +661,7 @@ impl<'a> Session<'a> {
             stage.to_string(),
             &kind_name,
             started,
+            &item_keys,
         )?;
         let _ = self.store.set_ref(&self.ref_name(stage), &key);
         done.lock().expect("lock").insert(
@@ -646,6 +678,7 @@ impl<'a> Session<'a> {
             seconds: started.elapsed().as_secs_f64(),
             items_run,
             items_cached,
+            item_keys,
         })
     }
 
@@ -659,7 +692,7 @@ impl<'a> Session<'a> {
         ctx: &RunCtx,
         inputs: &Inputs,
         opts: &Options,
-    ) -> Result<(Artifact, usize, usize), RunError> {
+    ) -> Result<(Artifact, usize, usize, Vec<Hash>), RunError> {
         use rayon::prelude::*;
         let fail = |error| RunError::Stage {
             stage: stage.into(),
@@ -729,6 +762,7 @@ impl<'a> Session<'a> {
                     format!("{stage}[item]"),
                     &kind_name,
                     started,
+                    &[],
                 )?;
                 ctx.progress.inc(1);
                 Ok(Arc::new(a))
@@ -739,6 +773,7 @@ impl<'a> Session<'a> {
         let combined = map
             .combine(&r.params, inputs, &items, &results)
             .map_err(fail)?;
-        Ok((combined, items.len() - n_cached, n_cached))
+        let keys = keyed.into_iter().map(|(_, k)| k).collect();
+        Ok((combined, items.len() - n_cached, n_cached, keys))
     }
 }

@@ -373,3 +373,22 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn gc_keeps_the_items_of_a_cached_map_stage() {
+    let mut f = Fixture::new();
+    f.run(&spec(1.0, 2.0, 3.0), &Options::default());
+    // A second, fully cached run is the only root kept below.
+    assert!(
+        f.run(&spec(1.0, 2.0, 3.0), &Options::default())
+            .iter()
+            .all(|(_, a)| *a == Action::Cached)
+    );
+    let roots = f.store.run_roots(1).unwrap();
+    let report = f.store.gc(&roots, false).unwrap();
+    let _ = report;
+    // Growing the map stage reuses the three items that survived gc.
+    let out = f.outcomes(&spec(1.0, 2.0, 4.0), &Options::default());
+    let sq = out.iter().find(|o| o.stage == "sq").unwrap();
+    assert_eq!((sq.items_run, sq.items_cached), (1, 3));
+}
