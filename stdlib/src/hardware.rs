@@ -14,8 +14,10 @@ use crate::precision::Dtype;
 
 mod block;
 mod file;
+mod write;
 
 pub use block::from_block;
+pub use write::to_yaml;
 
 /// Fraction of peak compute assumed for a device without measurements: the
 /// Vidur Llama-2-7B A100 profile (0.70 at 4096 tokens, `peers-roofline.md`
@@ -126,7 +128,7 @@ mod peak_tests {
 
 /// Where each number of a [`Hardware`] came from; `None` where a user file
 /// or pipeline gave a bare value, or a default was filled in.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct HardwareSources {
     pub peak: BTreeMap<Dtype, Source>,
     pub bandwidth: Option<Source>,
@@ -163,7 +165,7 @@ impl HardwareSources {
 }
 
 /// A hardware description with the provenance of its numbers.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HardwarePreset {
     #[serde(flatten)]
     pub hardware: Hardware,
