@@ -7,6 +7,7 @@ pub mod fit;
 pub mod hardware;
 pub mod hf;
 pub mod law;
+pub mod machine;
 pub mod models;
 pub mod pareto;
 pub mod precision;

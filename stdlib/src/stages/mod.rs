@@ -11,6 +11,7 @@ mod args;
 mod candidates;
 mod enumerate;
 mod fit;
+mod hardware_io;
 mod law;
 mod pareto;
 mod refine;
