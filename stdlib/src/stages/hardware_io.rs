@@ -1,7 +1,7 @@
 //! Hardware as a stage output: what `probe` measures and `calibrate` fits,
-#![allow(dead_code)] // used by probe and calibrate, which land next
 //! passed to the stages that take `hardware:` (a `hardware` block or one of
 //! these stages).
+#![allow(dead_code)] // used by probe and calibrate, which land next
 use rooflaw_engine::{Artifact, StageError};
 use serde_json::{Value, json};
 
