@@ -9,7 +9,7 @@
 //!   [`Lookup::Broken`] (output missing or corrupt, with the reason).
 //! - **Keys** are [`key_of`] a JSON manifest: blake3 of its canonical form ([`canonical_json`]:
 //!   sorted keys, no whitespace, numbers by value). The engine puts a key schema version in each
-//!   manifest; the manifest is stored in the entry so [`diff`] can explain a rerun.
+//!   manifest; the manifest is stored in the entry so the engine can explain a rerun.
 //! - **Claims**: [`Store::begin`] takes a per-key lock (a second claimant waits, then gets
 //!   [`Claim::Cached`]) and writes an in-progress marker; [`Store::open`] removes markers left
 //!   by dead processes and, when it is alone, their temporary files ([`Store::recovered`]).
@@ -33,7 +33,6 @@
 //! # Ok::<(), Error>(())
 //! ```
 mod canonical;
-mod diff;
 mod entries;
 mod entry;
 mod error;
@@ -48,7 +47,6 @@ mod store;
 mod verify;
 
 pub use canonical::{canonical_json, key_of};
-pub use diff::{Change, diff};
 pub use entry::{Entry, EntryInfo, Lookup};
 pub use error::Error;
 pub use gc::GcReport;
