@@ -48,26 +48,6 @@ impl Dim {
         ..Dim::NONE
     };
 
-    #[must_use]
-    pub fn mul(self, o: Dim) -> Dim {
-        Dim {
-            time: self.time + o.time,
-            bytes: self.bytes + o.bytes,
-            ops: self.ops + o.ops,
-            tokens: self.tokens + o.tokens,
-        }
-    }
-
-    #[must_use]
-    pub fn div(self, o: Dim) -> Dim {
-        self.mul(Dim {
-            time: -o.time,
-            bytes: -o.bytes,
-            ops: -o.ops,
-            tokens: -o.tokens,
-        })
-    }
-
     /// What users call this dimension, for error messages.
     pub fn describe(self) -> String {
         match self {
