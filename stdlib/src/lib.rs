@@ -11,6 +11,8 @@ pub mod machine;
 pub mod models;
 pub mod pareto;
 pub mod precision;
+#[cfg(feature = "train")]
+pub mod probe;
 mod presets;
 pub mod report;
 pub mod rng;
