@@ -47,9 +47,9 @@ struct Plan {
 }
 
 const FULL: Plan = Plan {
-    sizes: &[512, 1024, 1536, 2048],
-    min_reps: 3,
-    budget_s: 0.3,
+    sizes: &[256, 512, 1024, 2048],
+    min_reps: 2,
+    budget_s: 0.25,
     passes: 10,
     launch_samples: 51,
     launch_batch: 200,
@@ -345,8 +345,14 @@ fn candle_version() -> &'static str {
     "0.11"
 }
 
-fn q(v: f64, dim: Dim) -> String {
-    Quantity::new(v, dim).to_string()
+/// A measured value for a note: four significant digits, which is more
+/// than any of these figures repeats to.
+pub fn q(v: f64, dim: Dim) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return Quantity::new(v, dim).to_string();
+    }
+    let f = 10f64.powi(3 - v.abs().log10().floor() as i32);
+    Quantity::new((v * f).round() / f, dim).to_string()
 }
 
 /// The current time as `YYYY-MM-DD HH:MM UTC`.
