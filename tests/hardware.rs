@@ -42,13 +42,24 @@ fn a_probed_file_drives_the_roofline_command_and_a_pipeline_block() {
     std::fs::create_dir(dir.path().join("boards")).unwrap();
     let stderr = ok(&rooflaw(
         dir.path(),
-        &["hardware", "probe", "--quick", "--id", "here", "-o", "boards/here.yaml"],
+        &[
+            "hardware",
+            "probe",
+            "--quick",
+            "--id",
+            "here",
+            "-o",
+            "boards/here.yaml",
+        ],
     ));
     assert!(stderr.contains("peak.fp32"), "{stderr}");
     let text = std::fs::read_to_string(dir.path().join("boards/here.yaml")).unwrap();
     assert!(text.contains("id: here"), "{text}");
     assert!(text.contains("rooflaw hardware probe"), "{text}");
-    assert!(text.contains(" UTC"), "the method and date are recorded:\n{text}");
+    assert!(
+        text.contains(" UTC"),
+        "the method and date are recorded:\n{text}"
+    );
 
     let out = rooflaw(
         dir.path(),
@@ -91,7 +102,10 @@ fn a_probed_file_drives_the_roofline_command_and_a_pipeline_block() {
 #[test]
 fn json_output_loads_back() {
     let dir = tempfile::tempdir().unwrap();
-    let out = rooflaw(dir.path(), &["hardware", "probe", "--quick", "--format", "json", "-q"]);
+    let out = rooflaw(
+        dir.path(),
+        &["hardware", "probe", "--quick", "--format", "json", "-q"],
+    );
     ok(&out);
     assert!(out.stderr.is_empty(), "--quiet prints nothing on stderr");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -99,7 +113,15 @@ fn json_output_loads_back() {
     std::fs::write(dir.path().join("hw.json"), &out.stdout).unwrap();
     ok(&rooflaw(
         dir.path(),
-        &["roofline", "--model", "qwen2.5-0.5b", "--hardware", "hw.json", "--precision", "fp32"],
+        &[
+            "roofline",
+            "--model",
+            "qwen2.5-0.5b",
+            "--hardware",
+            "hw.json",
+            "--precision",
+            "fp32",
+        ],
     ));
 }
 
@@ -112,7 +134,10 @@ fn a_probe_stage_feeds_the_roofline_and_is_reused() {
     std::fs::write(dir.path().join("p.pipeline"), pipeline).unwrap();
     ok(&rooflaw(dir.path(), &["run", "p.pipeline", "--quiet"]));
     let meta = std::fs::read_to_string(dir.path().join("out/data/lat.meta.json")).unwrap();
-    assert!(meta.contains("\"id\": \"hw\""), "the probed hardware is recorded: {meta}");
+    assert!(
+        meta.contains("\"id\": \"hw\""),
+        "the probed hardware is recorded: {meta}"
+    );
 
     // Same machine: the probe is cached, nothing runs again.
     let out = rooflaw(dir.path(), &["plan", "p.pipeline", "--format", "json"]);

@@ -118,7 +118,11 @@ fn summary(p: &Probe) -> String {
         probe::q(p.preset.hardware.memory, rooflaw_dsl::Dim::BYTES)
     );
     for (d, why) in &p.unsupported {
-        let _ = writeln!(s, "  {:<10} not measured: {why}", format!("peak.{}", d.name()));
+        let _ = writeln!(
+            s,
+            "  {:<10} not measured: {why}",
+            format!("peak.{}", d.name())
+        );
     }
     s
 }

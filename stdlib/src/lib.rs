@@ -11,9 +11,9 @@ pub mod machine;
 pub mod models;
 pub mod pareto;
 pub mod precision;
+mod presets;
 #[cfg(feature = "train")]
 pub mod probe;
-mod presets;
 pub mod report;
 pub mod rng;
 pub mod roofline;

@@ -185,7 +185,10 @@ pub fn probe(opts: &Options, progress: &Progress) -> Result<Probe, ProbeError> {
         machine.cores
     );
     sources.bandwidth = Some(source(
-        format!("STREAM triad a = b + s·c, {layout}, best of {} passes", plan.passes),
+        format!(
+            "STREAM triad a = b + s·c, {layout}, best of {} passes",
+            plan.passes
+        ),
         format!(
             "STREAM byte counting (triad 3 words/element, write-allocate not counted); triad {}; copy (memcpy, 2 words/element) best {}, {}",
             triad.describe(Dim::BANDWIDTH),
@@ -296,12 +299,14 @@ pub fn probe(opts: &Options, progress: &Progress) -> Result<Probe, ProbeError> {
         derived: false,
         note: Some("physical memory, shared with the OS and other processes".into()),
     });
-    let efficiency = || Source {
+    let efficiency = || {
+        Source {
         source: format!("{stamp}: the peaks and bandwidth above are achieved rates, not datasheet figures"),
         derived: false,
         note: Some(
             "1.0: nothing more is lost to inefficiency than the probe saw; `calibrate` fits this factor to measured inference latency".into(),
         ),
+    }
     };
     sources.efficiency_compute = Some(efficiency());
     sources.efficiency_memory = Some(efficiency());
@@ -401,13 +406,22 @@ mod tests {
 
     #[test]
     fn a_quick_probe_describes_a_loadable_machine() {
-        let p = probe(&Options { quick: true, id: Some("here".into()) }, &Progress::hidden())
-            .unwrap();
+        let p = probe(
+            &Options {
+                quick: true,
+                id: Some("here".into()),
+            },
+            &Progress::hidden(),
+        )
+        .unwrap();
         let hw = &p.preset.hardware;
         assert_eq!(hw.id, "here");
         assert!(hw.peak.contains_key(&Dtype::Fp32));
         assert!(hw.bandwidth > 0.0 && hw.launch > 0.0 && hw.memory > 0.0);
-        assert!(p.preset.sources.missing(hw).is_empty(), "every value has a source");
+        assert!(
+            p.preset.sources.missing(hw).is_empty(),
+            "every value has a source"
+        );
         let text = crate::hardware::to_yaml(&p.preset);
         assert!(text.contains("rooflaw hardware probe"), "{text}");
         let back = crate::hardware::from_yaml(&text).unwrap();

@@ -86,11 +86,15 @@ pub(crate) fn measure(
             barrier.wait();
             let t = Instant::now();
             barrier.wait();
-            rates.copy.push(2.0 * 8.0 * words / t.elapsed().as_secs_f64());
+            rates
+                .copy
+                .push(2.0 * 8.0 * words / t.elapsed().as_secs_f64());
             barrier.wait();
             let t = Instant::now();
             barrier.wait();
-            rates.triad.push(3.0 * 8.0 * words / t.elapsed().as_secs_f64());
+            rates
+                .triad
+                .push(3.0 * 8.0 * words / t.elapsed().as_secs_f64());
             on_pass();
         }
     });

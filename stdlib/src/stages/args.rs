@@ -110,27 +110,25 @@ pub(crate) fn hardware(
             crate::hardware::from_block_in(block, &dir).map(HardwareArg::Block)
         }
         Some(ArgValue::Ref(RefKind::Stage, name)) => match spec.stage(&name.node) {
-            Some(s) if !HARDWARE_STAGES.contains(&s.kind.node.as_str()) => {
-                Err(vec![
-                    Diagnostic::error(
-                        "rooflaw::type",
-                        format!(
-                            "`{}` is a stage of kind `{}`, whose output is not a hardware description",
-                            name.node, s.kind.node
-                        ),
-                    )
-                    .at(name.span, "not hardware")
-                    .also(s.kind.span, "declared here")
-                    .help(format!(
-                        "`{param}:` takes a `hardware` block or a stage of kind {}",
-                        HARDWARE_STAGES
-                            .iter()
-                            .map(|k| format!("`{k}`"))
-                            .collect::<Vec<_>>()
-                            .join(" or ")
-                    )),
-                ])
-            }
+            Some(s) if !HARDWARE_STAGES.contains(&s.kind.node.as_str()) => Err(vec![
+                Diagnostic::error(
+                    "rooflaw::type",
+                    format!(
+                        "`{}` is a stage of kind `{}`, whose output is not a hardware description",
+                        name.node, s.kind.node
+                    ),
+                )
+                .at(name.span, "not hardware")
+                .also(s.kind.span, "declared here")
+                .help(format!(
+                    "`{param}:` takes a `hardware` block or a stage of kind {}",
+                    HARDWARE_STAGES
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                )),
+            ]),
             _ => Ok(HardwareArg::Stage),
         },
         _ => Err(vec![missing(stage, param)]),

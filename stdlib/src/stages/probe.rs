@@ -66,7 +66,9 @@ impl StageKind for Probe {
             .collect();
         Ok(hardware_io::to_artifact(
             &p.preset,
-            Some(json!({ "machine": args::json(&p.machine), "seconds": p.seconds, "figures": figures })),
+            Some(
+                json!({ "machine": args::json(&p.machine), "seconds": p.seconds, "figures": figures }),
+            ),
         ))
     }
 }
