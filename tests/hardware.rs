@@ -23,11 +23,11 @@ fn ok(out: &Output) -> String {
     stderr
 }
 
-const SPACE: &str = r#"
+const SPACE: &str = "
 workload w { batch = 1  prompt = 128 tokens  generate = 16 tokens  precision = [fp32] }
 space s { layers = [2, 4]  width = [128, 256]  heads = width / 64  kv_heads = [1, heads]  ffn = [4]  vocab = 1000 }
 stage cands = enumerate(s)
-"#;
+";
 
 #[test]
 fn a_probed_file_drives_the_roofline_command_and_a_pipeline_block() {

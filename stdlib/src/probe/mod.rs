@@ -7,6 +7,7 @@
 //! `measure` run on), under the process's own thread settings (the CLI sets
 //! `CANDLE_NUM_THREADS=1`: element-wise ops on one thread, matmuls on every
 //! core through gemm), so the roofline built from it predicts those runs.
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use candle_core::{DType, Device};
@@ -150,185 +151,239 @@ pub fn probe(opts: &Options, progress: &Progress) -> Result<Probe, ProbeError> {
     if machine.memory <= 0.0 {
         return Err(ProbeError::NoMemory);
     }
-    let stamp = format!(
-        "rooflaw hardware probe {}, {}{}",
-        env!("CARGO_PKG_VERSION"),
-        utc_now(),
-        if opts.quick { " (--quick)" } else { "" }
-    );
-    let threads = format!(
-        "{} threads for gemm, CANDLE_NUM_THREADS={}",
-        candle_core::utils::get_num_threads(),
-        machine.candle_threads.as_deref().unwrap_or("unset")
-    );
     progress.set_total(
         (plan.passes + DTYPES.len() * plan.sizes.len() + 1) as u64,
         "steps",
     );
-
-    let mut sources = HardwareSources::default();
-    let mut figures = Vec::new();
-    let source = |method: String, note: String| Source {
-        source: format!("{stamp}: {method}"),
-        derived: false,
-        note: Some(note),
+    let mut r = Recorder {
+        plan,
+        progress,
+        stamp: format!(
+            "rooflaw hardware probe {}, {}{}",
+            env!("CARGO_PKG_VERSION"),
+            utc_now(),
+            if opts.quick { " (--quick)" } else { "" }
+        ),
+        threads: format!(
+            "{} threads for gemm, CANDLE_NUM_THREADS={}",
+            candle_core::utils::get_num_threads(),
+            machine.candle_threads.as_deref().unwrap_or("unset")
+        ),
+        sources: HardwareSources::default(),
+        figures: Vec::new(),
+        unsupported: Vec::new(),
     };
-
     // Bandwidth first: it allocates the most and frees it all before candle runs.
-    progress.message("memory bandwidth (STREAM copy, triad)");
-    let bytes = stream::array_bytes(stream::last_level_cache());
-    let rates = stream::measure(bytes, machine.cores, plan.passes, &|| progress.inc(1));
-    let (copy, triad) = (Spread::of(&rates.copy), Spread::of(&rates.triad));
-    let layout = format!(
-        "3 arrays of {} MiB f64 on {} threads",
-        bytes >> 20,
-        machine.cores
-    );
-    sources.bandwidth = Some(source(
-        format!(
-            "STREAM triad a = b + s·c, {layout}, best of {} passes",
-            plan.passes
-        ),
-        format!(
-            "STREAM byte counting (triad 3 words/element, write-allocate not counted); triad {}; copy (memcpy, 2 words/element) best {}, {}",
-            triad.describe(Dim::BANDWIDTH),
-            q(copy.max, Dim::BANDWIDTH),
-            copy.describe(Dim::BANDWIDTH)
-        ),
-    ));
-    figures.push(Figure {
-        field: "bandwidth".into(),
-        value: triad.max,
-        dim: Dim::BANDWIDTH,
-        spread: triad,
-        at: format!("triad, {layout}; copy {}", q(copy.max, Dim::BANDWIDTH)),
-    });
-
+    let bandwidth = r.bandwidth(machine.cores);
     let dev = Device::Cpu;
-    let mut peak = std::collections::BTreeMap::new();
-    let mut unsupported = Vec::new();
-    for (dtype, candle_dtype) in DTYPES {
-        progress.message(format!("{} matmul", dtype.name()));
-        let mut per_size = Vec::new();
-        for &n in plan.sizes {
-            match matmul::time_square(&dev, candle_dtype, n, plan.min_reps, plan.budget_s) {
-                Ok(times) => {
-                    let flops = 2.0 * (n as f64).powi(3);
-                    let rates: Vec<f64> = times.iter().map(|t| flops / t).collect();
-                    per_size.push((n, Spread::of(&rates)));
-                }
-                Err(e) if per_size.is_empty() => {
-                    unsupported.push((dtype, e.to_string()));
-                    progress.inc((plan.sizes.len() - per_size.len()) as u64);
-                    break;
-                }
-                Err(e) => return Err(e.into()),
-            }
-            progress.inc(1);
-        }
-        let Some(&(n, best)) = per_size.iter().max_by(|a, b| a.1.max.total_cmp(&b.1.max)) else {
-            continue;
-        };
-        let sizes: Vec<String> = per_size
-            .iter()
-            .map(|(n, s)| format!("{n}: {}", q(s.max, Dim::COMPUTE)))
-            .collect();
-        let widened = if candle_dtype == DType::BF16 {
-            "; candle's CPU backend has no bf16 gemm, it widens to f32, multiplies and narrows, and this is that path's rate"
-        } else {
-            ""
-        };
-        sources.peak.insert(
-            dtype,
-            source(
-                format!(
-                    "candle {} CPU matmul, {} square n×n·n×n, flops = 2n³, best rate over n in {:?}",
-                    candle_version(),
-                    dtype.name(),
-                    plan.sizes
-                ),
-                format!(
-                    "best at n = {n}: {}, after 1 warm-up; best rate per n: {}; {threads}{widened}",
-                    best.describe(Dim::COMPUTE),
-                    sizes.join(", ")
-                ),
-            ),
-        );
-        peak.insert(dtype, best.max);
-        figures.push(Figure {
-            field: format!("peak.{}", dtype.name()),
-            value: best.max,
-            dim: Dim::COMPUTE,
-            spread: best,
-            at: format!("n = {n}"),
-        });
-    }
-    if peak.is_empty() {
-        let why: Vec<String> = unsupported
-            .iter()
-            .map(|(d, e)| format!("{}: {e}", d.name()))
-            .collect();
-        return Err(ProbeError::NoMatmul(why.join("; ")));
-    }
-
-    progress.message("per-op dispatch cost");
-    let launch = Spread::of(&matmul::time_tiny_op(
-        &dev,
-        plan.launch_samples,
-        plan.launch_batch,
-    )?);
-    progress.inc(1);
-    sources.launch = Some(source(
-        "median time per op of adding two 1-element f32 tensors with candle on the CPU (shape checks, output allocation, dispatch; no data to speak of)".into(),
-        format!(
-            "each run is the mean of {} ops; {}; {threads}",
-            plan.launch_batch,
-            launch.describe(Dim::TIME)
-        ),
-    ));
-    figures.push(Figure {
-        field: "launch".into(),
-        value: launch.median,
-        dim: Dim::TIME,
-        spread: launch,
-        at: "1-element add".into(),
-    });
-
-    sources.memory = Some(Source {
-        source: format!("{stamp}: MemTotal of /proc/meminfo"),
+    let peak = r.peaks(&dev)?;
+    let launch = r.launch(&dev)?;
+    r.sources.memory = Some(Source {
+        source: format!("{}: MemTotal of /proc/meminfo", r.stamp),
         derived: false,
         note: Some("physical memory, shared with the OS and other processes".into()),
     });
-    let efficiency = || {
-        Source {
-        source: format!("{stamp}: the peaks and bandwidth above are achieved rates, not datasheet figures"),
+    let efficiency = Source {
+        source: format!(
+            "{}: the peaks and bandwidth above are achieved rates, not datasheet figures",
+            r.stamp
+        ),
         derived: false,
         note: Some(
             "1.0: nothing more is lost to inefficiency than the probe saw; `calibrate` fits this factor to measured inference latency".into(),
         ),
-    }
     };
-    sources.efficiency_compute = Some(efficiency());
-    sources.efficiency_memory = Some(efficiency());
+    r.sources.efficiency_compute = Some(efficiency.clone());
+    r.sources.efficiency_memory = Some(efficiency);
 
     let hardware = Hardware {
         id: opts.id.clone().unwrap_or_else(|| default_id(&machine)),
         name: machine.label(),
         peak,
-        bandwidth: triad.max,
+        bandwidth,
         memory: machine.memory,
         efficiency_compute: 1.0,
         efficiency_memory: 1.0,
-        launch: launch.median,
+        launch,
     };
     progress.finish();
     Ok(Probe {
-        preset: HardwarePreset { hardware, sources },
-        figures,
-        unsupported,
+        preset: HardwarePreset {
+            hardware,
+            sources: r.sources,
+        },
+        figures: r.figures,
+        unsupported: r.unsupported,
         machine,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// One probe's measurements as they are taken, with their provenance.
+struct Recorder<'a> {
+    plan: &'a Plan,
+    progress: &'a Progress,
+    /// `rooflaw hardware probe 0.1.0, 2025-01-31 12:00 UTC`
+    stamp: String,
+    /// The thread settings every candle figure was measured under.
+    threads: String,
+    sources: HardwareSources,
+    figures: Vec<Figure>,
+    unsupported: Vec<(Dtype, String)>,
+}
+
+impl Recorder<'_> {
+    fn source(&self, method: &str, note: String) -> Source {
+        Source {
+            source: format!("{}: {method}", self.stamp),
+            derived: false,
+            note: Some(note),
+        }
+    }
+
+    /// STREAM triad bandwidth, the best pass (copy goes in the note).
+    fn bandwidth(&mut self, threads: usize) -> f64 {
+        self.progress
+            .message("memory bandwidth (STREAM copy, triad)");
+        let bytes = stream::array_bytes(stream::last_level_cache());
+        let rates = stream::measure(bytes, threads, self.plan.passes, &|| {
+            self.progress.inc(1);
+        });
+        let (copy, triad) = (Spread::of(&rates.copy), Spread::of(&rates.triad));
+        let layout = format!("3 arrays of {} MiB f64 on {threads} threads", bytes >> 20);
+        self.sources.bandwidth = Some(self.source(
+            &format!(
+                "STREAM triad a = b + s·c, {layout}, best of {} passes",
+                self.plan.passes
+            ),
+            format!(
+                "STREAM byte counting (triad 3 words/element, write-allocate not counted); triad {}; copy (memcpy, 2 words/element) best {}, {}",
+                triad.describe(Dim::BANDWIDTH),
+                q(copy.max, Dim::BANDWIDTH),
+                copy.describe(Dim::BANDWIDTH)
+            ),
+        ));
+        self.figures.push(Figure {
+            field: "bandwidth".into(),
+            value: triad.max,
+            dim: Dim::BANDWIDTH,
+            spread: triad,
+            at: format!("triad, {layout}; copy {}", q(copy.max, Dim::BANDWIDTH)),
+        });
+        triad.max
+    }
+
+    /// The best matmul rate per datatype candle accepts, over the plan's
+    /// sizes; datatypes it refuses are listed in `unsupported`.
+    fn peaks(&mut self, dev: &Device) -> Result<BTreeMap<Dtype, f64>, ProbeError> {
+        let mut peak = BTreeMap::new();
+        for (dtype, candle_dtype) in DTYPES {
+            self.progress.message(format!("{} matmul", dtype.name()));
+            let Some(per_size) = self.matmul_sizes(dev, dtype, candle_dtype)? else {
+                continue;
+            };
+            let Some(&(n, best)) = per_size.iter().max_by(|a, b| a.1.max.total_cmp(&b.1.max))
+            else {
+                continue;
+            };
+            let sizes: Vec<String> = per_size
+                .iter()
+                .map(|(n, s)| format!("{n}: {}", q(s.max, Dim::COMPUTE)))
+                .collect();
+            let widened = if candle_dtype == DType::BF16 {
+                "; candle's CPU backend has no bf16 gemm, it widens to f32, multiplies and narrows, and this is that path's rate"
+            } else {
+                ""
+            };
+            let method = format!(
+                "candle {CANDLE} CPU matmul, {} square n×n·n×n, flops = 2n³, best rate over n in {:?}",
+                dtype.name(),
+                self.plan.sizes
+            );
+            let note = format!(
+                "best at n = {n}: {}, after 1 warm-up; best rate per n: {}; {}{widened}",
+                best.describe(Dim::COMPUTE),
+                sizes.join(", "),
+                self.threads
+            );
+            self.sources.peak.insert(dtype, self.source(&method, note));
+            peak.insert(dtype, best.max);
+            self.figures.push(Figure {
+                field: format!("peak.{}", dtype.name()),
+                value: best.max,
+                dim: Dim::COMPUTE,
+                spread: best,
+                at: format!("n = {n}"),
+            });
+        }
+        if peak.is_empty() {
+            let why: Vec<String> = self
+                .unsupported
+                .iter()
+                .map(|(d, e)| format!("{}: {e}", d.name()))
+                .collect();
+            return Err(ProbeError::NoMatmul(why.join("; ")));
+        }
+        Ok(peak)
+    }
+
+    /// Rates (flop/s) per size for one datatype; `None` when candle refuses it.
+    fn matmul_sizes(
+        &mut self,
+        dev: &Device,
+        dtype: Dtype,
+        candle_dtype: DType,
+    ) -> Result<Option<Vec<(usize, Spread)>>, ProbeError> {
+        let plan = self.plan;
+        let mut per_size = Vec::new();
+        for &n in plan.sizes {
+            match matmul::time_square(dev, candle_dtype, n, plan.min_reps, plan.budget_s) {
+                Ok(times) => {
+                    let flops = 2.0 * (n as f64).powi(3);
+                    let rates: Vec<f64> = times.iter().map(|t| flops / t).collect();
+                    per_size.push((n, Spread::of(&rates)));
+                }
+                // Refused at the first size: the backend has no kernel for it.
+                Err(e) if per_size.is_empty() => {
+                    self.unsupported.push((dtype, e.to_string()));
+                    self.progress.inc(plan.sizes.len() as u64);
+                    return Ok(None);
+                }
+                Err(e) => return Err(e.into()),
+            }
+            self.progress.inc(1);
+        }
+        Ok(Some(per_size))
+    }
+
+    /// Median per-op dispatch cost of a tiny candle op.
+    fn launch(&mut self, dev: &Device) -> Result<f64, ProbeError> {
+        self.progress.message("per-op dispatch cost");
+        let plan = self.plan;
+        let launch = Spread::of(&matmul::time_tiny_op(
+            dev,
+            plan.launch_samples,
+            plan.launch_batch,
+        )?);
+        self.progress.inc(1);
+        self.sources.launch = Some(self.source(
+            "median time per op of adding two 1-element f32 tensors with candle on the CPU (shape checks, output allocation, dispatch; no data to speak of)",
+            format!(
+                "each run is the mean of {} ops; {}; {}",
+                plan.launch_batch,
+                launch.describe(Dim::TIME),
+                self.threads
+            ),
+        ));
+        self.figures.push(Figure {
+            field: "launch".into(),
+            value: launch.median,
+            dim: Dim::TIME,
+            spread: launch,
+            at: "1-element add".into(),
+        });
+        Ok(launch.median)
+    }
 }
 
 /// `probed-amd-epyc-7b13`: the CPU's name as an id.
@@ -345,10 +400,8 @@ fn default_id(m: &Machine) -> String {
     id
 }
 
-fn candle_version() -> &'static str {
-    // candle does not export its version; this is the one Cargo.toml pins.
-    "0.11"
-}
+/// candle does not export its version; this is the one Cargo.toml pins.
+const CANDLE: &str = "0.11";
 
 /// A measured value for a note: four significant digits, which is more
 /// than any of these figures repeats to.
@@ -371,7 +424,7 @@ pub(crate) fn utc_now() -> String {
 /// Format seconds since the Unix epoch (proleptic Gregorian calendar;
 /// Hinnant's `civil_from_days`), so no date crate is needed for one stamp.
 fn utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let (hh, mm) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -398,6 +451,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::float_cmp)] // exact order statistics of exact inputs
     fn spread_of_samples() {
         let s = Spread::of(&[3.0, 1.0, 2.0, f64::NAN]);
         assert_eq!((s.min, s.median, s.max, s.samples), (1.0, 2.0, 3.0, 3));
