@@ -8,6 +8,7 @@ pub mod check;
 pub mod explain;
 pub mod fit;
 pub mod graph;
+pub mod hardware;
 pub mod pipeline;
 pub mod plan;
 pub mod presets;
@@ -45,6 +46,8 @@ pub enum Command {
     Presets(presets::Args),
     /// Fit a loss law to measured losses in a CSV file.
     Fit(fit::Args),
+    /// Describe this machine from measurements (`rooflaw hardware probe`).
+    Hardware(hardware::Args),
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -58,5 +61,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Roofline(a) => roofline::run(&a),
         Command::Presets(a) => presets::run(&a),
         Command::Fit(a) => fit::run(&a),
+        Command::Hardware(a) => hardware::run(&a),
     }
 }

@@ -14,6 +14,8 @@ mod fit;
 mod hardware_io;
 mod law;
 mod pareto;
+#[cfg(feature = "train")]
+mod probe;
 mod refine;
 mod reporter;
 mod roofline;
@@ -65,6 +67,8 @@ pub fn registry() -> Registry {
     r.register(Arc::new(fit::Measurements::new()));
     #[cfg(feature = "train")]
     r.register(Arc::new(train::Train::new()));
+    #[cfg(feature = "train")]
+    r.register(Arc::new(probe::Probe::new()));
     if std::env::var_os("ROOFLAW_TEST_STAGES").is_some() {
         r.register(Arc::new(sleep::Sleep::new()));
     }
