@@ -292,6 +292,6 @@ fn measure_times_each_candidate_once_and_only_new_ones_later() {
     measure_pipeline(dir.path(), "[1, 2, 3]");
     let out = rooflaw(dir.path(), &["run", "m.pipeline"]);
     ok(&out);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("[2 run, 4 cached]"), "{stdout}");
+    let log = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("[2 run, 4 cached]"), "{log}");
 }
