@@ -255,3 +255,43 @@ fn graph_exports_dot_and_mermaid() {
     ok(&mermaid);
     assert!(String::from_utf8_lossy(&mermaid.stdout).contains("latency --> frontier"));
 }
+
+/// A tiny `measure` pipeline with `layers` as the space's layer list.
+fn measure_pipeline(dir: &Path, layers: &str) {
+    let text = format!(
+        "workload w {{ batch = 1  prompt = 16 tokens  generate = 4 tokens  precision = fp32 }}\n\
+         space tiny {{ layers = {layers}  width = 64  heads = 4  kv_heads = [2, 4]  ffn = 2  vocab = 256 }}\n\
+         stage cands = enumerate(tiny)\n\
+         stage timed = measure(cands, workload: w, repeats: 2, warmup: 0)\n\
+         report timed to \"out\"\n"
+    );
+    std::fs::write(dir.join("m.pipeline"), text).unwrap();
+}
+
+#[test]
+fn measure_times_each_candidate_once_and_only_new_ones_later() {
+    let dir = tempfile::tempdir().unwrap();
+    measure_pipeline(dir.path(), "[1, 2]");
+    let out = rooflaw(dir.path(), &["run", "m.pipeline"]);
+    ok(&out);
+    let csv = std::fs::read_to_string(dir.path().join("out/data/timed.csv")).unwrap();
+    let mut rows = csv.lines();
+    let header: Vec<&str> = rows.next().unwrap().split(',').collect();
+    assert_eq!(rows.count(), 4, "{csv}");
+    for col in [
+        "layers",
+        "kv_heads",
+        "precision",
+        "prefill_ms",
+        "decode_ms_per_token",
+        "device",
+    ] {
+        assert!(header.contains(&col), "no {col} in {header:?}");
+    }
+    // One more layer count: only its two architectures are measured.
+    measure_pipeline(dir.path(), "[1, 2, 3]");
+    let out = rooflaw(dir.path(), &["run", "m.pipeline"]);
+    ok(&out);
+    let log = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("[2 run, 4 cached]"), "{log}");
+}

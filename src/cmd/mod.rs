@@ -9,6 +9,7 @@ pub mod explain;
 pub mod fit;
 pub mod graph;
 pub mod hardware;
+pub mod measure;
 pub mod pipeline;
 pub mod plan;
 pub mod presets;
@@ -42,6 +43,8 @@ pub enum Command {
     Cache(cache::Args),
     /// Predict latency and memory of one model on one piece of hardware.
     Roofline(roofline::Args),
+    /// Run one model for real on this machine and time prefill and decode.
+    Measure(measure::Args),
     /// List hardware, model, budget and law presets.
     Presets(presets::Args),
     /// Fit a loss law to measured losses in a CSV file.
@@ -59,6 +62,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(a) => check::run(&a),
         Command::Cache(a) => cache::run(&a),
         Command::Roofline(a) => roofline::run(&a),
+        Command::Measure(a) => measure::run(&a),
         Command::Presets(a) => presets::run(&a),
         Command::Fit(a) => fit::run(&a),
         Command::Hardware(a) => hardware::run(&a),

@@ -82,7 +82,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 }
 
 /// A preset id, or a path to a Hugging Face `config.json`.
-fn resolve_model(arg: &str) -> anyhow::Result<(String, Architecture)> {
+pub(crate) fn resolve_model(arg: &str) -> anyhow::Result<(String, Architecture)> {
     let path = Path::new(arg);
     if path
         .extension()

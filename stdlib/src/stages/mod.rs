@@ -8,11 +8,13 @@ use rooflaw_engine::Registry;
 
 mod advise;
 mod args;
-mod candidates;
+pub(crate) mod candidates;
 mod enumerate;
 mod fit;
 mod hardware_io;
 mod law;
+#[cfg(feature = "train")]
+mod measure;
 mod pareto;
 #[cfg(feature = "train")]
 mod probe;
@@ -69,6 +71,8 @@ pub fn registry() -> Registry {
     r.register(Arc::new(train::Train::new()));
     #[cfg(feature = "train")]
     r.register(Arc::new(probe::Probe::new()));
+    #[cfg(feature = "train")]
+    r.register(Arc::new(measure::Measure::new()));
     if std::env::var_os("ROOFLAW_TEST_STAGES").is_some() {
         r.register(Arc::new(sleep::Sleep::new()));
     }
