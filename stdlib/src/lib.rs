@@ -3,6 +3,7 @@
 pub mod advise;
 pub mod arch;
 pub mod budget;
+pub mod calibrate;
 pub mod fit;
 pub mod hardware;
 pub mod hf;
