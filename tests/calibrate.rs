@@ -44,7 +44,13 @@ fn measurements(truth: &Hardware) -> String {
             for moe in [false, true] {
                 k += 1;
                 let heads = width / 32;
-                let mut a = Architecture::dense(layers, width, heads, [1, 2, heads][k as usize % 3], 3 * width);
+                let mut a = Architecture::dense(
+                    layers,
+                    width,
+                    heads,
+                    [1, 2, heads][k as usize % 3],
+                    3 * width,
+                );
                 a.vocab = 2048;
                 if moe {
                     a.experts = 4;
@@ -101,8 +107,14 @@ fn calibrates_back_a_known_machine_and_writes_it() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("held out") && stdout.contains("decode"), "{stdout}");
-    assert!(stdout.contains("calibrated on 12 of 24 runs measured on cpu: test"), "{stdout}");
+    assert!(
+        stdout.contains("held out") && stdout.contains("decode"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("calibrated on 12 of 24 runs measured on cpu: test"),
+        "{stdout}"
+    );
 
     let back = rooflaw_stdlib::hardware::load(Path::new(&hw_path)).unwrap();
     let h = &back.hardware;
@@ -111,21 +123,42 @@ fn calibrates_back_a_known_machine_and_writes_it() {
     assert!((h.launch - 10e-6).abs() < 1.5e-6, "{h:?}");
     let src = back.sources.launch.as_ref().unwrap();
     assert!(
-        src.source.starts_with("calibrated by rooflaw on 24 measurements ("),
+        src.source
+            .starts_with("calibrated by rooflaw on 24 measurements ("),
         "{src:?}"
     );
     // The peak kept its own source.
-    assert_eq!(back.sources.peak.values().next().unwrap().source, "made up for the test");
+    assert_eq!(
+        back.sources.peak.values().next().unwrap().source,
+        "made up for the test"
+    );
 
     // JSON: held-out metrics after calibration are at the noise level.
     let out = rooflaw(&[
-        "calibrate", &csv, "--hardware", &hw_path, "--format", "json", "--seed", "3",
+        "calibrate",
+        &csv,
+        "--hardware",
+        &hw_path,
+        "--format",
+        "json",
+        "--seed",
+        "3",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let after = &v["calibration"]["on_heldout"]["after"];
-    assert!(after["overall"]["median_ape"].as_f64().unwrap() < 3.0, "{after}");
-    assert!(after["decode"]["spearman"].as_f64().unwrap() > 0.95, "{after}");
+    assert!(
+        after["overall"]["median_ape"].as_f64().unwrap() < 3.0,
+        "{after}"
+    );
+    assert!(
+        after["decode"]["spearman"].as_f64().unwrap() > 0.95,
+        "{after}"
+    );
     assert_eq!(v["calibration"]["heldout"].as_array().unwrap().len(), 12);
 }
 
@@ -133,10 +166,19 @@ fn calibrates_back_a_known_machine_and_writes_it() {
 fn write_needs_a_file_and_bad_csvs_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let csv = write(dir.path(), "m.csv", "layers,width\n2,64\n");
-    let out = rooflaw(&["calibrate", &csv, "--hardware", "jetson-orin-nano-8gb", "--write"]);
+    let out = rooflaw(&[
+        "calibrate",
+        &csv,
+        "--hardware",
+        "jetson-orin-nano-8gb",
+        "--write",
+    ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--write needs --hardware to be a YAML file"), "{err}");
+    assert!(
+        err.contains("--write needs --hardware to be a YAML file"),
+        "{err}"
+    );
     let out = rooflaw(&["calibrate", &csv, "--hardware", "jetson-orin-nano-8gb"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());

@@ -59,7 +59,10 @@ fn load_hardware(arg: &str) -> anyhow::Result<(HardwarePreset, Option<PathBuf>)>
     if is_yaml || path.is_file() {
         return Ok((hardware::load(path)?, Some(path.to_path_buf())));
     }
-    match hardware::presets().into_iter().find(|p| p.hardware.id == arg) {
+    match hardware::presets()
+        .into_iter()
+        .find(|p| p.hardware.id == arg)
+    {
         Some(p) => Ok((p, None)),
         // `resolve` words the unknown-preset error with its did-you-mean.
         None => Err(hardware::resolve(arg).err().map_or_else(

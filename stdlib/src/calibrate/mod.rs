@@ -175,9 +175,7 @@ impl Calibration {
         let source = Source {
             source: format!(
                 "calibrated by rooflaw on {} measurements ({date}); {side} median error before {:.1}% after {:.1}%",
-                self.samples,
-                j.before.overall.median_ape,
-                j.after.overall.median_ape,
+                self.samples, j.before.overall.median_ape, j.after.overall.median_ape,
             ),
             derived: true,
             note: Some(format!(
@@ -304,7 +302,10 @@ pub fn calibrate(
         ));
     }
     let before = check(samples, hw)?;
-    let strata: Vec<usize> = samples.iter().map(|s| usize::from(s.arch.is_moe())).collect();
+    let strata: Vec<usize> = samples
+        .iter()
+        .map(|s| usize::from(s.arch.is_moe()))
+        .collect();
     let (train, heldout) = split_stratified(&strata, opts.holdout, opts.seed);
     if train.len() < 3 {
         return Err(CalibrateError::TooFew(train.len()));
@@ -362,7 +363,7 @@ pub fn utc_date() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    civil_date((secs / 86_400) as i64)
+    civil_date((secs / 86_400).cast_signed())
 }
 
 /// Days since 1970-01-01 → `YYYY-MM-DD` (Howard Hinnant's `civil_from_days`).

@@ -54,7 +54,9 @@ fn median(sorted: &[f64]) -> f64 {
     }
 }
 
-/// Ranks 1..=n, ties sharing the mean of the ranks they span.
+/// Ranks 1..=n, ties sharing the mean of the ranks they span. Ties are
+/// exact: nearly equal values rank apart.
+#[allow(clippy::float_cmp)]
 pub(crate) fn ranks(v: &[f64]) -> Vec<f64> {
     let mut order: Vec<usize> = (0..v.len()).collect();
     order.sort_by(|&a, &b| v[a].total_cmp(&v[b]));

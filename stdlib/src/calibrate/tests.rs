@@ -16,7 +16,7 @@ fn cpu(ec: f64, em: f64, launch: f64) -> Hardware {
     }
 }
 
-/// Dense and MoE models over widths, depths and GQA settings, as the CPU
+/// Dense and `MoE` models over widths, depths and GQA settings, as the CPU
 /// experiment measures them.
 fn space() -> Vec<(Architecture, Workload)> {
     let mut wl = Workload::new(1, 128, 32, Precision::parse("fp32").unwrap());
@@ -104,8 +104,16 @@ fn exact_measurements_are_fitted_exactly() {
     };
     let c = calibrate(&samples, &cpu(0.7, 0.75, 5e-6), &opts).unwrap();
     assert!(c.on_heldout.is_none());
-    assert!(c.judged().after.overall.median_ape < 0.1, "{:?}", c.judged());
-    assert!((c.hardware.launch - 3e-6).abs() < 1e-8, "{}", c.hardware.launch);
+    assert!(
+        c.judged().after.overall.median_ape < 0.1,
+        "{:?}",
+        c.judged()
+    );
+    assert!(
+        (c.hardware.launch - 3e-6).abs() < 1e-8,
+        "{}",
+        c.hardware.launch
+    );
 }
 
 #[test]
@@ -115,7 +123,10 @@ fn validation_points_cover_both_phases() {
     samples[0].workload.generate = 1; // prefill only: no decode point
     let pts = validate(&samples, &truth).unwrap();
     assert_eq!(pts.len(), 2 * samples.len() - 1);
-    assert!(pts.iter().all(|p| p.before == p.after && !p.heldout));
+    assert!(
+        pts.iter()
+            .all(|p| p.before.to_bits() == p.after.to_bits() && !p.heldout)
+    );
     let m = PhaseMetrics::of(pts.iter().skip(1), |p| p.before);
     assert!(m.decode.median_ape < 1e-9 && m.prefill.median_ape < 1e-9);
 }
@@ -128,7 +139,10 @@ fn bad_measurements_and_options_are_clear_errors() {
     let e = calibrate(&samples, &hw, &Options::default())
         .unwrap_err()
         .to_string();
-    assert!(e.contains("measurement 3 (arch 3)") && e.contains("decode"), "{e}");
+    assert!(
+        e.contains("measurement 3 (arch 3)") && e.contains("decode"),
+        "{e}"
+    );
     let few: Vec<Sample> = synthetic(&hw, 0.0, 1).into_iter().take(4).collect();
     let e = calibrate(&few, &hw, &Options::default()).unwrap_err();
     assert_eq!(e, CalibrateError::TooFew(2));
@@ -154,7 +168,7 @@ fn calibrated_preset_records_provenance() {
         sources: crate::hardware::HardwareSources::default(),
     };
     let p = c.preset(&base, "2026-01-02", "cpu: test");
-    assert_eq!(p.hardware.launch, c.hardware.launch);
+    assert_eq!(p.hardware.launch.to_bits(), c.hardware.launch.to_bits());
     let s = p.sources.launch.clone().unwrap();
     assert!(
         s.source.starts_with(&format!(

@@ -6,9 +6,7 @@ mod model;
 pub(crate) mod rng;
 mod stats;
 
-use argmin::core::{
-    CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus,
-};
+use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 use rayon::prelude::*;
@@ -223,7 +221,7 @@ fn split(n: usize, holdout: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
 /// (train, holdout) indices, split within each stratum (`strata[i]` is point
 /// i's group) so every group lands on both sides: per group in order of
 /// first appearance, a shuffle from one seeded stream and the last
-/// ⌊n_g·f⌉ held out. With one group this is exactly [`split`]'s shuffle, so
+/// ⌊`n_g`·f⌉ held out. With one group this is exactly [`split`]'s shuffle, so
 /// published fit seeds keep their splits.
 pub(crate) fn split_stratified(
     strata: &[usize],

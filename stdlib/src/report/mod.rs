@@ -29,8 +29,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use data::{
-    Bound, BudgetLine, CalibrationRow, Coefficient, FitPoint, FitView, Frontier, FrontierPoint, HardwareInfo,
-    Headline, Marked, OpPoint, Point, ReportData, TopRow,
+    Bound, BudgetLine, CalibrationRow, Coefficient, FitPoint, FitView, Frontier, FrontierPoint,
+    HardwareInfo, Headline, Marked, OpPoint, Point, ReportData, TopRow,
 };
 pub use error::ReportError;
 pub use notation::{plain, si};

@@ -287,7 +287,10 @@ mod tests {
         assert_eq!(s[0].workload.prompt, 128);
         assert!((s[0].prefill - 2e-3).abs() < 1e-15 && (s[0].decode - 31e-3).abs() < 1e-15);
         t.push("attention", Column::Str(vec!["fused".into()]));
-        assert_eq!(samples(&t).unwrap().0[0].workload.attention, Attention::Fused);
+        assert_eq!(
+            samples(&t).unwrap().0[0].workload.attention,
+            Attention::Fused
+        );
         let mut bad = Table::new();
         bad.push("batch", Column::I64(vec![1]));
         let e = samples(&bad).unwrap_err().to_string();

@@ -243,8 +243,8 @@ pub(crate) fn read_csv(path: &std::path::Path) -> Result<Table, StageError> {
         .collect();
     let mut cells: Vec<Vec<String>> = vec![Vec::new(); headers.len()];
     for (line, rec) in reader.records().enumerate() {
-        let rec = rec
-            .map_err(|e| StageError::new(format!("{} line {}: {e}", path.display(), line + 2)))?;
+        let rec =
+            rec.map_err(|e| StageError::new(format!("{} line {}: {e}", path.display(), line + 2)))?;
         for (col, v) in cells.iter_mut().zip(rec.iter()) {
             col.push(v.trim().to_string());
         }

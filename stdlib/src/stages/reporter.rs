@@ -13,8 +13,8 @@ use super::{fit, hardware_io, pareto, search};
 use crate::budget::{Budget, Objective};
 use crate::hardware::Hardware;
 use crate::report::{
-    Bound, CalibrationRow, Coefficient, FitPoint, FitView, Frontier, FrontierPoint, HardwareInfo, Headline, Marked,
-    OpPoint, Point, ReportData, TopRow, write_report,
+    Bound, CalibrationRow, Coefficient, FitPoint, FitView, Frontier, FrontierPoint, HardwareInfo,
+    Headline, Marked, OpPoint, Point, ReportData, TopRow, write_report,
 };
 use crate::workload::Workload;
 
@@ -318,11 +318,7 @@ fn fill_calibration(data: &mut ReportData, hw: &Value, c: &Value) {
                     measured: p["measured"].as_f64()?,
                     predicted: p["after"].as_f64()?,
                     heldout: p["heldout"].as_bool()?,
-                    label: format!(
-                        "{} ({})",
-                        p["label"].as_str()?,
-                        p["phase"].as_str()?
-                    ),
+                    label: format!("{} ({})", p["label"].as_str()?, p["phase"].as_str()?),
                 })
             })
             .collect(),
@@ -339,7 +335,11 @@ fn fill_calibration(data: &mut ReportData, hw: &Value, c: &Value) {
         if !side.is_object() {
             continue;
         }
-        for (phase, pk) in [("prefill", "prefill"), ("decode", "decode"), ("both", "overall")] {
+        for (phase, pk) in [
+            ("prefill", "prefill"),
+            ("decode", "decode"),
+            ("both", "overall"),
+        ] {
             let (b, a) = (&side["before"][pk], &side["after"][pk]);
             let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
             data.calibration.push(CalibrationRow {
@@ -375,7 +375,9 @@ fn fill_calibration(data: &mut ReportData, hw: &Value, c: &Value) {
             .as_str()
             .and_then(crate::precision::Dtype::parse)
             .and_then(|d| h.peak_for(d))
-            .map_or((String::new(), f64::NAN), |(d, p)| (d.name().to_string(), p));
+            .map_or((String::new(), f64::NAN), |(d, p)| {
+                (d.name().to_string(), p)
+            });
         data.hardware = HardwareInfo {
             name: format!("{} (calibrated)", h.name),
             compute_dtype: dtype,
