@@ -184,3 +184,46 @@ fn write_needs_a_file_and_bad_csvs_are_named() {
     assert!(!out.status.success());
     assert!(err.contains("m.csv") && err.contains("`batch`"), "{err}");
 }
+
+#[test]
+fn pipeline_stage_calibrates_and_reports_the_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut truth = rooflaw_stdlib::hardware::from_yaml(HARDWARE)
+        .unwrap()
+        .hardware;
+    truth.efficiency_compute = 0.4;
+    truth.efficiency_memory = 0.7;
+    truth.launch = 10e-6;
+    write(dir.path(), "m.csv", &measurements(&truth));
+    let pipeline = write(
+        dir.path(),
+        "cal.pipeline",
+        "hardware cpu {\n  name = \"Test CPU\"\n  peak.fp32 = 200 GFLOPS\n  bandwidth = 20 GB/s\n  memory = 16 GB\n  \
+         efficiency.compute = 1\n  efficiency.memory = 1\n  launch = 0 s\n}\n\
+         stage runs = measurements(\"m.csv\")\n\
+         stage cal = calibrate(runs, hardware: cpu, holdout: 0.5, seed: 0)\n\
+         report cal to \"out\"\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_rooflaw"))
+        .args(["run", &pipeline])
+        .current_dir(dir.path())
+        .env_remove("ROOFLAW_CACHE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(dir.path().join("out/index.html")).unwrap();
+    assert!(html.contains("id=\"calibration\""), "before/after table");
+    assert!(html.contains("Test CPU (calibrated)"), "hardware line");
+    assert!(html.contains("launch (µs)"), "fitted figures");
+    let svg = std::fs::read_to_string(dir.path().join("out/validation_latency.svg")).unwrap();
+    // 24 runs × 2 phases, half of the runs held out.
+    assert!(
+        svg.contains("id=\"points-heldout\" class=\"agreement\" data-points=\"24\""),
+        "{svg}"
+    );
+}
