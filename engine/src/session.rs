@@ -400,9 +400,14 @@ impl<'a> Session<'a> {
                 .iter()
                 .partition(|s| self.dag.upstream(s).iter().all(|u| finished.contains(u)));
             pending = rest;
+            // Exclusive stages (timings) wait for the rest of the wave and
+            // then run one at a time, alone on the machine.
+            let (alone, shared): (Vec<&String>, Vec<&String>) = ready
+                .into_iter()
+                .partition(|s| self.resolved[s.as_str()].kind.exclusive());
             let results: Vec<Result<(), RunError>> = {
                 use rayon::prelude::*;
-                ready
+                shared
                     .par_iter()
                     .map(|stage| {
                         let outcome = self.run_stage(stage, opts, bars, cancel, &done)?;
@@ -413,6 +418,13 @@ impl<'a> Session<'a> {
             };
             for r in results {
                 r?;
+            }
+            for stage in alone {
+                if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Err(RunError::Cancelled);
+                }
+                let outcome = self.run_stage(stage, opts, bars, cancel, &done)?;
+                outcomes.lock().expect("lock").push(outcome);
             }
         }
         let mut outcomes = outcomes.into_inner().expect("lock");
@@ -683,7 +695,8 @@ impl<'a> Session<'a> {
     }
 
     /// Items are keyed on their own description, so only new or changed
-    /// items run; they run in parallel up to the pool's width.
+    /// items run; they run in parallel up to the pool's width, or in order
+    /// for an exclusive stage.
     fn run_map(
         &self,
         stage: &str,
@@ -714,60 +727,66 @@ impl<'a> Session<'a> {
             })
             .collect();
         let cached = std::sync::atomic::AtomicUsize::new(0);
-        let results: Vec<Result<Arc<Artifact>, RunError>> = keyed
-            .par_iter()
-            .zip(items.par_iter())
-            .map(|((manifest, key), item)| {
-                if ctx.cancelled() {
-                    return Err(RunError::Cancelled);
-                }
-                if !opts.no_cache
-                    && !opts.force_all
-                    && !opts.force.contains(stage)
-                    && let Lookup::Hit(e) = self.store.lookup_verified(key).map_err(cache_err)?
-                    && let Some(h) = e.outputs.get(OUT)
-                {
-                    cached.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    ctx.progress.inc(1);
-                    return self.load(&h.to_string(), None);
-                }
-                let started = Instant::now();
-                let item_ctx = RunCtx {
-                    stage: ctx.stage.clone(),
-                    progress: ctx.progress.clone(),
-                    workdir: self.workdir(key)?,
-                    base_dir: ctx.base_dir.clone(),
-                    cancel: ctx.cancel.clone(),
-                };
-                let guard = match self.store.begin(key).map_err(cache_err)? {
-                    Claim::Compute(g) => Some(g),
-                    Claim::Cached(e)
-                        if !opts.no_cache && !opts.force_all && !opts.force.contains(stage) =>
-                    {
-                        if let Some(h) = e.outputs.get(OUT) {
-                            cached.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            ctx.progress.inc(1);
-                            return self.load(&h.to_string(), None);
-                        }
-                        None
-                    }
-                    Claim::Cached(_) => None,
-                };
-                let a = map.run_item(&item_ctx, item).map_err(fail)?;
-                self.commit(
-                    key,
-                    guard,
-                    manifest.clone(),
-                    &a,
-                    format!("{stage}[item]"),
-                    &kind_name,
-                    started,
-                    &[],
-                )?;
+        let run_one = |((manifest, key), item): (&(Value, Hash), &Value)| {
+            if ctx.cancelled() {
+                return Err(RunError::Cancelled);
+            }
+            if !opts.no_cache
+                && !opts.force_all
+                && !opts.force.contains(stage)
+                && let Lookup::Hit(e) = self.store.lookup_verified(key).map_err(cache_err)?
+                && let Some(h) = e.outputs.get(OUT)
+            {
+                cached.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 ctx.progress.inc(1);
-                Ok(Arc::new(a))
-            })
-            .collect();
+                return self.load(&h.to_string(), None);
+            }
+            let started = Instant::now();
+            let item_ctx = RunCtx {
+                stage: ctx.stage.clone(),
+                progress: ctx.progress.clone(),
+                workdir: self.workdir(key)?,
+                base_dir: ctx.base_dir.clone(),
+                cancel: ctx.cancel.clone(),
+            };
+            let guard = match self.store.begin(key).map_err(cache_err)? {
+                Claim::Compute(g) => Some(g),
+                Claim::Cached(e)
+                    if !opts.no_cache && !opts.force_all && !opts.force.contains(stage) =>
+                {
+                    if let Some(h) = e.outputs.get(OUT) {
+                        cached.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        ctx.progress.inc(1);
+                        return self.load(&h.to_string(), None);
+                    }
+                    None
+                }
+                Claim::Cached(_) => None,
+            };
+            let a = map.run_item(&item_ctx, item).map_err(fail)?;
+            self.commit(
+                key,
+                guard,
+                manifest.clone(),
+                &a,
+                format!("{stage}[item]"),
+                &kind_name,
+                started,
+                &[],
+            )?;
+            ctx.progress.inc(1);
+            Ok(Arc::new(a))
+        };
+        // An exclusive stage's items are timed: one at a time.
+        let results: Vec<Result<Arc<Artifact>, RunError>> = if r.kind.exclusive() {
+            keyed.iter().zip(&items).map(run_one).collect()
+        } else {
+            keyed
+                .par_iter()
+                .zip(items.par_iter())
+                .map(run_one)
+                .collect()
+        };
         let results: Vec<Arc<Artifact>> = results.into_iter().collect::<Result<_, _>>()?;
         let n_cached = cached.into_inner();
         let combined = map

@@ -96,6 +96,13 @@ pub trait StageKind: Send + Sync {
 
     fn run(&self, ctx: &RunCtx, params: &Value, inputs: &Inputs) -> Result<Artifact, StageError>;
 
+    /// Stages that time things (measurements) return true: the engine then
+    /// runs them alone, after the other stages of their wave, and a map
+    /// stage's items one at a time, so nothing else competes for the machine.
+    fn exclusive(&self) -> bool {
+        false
+    }
+
     /// Stages whose work splits into independently cached items (training
     /// one architecture each) return themselves here.
     fn as_map(&self) -> Option<&dyn MapStage> {

@@ -392,3 +392,117 @@ fn gc_keeps_the_items_of_a_cached_map_stage() {
     let sq = out.iter().find(|o| o.stage == "sq").unwrap();
     assert_eq!((sq.items_run, sq.items_cached), (1, 3));
 }
+
+/// When each stage run or map item started and ended, and whether it was
+/// exclusive.
+type Log = Arc<std::sync::Mutex<Vec<(String, bool, std::time::Instant, std::time::Instant)>>>;
+
+/// `busy` (shared) and `timed` (exclusive, a map stage of two items): each
+/// run or item sleeps and records its interval.
+struct Recorder {
+    sig: Signature,
+    exclusive: bool,
+    log: Log,
+}
+
+impl Recorder {
+    fn work(&self, what: String) {
+        let start = std::time::Instant::now();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        self.log
+            .lock()
+            .unwrap()
+            .push((what, self.exclusive, start, std::time::Instant::now()));
+    }
+}
+
+impl StageKind for Recorder {
+    fn signature(&self) -> &Signature {
+        &self.sig
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn resolve(&self, stage: &Stage, _: &Spec) -> Result<Value, Vec<Diagnostic>> {
+        // Distinct keys, so no stage or item reuses another's output.
+        Ok(json!({ "name": stage.name.node }))
+    }
+    fn exclusive(&self) -> bool {
+        self.exclusive
+    }
+    fn run(&self, ctx: &RunCtx, _: &Value, _: &Inputs) -> Result<Artifact, StageError> {
+        self.work(ctx.stage.clone());
+        Ok(Artifact::json("done", json!(ctx.stage)))
+    }
+    fn as_map(&self) -> Option<&dyn MapStage> {
+        if self.exclusive { Some(self) } else { None }
+    }
+}
+
+impl MapStage for Recorder {
+    fn items(&self, params: &Value, _: &Inputs) -> Result<Vec<Value>, StageError> {
+        Ok(vec![json!([params["name"], 0]), json!([params["name"], 1])])
+    }
+    fn run_item(&self, ctx: &RunCtx, item: &Value) -> Result<Artifact, StageError> {
+        self.work(format!("{}[{item}]", ctx.stage));
+        Ok(Artifact::json("done", item.clone()))
+    }
+    fn combine(
+        &self,
+        _: &Value,
+        _: &Inputs,
+        items: &[Value],
+        _: &[Arc<Artifact>],
+    ) -> Result<Artifact, StageError> {
+        Ok(Artifact::json("done", json!(items)))
+    }
+}
+
+#[test]
+fn exclusive_stages_and_their_items_run_alone() {
+    let log: Log = Arc::default();
+    let mut r = Registry::new(|_: PresetKind| vec![], &[], &[]);
+    for (kind, exclusive) in [("busy", false), ("timed", true)] {
+        r.register(Arc::new(Recorder {
+            sig: Signature {
+                kind,
+                doc: "",
+                params: vec![],
+            },
+            exclusive,
+            log: log.clone(),
+        }));
+    }
+    // One wave: nothing depends on anything.
+    let spec = Spec {
+        stages: vec![
+            stage("t1", "timed", vec![]),
+            stage("b1", "busy", vec![]),
+            stage("b2", "busy", vec![]),
+            stage("t2", "timed", vec![]),
+            stage("b3", "busy", vec![]),
+        ],
+        ..Spec::default()
+    };
+    let f = Fixture::new();
+    let s = Session::new(&spec, &r, &f.store, &f.pipeline).unwrap();
+    let out = s
+        .run(
+            &Options::default(),
+            &Bars::new(false),
+            &Arc::new(AtomicBool::new(false)),
+        )
+        .unwrap();
+    assert_eq!(out.len(), 5);
+    let log = log.lock().unwrap();
+    assert_eq!(log.len(), 3 + 2 * 2, "{log:?}");
+    for (name, exclusive, start, end) in log.iter() {
+        if !exclusive {
+            continue;
+        }
+        for (other, _, s2, e2) in log.iter() {
+            let overlap = other != name && s2 < end && start < e2;
+            assert!(!overlap, "{name} overlapped {other}");
+        }
+    }
+}

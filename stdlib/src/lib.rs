@@ -9,6 +9,8 @@ pub mod hardware;
 pub mod hf;
 pub mod law;
 pub mod machine;
+#[cfg(feature = "train")]
+pub mod measure;
 pub mod models;
 pub mod pareto;
 pub mod precision;

@@ -9,11 +9,13 @@ use rooflaw_engine::Registry;
 mod advise;
 mod args;
 mod calibrate;
-mod candidates;
+pub(crate) mod candidates;
 mod enumerate;
 mod fit;
 mod hardware_io;
 mod law;
+#[cfg(feature = "train")]
+mod measure;
 mod pareto;
 mod refine;
 mod reporter;
@@ -76,6 +78,8 @@ pub fn registry() -> Registry {
     r.register(Arc::new(calibrate::Calibrate::new()));
     #[cfg(feature = "train")]
     r.register(Arc::new(train::Train::new()));
+    #[cfg(feature = "train")]
+    r.register(Arc::new(measure::Measure::new()));
     if std::env::var_os("ROOFLAW_TEST_STAGES").is_some() {
         r.register(Arc::new(sleep::Sleep::new()));
     }

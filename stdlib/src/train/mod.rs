@@ -8,6 +8,7 @@
 pub(crate) mod checkpoint;
 pub mod corpus;
 pub(crate) mod fused;
+pub mod infer;
 pub mod job;
 pub mod model;
 pub mod ops;
@@ -16,6 +17,7 @@ pub mod tokenizer;
 pub mod trainer;
 
 pub use corpus::{Corpus, Split};
+pub use infer::{InferModel, KvCache};
 pub use job::{CorpusRef, DeviceKind, Executor, LocalExecutor, Recipe, TrainJob, TrainResult};
 pub use model::Model;
 pub use tokenizer::{ByteTokenizer, Tokenizer};

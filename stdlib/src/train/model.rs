@@ -449,8 +449,36 @@ fn ffn(ffn: &Ffn, x: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
 /// `E · Σ_e f_e · P_e` with f_e the fraction of routing slots sent to expert
 /// e and P_e its mean router probability (1 when perfectly balanced).
 fn moe(x: &Tensor, router: &Tensor, experts: &[Expert], top_k: usize) -> Result<(Tensor, Tensor)> {
-    let (n, d) = x.dims2()?;
+    let (n, _) = x.dims2()?;
     let e_count = experts.len();
+    let r = route(x, router, e_count, top_k)?;
+    let out = dispatch(x, &r, |e, xs| experts[e].forward(xs))?;
+    let dev = x.device();
+    let frac: Vec<f32> = r
+        .rows
+        .iter()
+        .map(|r| r.len() as f32 / (n * top_k) as f32)
+        .collect();
+    let frac = Tensor::new(frac.as_slice(), dev)?;
+    let aux = (r.probs.mean(0)? * frac)?
+        .sum_all()?
+        .affine(e_count as f64, 0.0)?;
+    Ok((out, aux))
+}
+
+/// Where top-K routing sends `n` tokens: the router probabilities `(n, E)`,
+/// the K weights of each token renormalised to sum to one `(n·K)`, and per
+/// expert the token rows and routing slots sent to it.
+pub(super) struct Routing {
+    pub probs: Tensor,
+    pub top_w: Tensor,
+    pub rows: Vec<Vec<u32>>,
+    pub slots: Vec<Vec<u32>>,
+}
+
+/// Softmax router over tokens `x` `(n, d)`, top-K; shared by training and
+/// inference ([`super::infer`]) so both route identically.
+pub(super) fn route(x: &Tensor, router: &Tensor, e_count: usize, top_k: usize) -> Result<Routing> {
     let probs = ops::softmax(&x.matmul(router)?)?; // (n, E)
     let top_idx = probs
         .arg_sort_last_dim(false)?
@@ -458,6 +486,8 @@ fn moe(x: &Tensor, router: &Tensor, experts: &[Expert], top_k: usize) -> Result<
         .contiguous()?;
     let top_p = probs.gather(&top_idx, 1)?;
     let top_w = top_p.broadcast_div(&top_p.sum_keepdim(1)?)?.flatten_all()?; // (n·K)
+    // The expert choice goes to the host: candle has no grouped matmul, so
+    // each expert runs on its own gathered rows.
     let idx: Vec<u32> = top_idx.flatten_all()?.to_vec1()?;
     let mut rows: Vec<Vec<u32>> = vec![Vec::new(); e_count];
     let mut slots: Vec<Vec<u32>> = vec![Vec::new(); e_count];
@@ -465,27 +495,34 @@ fn moe(x: &Tensor, router: &Tensor, experts: &[Expert], top_k: usize) -> Result<
         rows[e as usize].push((slot / top_k) as u32);
         slots[e as usize].push(slot as u32);
     }
+    Ok(Routing {
+        probs,
+        top_w,
+        rows,
+        slots,
+    })
+}
+
+/// Runs `expert(e, rows)` on the tokens routed to each expert and sums the
+/// weighted outputs back per token.
+pub(super) fn dispatch(
+    x: &Tensor,
+    r: &Routing,
+    expert: impl Fn(usize, &Tensor) -> Result<Tensor>,
+) -> Result<Tensor> {
     let dev = x.device();
-    let mut out = Tensor::zeros((n, d), x.dtype(), dev)?;
-    for (e, expert) in experts.iter().enumerate() {
-        if rows[e].is_empty() {
+    let mut out = Tensor::zeros(x.shape(), x.dtype(), dev)?;
+    for (e, (rows, slots)) in r.rows.iter().zip(&r.slots).enumerate() {
+        if rows.is_empty() {
             continue;
         }
-        let r = Tensor::new(rows[e].as_slice(), dev)?;
-        let s = Tensor::new(slots[e].as_slice(), dev)?;
-        let y = expert.forward(&x.index_select(&r, 0)?)?;
-        let w = top_w.index_select(&s, 0)?.unsqueeze(1)?;
-        out = out.index_add(&r, &y.broadcast_mul(&w)?, 0)?;
+        let rows = Tensor::new(rows.as_slice(), dev)?;
+        let slots = Tensor::new(slots.as_slice(), dev)?;
+        let y = expert(e, &x.index_select(&rows, 0)?)?;
+        let w = r.top_w.index_select(&slots, 0)?.unsqueeze(1)?;
+        out = out.index_add(&rows, &y.broadcast_mul(&w)?, 0)?;
     }
-    let frac: Vec<f32> = rows
-        .iter()
-        .map(|r| r.len() as f32 / (n * top_k) as f32)
-        .collect();
-    let frac = Tensor::new(frac.as_slice(), dev)?;
-    let aux = (probs.mean(0)? * frac)?
-        .sum_all()?
-        .affine(e_count as f64, 0.0)?;
-    Ok((out, aux))
+    Ok(out)
 }
 
 #[cfg(test)]

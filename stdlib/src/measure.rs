@@ -1,0 +1,331 @@
+//! Real inference latency of one architecture: the candle model of
+//! [`crate::train::infer`] with random seeded weights, timed in exactly the
+//! roofline's phases so predictions and measurements compare one to one:
+//!
+//! - **prefill**: the whole prompt of every sequence, the LM head on the
+//!   last position only (it emits the first output token);
+//! - **decode**: the steps for output tokens `2..=generate`, one token per
+//!   sequence each, attending over the KV cache at the step's own length.
+//!
+//! Each run after the warm-up runs is timed phase by phase; the figures are
+//! the median, minimum and maximum over runs. Token ids are deterministic
+//! random ids from the vocab (decoding feeds them instead of the argmax, so
+//! sampling, which the roofline does not model, is not timed).
+use std::time::Instant;
+
+use candle_core::{DType, Device};
+use rooflaw_engine::{Column, Table};
+use serde::{Deserialize, Serialize};
+
+use crate::arch::Architecture;
+use crate::precision::{Dtype, Precision};
+use crate::train::TrainError;
+use crate::train::infer::{InferModel, random_ids};
+
+/// What to run and how often.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub batch: usize,
+    pub prompt: usize,
+    /// Output tokens per sequence; the first comes out of prefill, so decode
+    /// runs `generate - 1` steps.
+    pub generate: usize,
+    /// Timed runs.
+    pub repeats: usize,
+    /// Untimed runs first (page faults, allocator and cache warm-up).
+    pub warmup: usize,
+    /// Seed of the weights and of the token ids.
+    pub seed: u64,
+}
+
+impl Plan {
+    pub fn decode_steps(&self) -> usize {
+        self.generate.saturating_sub(1)
+    }
+
+    fn validate(&self) -> Result<(), TrainError> {
+        if self.batch == 0 || self.prompt == 0 || self.generate == 0 || self.repeats == 0 {
+            return Err(TrainError::Recipe(format!(
+                "batch ({}), prompt ({}), generate ({}) and repeats ({}) must be at least 1",
+                self.batch, self.prompt, self.generate, self.repeats
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Median, fastest and slowest of one phase over the timed runs, seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Stats {
+    /// Of a non-empty sample; the median of an even count is the mean of
+    /// the middle two.
+    pub fn of(xs: &[f64]) -> Stats {
+        let mut v = xs.to_vec();
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        let median = if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        };
+        Stats {
+            median,
+            min: v[0],
+            max: v[n - 1],
+        }
+    }
+
+    /// (max − min) / median: the spread across repeats.
+    pub fn spread(&self) -> f64 {
+        if self.median > 0.0 {
+            (self.max - self.min) / self.median
+        } else {
+            0.0
+        }
+    }
+}
+
+/// The timings of one architecture, seconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    pub prefill: Stats,
+    /// All decode steps of one run; zeros when `generate` is 1.
+    pub decode: Stats,
+    /// Median decode time over the steps per run; 0 when there are none.
+    pub decode_per_token: f64,
+    pub decode_steps: usize,
+    pub repeats: usize,
+    /// Every timed run's (prefill, decode), in order.
+    pub runs: Vec<(f64, f64)>,
+    /// What ran it, e.g. `cpu: AMD EPYC 7B13 (2 cores)`.
+    pub device: String,
+    pub dtype: String,
+}
+
+/// The candle dtype a roofline precision is measured in. Only plain float
+/// precisions (weights, activations and KV cache in one float type) can be
+/// run; the error names those that can.
+pub fn dtype_for(p: &Precision) -> Result<DType, String> {
+    let plain = p.weights == p.activations && p.activations == p.kv;
+    let dt = match p.weights {
+        Dtype::Fp32 if plain => Some(DType::F32),
+        Dtype::Fp16 if plain => Some(DType::F16),
+        Dtype::Bf16 if plain => Some(DType::BF16),
+        _ => None,
+    };
+    dt.ok_or_else(|| {
+        format!(
+            "precision `{}` cannot be measured: candle runs fp32, fp16 and bf16 \
+             (weights, activations and KV cache in one float type), not quantised formats",
+            p.label()
+        )
+    })
+}
+
+/// The device measurements run on: the first CUDA GPU when built with the
+/// `cuda` feature and one is present, otherwise the CPU.
+pub fn default_device() -> Device {
+    #[cfg(feature = "cuda")]
+    if let Ok(d) = Device::new_cuda(0) {
+        return d;
+    }
+    Device::Cpu
+}
+
+/// A label naming the device: the CPU's model and cores, or the GPU's
+/// ordinal and the host's CPU (candle does not report a GPU's name).
+pub fn device_label(device: &Device) -> String {
+    let host = crate::machine::Machine::this().label();
+    match device.location() {
+        candle_core::DeviceLocation::Cpu => format!("cpu: {host}"),
+        candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id} on {host}"),
+        candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id} on {host}"),
+    }
+}
+
+/// Where a measurement is: `run` of `runs` (warm-up runs included) done.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub run: usize,
+    pub runs: usize,
+    pub warmup: bool,
+}
+
+/// Builds the model (random weights from `plan.seed`, vocab `arch.vocab` as
+/// the roofline counts it) and times `plan.warmup` + `plan.repeats` runs of
+/// prefill then decode.
+pub fn measure(
+    arch: &Architecture,
+    plan: &Plan,
+    dtype: DType,
+    device: &Device,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Measurement, TrainError> {
+    plan.validate()?;
+    let vocab = arch.vocab as usize;
+    let max_seq = plan.prompt + plan.generate;
+    let model = InferModel::random(arch, vocab, max_seq, plan.seed, dtype, device)?;
+    let prompt = random_ids(plan.batch, plan.prompt, vocab, plan.seed ^ 0x5eed, device)?;
+    let steps = plan.decode_steps();
+    let next = random_ids(
+        plan.batch,
+        steps.max(1),
+        vocab,
+        plan.seed ^ 0xdec0de,
+        device,
+    )?;
+    // Decode inputs are sliced before timing: each step gets its own tensor.
+    let next: Vec<_> = (0..steps)
+        .map(|s| next.narrow(1, s, 1)?.contiguous())
+        .collect::<candle_core::Result<_>>()?;
+    let mut cache = model.cache(plan.batch)?;
+    let runs = plan.warmup + plan.repeats;
+    let mut timed = Vec::with_capacity(plan.repeats);
+    for run in 0..runs {
+        // candle on the GPU is asynchronous: each phase ends with a
+        // synchronisation so its time is the work's, not the launches'.
+        device.synchronize()?;
+        let t0 = Instant::now();
+        let logits = model.prefill(&mut cache, &prompt)?;
+        device.synchronize()?;
+        let prefill = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        let mut last = logits;
+        for ids in &next {
+            last = model.decode_step(&mut cache, ids)?;
+        }
+        device.synchronize()?;
+        let decode = t1.elapsed().as_secs_f64();
+        drop(last);
+        if run >= plan.warmup {
+            timed.push((prefill, decode));
+        }
+        progress(Progress {
+            run: run + 1,
+            runs,
+            warmup: run < plan.warmup,
+        });
+    }
+    let prefill = Stats::of(&timed.iter().map(|r| r.0).collect::<Vec<_>>());
+    let decode = Stats::of(&timed.iter().map(|r| r.1).collect::<Vec<_>>());
+    Ok(Measurement {
+        prefill,
+        decode,
+        decode_per_token: if steps == 0 {
+            0.0
+        } else {
+            decode.median / steps as f64
+        },
+        decode_steps: steps,
+        repeats: plan.repeats,
+        runs: timed,
+        device: device_label(device),
+        dtype: format!("{dtype:?}").to_lowercase(),
+    })
+}
+
+/// One measured (architecture, precision).
+pub struct Row {
+    pub arch: Architecture,
+    pub precision: String,
+    pub plan: Plan,
+    pub m: Measurement,
+}
+
+/// The `measurements` table (the contract with `calibrate`; columns in the
+/// `measure` stage's doc, [`crate::stages`]).
+pub fn table(rows: &[Row]) -> Table {
+    let mut archs = crate::stages::candidates::ArchColumns::with_capacity(rows.len());
+    for r in rows {
+        archs.push(&r.arch);
+    }
+    let mut t = Table::new();
+    archs.into_columns(&mut t);
+    let ints = |f: fn(&Row) -> usize| Column::I64(rows.iter().map(|r| f(r) as i64).collect());
+    let ms = |f: fn(&Measurement) -> f64| Column::F64(rows.iter().map(|r| f(&r.m) * 1e3).collect());
+    t.push(
+        "precision",
+        Column::Str(rows.iter().map(|r| r.precision.clone()).collect()),
+    );
+    t.push("batch", ints(|r| r.plan.batch));
+    t.push("prompt", ints(|r| r.plan.prompt));
+    t.push("generate", ints(|r| r.plan.generate));
+    t.push("prefill_ms", ms(|m| m.prefill.median));
+    t.push("prefill_ms_min", ms(|m| m.prefill.min));
+    t.push("prefill_ms_max", ms(|m| m.prefill.max));
+    t.push("decode_ms", ms(|m| m.decode.median));
+    t.push("decode_ms_min", ms(|m| m.decode.min));
+    t.push("decode_ms_max", ms(|m| m.decode.max));
+    t.push("decode_ms_per_token", ms(|m| m.decode_per_token));
+    t.push("repeats", ints(|r| r.m.repeats));
+    t.push(
+        "device",
+        Column::Str(rows.iter().map(|r| r.m.device.clone()).collect()),
+    );
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_are_median_min_max() {
+        let s = Stats::of(&[3.0, 1.0, 2.0]);
+        assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
+        assert_eq!(Stats::of(&[1.0, 4.0, 2.0, 3.0]).median, 2.5);
+        assert!((Stats::of(&[2.0, 4.0]).spread() - 2.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn only_plain_float_precisions_are_measurable() {
+        let p = |s| Precision::parse(s).unwrap();
+        assert_eq!(dtype_for(&p("fp32")), Ok(DType::F32));
+        assert_eq!(dtype_for(&p("fp16")), Ok(DType::F16));
+        assert_eq!(dtype_for(&p("bf16")), Ok(DType::BF16));
+        for q in ["w4a16", "int8", "fp16kv8", "fp8"] {
+            let e = dtype_for(&p(q)).unwrap_err();
+            assert!(e.contains(q) && e.contains("fp32, fp16 and bf16"), "{e}");
+        }
+    }
+
+    #[test]
+    fn measures_both_phases_of_a_tiny_model() {
+        let mut arch = Architecture::dense(2, 64, 4, 2, 128);
+        arch.vocab = 256;
+        let plan = Plan {
+            batch: 2,
+            prompt: 16,
+            generate: 5,
+            repeats: 3,
+            warmup: 1,
+            seed: 0,
+        };
+        let mut seen = Vec::new();
+        let m = measure(&arch, &plan, DType::F32, &Device::Cpu, &mut |p| {
+            seen.push((p.run, p.warmup));
+        })
+        .unwrap();
+        assert_eq!(seen, vec![(1, true), (2, false), (3, false), (4, false)]);
+        assert_eq!(m.runs.len(), 3);
+        assert_eq!(m.decode_steps, 4);
+        for s in [m.prefill, m.decode] {
+            assert!(s.min > 0.0 && s.min <= s.median && s.median <= s.max);
+        }
+        assert!((m.decode_per_token - m.decode.median / 4.0).abs() < 1e-15);
+        assert!(m.device.starts_with("cpu: "), "{}", m.device);
+        // One output token: prefill only.
+        let one = Plan {
+            generate: 1,
+            ..plan
+        };
+        let m = measure(&arch, &one, DType::F32, &Device::Cpu, &mut |_| {}).unwrap();
+        assert_eq!((m.decode_steps, m.decode_per_token), (0, 0.0));
+    }
+}

@@ -1,0 +1,256 @@
+//! `measure(candidates, workload: w, repeats: 5, warmup: 1)`: run every
+//! candidate for real (candle, random seeded weights, KV cache) and time
+//! prefill and decode as the roofline defines them ([`crate::measure`]).
+//!
+//! A map stage: one cached item per (architecture, precision of the
+//! workload), keyed on this machine ([`crate::machine::Machine`]) so another
+//! machine measures again, and adding candidates measures only the new
+//! ones. It is exclusive: the engine runs it alone and its items one at a
+//! time, so timings never share the machine with other stages.
+//!
+//! Output: a table of kind `measurements`, one row per item, as
+//! [`crate::measure::table`] writes it:
+//!
+//! | columns | type | meaning |
+//! |---|---|---|
+//! | `layers` … `params_active` | as [`candidates::ArchColumns`] writes them | the architecture ([`candidates::arch_at`] reads it back) |
+//! | `precision` | Str | the roofline's precision label, e.g. `fp32` |
+//! | `batch`, `prompt`, `generate` | I64 | the workload |
+//! | `prefill_ms`, `prefill_ms_min`, `prefill_ms_max` | F64 | prefill: median, fastest, slowest run |
+//! | `decode_ms`, `decode_ms_min`, `decode_ms_max` | F64 | all decode steps (output tokens 2..=generate) of a run |
+//! | `decode_ms_per_token` | F64 | median `decode_ms` / steps (0 when generate = 1) |
+//! | `repeats` | I64 | timed runs behind each median |
+//! | `device` | Str | e.g. `cpu: AMD EPYC 7B13 (2 cores)` |
+//!
+//! `prefill_ms`, `decode_ms` and `decode_ms_per_token` are named as in the
+//! `roofline` stage's table, so predicted and measured join by name.
+//! Candle runs attention unfused whatever the workload's `attention` says.
+use std::sync::Arc;
+
+use rooflaw_dsl::spec::{Spec, Stage};
+use rooflaw_dsl::{Diagnostic, Param, ParamType, Signature};
+use rooflaw_engine::{Artifact, Inputs, MapStage, RunCtx, StageError, StageKind};
+use serde_json::{Value, json};
+
+use super::{args, candidates};
+use crate::arch::Architecture;
+use crate::measure::{
+    Measurement, Plan, Row, default_device, device_label, dtype_for, measure, table,
+};
+use crate::workload::Workload;
+
+pub(crate) const KIND: &str = "measurements";
+
+pub(crate) struct Measure(Signature);
+
+impl Measure {
+    pub(crate) fn new() -> Self {
+        let p = |name, ty, required, positional, doc| Param {
+            name,
+            ty,
+            required,
+            positional,
+            doc,
+        };
+        Self(Signature {
+            kind: "measure",
+            doc: "Run every candidate for real (candle, KV cache) and time prefill and decode: median, min and max over repeats.",
+            params: vec![
+                p(
+                    "candidates",
+                    ParamType::Stage,
+                    true,
+                    true,
+                    "candidates (usually a sample stage)",
+                ),
+                p(
+                    "workload",
+                    ParamType::Workload,
+                    true,
+                    false,
+                    "batch, prompt, generated tokens; one measurement per precision (fp32, fp16, bf16)",
+                ),
+                p(
+                    "repeats",
+                    ParamType::Integer,
+                    false,
+                    false,
+                    "timed runs per architecture (default 5)",
+                ),
+                p(
+                    "warmup",
+                    ParamType::Integer,
+                    false,
+                    false,
+                    "untimed runs first (default 1)",
+                ),
+                p(
+                    "seed",
+                    ParamType::Integer,
+                    false,
+                    false,
+                    "seed of the random weights and token ids (default 0)",
+                ),
+            ],
+        })
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, StageError> {
+    serde_json::from_value(v.clone()).map_err(|e| StageError::new(format!("corrupt item: {e}")))
+}
+
+impl StageKind for Measure {
+    fn signature(&self) -> &Signature {
+        &self.0
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn resolve(&self, stage: &Stage, spec: &Spec) -> Result<Value, Vec<Diagnostic>> {
+        let wls = args::workloads(stage, spec, "workload")?;
+        let int = |p, d| args::integer(stage, p, d).map_err(|e| vec![e]);
+        let repeats = int("repeats", 5)?;
+        let warmup = int("warmup", 1)?;
+        let seed = int("seed", 0)?;
+        if repeats == 0 {
+            return Err(vec![
+                Diagnostic::error("rooflaw::invalid-value", "`repeats` must be at least 1")
+                    .at(args::span(stage, "repeats"), "zero"),
+            ]);
+        }
+        let bad: Vec<Diagnostic> = wls
+            .iter()
+            .filter_map(|w| dtype_for(&w.precision).err())
+            .map(|e| {
+                Diagnostic::error("rooflaw::unmeasurable-precision", e)
+                    .at(args::span(stage, "workload"), "this workload's precisions")
+            })
+            .collect();
+        if !bad.is_empty() {
+            return Err(bad);
+        }
+        Ok(json!({
+            "workloads": args::json(&wls),
+            "repeats": repeats,
+            "warmup": warmup,
+            "seed": seed,
+        }))
+    }
+
+    fn environment(&self, _: &Value) -> Value {
+        // Timings belong to the machine that took them: a cache copied
+        // elsewhere measures again.
+        json!({
+            "machine": args::json(&crate::machine::Machine::this()),
+            "backend": "candle-0.11",
+            "device": device_label(&default_device()),
+        })
+    }
+
+    fn exclusive(&self) -> bool {
+        true
+    }
+
+    fn run(&self, _: &RunCtx, _: &Value, _: &Inputs) -> Result<Artifact, StageError> {
+        Err(StageError::new("measure runs item by item"))
+    }
+
+    fn as_map(&self) -> Option<&dyn MapStage> {
+        Some(self)
+    }
+}
+
+impl MapStage for Measure {
+    fn items(&self, params: &Value, inputs: &Inputs) -> Result<Vec<Value>, StageError> {
+        let archs = candidates::all(inputs.require("candidates")?)?;
+        let wls: Vec<Workload> = parse(&params["workloads"])?;
+        let mut items = Vec::with_capacity(archs.len() * wls.len());
+        for wl in &wls {
+            let plan = Plan {
+                batch: wl.batch as usize,
+                prompt: wl.prompt as usize,
+                generate: wl.generate as usize,
+                repeats: params["repeats"].as_u64().unwrap_or(5) as usize,
+                warmup: params["warmup"].as_u64().unwrap_or(1) as usize,
+                seed: params["seed"].as_u64().unwrap_or(0),
+            };
+            for arch in &archs {
+                items.push(json!({
+                    "arch": args::json(arch),
+                    "precision": args::json(&wl.precision),
+                    "plan": args::json(&plan),
+                }));
+            }
+        }
+        Ok(items)
+    }
+
+    fn run_item(&self, ctx: &RunCtx, item: &Value) -> Result<Artifact, StageError> {
+        let arch: Architecture = parse(&item["arch"])?;
+        let precision: crate::Precision = parse(&item["precision"])?;
+        let plan: Plan = parse(&item["plan"])?;
+        let label = format!(
+            "{} {}",
+            crate::train::model::label(&arch),
+            precision.label()
+        );
+        let dtype = dtype_for(&precision).map_err(StageError::new)?;
+        let mut cancelled = false;
+        let m = measure(&arch, &plan, dtype, &default_device(), &mut |p| {
+            ctx.progress.message(format!(
+                "{label}: {} {}/{}",
+                if p.warmup { "warm-up" } else { "run" },
+                p.run,
+                p.runs
+            ));
+            cancelled |= ctx.cancelled();
+        })
+        .map_err(|e| StageError::new(format!("{label}: {e}")))?;
+        if cancelled {
+            return Err(StageError::new("cancelled"));
+        }
+        Ok(Artifact::json(
+            "measurement",
+            json!({
+                "arch": item["arch"],
+                "precision": precision.label(),
+                "plan": item["plan"],
+                "result": args::json(&m),
+            }),
+        ))
+    }
+
+    fn combine(
+        &self,
+        params: &Value,
+        _: &Inputs,
+        _: &[Value],
+        results: &[Arc<Artifact>],
+    ) -> Result<Artifact, StageError> {
+        let mut rows = Vec::with_capacity(results.len());
+        for a in results {
+            let v = a
+                .as_json()
+                .ok_or_else(|| StageError::new("corrupt measurement"))?;
+            let arch: Architecture = parse(&v["arch"])?;
+            let plan: Plan = parse(&v["plan"])?;
+            let m: Measurement = parse(&v["result"])?;
+            let precision = v["precision"].as_str().unwrap_or_default().to_string();
+            rows.push(Row {
+                arch,
+                precision,
+                plan,
+                m,
+            });
+        }
+        let mut t = table(&rows);
+        t.meta
+            .insert("workloads".into(), params["workloads"].clone());
+        t.meta
+            .insert("environment".into(), self.environment(params));
+        Ok(Artifact::table(KIND, t))
+    }
+}
