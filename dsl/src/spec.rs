@@ -52,9 +52,26 @@ pub struct Block {
 }
 
 impl Block {
+    /// The user file a `hardware` block starts from (`from "my-board.yaml"`),
+    /// as written (relative to the pipeline file), when its source names one
+    /// rather than a preset. The DSL does no IO: the stdlib reads it.
+    pub fn preset_file(&self) -> Option<&Spanned<String>> {
+        self.preset.as_ref().filter(|p| is_file_name(&p.node))
+    }
+
     pub fn field(&self, path: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.path.node == path)
     }
+}
+
+/// Whether a block's `from "..."` names a file: it ends in `.yaml`, `.yml`
+/// or `.json` (no preset id does).
+pub fn is_file_name(s: &str) -> bool {
+    std::path::Path::new(s).extension().is_some_and(|e| {
+        ["yaml", "yml", "json"]
+            .iter()
+            .any(|x| e.eq_ignore_ascii_case(x))
+    })
 }
 
 /// `peak.fp16 = 42.5 TFLOPS`: a dotted path and a value, units normalised.

@@ -9,6 +9,7 @@ pub mod check;
 pub mod explain;
 pub mod fit;
 pub mod graph;
+pub mod hardware;
 pub mod pipeline;
 pub mod plan;
 pub mod presets;
@@ -48,6 +49,8 @@ pub enum Command {
     Fit(fit::Args),
     /// Compare the roofline with measured latencies and fit the hardware's efficiencies and launch overhead to them.
     Calibrate(calibrate::Args),
+    /// Describe this machine from measurements (`rooflaw hardware probe`).
+    Hardware(hardware::Args),
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -62,5 +65,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Presets(a) => presets::run(&a),
         Command::Fit(a) => fit::run(&a),
         Command::Calibrate(a) => calibrate::run(&a),
+        Command::Hardware(a) => hardware::run(&a),
     }
 }

@@ -16,8 +16,8 @@ mod block;
 mod file;
 mod write;
 
-pub use block::from_block;
-pub use write::to_yaml;
+pub use block::{from_block, from_block_in};
+pub use write::{to_json, to_yaml};
 
 /// Fraction of peak compute assumed for a device without measurements: the
 /// Vidur Llama-2-7B A100 profile (0.70 at 4096 tokens, `peers-roofline.md`

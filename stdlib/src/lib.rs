@@ -15,6 +15,8 @@ pub mod models;
 pub mod pareto;
 pub mod precision;
 mod presets;
+#[cfg(feature = "train")]
+pub mod probe;
 pub mod report;
 pub mod rng;
 pub mod roofline;

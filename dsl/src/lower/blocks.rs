@@ -114,6 +114,10 @@ fn check_preset(
     diags: &mut Diagnostics,
 ) -> Option<Spanned<String>> {
     let preset = b.preset.clone()?;
+    // A hardware file is read (and checked) by the stdlib, which does IO.
+    if kind == PresetKind::Hardware && crate::spec::is_file_name(&preset.node) {
+        return Some(preset);
+    }
     let known = registry.presets(kind);
     if !known.contains(&preset.node) {
         let d = Diagnostic::error(

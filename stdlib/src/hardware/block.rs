@@ -1,5 +1,7 @@
 //! A pipeline's `hardware` block: an optional preset plus field overrides,
 //! resolved into a [`Hardware`] with diagnostics that point at the source.
+use std::path::Path;
+
 use rooflaw_dsl::spec::{Block, Value};
 use rooflaw_dsl::{Diagnostic, Span, Spanned};
 
@@ -12,6 +14,7 @@ const UNKNOWN_PRESET: &str = "rooflaw::unknown-preset";
 const MISSING_FIELD: &str = "rooflaw::missing-field";
 const BAD_VALUE: &str = "rooflaw::invalid-value";
 const UNKNOWN_FIELD: &str = "rooflaw::unknown-field";
+const UNREADABLE_FILE: &str = "rooflaw::unreadable-file";
 
 /// Resolve `hardware NAME [from "preset"] { field = value ... }`.
 ///
@@ -19,9 +22,24 @@ const UNKNOWN_FIELD: &str = "rooflaw::unknown-field";
 /// `memory` and at least one `peak.<dtype>` are required and efficiencies
 /// and launch overhead take the documented `DEFAULT_*` values. The result's
 /// id is the block's name. Every problem is reported, not just the first.
+///
+/// `from "file.yaml"` reads a user file in the preset schema instead, relative
+/// to the working directory; [`from_block_in`] takes the pipeline's directory.
 pub fn from_block(block: &Block) -> Result<Hardware, Vec<Diagnostic>> {
+    from_block_in(block, Path::new(""))
+}
+
+/// [`from_block`], with a `from "file.yaml"` path relative to `dir` (the
+/// directory of the pipeline file that declares the block).
+pub fn from_block_in(block: &Block, dir: &Path) -> Result<Hardware, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let base = block.preset.as_ref().and_then(|p| {
+        if block.preset_file().is_some() {
+            return super::load(&dir.join(&p.node))
+                .map(|f| f.hardware)
+                .map_err(|e| diags.push(unreadable_file(p, &e)))
+                .ok();
+        }
         let hw = preset(&p.node);
         if hw.is_none() {
             diags.push(unknown_preset(p));
@@ -145,6 +163,12 @@ fn unknown_preset(p: &Spanned<String>) -> Diagnostic {
         Some(s) => d.help(format!("did you mean `{s}`?")),
         None => d.help("`rooflaw presets hardware` lists the presets"),
     }
+}
+
+fn unreadable_file(p: &Spanned<String>, e: &super::HardwareError) -> Diagnostic {
+    Diagnostic::error(UNREADABLE_FILE, format!("cannot use hardware file `{}`", p.node))
+        .at(p.span, e.to_string())
+        .help("a hardware file has the schema of the bundled presets (id, peak, bandwidth, memory...); `rooflaw hardware probe -o FILE.yaml` writes one for this machine")
 }
 
 fn bad(span: Span, message: impl Into<String>) -> Diagnostic {

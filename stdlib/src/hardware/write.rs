@@ -9,6 +9,16 @@ use super::{FieldKind, HardwarePreset, Source};
 /// The YAML text of `p`; `from_yaml(&to_yaml(p))` gives `p` back (values
 /// are printed with enough digits to round-trip within 1e-6 relative).
 pub fn to_yaml(p: &HardwarePreset) -> String {
+    yaml_serde::to_string(&document(p)).unwrap_or_default()
+}
+
+/// The same document as [`to_yaml`] as JSON, which YAML readers (and so
+/// [`super::load`]) also accept.
+pub fn to_json(p: &HardwarePreset) -> serde_json::Value {
+    serde_json::to_value(document(p)).unwrap_or_default()
+}
+
+fn document(p: &HardwarePreset) -> Value {
     let hw = &p.hardware;
     let src = &p.sources;
     let mut top = Mapping::new();
@@ -49,7 +59,7 @@ pub fn to_yaml(p: &HardwarePreset) -> String {
         "launch".into(),
         field(hw.launch, FieldKind::Launch, src.launch.as_ref()),
     );
-    yaml_serde::to_string(&Value::Mapping(top)).unwrap_or_default()
+    Value::Mapping(top)
 }
 
 /// A value as a quantity string (`"204.8 GB/s"`), or with its source as a
@@ -123,6 +133,8 @@ mod tests {
                 assert!(close(x, y), "{}: {x} vs {y}\n{text}", a.id);
             }
             assert_eq!(p.sources, back.sources, "{}", a.id);
+            let json = serde_json::to_string(&to_json(&p)).unwrap();
+            assert_eq!(from_yaml(&json).unwrap(), back, "{}: JSON", a.id);
         }
     }
 }

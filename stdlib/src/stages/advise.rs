@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 use super::{args, candidates, law};
 use crate::advise::{AdviseInput, SunCoefficients, advise, targets};
 use crate::budget::Budget;
-use crate::hardware::Hardware;
 use crate::workload::Workload;
 
 pub(crate) struct Advise(Signature);
@@ -27,7 +26,12 @@ impl Advise {
             kind: "advise",
             doc: "The paper's closed-form optimum (depth, FFN ratio, GQA, MoE sparsity) for a chip, workload and budget.",
             params: vec![
-                p("hardware", ParamType::Hardware, true, "the chip"),
+                p(
+                    "hardware",
+                    args::hardware_type(),
+                    true,
+                    "the chip: a hardware block, or a probe or calibrate stage",
+                ),
                 p(
                     "workload",
                     ParamType::Workload,
@@ -96,18 +100,19 @@ impl StageKind for Advise {
         let experts = args::integer(stage, "experts", 16)
             .map_err(|d| vec![d])?
             .max(1);
-        Ok(json!({
-            "hardware": args::json(&hw),
+        let mut params = json!({
             "workload": args::json(&wl[0]),
             "budget": args::budget_params(&budget),
             "widths": widths,
             "experts": experts,
-        }))
+        });
+        hw.insert(&mut params, "hardware");
+        Ok(params)
     }
 
     fn run(&self, _: &RunCtx, params: &Value, inputs: &Inputs) -> Result<Artifact, StageError> {
         let bad = |e: serde_json::Error| StageError::new(e.to_string());
-        let hw: Hardware = serde_json::from_value(params["hardware"].clone()).map_err(bad)?;
+        let hw = args::hardware_of(params, inputs, "hardware")?;
         let wl: Workload = serde_json::from_value(params["workload"].clone()).map_err(bad)?;
         let budget: Budget = args::budget_from_params(&params["budget"])
             .ok_or_else(|| StageError::new("corrupt budget"))?;

@@ -60,18 +60,98 @@ pub(crate) fn missing(stage: &Stage, param: &str) -> Diagnostic {
     .at(stage.span, format!("add `{param}: ...`"))
 }
 
-/// Look up a `hardware` reference and resolve it (preset + overrides).
+/// Stage kinds whose output is a hardware description
+/// ([`super::hardware_io`]), so `hardware:` may name them.
+pub(crate) const HARDWARE_STAGES: &[&str] = &["probe", "calibrate"];
+
+/// The type of a `hardware:` parameter: a `hardware` block, or a stage whose
+/// output is a hardware description (`probe`, `calibrate`).
+pub(crate) fn hardware_type() -> rooflaw_dsl::ParamType {
+    use rooflaw_dsl::ParamType;
+    ParamType::Either(vec![ParamType::Hardware, ParamType::Stage])
+}
+
+/// What a `hardware:` argument names, once resolved.
+pub(crate) enum HardwareArg {
+    /// A `hardware` block, resolved (preset or file, plus overrides).
+    Block(crate::Hardware),
+    /// A stage producing hardware: known only when it has run, and keyed by
+    /// its output hash as an input, so nothing of it enters the parameters.
+    Stage,
+}
+
+impl HardwareArg {
+    /// Put the argument into a stage's parameters under `param`: a block's
+    /// hardware goes in; a stage's stays out (its output hash keys the cache).
+    pub(crate) fn insert(&self, params: &mut serde_json::Value, param: &str) {
+        if let HardwareArg::Block(hw) = self {
+            params[param] = json(hw);
+        }
+    }
+}
+
+/// Resolve a `hardware:` argument: a block reference is resolved now (a
+/// `from "file.yaml"` relative to the pipeline that declares the block); a
+/// stage reference is checked to be a kind that produces hardware.
 pub(crate) fn hardware(
     stage: &Stage,
     spec: &Spec,
     param: &str,
-) -> Result<crate::Hardware, Vec<Diagnostic>> {
-    let name =
-        reference(stage, param, RefKind::Hardware).ok_or_else(|| vec![missing(stage, param)])?;
-    let block = spec
-        .hardware(name)
-        .ok_or_else(|| vec![missing(stage, param)])?;
-    crate::hardware::from_block(block)
+) -> Result<HardwareArg, Vec<Diagnostic>> {
+    match value(stage, param) {
+        Some(ArgValue::Ref(RefKind::Hardware, name)) => {
+            let block = spec
+                .hardware(&name.node)
+                .ok_or_else(|| vec![missing(stage, param)])?;
+            let dir = std::path::Path::new(&spec.sources.get(block.span.file).name)
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default();
+            crate::hardware::from_block_in(block, &dir).map(HardwareArg::Block)
+        }
+        Some(ArgValue::Ref(RefKind::Stage, name)) => match spec.stage(&name.node) {
+            Some(s) if !HARDWARE_STAGES.contains(&s.kind.node.as_str()) => Err(vec![
+                Diagnostic::error(
+                    "rooflaw::type",
+                    format!(
+                        "`{}` is a stage of kind `{}`, whose output is not a hardware description",
+                        name.node, s.kind.node
+                    ),
+                )
+                .at(name.span, "not hardware")
+                .also(s.kind.span, "declared here")
+                .help(format!(
+                    "`{param}:` takes a `hardware` block or a stage of kind {}",
+                    HARDWARE_STAGES
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                )),
+            ]),
+            _ => Ok(HardwareArg::Stage),
+        },
+        _ => Err(vec![missing(stage, param)]),
+    }
+}
+
+/// The hardware a stage runs with: from its parameters when a block gave
+/// it, else from the hardware artifact of the stage passed as `param`.
+pub(crate) fn hardware_of(
+    params: &serde_json::Value,
+    inputs: &rooflaw_engine::Inputs,
+    param: &str,
+) -> Result<crate::Hardware, rooflaw_engine::StageError> {
+    match params.get(param) {
+        Some(v) if !v.is_null() => serde_json::from_value(v.clone())
+            .map_err(|e| rooflaw_engine::StageError::new(format!("corrupt `{param}`: {e}"))),
+        _ => {
+            let a = inputs.require(param)?;
+            super::hardware_io::from_artifact(a)
+                .map(|p| p.hardware)
+                .map_err(|e| rooflaw_engine::StageError::new(format!("`{param}`: {}", e.0)))
+        }
+    }
 }
 
 /// Look up a `workload` reference: one workload per precision it lists.

@@ -45,10 +45,10 @@ impl Calibrate {
                 },
                 Param {
                     name: "hardware",
-                    ty: ParamType::Hardware,
+                    ty: args::hardware_type(),
                     required: true,
                     positional: false,
-                    doc: "the hardware to calibrate",
+                    doc: "the hardware to calibrate: a hardware block, or a probe or calibrate stage",
                 },
                 p(
                     "holdout",
@@ -192,6 +192,22 @@ pub(crate) fn validation_json(
     })
 }
 
+/// The hardware to calibrate with the provenance of its numbers: a probe's
+/// or an earlier calibration's artifact carries its sources; a block's are
+/// not carried through `resolve`, so only an unchanged preset's are known.
+fn base_preset(params: &Value, inputs: &Inputs) -> Result<HardwarePreset, StageError> {
+    if params.get("hardware").is_some_and(|v| !v.is_null()) {
+        let hardware = args::hardware_of(params, inputs, "hardware")?;
+        let sources = crate::hardware::presets()
+            .into_iter()
+            .find(|p| p.hardware == hardware)
+            .map_or_else(HardwareSources::default, |p| p.sources);
+        return Ok(HardwarePreset { hardware, sources });
+    }
+    hardware_io::from_artifact(inputs.require("hardware")?)
+        .map_err(|e| StageError::new(format!("`hardware`: {}", e.0)))
+}
+
 impl StageKind for Calibrate {
     fn signature(&self) -> &Signature {
         &self.0
@@ -202,9 +218,6 @@ impl StageKind for Calibrate {
     }
 
     fn resolve(&self, stage: &Stage, spec: &Spec) -> Result<Value, Vec<Diagnostic>> {
-        // TODO(lead): accept a hardware-artifact stage (probe's output) here
-        // too, through the shared `args` helper the probe branch adds; until
-        // then `hardware:` is a hardware block.
         let hw = args::hardware(stage, spec, "hardware")?;
         let holdout = args::number(stage, "holdout").unwrap_or(0.5);
         if !(0.0..1.0).contains(&holdout) {
@@ -216,16 +229,17 @@ impl StageKind for Calibrate {
                 .at(args::span(stage, "holdout"), "out of range"),
             ]);
         }
-        Ok(json!({
-            "hardware": args::json(&hw),
+        let mut params = json!({
             "holdout": holdout,
             "seed": args::integer(stage, "seed", 0).map_err(|e| vec![e])?,
-        }))
+        });
+        hw.insert(&mut params, "hardware");
+        Ok(params)
     }
 
     fn run(&self, ctx: &RunCtx, params: &Value, inputs: &Inputs) -> Result<Artifact, StageError> {
-        let hw: Hardware = serde_json::from_value(params["hardware"].clone())
-            .map_err(|e| StageError::new(e.to_string()))?;
+        let base = base_preset(params, inputs)?;
+        let hw = base.hardware.clone();
         let t = inputs
             .require("measurements")?
             .as_table()
@@ -243,16 +257,6 @@ impl StageKind for Calibrate {
         ));
         let c = calibrate(&samples, &hw, &opts)
             .map_err(|e| StageError::new(format!("calibrate: {e}")))?;
-        // A block's provenance is not carried through resolve; the preset's
-        // sources are when the block names one unchanged.
-        let sources = crate::hardware::presets()
-            .into_iter()
-            .find(|p| p.hardware == hw)
-            .map_or_else(HardwareSources::default, |p| p.sources);
-        let base = HardwarePreset {
-            hardware: hw.clone(),
-            sources,
-        };
         let preset = c.preset(&base, &utc_date(), &device);
         Ok(hardware_io::to_artifact(
             &preset,

@@ -1,7 +1,6 @@
 //! Hardware as a stage output: what `probe` measures and `calibrate` fits,
 //! passed to the stages that take `hardware:` (a `hardware` block or one of
 //! these stages).
-#![allow(dead_code)] // used by probe and calibrate, which land next
 use rooflaw_engine::{Artifact, StageError};
 use serde_json::{Value, json};
 
@@ -12,6 +11,8 @@ pub(crate) const KIND: &str = "hardware";
 
 /// A hardware artifact; `extra` is what the producing stage adds for its
 /// report (calibrate's validation), ignored by consumers.
+// Written by `probe` (feature `train`) and `calibrate`.
+#[cfg_attr(not(feature = "train"), allow(dead_code))]
 pub(crate) fn to_artifact(p: &HardwarePreset, extra: Option<Value>) -> Artifact {
     let mut v = json!({ "hardware": p });
     if let Some(extra) = extra {

@@ -17,6 +17,8 @@ mod law;
 #[cfg(feature = "train")]
 mod measure;
 mod pareto;
+#[cfg(feature = "train")]
+mod probe;
 mod refine;
 mod reporter;
 mod roofline;
@@ -80,6 +82,8 @@ pub fn registry() -> Registry {
     r.register(Arc::new(train::Train::new()));
     #[cfg(feature = "train")]
     r.register(Arc::new(measure::Measure::new()));
+    #[cfg(feature = "train")]
+    r.register(Arc::new(probe::Probe::new()));
     if std::env::var_os("ROOFLAW_TEST_STAGES").is_some() {
         r.register(Arc::new(sleep::Sleep::new()));
     }

@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 
 use super::{args, candidates, law, pareto, roofline};
 use crate::budget::{Metrics, Objective};
-use crate::hardware::Hardware;
 use crate::sample::{Method, latin_hypercube, ordinals, pick};
 use crate::search::{RefineOptions, refine};
 use crate::space::{Candidate, CompiledSpace};
@@ -42,7 +41,12 @@ impl Refine {
                     positional: true,
                     doc: "the search space",
                 },
-                p("hardware", ParamType::Hardware, true, "the chip"),
+                p(
+                    "hardware",
+                    args::hardware_type(),
+                    true,
+                    "the chip: a hardware block, or a probe or calibrate stage",
+                ),
                 p("workload", ParamType::Workload, true, "the workload"),
                 p("law", ParamType::Stage, true, "a law stage"),
                 p(
@@ -86,14 +90,15 @@ impl StageKind for Refine {
         CompiledSpace::compile(space)?;
         let hw = args::hardware(stage, spec, "hardware")?;
         let wls = args::workloads(stage, spec, "workload")?;
-        Ok(json!({
+        let mut params = json!({
             "space": rooflaw_dsl::strip_spans(args::json(space)),
-            "hardware": args::json(&hw),
             "workloads": args::json(&wls),
             "objective": args::string(stage, "objective").unwrap_or("total"),
             "start": args::integer(stage, "start", 64).map_err(|d| vec![d])?.max(2),
             "seed": args::integer(stage, "seed", 0).map_err(|d| vec![d])?,
-        }))
+        });
+        hw.insert(&mut params, "hardware");
+        Ok(params)
     }
 
     fn run(&self, ctx: &RunCtx, params: &Value, inputs: &Inputs) -> Result<Artifact, StageError> {
@@ -103,7 +108,7 @@ impl StageKind for Refine {
         let space = CompiledSpace::compile(&space).map_err(|d| {
             StageError::new(d.first().map_or_else(String::new, |d| d.message.clone()))
         })?;
-        let hw: Hardware = serde_json::from_value(params["hardware"].clone()).map_err(bad)?;
+        let hw = args::hardware_of(params, inputs, "hardware")?;
         let wls: Vec<Workload> =
             serde_json::from_value(params["workloads"].clone()).map_err(bad)?;
         let objective = Objective::from_name(params["objective"].as_str().unwrap_or("total"))
@@ -171,7 +176,7 @@ impl StageKind for Refine {
             });
         }
         let mut t = table.ok_or_else(|| StageError::new("the workload lists no precision"))?;
-        t.meta.insert("hardware".into(), params["hardware"].clone());
+        t.meta.insert("hardware".into(), args::json(&hw));
         t.meta
             .insert("workloads".into(), params["workloads"].clone());
         t.meta.insert("objective".into(), json!(objective));

@@ -30,10 +30,10 @@ impl Roofline {
                 },
                 Param {
                     name: "hardware",
-                    ty: ParamType::Hardware,
+                    ty: args::hardware_type(),
                     required: true,
                     positional: false,
-                    doc: "the chip",
+                    doc: "the chip: a hardware block, or a probe or calibrate stage",
                 },
                 Param {
                     name: "workload",
@@ -143,15 +143,16 @@ impl StageKind for Roofline {
         let wl = args::workloads(stage, spec, "workload");
         match (hw, wl) {
             (Ok(hw), Ok(wl)) => {
-                Ok(json!({ "hardware": args::json(&hw), "workloads": args::json(&wl) }))
+                let mut params = json!({ "workloads": args::json(&wl) });
+                hw.insert(&mut params, "hardware");
+                Ok(params)
             }
             (hw, wl) => Err(hw.err().into_iter().chain(wl.err()).flatten().collect()),
         }
     }
 
     fn run(&self, ctx: &RunCtx, params: &Value, inputs: &Inputs) -> Result<Artifact, StageError> {
-        let hw: Hardware = serde_json::from_value(params["hardware"].clone())
-            .map_err(|e| StageError::new(e.to_string()))?;
+        let hw = args::hardware_of(params, inputs, "hardware")?;
         let wls: Vec<Workload> = serde_json::from_value(params["workloads"].clone())
             .map_err(|e| StageError::new(e.to_string()))?;
         let cands = inputs.require("candidates")?;
@@ -171,7 +172,7 @@ impl StageKind for Roofline {
             });
         }
         let mut t = out.ok_or_else(|| StageError::new("the workload lists no precision"))?;
-        t.meta.insert("hardware".into(), params["hardware"].clone());
+        t.meta.insert("hardware".into(), args::json(&hw));
         t.meta
             .insert("workloads".into(), params["workloads"].clone());
         t.meta.insert("skipped".into(), json!(skipped));

@@ -1,0 +1,73 @@
+//! Peak matmul throughput and per-op dispatch cost of candle on the CPU:
+//! the two figures of the roofline's compute side, measured through the
+//! same library the `train` and `measure` stages run on.
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor};
+
+/// Seconds of one `n×n @ n×n` product in `dtype`, repeated: at least
+/// `min_reps` timed runs and as many more as fit in `budget_s`, after one
+/// untimed warm-up (which also faults in the output buffer's pages).
+pub(crate) fn time_square(
+    dev: &Device,
+    dtype: DType,
+    n: usize,
+    min_reps: usize,
+    budget_s: f64,
+) -> candle_core::Result<Vec<f64>> {
+    let a = Tensor::randn(0f32, 1.0, (n, n), dev)?.to_dtype(dtype)?;
+    let b = Tensor::randn(0f32, 1.0, (n, n), dev)?.to_dtype(dtype)?;
+    drop(a.matmul(&b)?);
+    let start = Instant::now();
+    let mut times = Vec::new();
+    while times.len() < min_reps || start.elapsed().as_secs_f64() < budget_s {
+        let t = Instant::now();
+        let c = a.matmul(&b)?;
+        // CPU ops are synchronous; on an accelerator this would need a sync.
+        times.push(t.elapsed().as_secs_f64());
+        drop(c);
+        if times.len() >= 1000 {
+            break;
+        }
+    }
+    Ok(times)
+}
+
+/// Seconds per op of adding two one-element tensors: what candle costs per
+/// operation before any data moves (shape checks, output allocation,
+/// dispatch). Each sample is the mean over `batch` ops, which keeps the
+/// clock's own cost out of it.
+pub(crate) fn time_tiny_op(
+    dev: &Device,
+    samples: usize,
+    batch: usize,
+) -> candle_core::Result<Vec<f64>> {
+    let a = Tensor::new(&[1f32], dev)?;
+    let b = Tensor::new(&[2f32], dev)?;
+    for _ in 0..batch {
+        drop(a.add(&b)?);
+    }
+    let mut out = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let t = Instant::now();
+        for _ in 0..batch {
+            drop(std::hint::black_box(a.add(&b)?));
+        }
+        out.push(t.elapsed().as_secs_f64() / batch as f64);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_products_and_tiny_ops_take_positive_time() {
+        let t = time_square(&Device::Cpu, DType::F32, 64, 3, 0.0).unwrap();
+        assert_eq!(t.len(), 3);
+        assert!(t.iter().all(|s| *s > 0.0));
+        let l = time_tiny_op(&Device::Cpu, 5, 10).unwrap();
+        assert!(l.iter().all(|s| *s > 0.0 && *s < 1e-2));
+    }
+}

@@ -1,0 +1,431 @@
+//! `rooflaw hardware probe`: describe this machine from measurements — peak
+//! matmul rate per datatype, sustained memory bandwidth, per-op dispatch
+//! cost, memory capacity — as a [`HardwarePreset`] whose every value says
+//! how, when and with what spread it was measured.
+//!
+//! The probe measures what candle *achieves* here (the library `train` and
+//! `measure` run on), under the process's own thread settings (the CLI sets
+//! `CANDLE_NUM_THREADS=1`: element-wise ops on one thread, matmuls on every
+//! core through gemm), so the roofline built from it predicts those runs.
+use std::time::Instant;
+
+use candle_core::{DType, Device};
+use rooflaw_dsl::Dim;
+use rooflaw_dsl::units::Quantity;
+use rooflaw_engine::Progress;
+
+use crate::hardware::{Hardware, HardwarePreset, HardwareSources, Source};
+use crate::machine::Machine;
+use crate::precision::Dtype;
+
+mod matmul;
+mod stream;
+
+/// How thoroughly to measure.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// About a second instead of about ten: smaller matmuls (which may not
+    /// reach the roof) and fewer passes. For tests and smoke runs.
+    pub quick: bool,
+    /// The description's id; defaults to `probed-<cpu>`.
+    pub id: Option<String>,
+}
+
+/// Sizes, repeats and time budgets of one probe.
+struct Plan {
+    /// Matmul sizes `n` (n×n·n×n) tried per datatype; the fastest wins.
+    sizes: &'static [usize],
+    /// Timed matmuls per size: at least this many...
+    min_reps: usize,
+    /// ...and more until this many seconds have passed.
+    budget_s: f64,
+    /// Timed passes of each STREAM kernel.
+    passes: usize,
+    /// Samples of the tiny-op timing, each the mean of `launch_batch` ops.
+    launch_samples: usize,
+    launch_batch: usize,
+}
+
+const FULL: Plan = Plan {
+    sizes: &[256, 512, 1024, 2048],
+    min_reps: 2,
+    budget_s: 0.25,
+    passes: 10,
+    launch_samples: 51,
+    launch_batch: 200,
+};
+
+const QUICK: Plan = Plan {
+    sizes: &[256, 512],
+    min_reps: 2,
+    budget_s: 0.04,
+    passes: 3,
+    launch_samples: 11,
+    launch_batch: 100,
+};
+
+/// The datatypes the roofline knows that candle's CPU matmul accepts.
+const DTYPES: [(Dtype, DType); 3] = [
+    (Dtype::Fp32, DType::F32),
+    (Dtype::Fp16, DType::F16),
+    (Dtype::Bf16, DType::BF16),
+];
+
+/// Minimum, median and maximum of a set of samples.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Spread {
+    pub min: f64,
+    pub median: f64,
+    pub max: f64,
+    pub samples: usize,
+}
+
+impl Spread {
+    pub fn of(xs: &[f64]) -> Self {
+        let mut v: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        let median = match n {
+            0 => f64::NAN,
+            _ if n % 2 == 1 => v[n / 2],
+            _ => f64::midpoint(v[n / 2 - 1], v[n / 2]),
+        };
+        Self {
+            min: v.first().copied().unwrap_or(f64::NAN),
+            median,
+            max: v.last().copied().unwrap_or(f64::NAN),
+            samples: n,
+        }
+    }
+
+    fn describe(&self, dim: Dim) -> String {
+        format!(
+            "min/median/max {} / {} / {} over {} runs",
+            q(self.min, dim),
+            q(self.median, dim),
+            q(self.max, dim),
+            self.samples
+        )
+    }
+}
+
+/// One measured figure, for the human summary.
+#[derive(Clone, Debug)]
+pub struct Figure {
+    /// `peak.fp32`, `bandwidth`, `launch`...
+    pub field: String,
+    pub value: f64,
+    pub dim: Dim,
+    pub spread: Spread,
+    /// What it was measured at (`n = 1024`, `triad, 3 × 128 MiB`).
+    pub at: String,
+}
+
+/// What a probe found.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    pub preset: HardwarePreset,
+    pub figures: Vec<Figure>,
+    /// Datatypes the backend could not multiply, with candle's reason.
+    pub unsupported: Vec<(Dtype, String)>,
+    pub machine: Machine,
+    pub seconds: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("candle: {0}")]
+    Candle(#[from] candle_core::Error),
+    #[error("no datatype could be multiplied on this backend: {0}")]
+    NoMatmul(String),
+    #[error("cannot tell this machine's memory size (no /proc/meminfo)")]
+    NoMemory,
+}
+
+/// Measure this machine. `progress` gets a counted bar of the steps.
+pub fn probe(opts: &Options, progress: &Progress) -> Result<Probe, ProbeError> {
+    let started = Instant::now();
+    let plan = if opts.quick { &QUICK } else { &FULL };
+    let machine = Machine::this();
+    if machine.memory <= 0.0 {
+        return Err(ProbeError::NoMemory);
+    }
+    let stamp = format!(
+        "rooflaw hardware probe {}, {}{}",
+        env!("CARGO_PKG_VERSION"),
+        utc_now(),
+        if opts.quick { " (--quick)" } else { "" }
+    );
+    let threads = format!(
+        "{} threads for gemm, CANDLE_NUM_THREADS={}",
+        candle_core::utils::get_num_threads(),
+        machine.candle_threads.as_deref().unwrap_or("unset")
+    );
+    progress.set_total(
+        (plan.passes + DTYPES.len() * plan.sizes.len() + 1) as u64,
+        "steps",
+    );
+
+    let mut sources = HardwareSources::default();
+    let mut figures = Vec::new();
+    let source = |method: String, note: String| Source {
+        source: format!("{stamp}: {method}"),
+        derived: false,
+        note: Some(note),
+    };
+
+    // Bandwidth first: it allocates the most and frees it all before candle runs.
+    progress.message("memory bandwidth (STREAM copy, triad)");
+    let bytes = stream::array_bytes(stream::last_level_cache());
+    let rates = stream::measure(bytes, machine.cores, plan.passes, &|| progress.inc(1));
+    let (copy, triad) = (Spread::of(&rates.copy), Spread::of(&rates.triad));
+    let layout = format!(
+        "3 arrays of {} MiB f64 on {} threads",
+        bytes >> 20,
+        machine.cores
+    );
+    sources.bandwidth = Some(source(
+        format!(
+            "STREAM triad a = b + s·c, {layout}, best of {} passes",
+            plan.passes
+        ),
+        format!(
+            "STREAM byte counting (triad 3 words/element, write-allocate not counted); triad {}; copy (memcpy, 2 words/element) best {}, {}",
+            triad.describe(Dim::BANDWIDTH),
+            q(copy.max, Dim::BANDWIDTH),
+            copy.describe(Dim::BANDWIDTH)
+        ),
+    ));
+    figures.push(Figure {
+        field: "bandwidth".into(),
+        value: triad.max,
+        dim: Dim::BANDWIDTH,
+        spread: triad,
+        at: format!("triad, {layout}; copy {}", q(copy.max, Dim::BANDWIDTH)),
+    });
+
+    let dev = Device::Cpu;
+    let mut peak = std::collections::BTreeMap::new();
+    let mut unsupported = Vec::new();
+    for (dtype, candle_dtype) in DTYPES {
+        progress.message(format!("{} matmul", dtype.name()));
+        let mut per_size = Vec::new();
+        for &n in plan.sizes {
+            match matmul::time_square(&dev, candle_dtype, n, plan.min_reps, plan.budget_s) {
+                Ok(times) => {
+                    let flops = 2.0 * (n as f64).powi(3);
+                    let rates: Vec<f64> = times.iter().map(|t| flops / t).collect();
+                    per_size.push((n, Spread::of(&rates)));
+                }
+                Err(e) if per_size.is_empty() => {
+                    unsupported.push((dtype, e.to_string()));
+                    progress.inc((plan.sizes.len() - per_size.len()) as u64);
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            }
+            progress.inc(1);
+        }
+        let Some(&(n, best)) = per_size.iter().max_by(|a, b| a.1.max.total_cmp(&b.1.max)) else {
+            continue;
+        };
+        let sizes: Vec<String> = per_size
+            .iter()
+            .map(|(n, s)| format!("{n}: {}", q(s.max, Dim::COMPUTE)))
+            .collect();
+        let widened = if candle_dtype == DType::BF16 {
+            "; candle's CPU backend has no bf16 gemm, it widens to f32, multiplies and narrows, and this is that path's rate"
+        } else {
+            ""
+        };
+        sources.peak.insert(
+            dtype,
+            source(
+                format!(
+                    "candle {} CPU matmul, {} square n×n·n×n, flops = 2n³, best rate over n in {:?}",
+                    candle_version(),
+                    dtype.name(),
+                    plan.sizes
+                ),
+                format!(
+                    "best at n = {n}: {}, after 1 warm-up; best rate per n: {}; {threads}{widened}",
+                    best.describe(Dim::COMPUTE),
+                    sizes.join(", ")
+                ),
+            ),
+        );
+        peak.insert(dtype, best.max);
+        figures.push(Figure {
+            field: format!("peak.{}", dtype.name()),
+            value: best.max,
+            dim: Dim::COMPUTE,
+            spread: best,
+            at: format!("n = {n}"),
+        });
+    }
+    if peak.is_empty() {
+        let why: Vec<String> = unsupported
+            .iter()
+            .map(|(d, e)| format!("{}: {e}", d.name()))
+            .collect();
+        return Err(ProbeError::NoMatmul(why.join("; ")));
+    }
+
+    progress.message("per-op dispatch cost");
+    let launch = Spread::of(&matmul::time_tiny_op(
+        &dev,
+        plan.launch_samples,
+        plan.launch_batch,
+    )?);
+    progress.inc(1);
+    sources.launch = Some(source(
+        "median time per op of adding two 1-element f32 tensors with candle on the CPU (shape checks, output allocation, dispatch; no data to speak of)".into(),
+        format!(
+            "each run is the mean of {} ops; {}; {threads}",
+            plan.launch_batch,
+            launch.describe(Dim::TIME)
+        ),
+    ));
+    figures.push(Figure {
+        field: "launch".into(),
+        value: launch.median,
+        dim: Dim::TIME,
+        spread: launch,
+        at: "1-element add".into(),
+    });
+
+    sources.memory = Some(Source {
+        source: format!("{stamp}: MemTotal of /proc/meminfo"),
+        derived: false,
+        note: Some("physical memory, shared with the OS and other processes".into()),
+    });
+    let efficiency = || {
+        Source {
+        source: format!("{stamp}: the peaks and bandwidth above are achieved rates, not datasheet figures"),
+        derived: false,
+        note: Some(
+            "1.0: nothing more is lost to inefficiency than the probe saw; `calibrate` fits this factor to measured inference latency".into(),
+        ),
+    }
+    };
+    sources.efficiency_compute = Some(efficiency());
+    sources.efficiency_memory = Some(efficiency());
+
+    let hardware = Hardware {
+        id: opts.id.clone().unwrap_or_else(|| default_id(&machine)),
+        name: machine.label(),
+        peak,
+        bandwidth: triad.max,
+        memory: machine.memory,
+        efficiency_compute: 1.0,
+        efficiency_memory: 1.0,
+        launch: launch.median,
+    };
+    progress.finish();
+    Ok(Probe {
+        preset: HardwarePreset { hardware, sources },
+        figures,
+        unsupported,
+        machine,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// `probed-amd-epyc-7b13`: the CPU's name as an id.
+fn default_id(m: &Machine) -> String {
+    let mut id = String::from("probed");
+    for word in m
+        .cpu
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        id.push('-');
+        id.push_str(&word.to_ascii_lowercase());
+    }
+    id
+}
+
+fn candle_version() -> &'static str {
+    // candle does not export its version; this is the one Cargo.toml pins.
+    "0.11"
+}
+
+/// A measured value for a note: four significant digits, which is more
+/// than any of these figures repeats to.
+pub fn q(v: f64, dim: Dim) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return Quantity::new(v, dim).to_string();
+    }
+    let f = 10f64.powi(3 - v.abs().log10().floor() as i32);
+    Quantity::new((v * f).round() / f, dim).to_string()
+}
+
+/// The current time as `YYYY-MM-DD HH:MM UTC`.
+pub(crate) fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    utc(secs)
+}
+
+/// Format seconds since the Unix epoch (proleptic Gregorian calendar;
+/// Hinnant's `civil_from_days`), so no date crate is needed for one stamp.
+fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let (hh, mm) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02} UTC")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_format_in_utc() {
+        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
+        assert_eq!(utc(1_709_251_199), "2024-02-29 23:59 UTC");
+        assert_eq!(utc(4_107_542_400), "2100-03-01 00:00 UTC");
+    }
+
+    #[test]
+    fn spread_of_samples() {
+        let s = Spread::of(&[3.0, 1.0, 2.0, f64::NAN]);
+        assert_eq!((s.min, s.median, s.max, s.samples), (1.0, 2.0, 3.0, 3));
+        assert_eq!(Spread::of(&[1.0, 2.0, 4.0, 3.0]).median, 2.5);
+    }
+
+    #[test]
+    fn a_quick_probe_describes_a_loadable_machine() {
+        let p = probe(
+            &Options {
+                quick: true,
+                id: Some("here".into()),
+            },
+            &Progress::hidden(),
+        )
+        .unwrap();
+        let hw = &p.preset.hardware;
+        assert_eq!(hw.id, "here");
+        assert!(hw.peak.contains_key(&Dtype::Fp32));
+        assert!(hw.bandwidth > 0.0 && hw.launch > 0.0 && hw.memory > 0.0);
+        assert!(
+            p.preset.sources.missing(hw).is_empty(),
+            "every value has a source"
+        );
+        let text = crate::hardware::to_yaml(&p.preset);
+        assert!(text.contains("rooflaw hardware probe"), "{text}");
+        let back = crate::hardware::from_yaml(&text).unwrap();
+        assert_eq!(back.sources, p.preset.sources);
+        assert!(p.seconds < 30.0);
+    }
+}

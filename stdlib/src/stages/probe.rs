@@ -1,0 +1,74 @@
+//! `probe(quick: false)`: this machine's hardware description, measured
+//! (see [`crate::probe`]). Its output is a hardware artifact, so
+//! `roofline(..., hardware: hw)` can use the machine the pipeline runs on.
+//! The machine's fingerprint is in the cache key: the probe reruns on
+//! another machine and is reused on this one.
+use rooflaw_dsl::spec::{Spec, Stage};
+use rooflaw_dsl::{Diagnostic, Param, ParamType, Signature};
+use rooflaw_engine::{Artifact, Inputs, RunCtx, StageError, StageKind};
+use serde_json::{Value, json};
+
+use super::{args, hardware_io};
+use crate::machine::Machine;
+use crate::probe::{Options, probe};
+
+pub(crate) struct Probe(Signature);
+
+impl Probe {
+    pub(crate) fn new() -> Self {
+        Self(Signature {
+            kind: "probe",
+            doc: "Measure this machine (matmul peaks, memory bandwidth, per-op overhead) as a hardware description.",
+            params: vec![Param {
+                name: "quick",
+                ty: ParamType::Bool,
+                required: false,
+                positional: false,
+                doc: "about a second instead of about ten; small matmuls may not reach the roof",
+            }],
+        })
+    }
+}
+
+impl StageKind for Probe {
+    fn signature(&self) -> &Signature {
+        &self.0
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn resolve(&self, stage: &Stage, _: &Spec) -> Result<Value, Vec<Diagnostic>> {
+        Ok(json!({ "quick": args::boolean(stage, "quick", false) }))
+    }
+
+    fn environment(&self, _: &Value) -> Value {
+        args::json(&Machine::this())
+    }
+
+    fn run(&self, ctx: &RunCtx, params: &Value, _: &Inputs) -> Result<Artifact, StageError> {
+        let opts = Options {
+            quick: params["quick"].as_bool().unwrap_or(false),
+            // Named after the stage, as a hardware block is after its name;
+            // not part of the key, so renaming the stage does not reprobe.
+            id: Some(ctx.stage.clone()),
+        };
+        let p = probe(&opts, &ctx.progress).map_err(|e| StageError::new(e.to_string()))?;
+        let figures: Vec<Value> = p
+            .figures
+            .iter()
+            .map(|f| {
+                json!({ "field": f.field, "value": f.value, "at": f.at,
+                    "min": f.spread.min, "median": f.spread.median, "max": f.spread.max,
+                    "samples": f.spread.samples })
+            })
+            .collect();
+        Ok(hardware_io::to_artifact(
+            &p.preset,
+            Some(
+                json!({ "machine": args::json(&p.machine), "seconds": p.seconds, "figures": figures }),
+            ),
+        ))
+    }
+}
