@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use rooflaw_stdlib::roofline::evaluate;
-use rooflaw_stdlib::{Architecture, Attention, Hardware, Precision, Workload};
+use rooflaw_stdlib::{Architecture, Attention, Experts, Hardware, Precision, Workload};
 
 fn rooflaw(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_rooflaw"))
@@ -38,6 +38,7 @@ fn measurements(truth: &Hardware) -> String {
     let precision = Precision::parse("fp32").unwrap();
     let mut wl = Workload::new(1, 128, 32, precision);
     wl.attention = Attention::Unfused;
+    wl.experts = Experts::Looped;
     let mut k = 0u32;
     for width in [64u32, 128, 256, 512] {
         for layers in [2u32, 4, 8] {

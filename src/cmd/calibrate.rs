@@ -24,8 +24,9 @@ pub enum Format {
 MEASUREMENTS.csv is what the `measure` stage exports (DIR/data/<stage>.csv) or `rooflaw measure
 --format csv` writes: architecture columns (layers, width, heads, kv_heads, head_dim, ffn, experts,
 top_k, shared_experts, shared_ffn, vocab, tied, gated, qk_norm), precision, batch, prompt,
-generate, prefill_ms and decode_ms (all decode steps); device and attention (fused|unfused,
-default unfused: candle's attention) when present.
+generate, prefill_ms and decode_ms (all decode steps); device, attention (fused|unfused,
+default unfused) and experts_kernels (grouped|looped, default looped) when present: the
+defaults are how candle, so `measure`, runs.
 The fit minimises the squared log error of prefill and decode over the calibration runs
 (L-BFGS from a grid of starts); the split is seeded and stratified by dense/MoE.")]
 pub struct Args {

@@ -34,4 +34,4 @@ pub use law::{Law, LawError};
 pub use models::ModelPreset;
 pub use precision::{Dtype, Precision};
 pub use stages::registry;
-pub use workload::{Attention, Workload};
+pub use workload::{Attention, Experts, Workload};

@@ -21,6 +21,7 @@ fn cpu(ec: f64, em: f64, launch: f64) -> Hardware {
 fn space() -> Vec<(Architecture, Workload)> {
     let mut wl = Workload::new(1, 128, 32, Precision::parse("fp32").unwrap());
     wl.attention = Attention::Unfused;
+    wl.experts = crate::workload::Experts::Looped;
     let mut out = Vec::new();
     for (i, &width) in [64u32, 128, 256, 512].iter().enumerate() {
         for &layers in &[2u32, 6] {

@@ -8,8 +8,10 @@
 //! Input rows are the `measure` stage's table (or a `measurements("f.csv")`
 //! of one exported under `DIR/data/`): the architecture columns of
 //! [`candidates::ArchColumns`], `precision`, `batch`, `prompt`, `generate`,
-//! `prefill_ms` and `decode_ms` (all decode steps); `device` and `attention`
-//! are read when present.
+//! `prefill_ms` and `decode_ms` (all decode steps); `device`, `attention`
+//! (`fused`|`unfused`, default unfused) and `experts_kernels`
+//! (`grouped`|`looped`, default looped) are read when present — the
+//! defaults are how candle, so `measure`, runs.
 use rooflaw_dsl::spec::{Spec, Stage};
 use rooflaw_dsl::{Diagnostic, Dim, Param, ParamType, Signature};
 use rooflaw_engine::{Artifact, Inputs, RunCtx, StageError, StageKind, Table};
@@ -19,7 +21,7 @@ use super::{args, candidates, hardware_io};
 use crate::calibrate::{Calibration, Options, Sample, calibrate, utc_date};
 use crate::hardware::{Hardware, HardwarePreset, HardwareSources};
 use crate::precision::Precision;
-use crate::workload::{Attention, Workload};
+use crate::workload::{Attention, Experts, Workload};
 
 pub(crate) struct Calibrate(Signature);
 
@@ -70,6 +72,11 @@ impl Calibrate {
 /// exactly the roofline's `unfused` accounting; a fused kernel would halve
 /// the causal prefill work and skip the score traffic the runs did pay for.
 const DEFAULT_ATTENTION: Attention = Attention::Unfused;
+/// Why experts default to looped: rooflaw's `measure` runs candle's MoE,
+/// which gathers, runs and scatters each expert hit in turn, so launch
+/// overhead is paid per expert (4 experts hit in a 128-token prefill, top-k
+/// in a decode step), not once per grouped operator.
+const DEFAULT_EXPERTS: Experts = Experts::Looped;
 
 /// Measured runs as calibration samples, and the devices they ran on.
 pub(crate) fn samples(t: &Table) -> Result<(Vec<Sample>, String), StageError> {
@@ -86,6 +93,7 @@ pub(crate) fn samples(t: &Table) -> Result<(Vec<Sample>, String), StageError> {
         StageError::new("the measurements have no `precision` column of labels like `fp32`")
     })?;
     let attention = t.strs("attention");
+    let experts = t.strs("experts_kernels");
     let mut out = Vec::with_capacity(t.rows());
     for i in 0..t.rows() {
         let arch = candidates::arch_at(t, i)?;
@@ -113,6 +121,18 @@ pub(crate) fn samples(t: &Table) -> Result<(Vec<Sample>, String), StageError> {
                 ))
             })?,
             None => DEFAULT_ATTENTION,
+        };
+        workload.experts = match experts {
+            Some(e) => match e[i].as_str() {
+                "grouped" => Experts::Grouped,
+                "looped" => Experts::Looped,
+                other => {
+                    return Err(at(format!(
+                        "`experts` is `grouped` or `looped`, got `{other}`"
+                    )));
+                }
+            },
+            None => DEFAULT_EXPERTS,
         };
         out.push(Sample {
             label: format!(
@@ -288,6 +308,7 @@ mod tests {
         assert_eq!(device, "cpu: test");
         assert_eq!(s[0].arch, a);
         assert_eq!(s[0].workload.attention, Attention::Unfused);
+        assert_eq!(s[0].workload.experts, Experts::Looped);
         assert_eq!(s[0].workload.prompt, 128);
         assert!((s[0].prefill - 2e-3).abs() < 1e-15 && (s[0].decode - 31e-3).abs() < 1e-15);
         t.push("attention", Column::Str(vec!["fused".into()]));
