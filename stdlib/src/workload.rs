@@ -42,7 +42,7 @@ pub enum Experts {
     /// attention: what serving stacks run.
     #[default]
     Grouped,
-    /// A loop over the experts hit (Hugging Face transformers' eager MoE,
+    /// A loop over the experts hit (Hugging Face transformers' eager `MoE`,
     /// candle, so rooflaw's own `measure`): gather the expert's tokens, its
     /// FFN, scale and scatter back — every expert operator is one kernel
     /// per distinct expert hit, so the launch overhead grows with them.

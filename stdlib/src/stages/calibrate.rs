@@ -72,7 +72,7 @@ impl Calibrate {
 /// exactly the roofline's `unfused` accounting; a fused kernel would halve
 /// the causal prefill work and skip the score traffic the runs did pay for.
 const DEFAULT_ATTENTION: Attention = Attention::Unfused;
-/// Why experts default to looped: rooflaw's `measure` runs candle's MoE,
+/// Why experts default to looped: rooflaw's `measure` runs candle's `MoE`,
 /// which gathers, runs and scatters each expert hit in turn, so launch
 /// overhead is paid per expert (4 experts hit in a 128-token prefill, top-k
 /// in a decode step), not once per grouped operator.
