@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod cache;
+pub mod calibrate;
 pub mod check;
 pub mod explain;
 pub mod fit;
@@ -49,6 +50,8 @@ pub enum Command {
     Presets(presets::Args),
     /// Fit a loss law to measured losses in a CSV file.
     Fit(fit::Args),
+    /// Compare the roofline with measured latencies and fit the hardware's efficiencies and launch overhead to them.
+    Calibrate(calibrate::Args),
     /// Describe this machine from measurements (`rooflaw hardware probe`).
     Hardware(hardware::Args),
 }
@@ -65,6 +68,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Measure(a) => measure::run(&a),
         Command::Presets(a) => presets::run(&a),
         Command::Fit(a) => fit::run(&a),
+        Command::Calibrate(a) => calibrate::run(&a),
         Command::Hardware(a) => hardware::run(&a),
     }
 }

@@ -3,6 +3,7 @@
 pub mod advise;
 pub mod arch;
 pub mod budget;
+pub mod calibrate;
 pub mod fit;
 pub mod hardware;
 pub mod hf;
@@ -33,4 +34,4 @@ pub use law::{Law, LawError};
 pub use models::ModelPreset;
 pub use precision::{Dtype, Precision};
 pub use stages::registry;
-pub use workload::{Attention, Workload};
+pub use workload::{Attention, Experts, Workload};

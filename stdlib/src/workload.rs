@@ -32,6 +32,23 @@ impl Attention {
     }
 }
 
+/// How a mixture-of-experts layer runs its experts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Experts {
+    /// One grouped GEMM per projection over every routed token (vLLM's
+    /// `fused_moe`, llama.cpp's `mul_mat_id`, Megablocks): a kernel per
+    /// operator, whatever the number of experts hit. The default, as for
+    /// attention: what serving stacks run.
+    #[default]
+    Grouped,
+    /// A loop over the experts hit (Hugging Face transformers' eager `MoE`,
+    /// candle, so rooflaw's own `measure`): gather the expert's tokens, its
+    /// FFN, scale and scatter back — every expert operator is one kernel
+    /// per distinct expert hit, so the launch overhead grows with them.
+    Looped,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Workload {
     /// Sequences processed together, B.
@@ -43,6 +60,8 @@ pub struct Workload {
     pub precision: Precision,
     #[serde(default)]
     pub attention: Attention,
+    #[serde(default)]
+    pub experts: Experts,
 }
 
 impl Workload {
@@ -53,6 +72,7 @@ impl Workload {
             generate,
             precision,
             attention: Attention::Fused,
+            experts: Experts::Grouped,
         }
     }
 

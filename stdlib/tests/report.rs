@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rooflaw_stdlib::report::{
-    Bound, BudgetLine, Coefficient, FitPoint, FitView, Frontier, FrontierPoint, HardwareInfo,
-    Headline, Marked, OpPoint, Point, ReportData, ReportError, TopRow, render_figures,
-    write_report,
+    Bound, BudgetLine, CalibrationRow, Coefficient, FitPoint, FitView, Frontier, FrontierPoint,
+    HardwareInfo, Headline, Marked, OpPoint, Point, ReportData, ReportError, TopRow,
+    render_figures, write_report,
 };
 
 /// Deterministic pseudo-random numbers in `[0, 1)` (`SplitMix64`), so the sample
@@ -241,6 +241,17 @@ fn sample(n: usize) -> ReportData {
             r2_holdout: None,
             coefficients: vec![],
         }),
+        calibration: vec![CalibrationRow {
+            split: "held out".into(),
+            phase: "decode".into(),
+            n: 17,
+            median_before: 48.25,
+            median_after: 7.5,
+            mape_before: 51.0,
+            mape_after: 9.0,
+            spearman_before: Some(0.91),
+            spearman_after: None,
+        }],
         notes: vec!["Synthetic sample data for the report tests <not a result>.".into()],
     }
 }
@@ -359,8 +370,18 @@ fn html_is_self_contained_with_svgs_and_top_table() {
     assert!(table.contains(&format!("<td>{}</td>", data.top[0].label)));
     assert!(html.contains("&lt;not a result&gt;"), "notes are escaped");
     assert!(html.contains("id=\"coefficients\""));
+    let table = &html[html.find("<table id=\"calibration\"").unwrap()..];
+    let table = &table[..table.find("</table>").unwrap()];
+    assert!(
+        table.contains("<td class=\"n\">48.2%</td><td class=\"n\">7.5%</td><td class=\"n\">0.910</td><td class=\"n\">–</td>"),
+        "{table}"
+    );
 
     let md = read(&dir.path().join("summary.md"));
+    assert!(
+        md.contains("| held out | decode | 17 | 48.2% | 7.5% | 0.910 | – |"),
+        "{md}"
+    );
     assert!(md.contains("![Loss against latency](loss_latency.svg)"));
     assert!(md.contains("![Roofline of the chosen design](roofline.svg)"));
     assert!(md.contains("| 1 | d"), "top table row");

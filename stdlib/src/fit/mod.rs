@@ -3,10 +3,10 @@
 //! starts in parallel, the best by objective; a deterministic holdout split
 //! and bootstrap intervals.
 mod model;
-mod rng;
+pub(crate) mod rng;
 mod stats;
 
-use argmin::core::{Executor, State, TerminationReason, TerminationStatus};
+use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 use rayon::prelude::*;
@@ -90,10 +90,11 @@ pub enum FitError {
     NoSolution(usize),
 }
 
-struct Optimum {
-    theta: Vec<f64>,
-    cost: f64,
-    converged: bool,
+/// The end of one L-BFGS run (shared with `calibrate`).
+pub(crate) struct Optimum {
+    pub(crate) theta: Vec<f64>,
+    pub(crate) cost: f64,
+    pub(crate) converged: bool,
 }
 
 pub fn fit(points: &[Point], form: &Form, opts: &FitOptions) -> Result<FitResult, FitError> {
@@ -131,7 +132,7 @@ pub fn fit(points: &[Point], form: &Form, opts: &FitOptions) -> Result<FitResult
     };
     let results: Vec<Optimum> = starts
         .par_iter()
-        .filter_map(|s| lbfgs(&objective, s.clone(), opts.max_iters))
+        .filter_map(|s| lbfgs(Objective { ..objective }, s.clone(), opts.max_iters))
         .collect();
     let starts_run = results.len();
     let best = results
@@ -214,23 +215,45 @@ fn check_options(o: &FitOptions) -> Result<(), FitError> {
 
 /// (train, holdout) indices: a seeded shuffle, the last ⌊n·f⌉ held out.
 fn split(n: usize, holdout: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
-    let mut idx: Vec<usize> = (0..n).collect();
-    let n_hold = (n as f64 * holdout).round() as usize;
-    if n_hold == 0 {
-        return (idx, Vec::new());
+    split_stratified(&vec![0; n], holdout, seed)
+}
+
+/// (train, holdout) indices, split within each stratum (`strata[i]` is point
+/// i's group) so every group lands on both sides: per group in order of
+/// first appearance, a shuffle from one seeded stream and the last
+/// ⌊`n_g`·f⌉ held out. With one group this is exactly [`split`]'s shuffle, so
+/// published fit seeds keep their splits.
+pub(crate) fn split_stratified(
+    strata: &[usize],
+    holdout: f64,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
+    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+    for (i, &g) in strata.iter().enumerate() {
+        match groups.iter_mut().find(|(k, _)| *k == g) {
+            Some((_, v)) => v.push(i),
+            None => groups.push((g, vec![i])),
+        }
     }
-    Rng::new(seed).shuffle(&mut idx);
-    let hold = idx.split_off(n - n_hold);
-    idx.sort_unstable();
-    let mut hold = hold;
+    let mut rng = Rng::new(seed);
+    let (mut train, mut hold) = (Vec::new(), Vec::new());
+    for (_, mut idx) in groups {
+        let n_hold = (idx.len() as f64 * holdout).round() as usize;
+        if n_hold > 0 {
+            rng.shuffle(&mut idx);
+            hold.extend(idx.split_off(idx.len() - n_hold));
+        }
+        train.extend(idx);
+    }
+    train.sort_unstable();
     hold.sort_unstable();
-    (idx, hold)
+    (train, hold)
 }
 
 /// The full grid when it is small enough, else `want` points with each
 /// coordinate's levels spread evenly over the picks (a Latin hypercube on the
 /// grid's levels), shuffled independently per coordinate by the seed.
-fn starts(levels: &[Vec<f64>], want: usize, seed: u64) -> Vec<Vec<f64>> {
+pub(crate) fn starts(levels: &[Vec<f64>], want: usize, seed: u64) -> Vec<Vec<f64>> {
     let total = levels
         .iter()
         .try_fold(1usize, |acc, l| acc.checked_mul(l.len()));
@@ -266,7 +289,13 @@ fn starts(levels: &[Vec<f64>], want: usize, seed: u64) -> Vec<Vec<f64>> {
         .collect()
 }
 
-fn lbfgs(objective: &Objective, init: Vec<f64>, max_iters: u64) -> Option<Optimum> {
+/// One L-BFGS run of `problem` from `init`; `None` when the solver fails
+/// (a line search that finds no descent, a non-finite cost at the start).
+pub(crate) fn lbfgs<P>(problem: P, init: Vec<f64>, max_iters: u64) -> Option<Optimum>
+where
+    P: CostFunction<Param = Vec<f64>, Output = f64>
+        + Gradient<Param = Vec<f64>, Gradient = Vec<f64>>,
+{
     // Tight tolerances: Besiroglu et al. attribute part of the original
     // Chinchilla fit's error to stopping early.
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
@@ -274,7 +303,6 @@ fn lbfgs(objective: &Objective, init: Vec<f64>, max_iters: u64) -> Option<Optimu
         .ok()?
         .with_tolerance_cost(1e-15)
         .ok()?;
-    let problem = Objective { ..*objective };
     let res = Executor::new(problem, solver)
         .configure(|s| s.param(init).max_iters(max_iters))
         .run()
@@ -324,7 +352,7 @@ fn bootstrap(
             );
             inits
                 .into_iter()
-                .filter_map(|s| lbfgs(&objective, s, opts.max_iters))
+                .filter_map(|s| lbfgs(Objective { ..objective }, s, opts.max_iters))
                 .filter(|o| o.cost.is_finite())
                 .min_by(|a, b| a.cost.total_cmp(&b.cost))
                 .map(|o| model.coefficients(&o.theta))
@@ -400,6 +428,17 @@ mod tests {
         assert!(h.iter().all(|i| !t.contains(i)));
         assert_eq!(split(10, 0.3, 42), (t, h));
         assert_eq!(split(10, 0.0, 42).1.len(), 0);
+    }
+
+    #[test]
+    fn stratified_split_puts_every_group_on_both_sides() {
+        let strata = [0, 0, 0, 0, 1, 1, 1, 1, 1, 1];
+        let (t, h) = split_stratified(&strata, 0.5, 3);
+        assert_eq!(h.iter().filter(|&&i| strata[i] == 0).count(), 2);
+        assert_eq!(h.iter().filter(|&&i| strata[i] == 1).count(), 3);
+        assert_eq!(t.len() + h.len(), 10);
+        assert!(h.iter().all(|i| !t.contains(i)));
+        assert_eq!(split_stratified(&strata, 0.5, 3), (t, h));
     }
 
     #[test]

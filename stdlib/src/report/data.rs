@@ -32,6 +32,10 @@ pub struct ReportData {
     pub fit: Option<FitView>,
     /// Predicted against measured latency, in seconds.
     pub validation: Option<FitView>,
+    /// Latency errors before and after calibration, per split and phase;
+    /// drawn as a table under the validation plot.
+    #[serde(default)]
+    pub calibration: Vec<CalibrationRow>,
     pub notes: Vec<String>,
 }
 
@@ -189,6 +193,25 @@ pub struct FitView {
     pub r2_train: Option<f64>,
     pub r2_holdout: Option<f64>,
     pub coefficients: Vec<Coefficient>,
+}
+
+/// One line of the calibration table: a split (calibration or held out)
+/// and a phase, errors before and after calibration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationRow {
+    /// `held out` or `calibration`.
+    pub split: String,
+    /// `prefill`, `decode` or `both`.
+    pub phase: String,
+    pub n: usize,
+    /// Median absolute percentage error, percent.
+    pub median_before: f64,
+    pub median_after: f64,
+    /// Mean absolute percentage error, percent.
+    pub mape_before: f64,
+    pub mape_after: f64,
+    pub spearman_before: Option<f64>,
+    pub spearman_after: Option<f64>,
 }
 
 fn finite(what: impl FnOnce() -> String, v: f64) -> Result<(), ReportError> {

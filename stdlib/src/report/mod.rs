@@ -29,8 +29,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use data::{
-    Bound, BudgetLine, Coefficient, FitPoint, FitView, Frontier, FrontierPoint, HardwareInfo,
-    Headline, Marked, OpPoint, Point, ReportData, TopRow,
+    Bound, BudgetLine, CalibrationRow, Coefficient, FitPoint, FitView, Frontier, FrontierPoint,
+    HardwareInfo, Headline, Marked, OpPoint, Point, ReportData, TopRow,
 };
 pub use error::ReportError;
 pub use notation::{plain, si};
@@ -123,12 +123,21 @@ fn figures(d: &ReportData) -> Vec<Figure> {
 
 fn agreement_caption(v: &FitView, what: &str) -> String {
     let r2 = |r: Option<f64>| r.map_or("not given".into(), |x| format!("{x:.3}"));
+    // Latency validation judges by relative error and rank (the table under
+    // the plot), not R², so it gives none.
+    let r2_text = if v.r2_train.is_none() && v.r2_holdout.is_none() {
+        String::new()
+    } else {
+        format!(
+            " R² train {}, held out {}.",
+            r2(v.r2_train),
+            r2(v.r2_holdout)
+        )
+    };
     format!(
         "Predicted against measured {what} for {} points (filled: fitted on; hollow: held out); \
-         points on the dashed line are predicted exactly. R² train {}, held out {}.",
+         points on the dashed line are predicted exactly.{r2_text}",
         v.points.len(),
-        r2(v.r2_train),
-        r2(v.r2_holdout)
     )
 }
 

@@ -2,7 +2,7 @@
 //! script, no external URL) and a Markdown summary linking the SVG files.
 use std::fmt::Write as _;
 
-use super::data::{Coefficient, Headline, ReportData, TopRow};
+use super::data::{CalibrationRow, Coefficient, Headline, ReportData, TopRow};
 use super::notation::si;
 use super::svg::escape;
 
@@ -153,9 +153,15 @@ pub(crate) fn html(d: &ReportData, figures: &[Figure], files: &[String]) -> Stri
     top_table_html(&mut h, &d.top);
     for f in figs {
         figure_html(&mut h, f);
-        if f.id == "fit"
-            && let Some(fit) = d.fit.as_ref().filter(|v| !v.coefficients.is_empty())
-        {
+        if f.id == "validation" && !d.calibration.is_empty() {
+            calibration_html(&mut h, &d.calibration);
+        }
+        let coefficients = match f.id {
+            "fit" => d.fit.as_ref(),
+            "validation" => d.validation.as_ref(),
+            _ => None,
+        };
+        if let Some(fit) = coefficients.filter(|v| !v.coefficients.is_empty()) {
             {
                 h.push_str("<table id=\"coefficients\"><thead><tr><th>coefficient</th><th class=\"n\">value</th><th class=\"n\">interval</th></tr></thead><tbody>");
                 for c in &fit.coefficients {
@@ -234,6 +240,48 @@ fn figure_html(h: &mut String, f: &Figure) {
     );
 }
 
+/// Columns of the calibration table, and whether each is numeric.
+const CALIBRATION_HEADER: [(&str, bool); 7] = [
+    ("split", false),
+    ("phase", false),
+    ("n", true),
+    ("median error before", true),
+    ("median error after", true),
+    ("Spearman before", true),
+    ("Spearman after", true),
+];
+
+fn calibration_cells(r: &CalibrationRow) -> [String; 7] {
+    let rho = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.3}"));
+    [
+        r.split.clone(),
+        r.phase.clone(),
+        r.n.to_string(),
+        format!("{:.1}%", r.median_before),
+        format!("{:.1}%", r.median_after),
+        rho(r.spearman_before),
+        rho(r.spearman_after),
+    ]
+}
+
+fn calibration_html(h: &mut String, rows: &[CalibrationRow]) {
+    h.push_str("<table id=\"calibration\"><thead><tr>");
+    for (name, num) in CALIBRATION_HEADER {
+        let class = if num { " class=\"n\"" } else { "" };
+        let _ = write!(h, "<th{class}>{name}</th>");
+    }
+    h.push_str("</tr></thead><tbody>");
+    for r in rows {
+        h.push_str("<tr>");
+        for (c, (_, num)) in calibration_cells(r).iter().zip(CALIBRATION_HEADER) {
+            let class = if num { " class=\"n\"" } else { "" };
+            let _ = write!(h, "<td{class}>{}</td>", escape(c));
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</tbody></table>\n");
+}
+
 fn md_cell(s: &str) -> String {
     s.replace('|', "\\|")
 }
@@ -292,9 +340,31 @@ pub(crate) fn markdown(d: &ReportData, figures: &[Figure], files: &[String]) -> 
             }
             m.push('\n');
         }
-        if f.id == "fit"
-            && let Some(fit) = d.fit.as_ref().filter(|v| !v.coefficients.is_empty())
-        {
+        if f.id == "validation" && !d.calibration.is_empty() {
+            m.push('|');
+            for (name, _) in CALIBRATION_HEADER {
+                let _ = write!(m, " {name} |");
+            }
+            m.push_str("\n|");
+            for (_, num) in CALIBRATION_HEADER {
+                m.push_str(if num { " ---: |" } else { " --- |" });
+            }
+            m.push('\n');
+            for r in &d.calibration {
+                m.push('|');
+                for c in calibration_cells(r) {
+                    let _ = write!(m, " {} |", md_cell(&c));
+                }
+                m.push('\n');
+            }
+            m.push('\n');
+        }
+        let coefficients = match f.id {
+            "fit" => d.fit.as_ref(),
+            "validation" => d.validation.as_ref(),
+            _ => None,
+        };
+        if let Some(fit) = coefficients.filter(|v| !v.coefficients.is_empty()) {
             {
                 m.push_str("| coefficient | value | interval |\n| --- | ---: | ---: |\n");
                 for c in &fit.coefficients {

@@ -102,15 +102,16 @@ impl Cost {
 fn prefill_cost(op: &Op, r: &Rates, s: f64) -> Cost {
     let tc = op.flops.at(s) / r.peak(op.engine);
     let tm = op.bytes().at(s) / r.bandwidth;
+    let launch = op.launches * r.launch;
     Cost {
-        time: op.count * (tc.max(tm) + r.launch),
+        time: op.count * (tc.max(tm) + launch),
         compute_time: if tc >= tm { op.count * tc } else { 0.0 },
         flops: op.count * op.flops.at(s),
         weight: op.count * op.weight.at(s),
         act: op.count * op.act.at(s),
         kv_read: op.count * op.kv_read.at(s),
         kv_write: op.count * op.kv_write.at(s),
-        launch: op.count * r.launch,
+        launch: op.count * launch,
     }
 }
 
@@ -147,15 +148,16 @@ fn decode_cost<const BYTES: bool>(op: &Op, r: &Rates, s: &Steps) -> Cost {
     let memory = op.bytes().times(1.0 / r.bandwidth);
     let (t, on_compute) = sum_max(compute, memory, s.first, s.last);
     let sum = |x: Affine| if BYTES { op.count * s.total(x) } else { 0.0 };
+    let launch = op.launches * r.launch;
     Cost {
-        time: op.count * (t + s.n * r.launch),
+        time: op.count * (t + s.n * launch),
         compute_time: op.count * on_compute,
         flops: op.count * s.total(op.flops),
         weight: sum(op.weight),
         act: sum(op.act),
         kv_read: sum(op.kv_read),
         kv_write: sum(op.kv_write),
-        launch: op.count * s.n * r.launch,
+        launch: op.count * s.n * launch,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The operators of one forward pass and their FLOPs and bytes, for prefill
 //! (numbers) and for one decode step (affine in the context length).
 use crate::arch::{Architecture, Norm};
-use crate::workload::{Attention, Workload};
+use crate::workload::{Attention, Experts, Workload};
 
 use super::affine::Affine;
 
@@ -22,6 +22,10 @@ pub(crate) struct Op {
     pub name: &'static str,
     /// Instances per forward pass: the layer count, or 1 for model-level ops.
     pub count: f64,
+    /// Kernels each instance launches: 1, except for expert operators run
+    /// in a loop over the experts hit ([`Experts::Looped`]), which launch
+    /// one per distinct expert.
+    pub launches: f64,
     pub engine: Engine,
     pub flops: Affine,
     pub weight: Affine,
@@ -120,6 +124,7 @@ pub(crate) fn build(arch: &Architecture, wl: &Workload, phase: Phase, sink: impl
     let layer = |name, engine, flops, weight, act| Op {
         name,
         count: l,
+        launches: 1.0,
         engine,
         flops: flat(flops),
         weight: flat(weight),
@@ -214,20 +219,27 @@ pub(crate) fn build(arch: &Architecture, wl: &Workload, phase: Phase, sink: impl
     let gated = arch.gated;
     // SiLU·up: sigmoid, two multiplies; GELU alone is counted at 4 too.
     let act_flops = if gated { 5.0 } else { 4.0 };
-    let ffn = |ops: &mut Ops<_>, prefix: [&'static str; 4], tokens: f64, f: f64, rows: f64| {
+    // `launches`: kernels per instance (see [`Op::launches`]).
+    let ffn = |ops: &mut Ops<_>,
+               prefix: [&'static str; 4],
+               tokens: f64,
+               f: f64,
+               rows: f64,
+               launches: f64| {
+        let mut push = |op: Op| ops.push(Op { launches, ..op });
         if gated {
-            ops.push(matmul(prefix[0], tokens, d, f, rows));
+            push(matmul(prefix[0], tokens, d, f, rows));
         }
-        ops.push(matmul(prefix[1], tokens, d, f, rows));
+        push(matmul(prefix[1], tokens, d, f, rows));
         let inputs = if gated { 2.0 } else { 1.0 };
-        ops.push(layer(
+        push(layer(
             prefix[2],
             Engine::Vector,
             act_flops * tokens * f,
             0.0,
             tokens * f * (inputs * z.a_v + z.a_in),
         ));
-        ops.push(matmul(prefix[3], tokens, f, d, rows));
+        push(matmul(prefix[3], tokens, f, d, rows));
     };
     if arch.is_moe() {
         let e = f64::from(arch.experts);
@@ -237,20 +249,31 @@ pub(crate) fn build(arch: &Architecture, wl: &Workload, phase: Phase, sink: impl
         // (uniform routing): e·(1 − (1 − k/e)^t).
         let distinct = e * (1.0 - (1.0 - k / e).powf(t));
         let routed = t * k;
+        // A loop over experts launches each expert operator once per
+        // distinct expert hit; a grouped GEMM once.
+        let launches = match wl.experts {
+            Experts::Grouped => 1.0,
+            Experts::Looped => distinct,
+        };
         ffn(
             &mut ops,
             ["expert_gate", "expert_up", "expert_act", "expert_down"],
             routed,
             f64::from(arch.ffn),
             distinct,
+            launches,
         );
-        ops.push(layer(
-            "moe_combine",
-            Engine::Vector,
-            2.0 * routed * d,
-            0.0,
-            (routed + t) * d * z.a_v,
-        ));
+        // Weighting and scattering back each expert's outputs.
+        ops.push(Op {
+            launches,
+            ..layer(
+                "moe_combine",
+                Engine::Vector,
+                2.0 * routed * d,
+                0.0,
+                (routed + t) * d * z.a_v,
+            )
+        });
         if arch.shared_experts > 0 {
             let f = f64::from(arch.shared_experts) * f64::from(arch.shared_ffn);
             ffn(
@@ -258,6 +281,7 @@ pub(crate) fn build(arch: &Architecture, wl: &Workload, phase: Phase, sink: impl
                 ["shared_gate", "shared_up", "shared_act", "shared_down"],
                 t,
                 f,
+                1.0,
                 1.0,
             );
         }
@@ -267,6 +291,7 @@ pub(crate) fn build(arch: &Architecture, wl: &Workload, phase: Phase, sink: impl
             ["ffn_gate", "ffn_up", "ffn_act", "ffn_down"],
             t,
             f64::from(arch.ffn),
+            1.0,
             1.0,
         );
     }
@@ -287,6 +312,7 @@ pub(crate) fn build(arch: &Architecture, wl: &Workload, phase: Phase, sink: impl
     ops.push(Op {
         name: "lm_head",
         count: 1.0,
+        launches: 1.0,
         engine: Engine::Head,
         flops: flat(2.0 * z.b * d * z.vocab),
         weight: flat(d * z.vocab * z.w_e),
@@ -300,6 +326,7 @@ fn ffn_router(ops: &mut Ops<impl FnMut(Op)>, z: &Dims, e: f64) {
     ops.push(Op {
         name: "router",
         count: z.layers,
+        launches: 1.0,
         engine: Engine::Matmul,
         flops: Affine::flat(2.0 * z.t * z.d * e),
         weight: Affine::flat(z.d * e * z.w),
@@ -329,6 +356,7 @@ fn push_attention(ops: &mut Ops<impl FnMut(Op)>, z: &Dims, wl: &Workload, phase:
     let op = |name, flops: Affine, act: Affine, kv_read: Affine| Op {
         name,
         count: z.layers,
+        launches: 1.0,
         engine: Engine::Vector,
         flops,
         weight: Affine::ZERO,

@@ -450,3 +450,29 @@ fn summary_json_uses_the_stable_field_names() {
     assert_eq!(v["prefill_bound"], "compute");
     assert!((v["total_ms"].as_f64().unwrap() - s.total * 1e3).abs() < 1e-9);
 }
+
+#[test]
+fn looped_experts_pay_launch_per_expert_hit() {
+    let mut hw = a100();
+    hw.launch = 5e-6;
+    let mut moe = Architecture::dense(4, 512, 8, 2, 512);
+    moe.experts = 8;
+    moe.top_k = 2;
+    let mut wl = Workload::new(1, 128, 9, Precision::parse("fp16").unwrap());
+    let grouped = evaluate(&moe, &hw, &wl).unwrap();
+    wl.experts = crate::workload::Experts::Looped;
+    let looped = evaluate(&moe, &hw, &wl).unwrap();
+    // Decode: one token hits top_k = 2 experts, so the five expert kernels
+    // (gate, up, act, down, combine) launch twice instead of once, in each
+    // of 4 layers and 8 steps.
+    let extra = looped.decode - grouped.decode;
+    assert!((extra - 5.0 * 4.0 * 8.0 * 5e-6).abs() < 1e-12, "{extra}");
+    // Prefill: 128 tokens hit all 8 experts (to 1e-7).
+    let extra = looped.prefill - grouped.prefill;
+    assert!((extra - 5.0 * 4.0 * 7.0 * 5e-6).abs() < 1e-9, "{extra}");
+    // Dense models have no experts to loop over.
+    let dense = Architecture::dense(4, 512, 8, 2, 1024);
+    let a = evaluate(&dense, &hw, &wl).unwrap();
+    wl.experts = crate::workload::Experts::Grouped;
+    assert_eq!(a, evaluate(&dense, &hw, &wl).unwrap());
+}

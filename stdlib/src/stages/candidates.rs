@@ -140,6 +140,23 @@ pub(crate) fn arch_at(t: &Table, i: usize) -> Result<Architecture, StageError> {
     })
 }
 
+/// A short name of an architecture for plots and tables:
+/// `L4 d256 kv2 r3 E8k2`.
+pub(crate) fn label(a: &Architecture) -> String {
+    let moe = if a.is_moe() {
+        format!(" E{}k{}", a.experts, a.top_k)
+    } else {
+        String::new()
+    };
+    format!(
+        "L{} d{} kv{} r{}{moe}",
+        a.layers,
+        a.width,
+        a.kv_heads,
+        crate::report::plain(a.ffn_ratio())
+    )
+}
+
 /// A lazy candidates artifact: the span-free space, its count and drops.
 pub(crate) fn lazy(space: &Value, count: u64, drops: &crate::space::Drops) -> Artifact {
     Artifact::json(

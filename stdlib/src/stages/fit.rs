@@ -226,30 +226,35 @@ impl StageKind for Measurements {
         let path = ctx
             .base_dir
             .join(params["file"].as_str().unwrap_or_default());
-        let mut reader = csv::Reader::from_path(&path)
-            .map_err(|e| StageError::new(format!("{}: {e}", path.display())))?;
-        let headers: Vec<String> = reader
-            .headers()
-            .map_err(|e| StageError::new(e.to_string()))?
-            .iter()
-            .map(String::from)
-            .collect();
-        let mut cells: Vec<Vec<String>> = vec![Vec::new(); headers.len()];
-        for (line, rec) in reader.records().enumerate() {
-            let rec = rec.map_err(|e| {
-                StageError::new(format!("{} line {}: {e}", path.display(), line + 2))
-            })?;
-            for (col, v) in cells.iter_mut().zip(rec.iter()) {
-                col.push(v.trim().to_string());
-            }
-        }
-        let mut t = Table::new();
-        for (name, col) in headers.into_iter().zip(cells) {
-            let nums: Option<Vec<f64>> = col.iter().map(|s| s.parse().ok()).collect();
-            t.push(name, nums.map_or(Column::Str(col), Column::F64));
-        }
-        Ok(Artifact::table("runs", t))
+        Ok(Artifact::table("runs", read_csv(&path)?))
     }
+}
+
+/// A CSV file as a table: a column whose every cell parses as a number is
+/// `F64`, any other `Str`.
+pub(crate) fn read_csv(path: &std::path::Path) -> Result<Table, StageError> {
+    let mut reader = csv::Reader::from_path(path)
+        .map_err(|e| StageError::new(format!("{}: {e}", path.display())))?;
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| StageError::new(format!("{}: {e}", path.display())))?
+        .iter()
+        .map(String::from)
+        .collect();
+    let mut cells: Vec<Vec<String>> = vec![Vec::new(); headers.len()];
+    for (line, rec) in reader.records().enumerate() {
+        let rec =
+            rec.map_err(|e| StageError::new(format!("{} line {}: {e}", path.display(), line + 2)))?;
+        for (col, v) in cells.iter_mut().zip(rec.iter()) {
+            col.push(v.trim().to_string());
+        }
+    }
+    let mut t = Table::new();
+    for (name, col) in headers.into_iter().zip(cells) {
+        let nums: Option<Vec<f64>> = col.iter().map(|s| s.parse().ok()).collect();
+        t.push(name, nums.map_or(Column::Str(col), Column::F64));
+    }
+    Ok(t)
 }
 
 fn blake3_hex(bytes: &[u8]) -> String {

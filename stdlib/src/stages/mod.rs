@@ -8,6 +8,7 @@ use rooflaw_engine::Registry;
 
 mod advise;
 mod args;
+mod calibrate;
 pub(crate) mod candidates;
 mod enumerate;
 mod fit;
@@ -49,6 +50,15 @@ fn presets(kind: PresetKind) -> Vec<String> {
     }
 }
 
+/// The runs of a CSV that the `measure` stage exported (or `rooflaw measure
+/// --format csv` wrote) as calibration samples, and the devices they ran on.
+pub fn measured_samples(
+    path: &std::path::Path,
+) -> Result<(Vec<crate::calibrate::Sample>, String), String> {
+    let t = fit::read_csv(path).map_err(|e| e.to_string())?;
+    calibrate::samples(&t).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// Every stage kind rooflaw ships.
 pub fn registry() -> Registry {
     let mut r = Registry::new(
@@ -67,6 +77,7 @@ pub fn registry() -> Registry {
     r.register(Arc::new(refine::Refine::new()));
     r.register(Arc::new(fit::Fit::new()));
     r.register(Arc::new(fit::Measurements::new()));
+    r.register(Arc::new(calibrate::Calibrate::new()));
     #[cfg(feature = "train")]
     r.register(Arc::new(train::Train::new()));
     #[cfg(feature = "train")]

@@ -8,12 +8,13 @@ use rooflaw_dsl::spec::Spec;
 use rooflaw_engine::{Artifact, Reporter, Table};
 use serde_json::Value;
 
-use super::{candidates, fit, pareto, search};
+use super::candidates::{self, label};
+use super::{fit, hardware_io, pareto, search};
 use crate::budget::{Budget, Objective};
 use crate::hardware::Hardware;
 use crate::report::{
-    Bound, Coefficient, FitPoint, FitView, Frontier, FrontierPoint, HardwareInfo, Headline, Marked,
-    OpPoint, Point, ReportData, TopRow, write_report,
+    Bound, CalibrationRow, Coefficient, FitPoint, FitView, Frontier, FrontierPoint, HardwareInfo,
+    Headline, Marked, OpPoint, Point, ReportData, TopRow, write_report,
 };
 use crate::workload::Workload;
 
@@ -33,21 +34,6 @@ fn meta<T: serde::de::DeserializeOwned>(t: &Table, key: &str) -> Option<T> {
     t.meta
         .get(key)
         .and_then(|v| serde_json::from_value(v.clone()).ok())
-}
-
-fn label(a: &crate::Architecture) -> String {
-    let moe = if a.is_moe() {
-        format!(" E{}k{}", a.experts, a.top_k)
-    } else {
-        String::new()
-    };
-    format!(
-        "L{} d{} kv{} r{}{moe}",
-        a.layers,
-        a.width,
-        a.kv_heads,
-        crate::report::plain(a.ffn_ratio())
-    )
 }
 
 fn fill_frontier(data: &mut ReportData, t: &Table, objective: Objective) {
@@ -311,6 +297,100 @@ fn fill_fit(data: &mut ReportData, v: &Value) {
     });
 }
 
+/// A calibrate output: the calibrated predictions against the measurements
+/// (held-out points hollow), the fitted figures, and the before/after errors
+/// per split and phase.
+fn fill_calibration(data: &mut ReportData, hw: &Value, c: &Value) {
+    let points = c["points"].as_array().cloned().unwrap_or_default();
+    let after = |k: &str| c["after"][k].as_f64().unwrap_or(f64::NAN);
+    let before = |k: &str| c["before"][k].as_f64().unwrap_or(f64::NAN);
+    let coefficient = |name: &str, v: f64| Coefficient {
+        name: name.into(),
+        value: v,
+        ci_low: None,
+        ci_high: None,
+    };
+    data.validation = Some(FitView {
+        points: points
+            .iter()
+            .filter_map(|p| {
+                Some(FitPoint {
+                    measured: p["measured"].as_f64()?,
+                    predicted: p["after"].as_f64()?,
+                    heldout: p["heldout"].as_bool()?,
+                    label: format!("{} ({})", p["label"].as_str()?, p["phase"].as_str()?),
+                })
+            })
+            .collect(),
+        r2_train: None,
+        r2_holdout: None,
+        coefficients: vec![
+            coefficient("efficiency_compute", after("efficiency_compute")),
+            coefficient("efficiency_memory", after("efficiency_memory")),
+            coefficient("launch (µs)", after("launch") * 1e6),
+        ],
+    });
+    for (split, key) in [("held out", "on_heldout"), ("calibration", "on_train")] {
+        let side = &c[key];
+        if !side.is_object() {
+            continue;
+        }
+        for (phase, pk) in [
+            ("prefill", "prefill"),
+            ("decode", "decode"),
+            ("both", "overall"),
+        ] {
+            let (b, a) = (&side["before"][pk], &side["after"][pk]);
+            let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+            data.calibration.push(CalibrationRow {
+                split: split.into(),
+                phase: phase.into(),
+                n: b["n"].as_u64().unwrap_or(0) as usize,
+                median_before: f(&b["median_ape"]),
+                median_after: f(&a["median_ape"]),
+                mape_before: f(&b["mape"]),
+                mape_after: f(&a["mape"]),
+                spearman_before: b["spearman"].as_f64(),
+                spearman_after: a["spearman"].as_f64(),
+            });
+        }
+    }
+    data.notes.push(format!(
+        "Calibrated on {} of {} measured runs ({}; seed {}): efficiency compute {:.3} → {:.3}, memory {:.3} → {:.3}, launch {:.2} → {:.2} µs.",
+        c["train"].as_array().map_or(0, Vec::len),
+        c["samples"].as_u64().unwrap_or(0),
+        c["device"].as_str().filter(|d| !d.is_empty()).unwrap_or("device not recorded"),
+        c["seed"].as_u64().unwrap_or(0),
+        before("efficiency_compute"),
+        after("efficiency_compute"),
+        before("efficiency_memory"),
+        after("efficiency_memory"),
+        before("launch") * 1e6,
+        after("launch") * 1e6,
+    ));
+    if data.hardware.name.is_empty()
+        && let Ok(h) = serde_json::from_value::<Hardware>(hw.clone())
+    {
+        let (dtype, peak) = c["compute_dtype"]
+            .as_str()
+            .and_then(crate::precision::Dtype::parse)
+            .and_then(|d| h.peak_for(d))
+            .map_or((String::new(), f64::NAN), |(d, p)| {
+                (d.name().to_string(), p)
+            });
+        data.hardware = HardwareInfo {
+            name: format!("{} (calibrated)", h.name),
+            compute_dtype: dtype,
+            peak_flops: peak,
+            bandwidth: h.bandwidth,
+            memory: h.memory,
+        };
+        if let Some(w) = c["workload"].as_str() {
+            data.workload = w.to_string();
+        }
+    }
+}
+
 impl Reporter for HtmlReport {
     fn write(
         &self,
@@ -328,7 +408,13 @@ impl Reporter for HtmlReport {
         let searches = of_kind(search::KIND);
         let frontiers = of_kind(pareto::KIND);
         let fits = of_kind(fit::KIND);
-        if searches.is_empty() && frontiers.is_empty() && fits.is_empty() {
+        let calibrations: Vec<&Value> = of_kind(hardware_io::KIND)
+            .into_iter()
+            .filter_map(|a| a.as_json())
+            .filter(|v| v["extra"]["calibration"].is_object())
+            .collect();
+        if searches.is_empty() && frontiers.is_empty() && fits.is_empty() && calibrations.is_empty()
+        {
             return Ok(Vec::new());
         }
         let mut data = ReportData {
@@ -386,6 +472,9 @@ impl Reporter for HtmlReport {
         }
         if let Some(v) = fits.first().and_then(|a| a.as_json()) {
             fill_fit(&mut data, v);
+        }
+        if let Some(v) = calibrations.first() {
+            fill_calibration(&mut data, &v["hardware"], &v["extra"]["calibration"]);
         }
         let _ = search::KIND;
         write_report(dir, &data).map_err(|e| e.to_string())
