@@ -94,6 +94,11 @@ pub const WORKLOAD_FIELDS: &[FieldSpec] = &[
         ty: FieldType::Choice(&["fused", "unfused"]),
         doc: "attention kernels: `fused` (FlashAttention-style, the default) or `unfused` (scores written to memory, the paper's Appendix E table)",
     },
+    FieldSpec {
+        path: "experts",
+        ty: FieldType::Choice(&["grouped", "looped"]),
+        doc: "MoE kernels: `grouped` (one grouped GEMM per projection, the default) or `looped` (one kernel per expert hit, as candle and eager frameworks run them)",
+    },
 ];
 
 /// Metrics a budget may constrain, with their dimension.

@@ -113,7 +113,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     roofline::validate_architecture(&arch).context("the model's shape")?;
     let precision = Precision::parse(&args.precision)?;
     let dtype = measure::dtype_for(&precision).map_err(anyhow::Error::msg)?;
-    let wl = Workload::new(args.batch, args.prompt, args.generate, precision);
+    let wl = Workload::new(args.batch, args.prompt, args.generate, precision).as_measured();
     let hw = args
         .hardware
         .as_deref()

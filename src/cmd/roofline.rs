@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use rooflaw_stdlib::roofline::{self, Breakdown, OpRow, Summary};
 use rooflaw_stdlib::{
-    Architecture, Attention, Hardware, Precision, Workload, hardware, hf, models,
+    Architecture, Attention, Experts, Hardware, Precision, Workload, hardware, hf, models,
 };
 use serde_json::{Value, json};
 
@@ -21,6 +21,12 @@ pub enum Format {
 pub enum AttentionArg {
     Fused,
     Unfused,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExpertsArg {
+    Grouped,
+    Looped,
 }
 
 #[derive(clap::Args)]
@@ -47,6 +53,10 @@ pub struct Args {
     /// Fused (`FlashAttention`) or unfused attention (scores written to DRAM).
     #[arg(long, value_enum, default_value_t = AttentionArg::Fused)]
     pub attention: AttentionArg,
+    /// MoE kernels: one grouped GEMM per projection, or one kernel per
+    /// expert hit (candle, eager frameworks).
+    #[arg(long, value_enum, default_value_t = ExpertsArg::Grouped)]
+    pub experts: ExpertsArg,
     /// Also print the per-operator table of both phases.
     #[arg(long)]
     pub ops: bool,
@@ -62,6 +72,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     wl.attention = match args.attention {
         AttentionArg::Fused => Attention::Fused,
         AttentionArg::Unfused => Attention::Unfused,
+    };
+    wl.experts = match args.experts {
+        ExpertsArg::Grouped => Experts::Grouped,
+        ExpertsArg::Looped => Experts::Looped,
     };
     let summary = roofline::evaluate(&arch, &hw, &wl)?;
     let ops = if args.ops {

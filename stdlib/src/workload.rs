@@ -49,6 +49,26 @@ pub enum Experts {
     Looped,
 }
 
+impl Experts {
+    pub fn parse(text: &str) -> Option<Experts> {
+        match text {
+            "grouped" => Some(Experts::Grouped),
+            "looped" => Some(Experts::Looped),
+            _ => None,
+        }
+    }
+}
+
+/// The attention kernels of rooflaw's own `measure` (candle): three kernels
+/// over the full masked S×S score matrix, exactly the roofline's `unfused`
+/// accounting; a fused kernel would halve the causal prefill work and skip
+/// the score traffic the runs did pay for.
+pub const MEASURED_ATTENTION: Attention = Attention::Unfused;
+/// The MoE kernels of rooflaw's own `measure` (candle): it gathers, runs and
+/// scatters each expert hit in turn, so launch overhead is paid per expert
+/// hit, not once per grouped operator.
+pub const MEASURED_EXPERTS: Experts = Experts::Looped;
+
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Workload {
     /// Sequences processed together, B.
@@ -65,6 +85,15 @@ pub struct Workload {
 }
 
 impl Workload {
+    /// This workload with the kernels rooflaw's `measure` runs, so a
+    /// prediction compares with its measurement.
+    #[must_use]
+    pub fn as_measured(mut self) -> Self {
+        self.attention = MEASURED_ATTENTION;
+        self.experts = MEASURED_EXPERTS;
+        self
+    }
+
     pub fn new(batch: u32, prompt: u32, generate: u32, precision: Precision) -> Self {
         Self {
             batch,

@@ -67,16 +67,10 @@ impl Calibrate {
     }
 }
 
-/// Why the default attention is unfused: rooflaw's `measure` runs candle's
-/// attention, three kernels over the full masked S×S score matrix, which is
-/// exactly the roofline's `unfused` accounting; a fused kernel would halve
-/// the causal prefill work and skip the score traffic the runs did pay for.
-const DEFAULT_ATTENTION: Attention = Attention::Unfused;
-/// Why experts default to looped: rooflaw's `measure` runs candle's `MoE`,
-/// which gathers, runs and scatters each expert hit in turn, so launch
-/// overhead is paid per expert (4 experts hit in a 128-token prefill, top-k
-/// in a decode step), not once per grouped operator.
-const DEFAULT_EXPERTS: Experts = Experts::Looped;
+/// Measurement tables without `attention`/`experts` columns come from
+/// rooflaw's own `measure`, which runs candle's kernels.
+const DEFAULT_ATTENTION: Attention = crate::workload::MEASURED_ATTENTION;
+const DEFAULT_EXPERTS: Experts = crate::workload::MEASURED_EXPERTS;
 
 /// Measured runs as calibration samples, and the devices they ran on.
 pub(crate) fn samples(t: &Table) -> Result<(Vec<Sample>, String), StageError> {
@@ -123,15 +117,12 @@ pub(crate) fn samples(t: &Table) -> Result<(Vec<Sample>, String), StageError> {
             None => DEFAULT_ATTENTION,
         };
         workload.experts = match experts {
-            Some(e) => match e[i].as_str() {
-                "grouped" => Experts::Grouped,
-                "looped" => Experts::Looped,
-                other => {
-                    return Err(at(format!(
-                        "`experts` is `grouped` or `looped`, got `{other}`"
-                    )));
-                }
-            },
+            Some(e) => Experts::parse(&e[i]).ok_or_else(|| {
+                at(format!(
+                    "`experts` is `grouped` or `looped`, got `{}`",
+                    e[i]
+                ))
+            })?,
             None => DEFAULT_EXPERTS,
         };
         out.push(Sample {

@@ -4,7 +4,7 @@ use rooflaw_dsl::spec::{Block, Value};
 use rooflaw_dsl::{Diagnostic, Spanned};
 
 use crate::precision::Precision;
-use crate::workload::{Attention, Workload};
+use crate::workload::{Attention, Experts, Workload};
 
 pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>> {
     let mut diags = Vec::new();
@@ -79,25 +79,15 @@ pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>
             ),
         },
     }
-    let attention = match block.field("attention").map(|f| &f.value) {
-        Some(v) => match &v.node {
-            Value::Word(w) | Value::Str(w) => Attention::parse(w).unwrap_or_else(|| {
-                diags.push(
-                    Diagnostic::error("rooflaw::invalid-value", format!("unknown attention `{w}`"))
-                        .at(v.span, "expected `fused` or `unfused`"),
-                );
-                Attention::Fused
-            }),
-            _ => Attention::Fused,
-        },
-        None => Attention::Fused,
-    };
+    let attention = choice(block, "attention", Attention::parse, &mut diags).unwrap_or_default();
+    let experts = choice(block, "experts", Experts::parse, &mut diags).unwrap_or_default();
     let mut out = Vec::new();
     for w in &words {
         match Precision::parse(&w.node) {
             Ok(p) => {
                 let mut wl = Workload::new(batch.max(1), prompt, generate, p);
                 wl.attention = attention;
+                wl.experts = experts;
                 out.push(wl);
             }
             Err(e) => diags.push(
@@ -111,5 +101,27 @@ pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>
         Ok(out)
     } else {
         Err(diags)
+    }
+}
+
+/// A choice field (`attention = unfused`): the language has checked the
+/// word against the schema, so an unknown one here is a schema/parser
+/// mismatch, still reported rather than ignored.
+fn choice<T>(
+    block: &Block,
+    field: &str,
+    parse: fn(&str) -> Option<T>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<T> {
+    let v = &block.field(field)?.value;
+    match &v.node {
+        Value::Word(w) | Value::Str(w) => parse(w).or_else(|| {
+            diags.push(
+                Diagnostic::error("rooflaw::invalid-value", format!("unknown {field} `{w}`"))
+                    .at(v.span, "not one of the choices"),
+            );
+            None
+        }),
+        _ => None,
     }
 }
