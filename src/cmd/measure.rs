@@ -51,7 +51,7 @@ pub struct Args {
 
 /// Changes to the model's shape, for quick small measurements
 /// (`--model qwen2.5-0.5b --layers 4 --width 256 --heads 4 --kv-heads 2`).
-/// Changing width or heads without `--head-dim` sets head_dim = width / heads.
+/// Changing width or heads without `--head-dim` sets `head_dim` = width / heads.
 #[derive(clap::Args, Default)]
 pub struct Overrides {
     #[arg(long)]

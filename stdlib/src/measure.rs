@@ -72,7 +72,7 @@ impl Stats {
         let median = if n % 2 == 1 {
             v[n / 2]
         } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
+            f64::midpoint(v[n / 2 - 1], v[n / 2])
         };
         Stats {
             median,
@@ -177,7 +177,7 @@ pub fn measure(
         plan.batch,
         steps.max(1),
         vocab,
-        plan.seed ^ 0xdec0de,
+        plan.seed ^ 0x00de_c0de,
         device,
     )?;
     // Decode inputs are sliced before timing: each step gets its own tensor.
@@ -247,7 +247,13 @@ pub fn table(rows: &[Row]) -> Table {
     }
     let mut t = Table::new();
     archs.into_columns(&mut t);
-    let ints = |f: fn(&Row) -> usize| Column::I64(rows.iter().map(|r| f(r) as i64).collect());
+    let ints = |f: fn(&Row) -> usize| {
+        Column::I64(
+            rows.iter()
+                .map(|r| i64::try_from(f(r)).unwrap_or(i64::MAX))
+                .collect(),
+        )
+    };
     let ms = |f: fn(&Measurement) -> f64| Column::F64(rows.iter().map(|r| f(&r.m) * 1e3).collect());
     t.push(
         "precision",
@@ -272,6 +278,7 @@ pub fn table(rows: &[Row]) -> Table {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // exact values by construction
 mod tests {
     use super::*;
 
