@@ -5,32 +5,40 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
 
-/// Seconds of one `n×n @ n×n` product in `dtype`, repeated: at least
-/// `min_reps` timed runs and as many more as fit in `budget_s`, after one
-/// untimed warm-up (which also faults in the output buffer's pages).
-pub(crate) fn time_square(
-    dev: &Device,
-    dtype: DType,
-    n: usize,
-    min_reps: usize,
-    budget_s: f64,
-) -> candle_core::Result<Vec<f64>> {
-    let a = Tensor::randn(0f32, 1.0, (n, n), dev)?.to_dtype(dtype)?;
-    let b = Tensor::randn(0f32, 1.0, (n, n), dev)?.to_dtype(dtype)?;
-    drop(a.matmul(&b)?);
-    let start = Instant::now();
-    let mut times = Vec::new();
-    while times.len() < min_reps || start.elapsed().as_secs_f64() < budget_s {
-        let t = Instant::now();
-        let c = a.matmul(&b)?;
-        // CPU ops are synchronous; on an accelerator this would need a sync.
-        times.push(t.elapsed().as_secs_f64());
-        drop(c);
-        if times.len() >= 1000 {
-            break;
-        }
+/// Two `n×n` operands in one datatype, multiplied on demand.
+pub(crate) struct Square {
+    a: Tensor,
+    b: Tensor,
+}
+
+impl Square {
+    /// The operands, after one untimed product (which fails here if the
+    /// backend has no kernel for `dtype`, and pages in the allocator's
+    /// buffers so the first timed run is not charged for them).
+    pub(crate) fn new(dev: &Device, dtype: DType, n: usize) -> candle_core::Result<Self> {
+        let a = Tensor::randn(0f32, 1.0, (n, n), dev)?.to_dtype(dtype)?;
+        let b = Tensor::randn(0f32, 1.0, (n, n), dev)?.to_dtype(dtype)?;
+        drop(a.matmul(&b)?);
+        Ok(Self { a, b })
     }
-    Ok(times)
+
+    /// Seconds of each product: at least `min_reps`, and more until
+    /// `budget_s` has passed.
+    pub(crate) fn time(&self, min_reps: usize, budget_s: f64) -> candle_core::Result<Vec<f64>> {
+        let start = Instant::now();
+        let mut times = Vec::new();
+        while times.len() < min_reps || start.elapsed().as_secs_f64() < budget_s {
+            let t = Instant::now();
+            let c = self.a.matmul(&self.b)?;
+            // CPU ops are synchronous; on an accelerator this would need a sync.
+            times.push(t.elapsed().as_secs_f64());
+            drop(c);
+            if times.len() >= 1000 {
+                break;
+            }
+        }
+        Ok(times)
+    }
 }
 
 /// Seconds per op of adding two one-element tensors: what candle costs per
@@ -64,7 +72,10 @@ mod tests {
 
     #[test]
     fn small_products_and_tiny_ops_take_positive_time() {
-        let t = time_square(&Device::Cpu, DType::F32, 64, 3, 0.0).unwrap();
+        let t = Square::new(&Device::Cpu, DType::F32, 64)
+            .unwrap()
+            .time(3, 0.0)
+            .unwrap();
         assert_eq!(t.len(), 3);
         assert!(t.iter().all(|s| *s > 0.0));
         let l = time_tiny_op(&Device::Cpu, 5, 10).unwrap();

@@ -36,9 +36,11 @@ pub struct Options {
 struct Plan {
     /// Matmul sizes `n` (n×n·n×n) tried per datatype; the fastest wins.
     sizes: &'static [usize],
-    /// Timed matmuls per size: at least this many...
-    min_reps: usize,
-    /// ...and more until this many seconds have passed.
+    /// Rounds over every (datatype, size): interleaving them spreads a burst
+    /// of load from other processes over all figures instead of ruining one.
+    rounds: usize,
+    /// Timed matmuls per (datatype, size) and round: at least one, and more
+    /// until this many seconds have passed.
     budget_s: f64,
     /// Timed passes of each STREAM kernel.
     passes: usize,
@@ -48,18 +50,18 @@ struct Plan {
 }
 
 const FULL: Plan = Plan {
-    sizes: &[256, 512, 1024, 2048],
-    min_reps: 2,
-    budget_s: 0.25,
-    passes: 10,
+    sizes: &[256, 512, 1024, 1536],
+    rounds: 6,
+    budget_s: 0.04,
+    passes: 16,
     launch_samples: 51,
     launch_batch: 200,
 };
 
 const QUICK: Plan = Plan {
     sizes: &[256, 512],
-    min_reps: 2,
-    budget_s: 0.04,
+    rounds: 2,
+    budget_s: 0.02,
     passes: 3,
     launch_samples: 11,
     launch_batch: 100,
@@ -151,10 +153,7 @@ pub fn probe(opts: &Options, progress: &Progress) -> Result<Probe, ProbeError> {
     if machine.memory <= 0.0 {
         return Err(ProbeError::NoMemory);
     }
-    progress.set_total(
-        (plan.passes + DTYPES.len() * plan.sizes.len() + 1) as u64,
-        "steps",
-    );
+    progress.set_total((plan.passes + plan.rounds + 1) as u64, "steps");
     let mut r = Recorder {
         plan,
         progress,
@@ -276,12 +275,39 @@ impl Recorder<'_> {
     /// The best matmul rate per datatype candle accepts, over the plan's
     /// sizes; datatypes it refuses are listed in `unsupported`.
     fn peaks(&mut self, dev: &Device) -> Result<BTreeMap<Dtype, f64>, ProbeError> {
+        let plan = self.plan;
+        self.progress.message("matmul");
+        // Operands of every (datatype, size) candle accepts, warmed up.
+        let mut cases = Vec::new();
+        for (dtype, candle_dtype) in DTYPES {
+            for &n in plan.sizes {
+                match matmul::Square::new(dev, candle_dtype, n) {
+                    Ok(sq) => cases.push((dtype, n, sq, Vec::new())),
+                    // Refused at the first size: the backend has no kernel for it.
+                    Err(e) if n == plan.sizes[0] => {
+                        self.unsupported.push((dtype, e.to_string()));
+                        break;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        for round in 0..plan.rounds {
+            self.progress
+                .message(format!("matmul, round {}/{}", round + 1, plan.rounds));
+            for (_, n, sq, rates) in &mut cases {
+                let flops = 2.0 * (*n as f64).powi(3);
+                rates.extend(sq.time(1, plan.budget_s)?.iter().map(|t| flops / t));
+            }
+            self.progress.inc(1);
+        }
         let mut peak = BTreeMap::new();
         for (dtype, candle_dtype) in DTYPES {
-            self.progress.message(format!("{} matmul", dtype.name()));
-            let Some(per_size) = self.matmul_sizes(dev, dtype, candle_dtype)? else {
-                continue;
-            };
+            let per_size: Vec<(usize, Spread)> = cases
+                .iter()
+                .filter(|c| c.0 == dtype)
+                .map(|c| (c.1, Spread::of(&c.3)))
+                .collect();
             let Some(&(n, best)) = per_size.iter().max_by(|a, b| a.1.max.total_cmp(&b.1.max))
             else {
                 continue;
@@ -298,11 +324,12 @@ impl Recorder<'_> {
             let method = format!(
                 "candle {CANDLE} CPU matmul, {} square n×n·n×n, flops = 2n³, best rate over n in {:?}",
                 dtype.name(),
-                self.plan.sizes
+                plan.sizes
             );
             let note = format!(
-                "best at n = {n}: {}, after 1 warm-up; best rate per n: {}; {}{widened}",
+                "best at n = {n}: {}, after 1 warm-up, in {} rounds interleaved with the other sizes and datatypes; best rate per n: {}; {}{widened}",
                 best.describe(Dim::COMPUTE),
+                plan.rounds,
                 sizes.join(", "),
                 self.threads
             );
@@ -325,35 +352,6 @@ impl Recorder<'_> {
             return Err(ProbeError::NoMatmul(why.join("; ")));
         }
         Ok(peak)
-    }
-
-    /// Rates (flop/s) per size for one datatype; `None` when candle refuses it.
-    fn matmul_sizes(
-        &mut self,
-        dev: &Device,
-        dtype: Dtype,
-        candle_dtype: DType,
-    ) -> Result<Option<Vec<(usize, Spread)>>, ProbeError> {
-        let plan = self.plan;
-        let mut per_size = Vec::new();
-        for &n in plan.sizes {
-            match matmul::time_square(dev, candle_dtype, n, plan.min_reps, plan.budget_s) {
-                Ok(times) => {
-                    let flops = 2.0 * (n as f64).powi(3);
-                    let rates: Vec<f64> = times.iter().map(|t| flops / t).collect();
-                    per_size.push((n, Spread::of(&rates)));
-                }
-                // Refused at the first size: the backend has no kernel for it.
-                Err(e) if per_size.is_empty() => {
-                    self.unsupported.push((dtype, e.to_string()));
-                    self.progress.inc(plan.sizes.len() as u64);
-                    return Ok(None);
-                }
-                Err(e) => return Err(e.into()),
-            }
-            self.progress.inc(1);
-        }
-        Ok(Some(per_size))
     }
 
     /// Median per-op dispatch cost of a tiny candle op.
