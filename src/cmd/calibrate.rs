@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::ValueEnum;
-use rooflaw_stdlib::calibrate::{BeforeAfter, Calibration, Metrics, Options, calibrate, utc_date};
+use rooflaw_stdlib::calibrate::{BeforeAfter, Calibration, Metrics, Options, calibrate};
 use rooflaw_stdlib::hardware::{self, HardwarePreset};
 use serde_json::json;
 
@@ -97,7 +97,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     let c = calibrate(&samples, &base.hardware, &opts)
         .with_context(|| format!("calibrating {}", base.hardware.id))?;
-    let preset = c.preset(&base, &utc_date(), &device);
+    let preset = c.preset(&base, &rooflaw_stdlib::clock::utc_date(), &device);
     match args.format {
         Format::Text => print_text(&c, &base, &device),
         Format::Json => println!(

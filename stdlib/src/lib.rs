@@ -4,6 +4,7 @@ pub mod advise;
 pub mod arch;
 pub mod budget;
 pub mod calibrate;
+pub mod clock;
 pub mod fit;
 pub mod hardware;
 pub mod hf;

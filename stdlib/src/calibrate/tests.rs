@@ -184,11 +184,3 @@ fn calibrated_preset_records_provenance() {
     let back = crate::hardware::from_yaml(&crate::hardware::to_yaml(&p)).unwrap();
     assert!((back.hardware.efficiency_memory - c.hardware.efficiency_memory).abs() < 1e-6);
 }
-
-#[test]
-fn civil_dates() {
-    assert_eq!(civil_date(0), "1970-01-01");
-    assert_eq!(civil_date(19_782), "2024-02-29");
-    assert_eq!(civil_date(20_454), "2026-01-01");
-    assert_eq!(utc_date().len(), 10);
-}

@@ -160,7 +160,7 @@ pub fn probe(opts: &Options, progress: &Progress) -> Result<Probe, ProbeError> {
         stamp: format!(
             "rooflaw hardware probe {}, {}{}",
             env!("CARGO_PKG_VERSION"),
-            utc_now(),
+            crate::clock::utc_now(),
             if opts.quick { " (--quick)" } else { "" }
         ),
         threads: format!(
@@ -411,42 +411,9 @@ pub fn q(v: f64, dim: Dim) -> String {
     Quantity::new((v * f).round() / f, dim).to_string()
 }
 
-/// The current time as `YYYY-MM-DD HH:MM UTC`.
-pub(crate) fn utc_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    utc(secs)
-}
-
-/// Format seconds since the Unix epoch (proleptic Gregorian calendar;
-/// Hinnant's `civil_from_days`), so no date crate is needed for one stamp.
-fn utc(secs: u64) -> String {
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let (hh, mm) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02} UTC")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_format_in_utc() {
-        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
-        assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
-        assert_eq!(utc(1_709_251_199), "2024-02-29 23:59 UTC");
-        assert_eq!(utc(4_107_542_400), "2100-03-01 00:00 UTC");
-    }
 
     #[test]
     #[allow(clippy::float_cmp)] // exact order statistics of exact inputs

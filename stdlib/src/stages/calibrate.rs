@@ -18,7 +18,7 @@ use rooflaw_engine::{Artifact, Inputs, RunCtx, StageError, StageKind, Table};
 use serde_json::{Value, json};
 
 use super::{args, candidates, hardware_io};
-use crate::calibrate::{Calibration, Options, Sample, calibrate, utc_date};
+use crate::calibrate::{Calibration, Options, Sample, calibrate};
 use crate::hardware::{Hardware, HardwarePreset, HardwareSources};
 use crate::precision::Precision;
 use crate::workload::{Attention, Experts, Workload};
@@ -268,7 +268,7 @@ impl StageKind for Calibrate {
         ));
         let c = calibrate(&samples, &hw, &opts)
             .map_err(|e| StageError::new(format!("calibrate: {e}")))?;
-        let preset = c.preset(&base, &utc_date(), &device);
+        let preset = c.preset(&base, &crate::clock::utc_date(), &device);
         Ok(hardware_io::to_artifact(
             &preset,
             Some(json!({ "calibration": validation_json(&c, &samples, &hw, &device) })),
