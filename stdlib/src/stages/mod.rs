@@ -8,9 +8,11 @@ use rooflaw_engine::Registry;
 
 mod advise;
 mod args;
+mod baseline;
 mod candidates;
 mod enumerate;
 mod fit;
+mod fit_form;
 mod hardware_io;
 mod law;
 mod pareto;
