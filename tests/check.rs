@@ -17,11 +17,13 @@ fn the_bundled_example_is_valid() {
         "pipelines/hardware/orin.pipeline",
         "pipelines/quickstart.pipeline",
         "pipelines/orin-paper.pipeline",
+        "pipelines/tiny-codesign.pipeline",
+        "pipelines/hardware/cpu-2core.pipeline",
         "bench/million.pipeline",
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("ok: 5 file(s) checked"), "{stderr}");
+    assert!(stderr.contains("ok: 7 file(s) checked"), "{stderr}");
 }
 
 #[test]

@@ -241,6 +241,7 @@ fn sample(n: usize) -> ReportData {
             r2_holdout: None,
             coefficients: vec![],
         }),
+        trained: Vec::new(),
         notes: vec!["Synthetic sample data for the report tests <not a result>.".into()],
     }
 }
