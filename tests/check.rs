@@ -127,7 +127,10 @@ fn stage_argument_fixtures_report_exactly_their_annotations() {
             .map(|d| {
                 format!(
                     "{}:{}-{}:{} {}",
-                    d["line"], d["column"], d["end_line"], d["end_column"],
+                    d["line"],
+                    d["column"],
+                    d["end_line"],
+                    d["end_column"],
                     d["message"].as_str().unwrap()
                 )
             })

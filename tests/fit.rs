@@ -1,4 +1,5 @@
 //! `rooflaw fit` end to end: Epoch's Chinchilla data in, coefficients out.
+use std::fmt::Write as _;
 use std::process::Command;
 
 fn rooflaw(args: &[&str]) -> std::process::Output {
@@ -125,7 +126,7 @@ fn a_custom_form_in_a_pipeline_recovers_known_coefficients_and_drives_search() {
     let mut csv = String::from("params,loss\n");
     for i in 0..30 {
         let n = 10f64.powf(6.0 + 3.0 * f64::from(i) / 29.0);
-        csv.push_str(&format!("{n},{}\n", law(n)));
+        writeln!(csv, "{n},{}", law(n)).unwrap();
     }
     std::fs::write(dir.path().join("runs.csv"), csv).unwrap();
     std::fs::write(

@@ -140,6 +140,35 @@ fn trained_sentence(rows: &[TrainedRow]) -> Option<String> {
     ))
 }
 
+/// The trained baseline and chosen designs, in Markdown (nothing when
+/// no `train(search)` was reported).
+fn trained_markdown(m: &mut String, rows: &[TrainedRow]) {
+    if rows.is_empty() {
+        return;
+    }
+    m.push_str("## Trained: the chosen design against the baseline\n\n");
+    if let Some(s) = trained_sentence(rows) {
+        let _ = writeln!(m, "{s}\n");
+    }
+    m.push('|');
+    for (name, _) in TRAINED_HEADER {
+        let _ = write!(m, " {name} |");
+    }
+    m.push_str("\n|");
+    for (_, num) in TRAINED_HEADER {
+        m.push_str(if num { " ---: |" } else { " --- |" });
+    }
+    m.push('\n');
+    for t in rows {
+        m.push('|');
+        for c in trained_cells(t) {
+            let _ = write!(m, " {} |", md_cell(&c));
+        }
+        m.push('\n');
+    }
+    m.push('\n');
+}
+
 fn coefficient_cells(c: &Coefficient) -> [String; 3] {
     let ci = match (c.ci_low, c.ci_high) {
         (Some(lo), Some(hi)) => format!("[{lo:.4}, {hi:.4}]"),
@@ -333,29 +362,7 @@ pub(crate) fn markdown(d: &ReportData, figures: &[Figure], files: &[String]) -> 
             headline_sentence(hl)
         );
     }
-    if !d.trained.is_empty() {
-        m.push_str("## Trained: the chosen design against the baseline\n\n");
-        if let Some(s) = trained_sentence(&d.trained) {
-            let _ = writeln!(m, "{s}\n");
-        }
-        m.push('|');
-        for (name, _) in TRAINED_HEADER {
-            let _ = write!(m, " {name} |");
-        }
-        m.push_str("\n|");
-        for (_, num) in TRAINED_HEADER {
-            m.push_str(if num { " ---: |" } else { " --- |" });
-        }
-        m.push('\n');
-        for t in &d.trained {
-            m.push('|');
-            for c in trained_cells(t) {
-                let _ = write!(m, " {} |", md_cell(&c));
-            }
-            m.push('\n');
-        }
-        m.push('\n');
-    }
+    trained_markdown(&mut m, &d.trained);
     for (k, f) in figures.iter().enumerate() {
         let _ = writeln!(
             m,

@@ -70,13 +70,15 @@ fn inline(kv: &[(Name, Spanned<ArgValue>)], stage: &Stage) -> Result<Value, Vec<
                 format!("`{}` is not an architecture field", key.node),
             )
             .at(key.span, "unknown field");
-            diags.push(match did_you_mean(&key.node, SPACE_FIELDS.iter().copied()) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
-                None => d.help(format!(
-                    "fields are name, {} (as in a `space`)",
-                    SPACE_FIELDS.join(", ")
-                )),
-            });
+            diags.push(
+                match did_you_mean(&key.node, SPACE_FIELDS.iter().copied()) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None => d.help(format!(
+                        "fields are name, {} (as in a `space`)",
+                        SPACE_FIELDS.join(", ")
+                    )),
+                },
+            );
             continue;
         }
         if let Some(first) = fields
@@ -93,19 +95,15 @@ fn inline(kv: &[(Name, Spanned<ArgValue>)], stage: &Stage) -> Result<Value, Vec<
             );
             continue;
         }
-        let value = match &v.node {
-            ArgValue::Quantity(q) if q.dim == rooflaw_dsl::Dim::NONE => q.value,
-            ArgValue::Bool(b) => f64::from(u8::from(*b)),
-            _ => {
-                diags.push(
-                    Diagnostic::error(
-                        "rooflaw::type",
-                        format!("`{}` takes a plain number", key.node),
-                    )
-                    .at(v.span, "not a plain number"),
-                );
-                continue;
-            }
+        let Some(value) = plain(v) else {
+            diags.push(
+                Diagnostic::error(
+                    "rooflaw::type",
+                    format!("`{}` takes a plain number", key.node),
+                )
+                .at(v.span, "not a plain number"),
+            );
+            continue;
         };
         fields.push(SpaceField {
             names: vec![key.clone()],
@@ -113,17 +111,7 @@ fn inline(kv: &[(Name, Spanned<ArgValue>)], stage: &Stage) -> Result<Value, Vec<
             helper: false,
         });
     }
-    for required in ["layers", "width"] {
-        if !kv.iter().any(|(k, _)| k.node == required) {
-            diags.push(
-                Diagnostic::error(
-                    "rooflaw::missing-field",
-                    format!("the baseline shape needs `{required}`"),
-                )
-                .at(args::span(stage, "baseline"), format!("add `{required}: ...`")),
-            );
-        }
-    }
+    diags.extend(missing_required(kv, args::span(stage, "baseline")));
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -136,17 +124,43 @@ fn inline(kv: &[(Name, Spanned<ArgValue>)], stage: &Stage) -> Result<Value, Vec<
     };
     let compiled = CompiledSpace::compile(&space)?;
     let mut it = compiled.iter();
-    match it.next() {
-        Some(c) => Ok(json!({ "id": name, "name": name, "arch": args::json(&c.arch) })),
-        None => {
-            let why: Vec<String> = it.drops().invalid.keys().cloned().collect();
-            Err(vec![
-                Diagnostic::error(
-                    "rooflaw::invalid-architecture",
-                    format!("this baseline is not a valid architecture: {}", why.join("; ")),
-                )
-                .at(span, "this shape"),
-            ])
-        }
+    if let Some(c) = it.next() {
+        return Ok(json!({ "id": name, "name": name, "arch": args::json(&c.arch) }));
     }
+    let why: Vec<String> = it.drops().invalid.keys().cloned().collect();
+    Err(vec![
+        Diagnostic::error(
+            "rooflaw::invalid-architecture",
+            format!(
+                "this baseline is not a valid architecture: {}",
+                why.join("; ")
+            ),
+        )
+        .at(span, "this shape"),
+    ])
+}
+
+/// A field's value as a space would hold it: a plain number, or a boolean
+/// as 0 or 1.
+fn plain(v: &Spanned<ArgValue>) -> Option<f64> {
+    match &v.node {
+        ArgValue::Quantity(q) if q.dim == rooflaw_dsl::Dim::NONE => Some(q.value),
+        ArgValue::Bool(b) => Some(f64::from(u8::from(*b))),
+        _ => None,
+    }
+}
+
+/// `layers` and `width` have no default, in a space or here.
+fn missing_required(kv: &[(Name, Spanned<ArgValue>)], span: rooflaw_dsl::Span) -> Vec<Diagnostic> {
+    ["layers", "width"]
+        .into_iter()
+        .filter(|f| !kv.iter().any(|(k, _)| k.node == *f))
+        .map(|f| {
+            Diagnostic::error(
+                "rooflaw::missing-field",
+                format!("the baseline shape needs `{f}`"),
+            )
+            .at(span, format!("add `{f}: ...`"))
+        })
+        .collect()
 }

@@ -35,7 +35,9 @@ pub(crate) fn resolve(stage: &Stage) -> Result<Value, Vec<Diagnostic>> {
                     .help("write the form as an expression, e.g. `form: e + a / params ** alpha`, or drop `coefs`"),
                 ]);
             }
-            return Ok(Value::from(args::string(stage, "form").unwrap_or("sun2026")));
+            return Ok(Value::from(
+                args::string(stage, "form").unwrap_or("sun2026"),
+            ));
         }
         Some(ArgValue::Expr(e)) => Spanned::new(e.clone(), args::span(stage, "form")),
         Some(_) => return Err(vec![args::missing(stage, "form")]),
@@ -63,8 +65,11 @@ pub(crate) fn resolve(stage: &Stage) -> Result<Value, Vec<Diagnostic>> {
         }) => bounds(kv, &mut diags),
         Some(v) => {
             return Err(vec![
-                Diagnostic::error("rooflaw::type", "`coefs` expects a map `{ NAME: LO .. HI }`")
-                    .at(v.span, "not a map"),
+                Diagnostic::error(
+                    "rooflaw::type",
+                    "`coefs` expects a map `{ NAME: LO .. HI }`",
+                )
+                .at(v.span, "not a map"),
             ]);
         }
         None => Vec::new(),
@@ -116,7 +121,9 @@ fn names_in(e: &Spanned<Expr>) -> Vec<Name> {
                 walk(b, out);
             }
             Expr::List(xs) | Expr::Tuple(xs) | Expr::Call(_, xs) => {
-                xs.iter().for_each(|x| walk(x, out));
+                for x in xs {
+                    walk(x, out);
+                }
             }
             Expr::Range { start, end, step } => {
                 walk(start, out);
@@ -135,11 +142,7 @@ fn names_in(e: &Spanned<Expr>) -> Vec<Name> {
 
 /// Names that are neither law variables nor declared: each reported once,
 /// at its first use, with the closest variable or coefficient.
-fn unknown_names(
-    names: &[Name],
-    declared: &[(Name, CoefSpec)],
-    no_coefs: bool,
-) -> Vec<Diagnostic> {
+fn unknown_names(names: &[Name], declared: &[(Name, CoefSpec)], no_coefs: bool) -> Vec<Diagnostic> {
     let vars = Var::ALL.map(Var::name);
     let mut known: Vec<&str> = vars.to_vec();
     known.extend(declared.iter().map(|(k, _)| k.node.as_str()));

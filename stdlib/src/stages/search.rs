@@ -316,7 +316,13 @@ pub(crate) fn chosen(a: &Artifact) -> Result<Vec<Chosen>, StageError> {
             .map_err(|e| StageError::new(format!("corrupt search output: {e}")))
     };
     let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
-    let list = |k: &str| t.meta.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
+    let list = |k: &str| {
+        t.meta
+            .get(k)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
     let (baselines, headlines) = (list("baseline"), list("headline"));
     let several = headlines.len() > 1;
     let mut out: Vec<Chosen> = Vec::new();
@@ -331,7 +337,11 @@ pub(crate) fn chosen(a: &Artifact) -> Result<Vec<Chosen>, StageError> {
     for h in &headlines {
         let p = h["precision"].as_str().unwrap_or_default();
         out.push(Chosen {
-            role: if several { format!("best {p}") } else { "best".into() },
+            role: if several {
+                format!("best {p}")
+            } else {
+                "best".into()
+            },
             arch: arch(&h["best"])?,
             predicted_loss: f(&h["best_loss"]),
             predicted_latency_ms: f(&h["best_latency_ms"]),

@@ -224,7 +224,10 @@ impl MapStage for Train {
             // predicted for it, next to what training measured.
             let chosen = search::chosen(input)?;
             let mut t2 = Table::new();
-            t2.push("role", Column::Str(chosen.iter().map(|c| c.role.clone()).collect()));
+            t2.push(
+                "role",
+                Column::Str(chosen.iter().map(|c| c.role.clone()).collect()),
+            );
             t2.columns.extend(t.columns);
             t2.push(
                 "predicted_loss",
