@@ -295,3 +295,49 @@ fn measure_times_each_candidate_once_and_only_new_ones_later() {
     let log = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("[2 run, 4 cached]"), "{log}");
 }
+
+/// `train(search)` trains the search's baseline (an inline shape here) and
+/// its chosen design, and labels each run with its role and predictions.
+#[test]
+fn training_a_search_trains_the_baseline_and_the_chosen_design() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("q.pipeline"),
+        r#"
+hardware cpu { peak.fp32 = 80 GFLOPS  bandwidth = 15 GB/s  memory = 8 GiB }
+workload w { batch = 1  prompt = 16  generate = 16  precision = fp32 }
+space s { layers = [1, 2]  width = [32, 64]  heads = width / 16  vocab = 256  tied = 1 }
+stage c = enumerate(s)
+stage r = roofline(c, hardware: cpu, workload: w)
+stage l = law("sun2026", extrapolate: true)
+stage p = pareto(r, l)
+stage b = search(p, baseline: { name: "tiny", layers: 2, width: 32, heads: 2, kv_heads: 1,
+                                qkv_bias: 1, qk_norm: 0, tied: 1, vocab: 256 })
+stage t = train(b, tokens: 2k, seq_len: 16, batch: 4)
+report t, b to "out"
+"#,
+    )
+    .unwrap();
+    ok(&rooflaw(dir.path(), &["run", "q.pipeline", "--quiet"]));
+    let csv = std::fs::read_to_string(dir.path().join("out/data/t.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |row: &str, name: &str| -> String {
+        let i = header.iter().position(|h| *h == name).unwrap();
+        row.split(',').nth(i).unwrap().to_string()
+    };
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert_eq!(col(rows[0], "role"), "baseline");
+    assert_eq!(col(rows[0], "qkv_bias"), "1");
+    assert_eq!(col(rows[0], "qk_norm"), "0");
+    assert_eq!(col(rows[1], "role"), "best");
+    for row in &rows {
+        for c in ["val_ppl", "predicted_ppl", "predicted_latency_ms"] {
+            let v: f64 = col(row, c).parse().unwrap();
+            assert!(v.is_finite() && v > 0.0, "{c} = {v}");
+        }
+    }
+    let summary = std::fs::read_to_string(dir.path().join("out/summary.md")).unwrap();
+    assert!(summary.contains("Trained: the chosen design against the baseline"));
+}

@@ -99,6 +99,54 @@ pub enum RunError {
     Cancelled,
 }
 
+/// Every stage's arguments resolved by its kind: the checks only the stdlib
+/// can make (a custom law's names, a baseline's fields, a file to read).
+/// All problems are reported, not just the first.
+fn resolve_all(
+    spec: &Spec,
+    registry: &Registry,
+) -> Result<BTreeMap<String, Resolved>, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let mut resolved = BTreeMap::new();
+    for stage in &spec.stages {
+        let Some(kind) = registry.kind(&stage.kind.node) else {
+            diags.push(
+                Diagnostic::error(
+                    "rooflaw::unknown-kind",
+                    format!("unknown stage kind `{}`", stage.kind.node),
+                )
+                .at(stage.kind.span, "not a registered stage kind"),
+            );
+            continue;
+        };
+        match kind.resolve(stage, spec) {
+            Ok(params) => {
+                let env = kind.environment(&params);
+                resolved.insert(
+                    stage.name.node.clone(),
+                    Resolved {
+                        kind: kind.clone(),
+                        params,
+                        env,
+                    },
+                );
+            }
+            Err(d) => diags.extend(d),
+        }
+    }
+    if diags.is_empty() {
+        Ok(resolved)
+    } else {
+        Err(diags)
+    }
+}
+
+/// What `rooflaw check` adds to the language's checks: the stage kinds'
+/// own (see [`resolve_all`]), without a cache or running anything.
+pub fn check(spec: &Spec, registry: &Registry) -> Vec<Diagnostic> {
+    resolve_all(spec, registry).err().unwrap_or_default()
+}
+
 impl<'a> Session<'a> {
     pub fn new(
         spec: &'a Spec,
@@ -107,37 +155,7 @@ impl<'a> Session<'a> {
         pipeline: &Path,
     ) -> Result<Self, Vec<Diagnostic>> {
         let dag = Dag::build(spec)?;
-        let mut diags = Vec::new();
-        let mut resolved = BTreeMap::new();
-        for stage in &spec.stages {
-            let Some(kind) = registry.kind(&stage.kind.node) else {
-                diags.push(
-                    Diagnostic::error(
-                        "rooflaw::unknown-kind",
-                        format!("unknown stage kind `{}`", stage.kind.node),
-                    )
-                    .at(stage.kind.span, "not a registered stage kind"),
-                );
-                continue;
-            };
-            match kind.resolve(stage, spec) {
-                Ok(params) => {
-                    let env = kind.environment(&params);
-                    resolved.insert(
-                        stage.name.node.clone(),
-                        Resolved {
-                            kind: kind.clone(),
-                            params,
-                            env,
-                        },
-                    );
-                }
-                Err(d) => diags.extend(d),
-            }
-        }
-        if !diags.is_empty() {
-            return Err(diags);
-        }
+        let resolved = resolve_all(spec, registry)?;
         let abs = std::fs::canonicalize(pipeline).unwrap_or_else(|_| pipeline.to_path_buf());
         let pipeline_id = blake3::hash(abs.to_string_lossy().as_bytes()).to_hex()[..16].to_string();
         let base_dir = abs

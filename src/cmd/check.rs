@@ -1,5 +1,5 @@
 //! `rooflaw check FILE...`: parse, load imports, lower and validate pipeline
-//! files without running anything.
+//! files, and resolve every stage's arguments, without running anything.
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,7 +46,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 if let (true, Some(spec)) = (args.summary, &out.spec) {
                     print!("{}", spec.summary());
                 }
-                (out.diagnostics.0, out.sources)
+                let mut diags = out.diagnostics.0;
+                // A file the language accepts may still have arguments its
+                // stage kinds reject (a custom law naming an unknown
+                // variable): `run` would refuse it, so `check` says so too.
+                if let Some(spec) = &out.spec {
+                    diags.extend(rooflaw_engine::session::check(spec, &registry));
+                }
+                (diags, out.sources)
             }
             Err(e) => {
                 // A file that cannot be read has no span to point at: report

@@ -23,7 +23,8 @@
 //!   states one nor counts embeddings in its latency, so set it to the
 //!   tokenizer you will train with).
 //! - `tied` (default 0), `qk_norm` (default 1, the paper's training recipe),
-//!   `gated` (default 1, `SwiGLU` as in the paper): 0 or 1.
+//!   `gated` (default 1, `SwiGLU` as in the paper), `qkv_bias` (default 0;
+//!   Qwen2's biases on the Q, K and V projections): 0 or 1.
 //!
 //! A candidate whose values do not make an architecture (a non-whole head
 //! count, `kv_heads` not dividing `heads`, `top_k > experts`, a division by
@@ -52,6 +53,7 @@ pub const SPACE_FIELDS: &[&str] = &[
     "tied",
     "qk_norm",
     "gated",
+    "qkv_bias",
 ];
 
 /// Values computed from a candidate's architecture, usable in `require` only.
@@ -409,6 +411,7 @@ struct ArchSlots {
     tied: Option<usize>,
     qk_norm: Option<usize>,
     gated: Option<usize>,
+    qkv_bias: Option<usize>,
 }
 
 impl ArchSlots {
@@ -428,6 +431,7 @@ impl ArchSlots {
             "tied" => &mut self.tied,
             "qk_norm" => &mut self.qk_norm,
             "gated" => &mut self.gated,
+            "qkv_bias" => &mut self.qkv_bias,
             _ => return None,
         })
     }
@@ -1024,7 +1028,7 @@ impl CompiledSpace {
             shared_ffn: if shared_experts > 0 { ffn } else { 0 },
             vocab,
             tied_embeddings: flag("tied", get(s.tied), false)?,
-            qkv_bias: false,
+            qkv_bias: flag("qkv_bias", get(s.qkv_bias), false)?,
             qk_norm: flag("qk_norm", get(s.qk_norm), true)?,
             norm: Norm::Rms,
             norms_per_layer: 2,

@@ -252,6 +252,7 @@ fn sample(n: usize) -> ReportData {
             spearman_before: Some(0.91),
             spearman_after: None,
         }],
+        trained: Vec::new(),
         notes: vec!["Synthetic sample data for the report tests <not a result>.".into()],
     }
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::Decls;
 use super::space::to_expr;
-use super::values::quantity;
+use super::values::{const_num, quantity};
 use crate::ast::{self, Expr, ExprKind};
 use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 use crate::signature::{ParamType, Registry, Signature};
@@ -381,6 +381,20 @@ fn untyped(e: &Expr, decls: &Decls) -> Result<Spanned<ArgValue>, Diagnostic> {
                 .map(|(k, v)| Ok((k.clone(), untyped(v, decls)?)))
                 .collect::<Result<_, Diagnostic>>()?,
         ),
+        // `-1`, `2 * 64`: a constant, folded; `lo .. hi` (a coefficient's
+        // bounds in `fit(coefs: ...)`) stays an expression for the stage
+        // to read, since only the stage knows what its ends mean.
+        ExprKind::Neg(_) | ExprKind::Bin(..) if const_num(e).is_some() => {
+            ArgValue::Quantity(Quantity::plain(const_num(e).unwrap_or_default()))
+        }
+        ExprKind::Range { .. } => {
+            let mut inner = Diagnostics::default();
+            let x = to_expr(e, &mut inner);
+            if let Some(d) = inner.0.into_iter().next() {
+                return Err(d);
+            }
+            ArgValue::Expr(x.node)
+        }
         _ => {
             return Err(Diagnostic::error(
                 "rooflaw::type",

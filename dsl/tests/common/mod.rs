@@ -194,6 +194,7 @@ impl Registry for TestRegistry {
             "tied",
             "qk_norm",
             "gated",
+            "qkv_bias",
         ]
     }
     fn space_builtins(&self) -> &[&'static str] {

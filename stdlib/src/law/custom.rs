@@ -222,7 +222,7 @@ fn resolve(
                 BinOp::Pow => Op::Pow,
                 BinOp::FloorDiv | BinOp::Rem | BinOp::Cmp(_) | BinOp::And | BinOp::Or => {
                     return Err(custom(
-                        "a law expression may use + - * / ^ only (no //, %, comparisons or logic)"
+                        "a law expression may use + - * / ** only (no //, %, comparisons or logic)"
                             .into(),
                         e.span,
                     ));

@@ -36,7 +36,26 @@ pub struct ReportData {
     /// drawn as a table under the validation plot.
     #[serde(default)]
     pub calibration: Vec<CalibrationRow>,
+    /// Designs a search chose, trained: what was predicted and what was
+    /// measured (`train(search)`).
+    #[serde(default)]
+    pub trained: Vec<TrainedRow>,
     pub notes: Vec<String>,
+}
+
+/// One trained design of a search: the baseline or a chosen design.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainedRow {
+    /// `baseline`, `best`, `best fp16`...
+    pub role: String,
+    pub design: String,
+    pub params: f64,
+    pub tokens: f64,
+    pub predicted_latency_s: f64,
+    pub predicted_loss: f64,
+    pub predicted_ppl: f64,
+    pub val_loss: f64,
+    pub val_ppl: f64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

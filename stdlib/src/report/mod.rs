@@ -30,7 +30,7 @@ use serde::Serialize;
 
 pub use data::{
     Bound, BudgetLine, CalibrationRow, Coefficient, FitPoint, FitView, Frontier, FrontierPoint,
-    HardwareInfo, Headline, Marked, OpPoint, Point, ReportData, TopRow,
+    HardwareInfo, Headline, Marked, OpPoint, Point, ReportData, TopRow, TrainedRow,
 };
 pub use error::ReportError;
 pub use notation::{plain, si};
@@ -159,6 +159,7 @@ struct ReportJson<'a> {
     roofline_ops: &'a [OpPoint],
     fit: &'a Option<FitView>,
     validation: &'a Option<FitView>,
+    trained: &'a [TrainedRow],
     notes: &'a [String],
 }
 
@@ -201,6 +202,7 @@ pub fn write_report(dir: &Path, data: &ReportData) -> Result<Vec<PathBuf>, Repor
         roofline_ops: &data.roofline_ops,
         fit: &data.fit,
         validation: &data.validation,
+        trained: &data.trained,
         notes: &data.notes,
     };
     written.push(write_file(

@@ -2,7 +2,7 @@
 //! script, no external URL) and a Markdown summary linking the SVG files.
 use std::fmt::Write as _;
 
-use super::data::{CalibrationRow, Coefficient, Headline, ReportData, TopRow};
+use super::data::{CalibrationRow, Coefficient, Headline, ReportData, TopRow, TrainedRow};
 use super::notation::si;
 use super::svg::escape;
 
@@ -95,6 +95,80 @@ fn top_cells(t: &TopRow) -> [String; 17] {
     ]
 }
 
+const TRAINED_HEADER: [(&str, bool); 9] = [
+    ("role", false),
+    ("design", false),
+    ("params", true),
+    ("tokens", true),
+    ("predicted latency", true),
+    ("predicted loss", true),
+    ("predicted ppl", true),
+    ("measured val loss", true),
+    ("measured val ppl", true),
+];
+
+fn trained_cells(t: &TrainedRow) -> [String; 9] {
+    [
+        t.role.clone(),
+        t.design.clone(),
+        si(t.params, ""),
+        si(t.tokens, ""),
+        si(t.predicted_latency_s, "s"),
+        format!("{:.4}", t.predicted_loss),
+        format!("{:.2}", t.predicted_ppl),
+        format!("{:.4}", t.val_loss),
+        format!("{:.2}", t.val_ppl),
+    ]
+}
+
+/// One sentence on the measured outcome: the chosen design's validation
+/// perplexity against the baseline's, both trained with the same recipe.
+fn trained_sentence(rows: &[TrainedRow]) -> Option<String> {
+    let base = rows.iter().find(|r| r.role == "baseline")?;
+    let best = rows.iter().find(|r| r.role.starts_with("best"))?;
+    Some(format!(
+        "Trained with the same recipe and {} tokens, {} reaches validation perplexity {:.2} \
+         against {:.2} for the baseline {}: {:.1}% lower (predicted {:.2} against {:.2}).",
+        si(best.tokens, ""),
+        best.design,
+        best.val_ppl,
+        base.val_ppl,
+        base.design,
+        (1.0 - best.val_ppl / base.val_ppl) * 100.0,
+        best.predicted_ppl,
+        base.predicted_ppl,
+    ))
+}
+
+/// The trained baseline and chosen designs, in Markdown (nothing when
+/// no `train(search)` was reported).
+fn trained_markdown(m: &mut String, rows: &[TrainedRow]) {
+    if rows.is_empty() {
+        return;
+    }
+    m.push_str("## Trained: the chosen design against the baseline\n\n");
+    if let Some(s) = trained_sentence(rows) {
+        let _ = writeln!(m, "{s}\n");
+    }
+    m.push('|');
+    for (name, _) in TRAINED_HEADER {
+        let _ = write!(m, " {name} |");
+    }
+    m.push_str("\n|");
+    for (_, num) in TRAINED_HEADER {
+        m.push_str(if num { " ---: |" } else { " --- |" });
+    }
+    m.push('\n');
+    for t in rows {
+        m.push('|');
+        for c in trained_cells(t) {
+            let _ = write!(m, " {} |", md_cell(&c));
+        }
+        m.push('\n');
+    }
+    m.push('\n');
+}
+
 fn coefficient_cells(c: &Coefficient) -> [String; 3] {
     let ci = match (c.ci_low, c.ci_high) {
         (Some(lo), Some(hi)) => format!("[{lo:.4}, {hi:.4}]"),
@@ -145,6 +219,27 @@ pub(crate) fn html(d: &ReportData, figures: &[Figure], files: &[String]) -> Stri
             escape(&hl.baseline),
             escape(&headline_sentence(hl))
         );
+    }
+    if !d.trained.is_empty() {
+        h.push_str("<h2>Trained: the chosen design against the baseline</h2>\n");
+        if let Some(s) = trained_sentence(&d.trained) {
+            let _ = writeln!(h, "<p>{}</p>", escape(&s));
+        }
+        h.push_str("<table id=\"trained\"><thead><tr>");
+        for (name, num) in TRAINED_HEADER {
+            let class = if num { " class=\"n\"" } else { "" };
+            let _ = write!(h, "<th{class}>{name}</th>");
+        }
+        h.push_str("</tr></thead><tbody>");
+        for t in &d.trained {
+            h.push_str("<tr>");
+            for (c, (_, num)) in trained_cells(t).iter().zip(TRAINED_HEADER) {
+                let class = if num { " class=\"n\"" } else { "" };
+                let _ = write!(h, "<td{class}>{}</td>", escape(c));
+            }
+            h.push_str("</tr>");
+        }
+        h.push_str("</tbody></table>\n");
     }
     let mut figs = figures.iter();
     if let Some(f) = figs.next() {
@@ -315,6 +410,7 @@ pub(crate) fn markdown(d: &ReportData, figures: &[Figure], files: &[String]) -> 
             headline_sentence(hl)
         );
     }
+    trained_markdown(&mut m, &d.trained);
     for (k, f) in figures.iter().enumerate() {
         let _ = writeln!(
             m,

@@ -29,9 +29,10 @@ const INT_COLS: &[&str] = &[
     "tied",
     "gated",
     "qk_norm",
+    "qkv_bias",
 ];
 
-fn int_fields(a: &Architecture) -> [i64; 14] {
+fn int_fields(a: &Architecture) -> [i64; 15] {
     [
         a.layers.into(),
         a.width.into(),
@@ -47,6 +48,7 @@ fn int_fields(a: &Architecture) -> [i64; 14] {
         a.tied_embeddings.into(),
         a.gated.into(),
         a.qk_norm.into(),
+        a.qkv_bias.into(),
     ]
 }
 
@@ -131,7 +133,9 @@ pub(crate) fn arch_at(t: &Table, i: usize) -> Result<Architecture, StageError> {
         shared_ffn: get("shared_ffn")?,
         vocab: get("vocab")?,
         tied_embeddings: get("tied")? != 0,
-        qkv_bias: false,
+        // Tables written before the column existed (and measurement CSVs)
+        // may lack it: no bias, the default of every space.
+        qkv_bias: t.column("qkv_bias").is_some_and(|c| c.f64_at(i) != 0.0),
         qk_norm: get("qk_norm")? != 0,
         norm: Norm::Rms,
         norms_per_layer: 2,

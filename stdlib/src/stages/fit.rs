@@ -5,15 +5,13 @@ use rooflaw_dsl::{Diagnostic, Dim, Param, ParamType, Signature};
 use rooflaw_engine::{Artifact, Column, Inputs, RunCtx, StageError, StageKind, Table};
 use serde_json::{Value, json};
 
-use super::{args, candidates};
+use super::{args, candidates, fit_form};
 use crate::fit::{FitOptions, Point, fit};
-use crate::law::{Form, Var, Vars};
+use crate::law::{Var, Vars};
 
 pub(crate) const KIND: &str = "fit";
 
 pub(crate) struct Fit(Signature);
-
-const FORMS: &[&str] = &["sun2026", "chinchilla"];
 
 impl Fit {
     pub(crate) fn new() -> Self {
@@ -37,8 +35,14 @@ impl Fit {
                 },
                 p(
                     "form",
-                    ParamType::Enum(FORMS),
-                    "the law's form (default sun2026)",
+                    ParamType::Either(vec![ParamType::Enum(fit_form::FORMS), ParamType::Expr]),
+                    "the law's form: sun2026 (default), chinchilla, or an expression over law \
+                     variables and the coefficients of `coefs`",
+                ),
+                p(
+                    "coefs",
+                    ParamType::Map,
+                    "a custom form's coefficients and their bounds: `{ e: 0 .. 10, alpha: 0 .. 2 }`",
                 ),
                 p(
                     "huber",
@@ -101,11 +105,13 @@ impl StageKind for Fit {
     }
 
     fn version(&self) -> u32 {
-        1
+        // 2: custom forms (the `form` parameter may be a form object).
+        2
     }
 
     fn resolve(&self, stage: &Stage, _: &Spec) -> Result<Value, Vec<Diagnostic>> {
         let int = |p, d| args::integer(stage, p, d).map_err(|e| vec![e]);
+        let form = fit_form::resolve(stage)?;
         let holdout = args::number(stage, "holdout").unwrap_or(0.2);
         if !(0.0..0.9).contains(&holdout) {
             return Err(vec![
@@ -117,7 +123,7 @@ impl StageKind for Fit {
             ]);
         }
         Ok(json!({
-            "form": args::string(stage, "form").unwrap_or("sun2026"),
+            "form": form,
             "huber": args::number(stage, "huber").unwrap_or(1e-3),
             "starts": int("starts", 256)?,
             "holdout": holdout,
@@ -132,10 +138,7 @@ impl StageKind for Fit {
             .as_table()
             .ok_or_else(|| StageError::new("`fit` reads a table of runs"))?;
         let pts = points(t)?;
-        let form = match params["form"].as_str() {
-            Some("chinchilla") => Form::Chinchilla,
-            _ => Form::Sun2026,
-        };
+        let form = fit_form::form(&params["form"]).map_err(StageError::new)?;
         let opts = FitOptions {
             huber_delta: params["huber"].as_f64().unwrap_or(1e-3),
             starts: params["starts"].as_u64().unwrap_or(256) as usize,

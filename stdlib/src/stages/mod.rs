@@ -8,10 +8,12 @@ use rooflaw_engine::Registry;
 
 mod advise;
 mod args;
+mod baseline;
 mod calibrate;
 pub(crate) mod candidates;
 mod enumerate;
 mod fit;
+mod fit_form;
 mod hardware_io;
 mod law;
 #[cfg(feature = "train")]

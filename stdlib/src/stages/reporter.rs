@@ -14,7 +14,7 @@ use crate::budget::{Budget, Objective};
 use crate::hardware::Hardware;
 use crate::report::{
     Bound, CalibrationRow, Coefficient, FitPoint, FitView, Frontier, FrontierPoint, HardwareInfo,
-    Headline, Marked, OpPoint, Point, ReportData, TopRow, write_report,
+    Headline, Marked, OpPoint, Point, ReportData, TopRow, TrainedRow, write_report,
 };
 use crate::workload::Workload;
 
@@ -391,6 +391,29 @@ fn fill_calibration(data: &mut ReportData, hw: &Value, c: &Value) {
     }
 }
 
+/// The runs of `train(search)`: a table with a `role` per design.
+fn fill_trained(data: &mut ReportData, t: &Table) -> Result<(), String> {
+    let Some(roles) = t.strs("role") else {
+        return Ok(());
+    };
+    let f = |c: &str, i: usize| t.column(c).map_or(f64::NAN, |col| col.f64_at(i));
+    for (i, role) in roles.iter().enumerate() {
+        let arch = candidates::arch_at(t, i).map_err(|e| e.to_string())?;
+        data.trained.push(TrainedRow {
+            role: role.clone(),
+            design: label(&arch),
+            params: f("trained_params", i),
+            tokens: f("tokens", i),
+            predicted_latency_s: f("predicted_latency_ms", i) / 1e3,
+            predicted_loss: f("predicted_loss", i),
+            predicted_ppl: f("predicted_ppl", i),
+            val_loss: f("val_loss", i),
+            val_ppl: f("val_ppl", i),
+        });
+    }
+    Ok(())
+}
+
 impl Reporter for HtmlReport {
     fn write(
         &self,
@@ -475,6 +498,11 @@ impl Reporter for HtmlReport {
         }
         if let Some(v) = calibrations.first() {
             fill_calibration(&mut data, &v["hardware"], &v["extra"]["calibration"]);
+        }
+        // Training runs are kind `runs` (the `train` stage is behind a
+        // feature, so its constant is not named here).
+        for t in of_kind("runs").iter().filter_map(|a| a.as_table()) {
+            fill_trained(&mut data, t)?;
         }
         let _ = search::KIND;
         write_report(dir, &data).map_err(|e| e.to_string())

@@ -38,10 +38,13 @@ impl Search {
                 },
                 Param {
                     name: "baseline",
-                    ty: ParamType::Preset(PresetKind::Model),
+                    ty: ParamType::Either(vec![
+                        ParamType::Preset(PresetKind::Model),
+                        ParamType::Map,
+                    ]),
                     required: false,
                     positional: false,
-                    doc: "a model preset to compare with",
+                    doc: "a model preset, or a shape `{ layers: 3, width: 112, ... }` with a space's field names, to compare with",
                 },
                 Param {
                     name: "law",
@@ -104,30 +107,14 @@ impl StageKind for Search {
     }
 
     fn version(&self) -> u32 {
-        1
+        // 2: the baseline's architecture is in the `baseline` metadata.
+        2
     }
 
     fn resolve(&self, stage: &Stage, spec: &Spec) -> Result<Value, Vec<Diagnostic>> {
         let budget = args::budget(stage, spec, "budget")?;
         let top = args::integer(stage, "top", 5).map_err(|d| vec![d])?.max(1);
-        let baseline = match args::string(stage, "baseline") {
-            Some(id) => {
-                let m = crate::models::find(id).ok_or_else(|| {
-                    let ids = crate::models::ids();
-                    let mut d = Diagnostic::error(
-                        "rooflaw::unknown-preset",
-                        format!("no model preset named `{id}`"),
-                    )
-                    .at(args::span(stage, "baseline"), "unknown model");
-                    if let Some(s) = rooflaw_dsl::did_you_mean(id, ids.iter().copied()) {
-                        d = d.help(format!("did you mean `{s}`?"));
-                    }
-                    vec![d]
-                })?;
-                json!({ "id": m.id, "name": m.name, "arch": args::json(&m.arch) })
-            }
-            None => Value::Null,
-        };
+        let baseline = super::baseline::resolve(stage)?;
         Ok(json!({
             "budget": budget.as_ref().map(args::budget_params),
             "baseline": baseline,
@@ -260,6 +247,8 @@ impl StageKind for Search {
                     })
                     .collect();
                 baseline_rows.push(json!({
+                    "id": base["id"],
+                    "arch": base["arch"],
                     "precision": label,
                     "latency_ms": m.objective(objective) * 1e3,
                     "metrics": m,
@@ -301,4 +290,81 @@ impl StageKind for Search {
         let _ = roofline::KIND;
         Ok(Artifact::table(KIND, out))
     }
+}
+
+/// A design a search singled out, to train and measure: the baseline, and
+/// per precision the best design no slower than it (the headline), or the
+/// top-ranked design when there is no baseline to compare with.
+pub(crate) struct Chosen {
+    /// `baseline`, or `best` (`best fp16` when the search covers several
+    /// precisions).
+    pub role: String,
+    pub arch: crate::Architecture,
+    pub predicted_loss: f64,
+    pub predicted_latency_ms: f64,
+}
+
+/// The designs of a `search` output worth training, architectures
+/// deduplicated (the first role wins), baseline first.
+pub(crate) fn chosen(a: &Artifact) -> Result<Vec<Chosen>, StageError> {
+    let t = a
+        .as_table()
+        .filter(|_| a.kind == KIND)
+        .ok_or_else(|| StageError::new("expected the output of a `search` stage"))?;
+    let arch = |v: &Value| -> Result<crate::Architecture, StageError> {
+        serde_json::from_value(v.clone())
+            .map_err(|e| StageError::new(format!("corrupt search output: {e}")))
+    };
+    let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+    let list = |k: &str| {
+        t.meta
+            .get(k)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (baselines, headlines) = (list("baseline"), list("headline"));
+    let several = headlines.len() > 1;
+    let mut out: Vec<Chosen> = Vec::new();
+    for b in &baselines {
+        out.push(Chosen {
+            role: "baseline".into(),
+            arch: arch(&b["arch"])?,
+            predicted_loss: f(&b["loss"]),
+            predicted_latency_ms: f(&b["latency_ms"]),
+        });
+    }
+    for h in &headlines {
+        let p = h["precision"].as_str().unwrap_or_default();
+        out.push(Chosen {
+            role: if several {
+                format!("best {p}")
+            } else {
+                "best".into()
+            },
+            arch: arch(&h["best"])?,
+            predicted_loss: f(&h["best_loss"]),
+            predicted_latency_ms: f(&h["best_latency_ms"]),
+        });
+    }
+    if headlines.is_empty() && t.rows() > 0 {
+        let objective: Objective = t
+            .meta
+            .get("objective")
+            .and_then(|o| serde_json::from_value(o.clone()).ok())
+            .unwrap_or(Objective::Total);
+        out.push(Chosen {
+            role: "best".into(),
+            arch: super::candidates::arch_at(t, 0)?,
+            predicted_loss: t.column("loss").map_or(f64::NAN, |c| c.f64_at(0)),
+            predicted_latency_ms: row_metrics(t, 0).objective(objective) * 1e3,
+        });
+    }
+    let mut unique: Vec<Chosen> = Vec::new();
+    for c in out {
+        if !unique.iter().any(|u| u.arch == c.arch) {
+            unique.push(c);
+        }
+    }
+    Ok(unique)
 }

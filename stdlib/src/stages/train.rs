@@ -10,7 +10,7 @@ use rooflaw_dsl::{Diagnostic, Dim, Param, ParamType, PresetKind, Signature};
 use rooflaw_engine::{Artifact, Column, Inputs, MapStage, RunCtx, StageError, StageKind, Table};
 use serde_json::{Value, json};
 
-use super::{args, candidates};
+use super::{args, candidates, search};
 use crate::train::{CorpusRef, Executor, LocalExecutor, Recipe, TrainJob, TrainResult};
 
 pub(crate) const KIND: &str = "runs";
@@ -39,7 +39,7 @@ impl Train {
                         ty: ParamType::Stage,
                         required: true,
                         positional: true,
-                        doc: "usually a sample stage",
+                        doc: "a sample stage, or a search stage: its baseline and best designs",
                     },
                     p(
                         "corpus",
@@ -84,7 +84,8 @@ impl StageKind for Train {
     }
 
     fn version(&self) -> u32 {
-        1
+        // 2: a search as candidates (role and predicted columns); qkv_bias column.
+        2
     }
 
     fn resolve(&self, stage: &Stage, _: &Spec) -> Result<Value, Vec<Diagnostic>> {
@@ -129,7 +130,7 @@ impl StageKind for Train {
 
 impl MapStage for Train {
     fn items(&self, params: &Value, inputs: &Inputs) -> Result<Vec<Value>, StageError> {
-        let archs = candidates::all(inputs.require("candidates")?)?;
+        let archs = architectures(inputs.require("candidates")?)?;
         let recipe: Recipe = serde_json::from_value(params["recipe"].clone())
             .map_err(|e| StageError::new(e.to_string()))?;
         let corpus: CorpusRef = serde_json::from_value(params["corpus"].clone())
@@ -174,7 +175,7 @@ impl MapStage for Train {
     fn combine(
         &self,
         _: &Value,
-        _: &Inputs,
+        inputs: &Inputs,
         _: &[Value],
         results: &[Arc<Artifact>],
     ) -> Result<Artifact, StageError> {
@@ -217,6 +218,41 @@ impl MapStage for Train {
         {
             t.push(*name, Column::F64(c));
         }
+        let input = inputs.require("candidates")?;
+        if input.kind == search::KIND {
+            // Which design each run is, and what the law and the roofline
+            // predicted for it, next to what training measured.
+            let chosen = search::chosen(input)?;
+            let mut t2 = Table::new();
+            t2.push(
+                "role",
+                Column::Str(chosen.iter().map(|c| c.role.clone()).collect()),
+            );
+            t2.columns.extend(t.columns);
+            t2.push(
+                "predicted_loss",
+                Column::F64(chosen.iter().map(|c| c.predicted_loss).collect()),
+            );
+            t2.push(
+                "predicted_ppl",
+                Column::F64(chosen.iter().map(|c| c.predicted_loss.exp()).collect()),
+            );
+            t2.push(
+                "predicted_latency_ms",
+                Column::F64(chosen.iter().map(|c| c.predicted_latency_ms).collect()),
+            );
+            t2.meta = input.as_table().map(|s| s.meta.clone()).unwrap_or_default();
+            t = t2;
+        }
         Ok(Artifact::table(KIND, t))
+    }
+}
+
+/// The architectures to train: every candidate, or a search's chosen ones.
+fn architectures(input: &Artifact) -> Result<Vec<crate::Architecture>, StageError> {
+    if input.kind == search::KIND {
+        Ok(search::chosen(input)?.into_iter().map(|c| c.arch).collect())
+    } else {
+        candidates::all(input)
     }
 }
