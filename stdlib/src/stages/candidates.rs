@@ -222,6 +222,19 @@ pub(crate) fn map_chunks<R: Send>(
     }
 }
 
+/// The designs a stage that acts on architectures (train, measure) takes:
+/// every candidate, or a search's chosen ones (its baseline and best).
+pub(crate) fn designs(a: &Artifact) -> Result<Vec<Architecture>, StageError> {
+    if a.kind == super::search::KIND {
+        Ok(super::search::chosen(a)?
+            .into_iter()
+            .map(|c| c.arch)
+            .collect())
+    } else {
+        all(a)
+    }
+}
+
 /// Every candidate, materialised (for samples and small spaces).
 pub(crate) fn all(a: &Artifact) -> Result<Vec<Architecture>, StageError> {
     Ok(map_chunks(a, |it| it.collect::<Vec<_>>())?

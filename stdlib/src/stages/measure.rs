@@ -165,7 +165,7 @@ impl StageKind for Measure {
 
 impl MapStage for Measure {
     fn items(&self, params: &Value, inputs: &Inputs) -> Result<Vec<Value>, StageError> {
-        let archs = candidates::all(inputs.require("candidates")?)?;
+        let archs = candidates::designs(inputs.require("candidates")?)?;
         let wls: Vec<Workload> = parse(&params["workloads"])?;
         let mut items = Vec::with_capacity(archs.len() * wls.len());
         for wl in &wls {

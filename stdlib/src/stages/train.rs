@@ -130,7 +130,7 @@ impl StageKind for Train {
 
 impl MapStage for Train {
     fn items(&self, params: &Value, inputs: &Inputs) -> Result<Vec<Value>, StageError> {
-        let archs = architectures(inputs.require("candidates")?)?;
+        let archs = candidates::designs(inputs.require("candidates")?)?;
         let recipe: Recipe = serde_json::from_value(params["recipe"].clone())
             .map_err(|e| StageError::new(e.to_string()))?;
         let corpus: CorpusRef = serde_json::from_value(params["corpus"].clone())
@@ -248,11 +248,3 @@ impl MapStage for Train {
     }
 }
 
-/// The architectures to train: every candidate, or a search's chosen ones.
-fn architectures(input: &Artifact) -> Result<Vec<crate::Architecture>, StageError> {
-    if input.kind == search::KIND {
-        Ok(search::chosen(input)?.into_iter().map(|c| c.arch).collect())
-    } else {
-        candidates::all(input)
-    }
-}
