@@ -338,6 +338,17 @@ fn check(
         }
         ParamType::Map => match &e.node {
             ExprKind::Map(kv) => {
+                // A key given twice is a typo whichever value the stage reads.
+                for (i, (k, _)) in kv.iter().enumerate() {
+                    if let Some((first, _)) = kv[..i].iter().find(|(f, _)| f.node == k.node) {
+                        return Err(Diagnostic::error(
+                            "rooflaw::duplicate",
+                            format!("`{}` is given twice in {what}", k.node),
+                        )
+                        .at(k.span, "given again here")
+                        .also(first.span, "first given here"));
+                    }
+                }
                 let items = kv
                     .iter()
                     .map(|(k, v)| Ok((k.clone(), untyped(v, decls)?)))

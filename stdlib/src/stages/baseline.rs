@@ -81,20 +81,6 @@ fn inline(kv: &[(Name, Spanned<ArgValue>)], stage: &Stage) -> Result<Value, Vec<
             );
             continue;
         }
-        if let Some(first) = fields
-            .iter()
-            .find_map(|f: &SpaceField| f.names.first().filter(|n| n.node == key.node))
-        {
-            diags.push(
-                Diagnostic::error(
-                    "rooflaw::duplicate",
-                    format!("`{}` is given twice", key.node),
-                )
-                .at(key.span, "given again here")
-                .also(first.span, "first given here"),
-            );
-            continue;
-        }
         let Some(value) = plain(v) else {
             diags.push(
                 Diagnostic::error(

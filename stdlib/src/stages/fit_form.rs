@@ -190,17 +190,6 @@ fn bounds(kv: &[(Name, Spanned<ArgValue>)], diags: &mut Vec<Diagnostic>) -> Vec<
                     key.node, key.node
                 ))
         };
-        if let Some((first, _)) = out.iter().find(|(k, _)| k.node == key.node) {
-            diags.push(
-                Diagnostic::error(
-                    "rooflaw::duplicate",
-                    format!("coefficient `{}` is declared twice", key.node),
-                )
-                .at(key.span, "declared again here")
-                .also(first.span, "first declared here"),
-            );
-            continue;
-        }
         if Var::from_name(&key.node).is_some() {
             diags.push(
                 Diagnostic::error(
