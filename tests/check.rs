@@ -19,6 +19,7 @@ fn the_bundled_example_is_valid() {
         "pipelines/orin-paper.pipeline",
         "pipelines/tiny-codesign.pipeline",
         "bench/million.pipeline",
+        "bench/calibrate-cpu/calibrate-cpu.pipeline",
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
