@@ -171,10 +171,22 @@ fn trained_markdown(m: &mut String, rows: &[TrainedRow]) {
 
 fn coefficient_cells(c: &Coefficient) -> [String; 3] {
     let ci = match (c.ci_low, c.ci_high) {
-        (Some(lo), Some(hi)) => format!("[{lo:.4}, {hi:.4}]"),
+        (Some(lo), Some(hi)) => format!("[{}, {}]", number(lo), number(hi)),
         _ => "–".into(),
     };
-    [c.name.clone(), format!("{:.6}", c.value), ci]
+    [c.name.clone(), number(c.value), ci]
+}
+
+/// Six significant digits in plain notation where that reads well, and in
+/// scientific notation outside 1e-4..1e9: an unidentified coefficient's
+/// bootstrap interval can reach 1e170, which plain digits would spell out.
+fn number(v: f64) -> String {
+    let a = v.abs();
+    if v == 0.0 || !v.is_finite() || (1e-4..1e9).contains(&a) {
+        format!("{v:.6}")
+    } else {
+        format!("{v:.5e}")
+    }
 }
 
 pub(crate) fn html(d: &ReportData, figures: &[Figure], files: &[String]) -> String {
