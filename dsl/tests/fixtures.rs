@@ -166,7 +166,7 @@ fn valid_fixtures_lower_to_the_pinned_spec() {
 fn bundled_pipelines_compile() {
     let dir = Path::new("../pipelines");
     let mut count = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
+    for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         // Only the language example: the other bundled pipelines use the
         // stdlib's real stage signatures, which `tests/check.rs` at the root
@@ -189,7 +189,7 @@ fn bundled_pipelines_compile() {
 #[test]
 fn the_example_imports_its_hardware_under_its_own_name() {
     let path = Path::new("../pipelines/example.pipeline");
-    let out = compile_file(&path);
+    let out = compile_file(path);
     let spec = out.spec.expect("example compiles");
     let orin = spec.hardware("orin").expect("imported hardware");
     let file = out.sources.get(orin.name.span.file);

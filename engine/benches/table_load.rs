@@ -11,7 +11,7 @@ fn million_rows() -> Artifact {
     for name in [
         "layers", "width", "heads", "kv_heads", "head_dim", "ffn", "experts", "top_k",
     ] {
-        t.push(name, Column::I32((0..n).map(|i| (i % 97) as i32).collect()));
+        t.push(name, Column::I32((0..n).map(|i| i % 97).collect()));
     }
     for name in [
         "prefill_ms",
@@ -22,7 +22,10 @@ fn million_rows() -> Artifact {
         "params",
         "loss",
     ] {
-        t.push(name, Column::F64((0..n).map(|i| i as f64 * 1.5).collect()));
+        t.push(
+            name,
+            Column::F64((0..n).map(|i| f64::from(i) * 1.5).collect()),
+        );
     }
     t.push(
         "precision",

@@ -53,7 +53,7 @@ pub struct Args {
     /// Fused (`FlashAttention`) or unfused attention (scores written to DRAM).
     #[arg(long, value_enum, default_value_t = AttentionArg::Fused)]
     pub attention: AttentionArg,
-    /// MoE kernels: one grouped GEMM per projection, or one kernel per
+    /// Mixture-of-experts kernels: one grouped GEMM per projection, or one kernel per
     /// expert hit (candle, eager frameworks).
     #[arg(long, value_enum, default_value_t = ExpertsArg::Grouped)]
     pub experts: ExpertsArg,

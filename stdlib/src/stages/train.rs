@@ -247,4 +247,3 @@ impl MapStage for Train {
         Ok(Artifact::table(KIND, t))
     }
 }
-
