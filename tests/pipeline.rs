@@ -314,7 +314,8 @@ stage p = pareto(r, l)
 stage b = search(p, baseline: { name: "tiny", layers: 2, width: 32, heads: 2, kv_heads: 1,
                                 qkv_bias: 1, qk_norm: 0, tied: 1, vocab: 256 })
 stage t = train(b, tokens: 2k, seq_len: 16, batch: 4)
-report t, b to "out"
+stage m = measure(b, workload: w, repeats: 1, warmup: 0)
+report t, b, m to "out"
 "#,
     )
     .unwrap();
@@ -340,4 +341,13 @@ report t, b to "out"
     }
     let summary = std::fs::read_to_string(dir.path().join("out/summary.md")).unwrap();
     assert!(summary.contains("Trained: the chosen design against the baseline"));
+    // `measure(search)` times the same two designs; the table shows it.
+    for role in ["baseline", "best"] {
+        let row = summary
+            .lines()
+            .find(|l| l.starts_with(&format!("| {role} |")))
+            .unwrap_or_else(|| panic!("no {role} row in\n{summary}"));
+        let measured = row.split('|').nth(6).unwrap().trim();
+        assert!(measured.ends_with('s') && measured != "–", "{row}");
+    }
 }

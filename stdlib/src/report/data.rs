@@ -52,6 +52,10 @@ pub struct TrainedRow {
     pub params: f64,
     pub tokens: f64,
     pub predicted_latency_s: f64,
+    /// Prefill plus decode as `measure` timed it on this machine, when the
+    /// same design was measured in a reported stage.
+    #[serde(default)]
+    pub measured_latency_s: Option<f64>,
     pub predicted_loss: f64,
     pub predicted_ppl: f64,
     pub val_loss: f64,

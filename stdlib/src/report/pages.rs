@@ -95,25 +95,28 @@ fn top_cells(t: &TopRow) -> [String; 17] {
     ]
 }
 
-const TRAINED_HEADER: [(&str, bool); 9] = [
+const TRAINED_HEADER: [(&str, bool); 10] = [
     ("role", false),
     ("design", false),
     ("params", true),
     ("tokens", true),
     ("predicted latency", true),
+    ("measured latency", true),
     ("predicted loss", true),
     ("predicted ppl", true),
     ("measured val loss", true),
     ("measured val ppl", true),
 ];
 
-fn trained_cells(t: &TrainedRow) -> [String; 9] {
+fn trained_cells(t: &TrainedRow) -> [String; 10] {
     [
         t.role.clone(),
         t.design.clone(),
         si(t.params, ""),
         si(t.tokens, ""),
         si(t.predicted_latency_s, "s"),
+        t.measured_latency_s
+            .map_or_else(|| "–".into(), |v| si(v, "s")),
         format!("{:.4}", t.predicted_loss),
         format!("{:.2}", t.predicted_ppl),
         format!("{:.4}", t.val_loss),

@@ -405,11 +405,28 @@ fn fill_trained(data: &mut ReportData, t: &Table) -> Result<(), String> {
             params: f("trained_params", i),
             tokens: f("tokens", i),
             predicted_latency_s: f("predicted_latency_ms", i) / 1e3,
+            measured_latency_s: None,
             predicted_loss: f("predicted_loss", i),
             predicted_ppl: f("predicted_ppl", i),
             val_loss: f("val_loss", i),
             val_ppl: f("val_ppl", i),
         });
+    }
+    Ok(())
+}
+
+/// Measured latency (prefill + decode) of the trained designs, from a
+/// reported `measure` table of the same designs (`measure(search)`).
+fn fill_measured_latency(data: &mut ReportData, t: &Table) -> Result<(), String> {
+    let (Some(prefill), Some(decode)) = (t.f64s("prefill_ms"), t.f64s("decode_ms")) else {
+        return Ok(());
+    };
+    for i in 0..t.rows() {
+        let design = label(&candidates::arch_at(t, i).map_err(|e| e.to_string())?);
+        for row in data.trained.iter_mut().filter(|r| r.design == design) {
+            row.measured_latency_s
+                .get_or_insert((prefill[i] + decode[i]) / 1e3);
+        }
     }
     Ok(())
 }
@@ -499,10 +516,13 @@ impl Reporter for HtmlReport {
         if let Some(v) = calibrations.first() {
             fill_calibration(&mut data, &v["hardware"], &v["extra"]["calibration"]);
         }
-        // Training runs are kind `runs` (the `train` stage is behind a
-        // feature, so its constant is not named here).
+        // Training runs are kind `runs` and timings `measurements` (those
+        // stages are behind a feature, so their constants are not named here).
         for t in of_kind("runs").iter().filter_map(|a| a.as_table()) {
             fill_trained(&mut data, t)?;
+        }
+        for t in of_kind("measurements").iter().filter_map(|a| a.as_table()) {
+            fill_measured_latency(&mut data, t)?;
         }
         let _ = search::KIND;
         write_report(dir, &data).map_err(|e| e.to_string())
