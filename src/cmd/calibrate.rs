@@ -7,17 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use clap::ValueEnum;
 use rooflaw_stdlib::calibrate::{BeforeAfter, Calibration, Metrics, Options, calibrate};
 use rooflaw_stdlib::hardware::{self, HardwarePreset};
 use serde_json::json;
 
-#[derive(Clone, Copy, Debug, Default, ValueEnum)]
-pub enum Format {
-    #[default]
-    Text,
-    Json,
-}
+pub use super::TextOrJson as Format;
 
 #[derive(clap::Args)]
 #[command(after_help = "\

@@ -18,12 +18,7 @@ pub enum FormArg {
     Sun2026,
 }
 
-#[derive(Clone, Copy, Debug, Default, ValueEnum)]
-pub enum Format {
-    #[default]
-    Text,
-    Json,
-}
+pub use super::TextOrJson as Format;
 
 #[derive(clap::Args)]
 #[command(after_help = "\

@@ -18,11 +18,7 @@ pub struct Args {
     pub format: Format,
 }
 
-#[derive(clap::ValueEnum, Clone, Copy)]
-pub enum Format {
-    Text,
-    Json,
-}
+pub use super::TextOrJson as Format;
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let Some(loaded) = pipeline::load(&args.file)? else {

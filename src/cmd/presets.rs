@@ -30,11 +30,7 @@ pub enum Kind {
     Models,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-}
+pub use super::TextOrJson as Format;
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let out = render(args.kind, args.id.as_deref(), args.format)?;

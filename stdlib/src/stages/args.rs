@@ -154,6 +154,22 @@ pub(crate) fn hardware_of(
     }
 }
 
+/// A `space` reference as canonical parameters (spans stripped), compiled
+/// first so its errors surface at `check`/`plan` time, with spans.
+pub(crate) fn space(
+    stage: &Stage,
+    spec: &Spec,
+    param: &str,
+) -> Result<serde_json::Value, Vec<Diagnostic>> {
+    let name =
+        reference(stage, param, RefKind::Space).ok_or_else(|| vec![missing(stage, param)])?;
+    let space = spec
+        .space(name)
+        .ok_or_else(|| vec![missing(stage, param)])?;
+    crate::space::CompiledSpace::compile(space)?;
+    Ok(rooflaw_dsl::strip_spans(json(space)))
+}
+
 /// Look up a `workload` reference: one workload per precision it lists.
 pub(crate) fn workloads(
     stage: &Stage,

@@ -1,7 +1,7 @@
 //! `enumerate(space)`: the search space's candidates, streamed. The output
 //! is the compiled space itself plus its count, so downstream stages stream
 //! the candidates in parallel chunks instead of loading a huge table.
-use rooflaw_dsl::spec::{RefKind, Spec, Stage};
+use rooflaw_dsl::spec::{Spec, Stage};
 use rooflaw_dsl::{Diagnostic, Param, ParamType, Signature};
 use rooflaw_engine::{Artifact, Inputs, RunCtx, StageError, StageKind};
 use serde_json::{Value, json};
@@ -37,14 +37,7 @@ impl StageKind for Enumerate {
     }
 
     fn resolve(&self, stage: &Stage, spec: &Spec) -> Result<Value, Vec<Diagnostic>> {
-        let name = args::reference(stage, "space", RefKind::Space)
-            .ok_or_else(|| vec![args::missing(stage, "space")])?;
-        let space = spec
-            .space(name)
-            .ok_or_else(|| vec![args::missing(stage, "space")])?;
-        // Compile now so space errors surface at `check`/`plan` time, with spans.
-        CompiledSpace::compile(space)?;
-        Ok(json!({ "space": rooflaw_dsl::strip_spans(args::json(space)) }))
+        Ok(json!({ "space": args::space(stage, spec, "space")? }))
     }
 
     fn run(&self, ctx: &RunCtx, params: &Value, _: &Inputs) -> Result<Artifact, StageError> {

@@ -3,7 +3,7 @@
 //! Latin-hypercube start, then new candidates in the widest frontier gaps
 //! and around frontier points until the frontier's hypervolume stops
 //! moving. Its output is a frontier table, like `pareto`'s.
-use rooflaw_dsl::spec::{RefKind, Spec, Stage};
+use rooflaw_dsl::spec::{Spec, Stage};
 use rooflaw_dsl::{Diagnostic, Param, ParamType, Signature};
 use rooflaw_engine::{Artifact, Column, Inputs, RunCtx, StageError, StageKind, Table};
 use serde_json::{Value, json};
@@ -82,16 +82,11 @@ impl StageKind for Refine {
     }
 
     fn resolve(&self, stage: &Stage, spec: &Spec) -> Result<Value, Vec<Diagnostic>> {
-        let name = args::reference(stage, "space", RefKind::Space)
-            .ok_or_else(|| vec![args::missing(stage, "space")])?;
-        let space = spec
-            .space(name)
-            .ok_or_else(|| vec![args::missing(stage, "space")])?;
-        CompiledSpace::compile(space)?;
+        let space = args::space(stage, spec, "space")?;
         let hw = args::hardware(stage, spec, "hardware")?;
         let wls = args::workloads(stage, spec, "workload")?;
         let mut params = json!({
-            "space": rooflaw_dsl::strip_spans(args::json(space)),
+            "space": space,
             "workloads": args::json(&wls),
             "objective": args::string(stage, "objective").unwrap_or("total"),
             "start": args::integer(stage, "start", 64).map_err(|d| vec![d])?.max(2),

@@ -16,9 +16,8 @@ use super::model::{self, Model};
 use super::{TrainError, ops};
 use crate::arch::{Architecture, Norm};
 
-/// Same constants as training, so a trained checkpoint runs unchanged.
-const NORM_EPS: f64 = 1e-6;
-const ROPE_THETA: f64 = 10_000.0;
+// Training's constants, so a trained checkpoint runs unchanged.
+use super::model::{NORM_EPS, ROPE_THETA};
 
 /// A transformer ready for inference. Weight matrices are `(in, out)` as in
 /// training.

@@ -16,8 +16,8 @@ use std::fmt::Write as _;
 
 /// Init standard deviation of every matrix (GPT-2 / Qwen convention).
 const INIT_STD: f64 = 0.02;
-const NORM_EPS: f64 = 1e-6;
-const ROPE_THETA: f64 = 10_000.0;
+pub(crate) const NORM_EPS: f64 = 1e-6;
+pub(crate) const ROPE_THETA: f64 = 10_000.0;
 
 /// The trainable model. Weight matrices are stored `(in, out)` so a forward
 /// pass is `x.matmul(w)` with no transposed copy.
