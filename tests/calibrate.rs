@@ -101,6 +101,7 @@ fn calibrates_back_a_known_machine_and_writes_it() {
         .hardware;
     truth.efficiency_compute = 0.4;
     truth.efficiency_memory = 0.7;
+    truth.efficiency_vector = Some(0.2);
     truth.launch = 10e-6;
     let csv = write(dir.path(), "m.csv", &measurements(&truth));
 
@@ -121,6 +122,7 @@ fn calibrates_back_a_known_machine_and_writes_it() {
     let h = &back.hardware;
     assert!((h.efficiency_compute - 0.4).abs() < 0.03, "{h:?}");
     assert!((h.efficiency_memory - 0.7).abs() < 0.05, "{h:?}");
+    assert!((h.vector_efficiency() - 0.2).abs() < 0.02, "{h:?}");
     assert!((h.launch - 10e-6).abs() < 1.5e-6, "{h:?}");
     let src = back.sources.launch.as_ref().unwrap();
     assert!(
@@ -200,7 +202,7 @@ fn pipeline_stage_calibrates_and_reports_the_validation() {
         dir.path(),
         "cal.pipeline",
         "hardware cpu {\n  name = \"Test CPU\"\n  peak.fp32 = 200 GFLOPS\n  bandwidth = 20 GB/s\n  memory = 16 GB\n  \
-         efficiency.compute = 1\n  efficiency.memory = 1\n  launch = 0 s\n}\n\
+         efficiency.compute = 1\n  efficiency.memory = 1\n  efficiency.vector = 1\n  launch = 0 s\n}\n\
          stage runs = measurements(\"m.csv\")\n\
          stage cal = calibrate(runs, hardware: cpu, holdout: 0.5, seed: 0)\n\
          report cal to \"out\"\n",
@@ -221,6 +223,7 @@ fn pipeline_stage_calibrates_and_reports_the_validation() {
     assert!(html.contains("id=\"calibration\""), "before/after table");
     assert!(html.contains("Test CPU (calibrated)"), "hardware line");
     assert!(html.contains("launch (µs)"), "fitted figures");
+    assert!(html.contains("efficiency_vector"), "fitted figures");
     let svg = std::fs::read_to_string(dir.path().join("out/validation_latency.svg")).unwrap();
     // 24 runs × 2 phases, half of the runs held out.
     assert!(

@@ -62,6 +62,11 @@ pub const HARDWARE_FIELDS: &[FieldSpec] = &[
         doc: "achieved fraction of peak bandwidth",
     },
     FieldSpec {
+        path: "efficiency.vector",
+        ty: FieldType::Fraction,
+        doc: "achieved fraction of peak bandwidth of element-wise operators (default: efficiency.memory)",
+    },
+    FieldSpec {
         path: "launch",
         ty: FieldType::Number(Dim::TIME),
         doc: "fixed overhead per kernel launch",

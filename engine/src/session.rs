@@ -745,19 +745,20 @@ impl<'a> Session<'a> {
             })
             .collect();
         let cached = std::sync::atomic::AtomicUsize::new(0);
-        let run_one = |((manifest, key), item): (&(Value, Hash), &Value)| {
+        let forced = opts.no_cache || opts.force_all || opts.force.contains(stage);
+        // An item's cached result, or its claim on computing it.
+        let claim = |key: &Hash| -> Result<Slot, RunError> {
             if ctx.cancelled() {
                 return Err(RunError::Cancelled);
             }
-            if !opts.no_cache
-                && !opts.force_all
-                && !opts.force.contains(stage)
+            let hit = |e: &rooflaw_cache::Entry| e.outputs.get(OUT).map(Hash::to_string);
+            if !forced
                 && let Lookup::Hit(e) = self.store.lookup_verified(key).map_err(cache_err)?
-                && let Some(h) = e.outputs.get(OUT)
+                && let Some(h) = hit(&e)
             {
                 cached.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 ctx.progress.inc(1);
-                return self.load(&h.to_string(), None);
+                return self.load(&h, None).map(Slot::Done);
             }
             let started = Instant::now();
             let item_ctx = RunCtx {
@@ -769,40 +770,80 @@ impl<'a> Session<'a> {
             };
             let guard = match self.store.begin(key).map_err(cache_err)? {
                 Claim::Compute(g) => Some(g),
-                Claim::Cached(e)
-                    if !opts.no_cache && !opts.force_all && !opts.force.contains(stage) =>
-                {
-                    if let Some(h) = e.outputs.get(OUT) {
+                Claim::Cached(e) if !forced => {
+                    if let Some(h) = hit(&e) {
                         cached.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         ctx.progress.inc(1);
-                        return self.load(&h.to_string(), None);
+                        return self.load(&h, None).map(Slot::Done);
                     }
                     None
                 }
                 Claim::Cached(_) => None,
             };
-            let a = map.run_item(&item_ctx, item).map_err(fail)?;
+            Ok(Slot::Todo(Pending {
+                ctx: item_ctx,
+                guard,
+                started,
+            }))
+        };
+        let commit = |(manifest, key): &(Value, Hash), p: Pending, a: Artifact| {
             self.commit(
                 key,
-                guard,
+                p.guard,
                 manifest.clone(),
                 &a,
                 format!("{stage}[item]"),
                 &kind_name,
-                started,
+                p.started,
                 &[],
             )?;
             ctx.progress.inc(1);
             Ok(Arc::new(a))
         };
-        // An exclusive stage's items are timed: one at a time.
         let results: Vec<Result<Arc<Artifact>, RunError>> = if r.kind.exclusive() {
-            keyed.iter().zip(&items).map(run_one).collect()
+            // Timed items: claimed first, then run together, one at a time
+            // or interleaved as the stage chooses.
+            let mut slots = Vec::with_capacity(items.len());
+            for (_, key) in &keyed {
+                slots.push(claim(key)?);
+            }
+            let todo: Vec<(&RunCtx, &Value)> = slots
+                .iter()
+                .zip(&items)
+                .filter_map(|(s, item)| match s {
+                    Slot::Todo(p) => Some((&p.ctx, item)),
+                    Slot::Done(_) => None,
+                })
+                .collect();
+            let mut ran = map.run_items(&todo).into_iter();
+            drop(todo);
+            slots
+                .into_iter()
+                .zip(&keyed)
+                .map(|(slot, k)| match slot {
+                    Slot::Done(a) => Ok(a),
+                    Slot::Todo(p) => {
+                        let a = ran
+                            .next()
+                            .unwrap_or_else(|| {
+                                Err(StageError::new("stage returned too few results"))
+                            })
+                            .map_err(fail)?;
+                        commit(k, p, a)
+                    }
+                })
+                .collect()
         } else {
             keyed
                 .par_iter()
                 .zip(items.par_iter())
-                .map(run_one)
+                .map(|(k, item)| match claim(&k.1)? {
+                    Slot::Done(a) => Ok(a),
+                    Slot::Todo(p) => {
+                        let a = map.run_item(&p.ctx, item).map_err(fail)?;
+                        commit(k, p, a)
+                    }
+                })
                 .collect()
         };
         let results: Vec<Arc<Artifact>> = results.into_iter().collect::<Result<_, _>>()?;
@@ -813,4 +854,17 @@ impl<'a> Session<'a> {
         let keys = keyed.into_iter().map(|(_, k)| k).collect();
         Ok((combined, items.len() - n_cached, n_cached, keys))
     }
+}
+
+/// A map item: its cached result, or its claim on computing it.
+enum Slot<'a> {
+    Done(Arc<Artifact>),
+    Todo(Pending<'a>),
+}
+
+/// A map item being computed: its context and its claim on the cache key.
+struct Pending<'a> {
+    ctx: RunCtx,
+    guard: Option<rooflaw_cache::InProgress<'a>>,
+    started: Instant,
 }

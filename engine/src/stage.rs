@@ -118,6 +118,17 @@ pub trait MapStage: Send + Sync {
 
     fn run_item(&self, ctx: &RunCtx, item: &Value) -> Result<Artifact, StageError>;
 
+    /// Run an exclusive stage's uncached items, each with its own context;
+    /// results in the same order. One at a time by default; a stage that
+    /// times its items overrides it to interleave their repeats, so load
+    /// from elsewhere spreads over all of them instead of ruining one.
+    fn run_items(&self, items: &[(&RunCtx, &Value)]) -> Vec<Result<Artifact, StageError>> {
+        items
+            .iter()
+            .map(|(ctx, item)| self.run_item(ctx, item))
+            .collect()
+    }
+
     /// Put the item results (in item order) together into the stage output.
     fn combine(
         &self,

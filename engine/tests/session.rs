@@ -506,3 +506,107 @@ fn exclusive_stages_and_their_items_run_alone() {
         }
     }
 }
+
+/// An exclusive map stage whose items are the numbers in `items` when the
+/// session resolves it; it records the items of each `run_items` call.
+struct Batcher {
+    sig: Signature,
+    items: std::sync::Mutex<Vec<i64>>,
+    batches: std::sync::Mutex<Vec<Vec<i64>>>,
+}
+
+impl StageKind for Batcher {
+    fn signature(&self) -> &Signature {
+        &self.sig
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn resolve(&self, _: &Stage, _: &Spec) -> Result<Value, Vec<Diagnostic>> {
+        Ok(json!({ "items": *self.items.lock().unwrap() }))
+    }
+    fn exclusive(&self) -> bool {
+        true
+    }
+    fn run(&self, _: &RunCtx, _: &Value, _: &Inputs) -> Result<Artifact, StageError> {
+        Err(StageError::new("runs item by item"))
+    }
+    fn as_map(&self) -> Option<&dyn MapStage> {
+        Some(self)
+    }
+}
+
+impl MapStage for Batcher {
+    fn items(&self, params: &Value, _: &Inputs) -> Result<Vec<Value>, StageError> {
+        Ok(params["items"].as_array().unwrap().clone())
+    }
+    fn run_item(&self, _: &RunCtx, _: &Value) -> Result<Artifact, StageError> {
+        Err(StageError::new("items run together"))
+    }
+    fn run_items(&self, items: &[(&RunCtx, &Value)]) -> Vec<Result<Artifact, StageError>> {
+        let batch: Vec<i64> = items.iter().map(|(_, v)| v.as_i64().unwrap()).collect();
+        self.batches.lock().unwrap().push(batch.clone());
+        batch
+            .iter()
+            .map(|i| Ok(Artifact::json("square", json!(i * i))))
+            .collect()
+    }
+    fn combine(
+        &self,
+        _: &Value,
+        _: &Inputs,
+        _: &[Value],
+        results: &[Arc<Artifact>],
+    ) -> Result<Artifact, StageError> {
+        let all: Vec<Value> = results
+            .iter()
+            .map(|a| a.as_json().unwrap().clone())
+            .collect();
+        Ok(Artifact::json("squares", json!(all)))
+    }
+}
+
+#[test]
+fn an_exclusive_map_stage_gets_its_uncached_items_in_one_call() {
+    let batcher = Arc::new(Batcher {
+        sig: Signature {
+            kind: "batch",
+            doc: "",
+            params: vec![],
+        },
+        items: std::sync::Mutex::new(vec![1, 2, 3]),
+        batches: std::sync::Mutex::default(),
+    });
+    let mut r = Registry::new(|_: PresetKind| vec![], &[], &[]);
+    r.register(batcher.clone());
+    let spec = Spec {
+        stages: vec![stage("b", "batch", vec![])],
+        ..Spec::default()
+    };
+    let f = Fixture::new();
+    let run = || {
+        let s = Session::new(&spec, &r, &f.store, &f.pipeline).unwrap();
+        s.run(
+            &Options::default(),
+            &Bars::new(false),
+            &Arc::new(AtomicBool::new(false)),
+        )
+        .unwrap()
+    };
+    run();
+    *batcher.items.lock().unwrap() = vec![4, 1, 5, 3];
+    let out = run();
+    assert_eq!((out[0].items_run, out[0].items_cached), (2, 2));
+    // Everything new in one call, in item order; cached items not at all.
+    assert_eq!(
+        *batcher.batches.lock().unwrap(),
+        vec![vec![1, 2, 3], vec![4, 5]]
+    );
+    let bytes = f
+        .store
+        .get(&out[0].output.parse().unwrap())
+        .unwrap()
+        .unwrap();
+    let squares = Artifact::decode(&bytes).unwrap();
+    assert_eq!(squares.as_json().unwrap(), &json!([16, 1, 25, 9]));
+}

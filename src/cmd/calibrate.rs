@@ -166,6 +166,11 @@ fn print_text(c: &Calibration, base: &HardwarePreset, device: &str) {
         b.efficiency_memory, hw.efficiency_memory
     );
     println!(
+        "efficiency vector   {:.4} → {:.4}",
+        b.vector_efficiency(),
+        hw.vector_efficiency()
+    );
+    println!(
         "launch              {:.3} µs → {:.3} µs",
         b.launch * 1e6,
         hw.launch * 1e6

@@ -102,7 +102,7 @@ fn summary(p: &Probe) -> String {
         let q = |v| probe::q(v, f.dim);
         let _ = writeln!(
             s,
-            "  {:<10} {:>14}   ({}; runs {} – {}, {} runs)",
+            "  {:<17} {:>14}   ({}; runs {} – {}, {} runs)",
             f.field,
             q(f.value),
             f.at,
@@ -113,14 +113,14 @@ fn summary(p: &Probe) -> String {
     }
     let _ = writeln!(
         s,
-        "  {:<10} {:>14}",
+        "  {:<17} {:>14}",
         "memory",
         probe::q(p.preset.hardware.memory, rooflaw_dsl::Dim::BYTES)
     );
     for (d, why) in &p.unsupported {
         let _ = writeln!(
             s,
-            "  {:<10} not measured: {why}",
+            "  {:<17} not measured: {why}",
             format!("peak.{}", d.name())
         );
     }

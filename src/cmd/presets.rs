@@ -16,7 +16,8 @@ pub struct Args {
     /// Which presets to list.
     #[arg(value_enum)]
     pub kind: Kind,
-    /// Show this preset in full, with the source of every number.
+    /// Show this preset (or hardware YAML file) in full, with the source of
+    /// every number.
     pub id: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -48,10 +49,7 @@ fn render(kind: Kind, id: Option<&str>, format: Format) -> anyhow::Result<String
             }
         }
         (Kind::Hardware, Some(id)) => {
-            let p = hardware::presets()
-                .into_iter()
-                .find(|p| p.hardware.id == id)
-                .ok_or_else(|| unknown("hardware", id, hardware::ids()))?;
+            let p = hardware::resolve_preset(id)?;
             match format {
                 Format::Text => Ok(hardware_detail(&p)),
                 Format::Json => json(&p),
@@ -230,6 +228,13 @@ fn hardware_detail(p: &HardwarePreset) -> String {
         fmt_num(hw.efficiency_memory),
         src.efficiency_memory.as_ref(),
     );
+    if let Some(v) = hw.efficiency_vector {
+        line(
+            "efficiency.vector",
+            fmt_num(v),
+            src.efficiency_vector.as_ref(),
+        );
+    }
     line(
         "launch",
         Quantity::new(hw.launch, Dim::TIME).to_string(),
@@ -446,7 +451,7 @@ mod tests {
             .to_string();
         assert_eq!(
             e,
-            "unknown hardware preset `tpu`; `rooflaw presets hardware` lists them"
+            "unknown hardware preset `tpu` (`rooflaw presets hardware` lists them)"
         );
     }
 }

@@ -290,15 +290,17 @@ fn csv(s: &Summary, ops: Option<&Breakdown>) -> String {
         Some(b) => {
             let _ = writeln!(
                 out,
-                "phase,op,count,flops,weight_bytes,activation_bytes,kv_read_bytes,kv_write_bytes,intensity,bound,time_ms"
+                "phase,op,count,engine,kernels,flops,weight_bytes,activation_bytes,kv_read_bytes,kv_write_bytes,intensity,bound,time_ms"
             );
             for (phase, rows) in [("prefill", &b.prefill), ("decode", &b.decode)] {
                 for r in rows {
                     let _ = writeln!(
                         out,
-                        "{phase},{},{},{},{},{},{},{},{},{},{}",
+                        "{phase},{},{},{},{},{},{},{},{},{},{},{},{}",
                         r.name,
                         r.count,
+                        r.engine,
+                        r.kernels,
                         r.flops,
                         r.weight_bytes,
                         r.activation_bytes,

@@ -21,6 +21,7 @@ fn a100() -> Hardware {
         memory: 80e9,
         efficiency_compute: 1.0,
         efficiency_memory: 1.0,
+        efficiency_vector: None,
         launch: 0.0,
     }
 }

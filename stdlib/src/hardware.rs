@@ -68,11 +68,24 @@ pub struct Hardware {
     pub efficiency_compute: f64,
     /// Achievable fraction of peak bandwidth (0, 1].
     pub efficiency_memory: f64,
+    /// Achievable fraction of peak bandwidth for the element-wise operators
+    /// (norms, `RoPE`, activations, softmax, attention scores), where it
+    /// differs from the matmuls': eager CPU frameworks run them on one
+    /// thread, and small ones never reach streaming speed. `None` means
+    /// [`Hardware::efficiency_memory`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub efficiency_vector: Option<f64>,
     /// Fixed overhead per kernel launch, seconds.
     pub launch: f64,
 }
 
 impl Hardware {
+    /// The bandwidth efficiency of element-wise operators: their own figure
+    /// where the hardware has one, else the matmuls'.
+    pub fn vector_efficiency(&self) -> f64 {
+        self.efficiency_vector.unwrap_or(self.efficiency_memory)
+    }
+
     /// The dense peak (ops/s) for matmuls in `dtype`, and the datatype whose
     /// peak was used. A chip without units for `dtype` runs it on the next
     /// wider units it has: int4 → int8 → fp16, fp8 → fp16, bf16 ↔ fp16,
@@ -107,6 +120,7 @@ mod peak_tests {
             memory: 1e10,
             efficiency_compute: 1.0,
             efficiency_memory: 1.0,
+            efficiency_vector: None,
             launch: 0.0,
         }
     }
@@ -135,6 +149,8 @@ pub struct HardwareSources {
     pub memory: Option<Source>,
     pub efficiency_compute: Option<Source>,
     pub efficiency_memory: Option<Source>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub efficiency_vector: Option<Source>,
     pub launch: Option<Source>,
 }
 
@@ -148,17 +164,22 @@ impl HardwareSources {
             .map(|d| format!("peak.{}", d.name()))
             .collect();
         let singles = [
-            ("bandwidth", &self.bandwidth),
-            ("memory", &self.memory),
-            ("efficiency.compute", &self.efficiency_compute),
-            ("efficiency.memory", &self.efficiency_memory),
-            ("launch", &self.launch),
+            ("bandwidth", &self.bandwidth, true),
+            ("memory", &self.memory, true),
+            ("efficiency.compute", &self.efficiency_compute, true),
+            ("efficiency.memory", &self.efficiency_memory, true),
+            (
+                "efficiency.vector",
+                &self.efficiency_vector,
+                hw.efficiency_vector.is_some(),
+            ),
+            ("launch", &self.launch, true),
         ];
         out.extend(
             singles
                 .iter()
-                .filter(|(_, s)| s.is_none())
-                .map(|(p, _)| (*p).to_string()),
+                .filter(|(_, s, present)| *present && s.is_none())
+                .map(|(p, _, _)| (*p).to_string()),
         );
         out
     }
@@ -208,12 +229,12 @@ fn did_you_mean_suffix(s: Option<&str>) -> String {
 ///     note: half the sparse figure   # ...and how
 /// bandwidth: 204.8 GB/s
 /// memory: 64 GB
-/// efficiency: {compute: 0.7, memory: 0.75}   # optional
+/// efficiency: {compute: 0.7, memory: 0.75}   # optional; also `vector`
 /// launch: 5 us                                # optional
 /// ```
 ///
 /// Efficiencies and launch overhead default to the `DEFAULT_*` constants
-/// when absent. `peak.fp64` is accepted and ignored.
+/// when absent; `efficiency.vector` defaults to `efficiency.memory`. `peak.fp64` is accepted and ignored.
 pub fn from_yaml(text: &str) -> Result<HardwarePreset, HardwareError> {
     file::parse(text)
 }
@@ -240,17 +261,26 @@ pub fn load(path: &Path) -> Result<HardwarePreset, HardwareError> {
 /// What a command line's `--hardware` names: a `.yaml`/`.yml` file or an
 /// existing path is loaded, anything else is looked up as a preset id.
 pub fn resolve(arg: &str) -> Result<Hardware, HardwareError> {
+    resolve_preset(arg).map(|p| p.hardware)
+}
+
+/// [`resolve`], with the sources of the numbers.
+pub fn resolve_preset(arg: &str) -> Result<HardwarePreset, HardwareError> {
     let path = Path::new(arg);
     let looks_like_file = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
     if looks_like_file || path.is_file() {
-        return load(path).map(|p| p.hardware);
+        return load(path);
     }
-    preset(arg).ok_or_else(|| HardwareError::UnknownPreset {
-        id: arg.to_string(),
-        suggestion: rooflaw_dsl::did_you_mean(arg, ids()).map(str::to_string),
-    })
+    all()
+        .iter()
+        .find(|p| p.hardware.id == arg)
+        .cloned()
+        .ok_or_else(|| HardwareError::UnknownPreset {
+            id: arg.to_string(),
+            suggestion: rooflaw_dsl::did_you_mean(arg, ids()).map(str::to_string),
+        })
 }
 
 fn all() -> &'static [HardwarePreset] {

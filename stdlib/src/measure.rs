@@ -8,19 +8,20 @@
 //!   sequence each, attending over the KV cache at the step's own length.
 //!
 //! Each run after the warm-up runs is timed phase by phase; the figures are
-//! the median, minimum and maximum over runs. Token ids are deterministic
+//! the median, minimum and maximum over runs. Several architectures are
+//! measured with their runs interleaved ([`measure_all`]). Token ids are deterministic
 //! random ids from the vocab (decoding feeds them instead of the argmax, so
 //! sampling, which the roofline does not model, is not timed).
 use std::time::Instant;
 
-use candle_core::{DType, Device};
+use candle_core::{DType, Device, Tensor};
 use rooflaw_engine::{Column, Table};
 use serde::{Deserialize, Serialize};
 
 use crate::arch::Architecture;
 use crate::precision::{Dtype, Precision};
 use crate::train::TrainError;
-use crate::train::infer::{InferModel, random_ids};
+use crate::train::infer::{InferModel, KvCache, random_ids};
 
 /// What to run and how often.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -149,12 +150,125 @@ pub fn device_label(device: &Device) -> String {
     }
 }
 
-/// Where a measurement is: `run` of `runs` (warm-up runs included) done.
+/// Where a measurement is: `run` of `runs` (warm-up runs included) done,
+/// counted over every architecture measured together.
 #[derive(Clone, Copy, Debug)]
 pub struct Progress {
     pub run: usize,
     pub runs: usize,
     pub warmup: bool,
+    /// Which of the architectures measured together just ran.
+    pub item: usize,
+}
+
+/// One architecture ready to run: model, inputs and KV cache.
+struct Bench<'a> {
+    model: InferModel,
+    cache: KvCache,
+    prompt: Tensor,
+    /// One tensor per decode step, sliced before any timing.
+    next: Vec<Tensor>,
+    device: &'a Device,
+    timed: Vec<(f64, f64)>,
+}
+
+impl<'a> Bench<'a> {
+    /// The model with random weights from `plan.seed` (vocab `arch.vocab`,
+    /// as the roofline counts it), its inputs and cache.
+    fn new(
+        arch: &Architecture,
+        plan: &Plan,
+        dtype: DType,
+        device: &'a Device,
+    ) -> Result<Self, TrainError> {
+        plan.validate()?;
+        let vocab = arch.vocab as usize;
+        let max_seq = plan.prompt + plan.generate;
+        let model = InferModel::random(arch, vocab, max_seq, plan.seed, dtype, device)?;
+        let prompt = random_ids(plan.batch, plan.prompt, vocab, plan.seed ^ 0x5eed, device)?;
+        let steps = plan.decode_steps();
+        let next = random_ids(
+            plan.batch,
+            steps.max(1),
+            vocab,
+            plan.seed ^ 0x00de_c0de,
+            device,
+        )?;
+        let next = (0..steps)
+            .map(|s| next.narrow(1, s, 1)?.contiguous())
+            .collect::<candle_core::Result<_>>()?;
+        let cache = model.cache(plan.batch)?;
+        Ok(Bench {
+            model,
+            cache,
+            prompt,
+            next,
+            device,
+            timed: Vec::with_capacity(plan.repeats),
+        })
+    }
+
+    /// One run of prefill then decode: (prefill, decode) seconds.
+    fn run(&mut self) -> Result<(f64, f64), TrainError> {
+        // candle on the GPU is asynchronous: each phase ends with a
+        // synchronisation so its time is the work's, not the launches'.
+        self.device.synchronize()?;
+        let t0 = Instant::now();
+        let logits = self.model.prefill(&mut self.cache, &self.prompt)?;
+        self.device.synchronize()?;
+        let prefill = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        let mut last = logits;
+        for ids in &self.next {
+            last = self.model.decode_step(&mut self.cache, ids)?;
+        }
+        self.device.synchronize()?;
+        let decode = t1.elapsed().as_secs_f64();
+        drop(last);
+        Ok((prefill, decode))
+    }
+
+    fn result(self, plan: &Plan, dtype: DType) -> Measurement {
+        let steps = plan.decode_steps();
+        let prefill = Stats::of(&self.timed.iter().map(|r| r.0).collect::<Vec<_>>());
+        let decode = Stats::of(&self.timed.iter().map(|r| r.1).collect::<Vec<_>>());
+        Measurement {
+            prefill,
+            decode,
+            decode_per_token: if steps == 0 {
+                0.0
+            } else {
+                decode.median / steps as f64
+            },
+            decode_steps: steps,
+            repeats: plan.repeats,
+            runs: self.timed,
+            device: device_label(self.device),
+            dtype: format!("{dtype:?}").to_lowercase(),
+        }
+    }
+}
+
+/// One architecture to measure, in a dtype, to a plan.
+pub struct Job<'a> {
+    pub arch: &'a Architecture,
+    pub plan: &'a Plan,
+    pub dtype: DType,
+}
+
+impl Job<'_> {
+    /// Weights and KV cache, bytes: what holding it ready costs.
+    fn bytes(&self) -> f64 {
+        let width = match self.dtype {
+            DType::F32 => 4.0,
+            _ => 2.0,
+        };
+        let kv = 2.0
+            * f64::from(self.arch.layers)
+            * self.arch.kv_dim() as f64
+            * (self.plan.batch * (self.plan.prompt + self.plan.generate)) as f64;
+        width * (self.arch.params_total() as f64 + kv)
+    }
 }
 
 /// Builds the model (random weights from `plan.seed`, vocab `arch.vocab` as
@@ -167,67 +281,78 @@ pub fn measure(
     device: &Device,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Measurement, TrainError> {
-    plan.validate()?;
-    let vocab = arch.vocab as usize;
-    let max_seq = plan.prompt + plan.generate;
-    let model = InferModel::random(arch, vocab, max_seq, plan.seed, dtype, device)?;
-    let prompt = random_ids(plan.batch, plan.prompt, vocab, plan.seed ^ 0x5eed, device)?;
-    let steps = plan.decode_steps();
-    let next = random_ids(
-        plan.batch,
-        steps.max(1),
-        vocab,
-        plan.seed ^ 0x00de_c0de,
+    let mut all = measure_all(
+        &[Job { arch, plan, dtype }],
         device,
+        f64::INFINITY,
+        progress,
     )?;
-    // Decode inputs are sliced before timing: each step gets its own tensor.
-    let next: Vec<_> = (0..steps)
-        .map(|s| next.narrow(1, s, 1)?.contiguous())
-        .collect::<candle_core::Result<_>>()?;
-    let mut cache = model.cache(plan.batch)?;
-    let runs = plan.warmup + plan.repeats;
-    let mut timed = Vec::with_capacity(plan.repeats);
-    for run in 0..runs {
-        // candle on the GPU is asynchronous: each phase ends with a
-        // synchronisation so its time is the work's, not the launches'.
-        device.synchronize()?;
-        let t0 = Instant::now();
-        let logits = model.prefill(&mut cache, &prompt)?;
-        device.synchronize()?;
-        let prefill = t0.elapsed().as_secs_f64();
-        let t1 = Instant::now();
-        let mut last = logits;
-        for ids in &next {
-            last = model.decode_step(&mut cache, ids)?;
+    Ok(all.remove(0))
+}
+
+/// Measures every job, in results of the same order, with their timed runs
+/// interleaved: round r runs each job once, so a burst of load from other
+/// processes (a shared machine's usual noise, seconds long) costs every
+/// job one slow run, which the median drops, instead of every run of the
+/// one job it lands on. Jobs are held ready in groups whose weights and
+/// caches fit in `memory` bytes (at least one job per group); a job's
+/// warm-up runs come just before its group's rounds.
+pub fn measure_all(
+    jobs: &[Job],
+    device: &Device,
+    memory: f64,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<Measurement>, TrainError> {
+    let runs: usize = jobs.iter().map(|j| j.plan.warmup + j.plan.repeats).sum();
+    let mut done = 0;
+    let mut out = Vec::with_capacity(jobs.len());
+    let mut first = 0;
+    while first < jobs.len() {
+        let mut end = first + 1;
+        let mut bytes = jobs[first].bytes();
+        while end < jobs.len() && bytes + jobs[end].bytes() <= memory {
+            bytes += jobs[end].bytes();
+            end += 1;
         }
-        device.synchronize()?;
-        let decode = t1.elapsed().as_secs_f64();
-        drop(last);
-        if run >= plan.warmup {
-            timed.push((prefill, decode));
+        let group = &jobs[first..end];
+        let mut benches = group
+            .iter()
+            .map(|j| Bench::new(j.arch, j.plan, j.dtype, device))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut tick = |item: usize, warmup: bool| {
+            done += 1;
+            progress(Progress {
+                run: done,
+                runs,
+                warmup,
+                item: first + item,
+            });
+        };
+        for (i, (b, j)) in benches.iter_mut().zip(group).enumerate() {
+            for _ in 0..j.plan.warmup {
+                b.run()?;
+                tick(i, true);
+            }
         }
-        progress(Progress {
-            run: run + 1,
-            runs,
-            warmup: run < plan.warmup,
-        });
+        let rounds = group.iter().map(|j| j.plan.repeats).max().unwrap_or(0);
+        for round in 0..rounds {
+            for (i, (b, j)) in benches.iter_mut().zip(group).enumerate() {
+                if round < j.plan.repeats {
+                    let t = b.run()?;
+                    b.timed.push(t);
+                    tick(i, false);
+                }
+            }
+        }
+        out.extend(
+            benches
+                .into_iter()
+                .zip(group)
+                .map(|(b, j)| b.result(j.plan, j.dtype)),
+        );
+        first = end;
     }
-    let prefill = Stats::of(&timed.iter().map(|r| r.0).collect::<Vec<_>>());
-    let decode = Stats::of(&timed.iter().map(|r| r.1).collect::<Vec<_>>());
-    Ok(Measurement {
-        prefill,
-        decode,
-        decode_per_token: if steps == 0 {
-            0.0
-        } else {
-            decode.median / steps as f64
-        },
-        decode_steps: steps,
-        repeats: plan.repeats,
-        runs: timed,
-        device: device_label(device),
-        dtype: format!("{dtype:?}").to_lowercase(),
-    })
+    Ok(out)
 }
 
 /// One measured (architecture, precision).
@@ -338,5 +463,57 @@ mod tests {
         };
         let m = measure(&arch, &one, DType::F32, &Device::Cpu, &mut |_| {}).unwrap();
         assert_eq!((m.decode_steps, m.decode_per_token), (0, 0.0));
+    }
+
+    #[test]
+    fn measures_several_with_interleaved_runs_in_memory_groups() {
+        let mut a = Architecture::dense(1, 32, 2, 1, 64);
+        a.vocab = 64;
+        let mut b = Architecture::dense(2, 64, 4, 2, 128);
+        b.vocab = 64;
+        let plan = |repeats| Plan {
+            batch: 1,
+            prompt: 8,
+            generate: 3,
+            repeats,
+            warmup: 1,
+            seed: 0,
+        };
+        let (p2, p3) = (plan(2), plan(3));
+        let jobs = [
+            Job {
+                arch: &a,
+                plan: &p2,
+                dtype: DType::F32,
+            },
+            Job {
+                arch: &b,
+                plan: &p3,
+                dtype: DType::F32,
+            },
+        ];
+        let mut order = Vec::new();
+        let ms = measure_all(&jobs, &Device::Cpu, f64::INFINITY, &mut |p| {
+            order.push((p.item, p.warmup));
+        })
+        .unwrap();
+        // Warm-ups first, then rounds alternating between the two.
+        assert_eq!(
+            order,
+            vec![
+                (0, true),
+                (1, true),
+                (0, false),
+                (1, false),
+                (0, false),
+                (1, false),
+                (1, false)
+            ]
+        );
+        assert_eq!((ms[0].runs.len(), ms[1].runs.len()), (2, 3));
+        // No room for two: each is measured on its own, in order.
+        let mut order = Vec::new();
+        measure_all(&jobs, &Device::Cpu, 1.0, &mut |p| order.push(p.item)).unwrap();
+        assert_eq!(order, vec![0, 0, 0, 1, 1, 1, 1]);
     }
 }

@@ -528,7 +528,12 @@ fn empty_report_still_renders() {
     let dir = tempfile::tempdir().unwrap();
     let written = write_report(dir.path(), &data).unwrap();
     assert!(written[0].ends_with("index.html"));
-    roxmltree::Document::parse(&read(&dir.path().join("loss_latency.svg"))).unwrap();
+    // No candidates: no loss–latency plot and no empty candidate tables.
+    for absent in ["loss_latency.svg", "candidates.csv", "top.csv"] {
+        assert!(!dir.path().join(absent).exists(), "{absent}");
+    }
+    let md = read(&dir.path().join("summary.md"));
+    assert!(!md.contains("Candidates"), "{md}");
 }
 
 /// Writes the sample report where a person can open it:

@@ -1,8 +1,8 @@
 //! Holding the roofline to measurements: predicted against measured prefill
 //! and decode latency per architecture (error per point, median and mean
 //! absolute percentage error, Spearman's ρ), and calibration — fitting the
-//! hardware's `efficiency_compute`, `efficiency_memory` and `launch` to a
-//! calibration half of the measurements and reporting the other half's
+//! hardware's `efficiency_compute`, `efficiency_memory`, `efficiency_vector`
+//! and `launch` to a calibration half of the measurements and reporting the other half's
 //! errors before and after.
 //!
 //! The fit minimises the squared log error over both phases (L-BFGS from a
@@ -195,12 +195,17 @@ impl Calibration {
         out.hardware.efficiency_compute = self.hardware.efficiency_compute;
         out.hardware.efficiency_memory = self.hardware.efficiency_memory;
         out.hardware.launch = self.hardware.launch;
+        out.hardware.efficiency_vector = self.hardware.efficiency_vector;
+        out.sources.efficiency_vector = Some(source.clone());
         out.sources.efficiency_compute = Some(source.clone());
         out.sources.efficiency_memory = Some(source.clone());
         out.sources.launch = Some(source);
         out
     }
 }
+
+/// How many hardware figures calibration fits.
+const FIGURES: usize = 4;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CalibrateError {
@@ -211,7 +216,7 @@ pub enum CalibrateError {
         message: String,
     },
     #[error(
-        "calibration fits 3 figures and needs at least 3 calibration runs, got {0} (lower `holdout` or measure more architectures)"
+        "calibration fits {FIGURES} figures and needs at least {FIGURES} calibration runs, got {0} (lower `holdout` or measure more architectures)"
     )]
     TooFew(usize),
     #[error("invalid option: {0}")]
@@ -307,7 +312,7 @@ pub fn calibrate(
         .map(|s| usize::from(s.arch.is_moe()))
         .collect();
     let (train, heldout) = split_stratified(&strata, opts.holdout, opts.seed);
-    if train.len() < 3 {
+    if train.len() < FIGURES {
         return Err(CalibrateError::TooFew(train.len()));
     }
 

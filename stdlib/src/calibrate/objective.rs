@@ -1,4 +1,4 @@
-//! The calibration problem for argmin: three hardware figures in an
+//! The calibration problem for argmin: four hardware figures in an
 //! unbounded parametrisation, and the squared log error of the roofline's
 //! prefill and decode predictions over the calibration points.
 use argmin::core::{CostFunction, Error, Gradient};
@@ -7,7 +7,7 @@ use super::{Sample, predict};
 use crate::hardware::Hardware;
 
 /// Launch overheads are microseconds; θ₂ = 0 means 1 µs, so every
-/// coordinate of θ is O(1) and one finite-difference step suits all three.
+/// coordinate of θ is O(1) and one finite-difference step suits all four.
 const LAUNCH_UNIT: f64 = 1e-6;
 
 fn sigmoid(u: f64) -> f64 {
@@ -18,13 +18,15 @@ fn logit(x: f64) -> f64 {
     (x / (1.0 - x)).ln()
 }
 
-/// θ = (logit `eff_c`, logit `eff_m`, ln(launch / 1 µs)): efficiencies stay
-/// in (0, 1) and the launch overhead positive, whatever L-BFGS tries.
+/// θ = (logit `eff_c`, logit `eff_m`, ln(launch / 1 µs), logit `eff_v`):
+/// efficiencies stay in (0, 1) and the launch overhead positive, whatever
+/// L-BFGS tries.
 pub(super) fn apply(base: &Hardware, theta: &[f64]) -> Hardware {
     Hardware {
         efficiency_compute: sigmoid(theta[0]),
         efficiency_memory: sigmoid(theta[1]),
         launch: LAUNCH_UNIT * theta[2].exp(),
+        efficiency_vector: Some(sigmoid(theta[3])),
         ..base.clone()
     }
 }
@@ -37,6 +39,7 @@ pub(super) fn theta_of(hw: &Hardware) -> Vec<f64> {
         eff(hw.efficiency_compute),
         eff(hw.efficiency_memory),
         (hw.launch.max(1e-12) / LAUNCH_UNIT).ln(),
+        eff(hw.vector_efficiency()),
     ]
 }
 
@@ -46,7 +49,7 @@ pub(super) fn theta_of(hw: &Hardware) -> Vec<f64> {
 pub(super) fn levels() -> Vec<Vec<f64>> {
     let eff = [0.03, 0.2, 0.6, 0.95].map(logit).to_vec();
     let launch = [0.1, 3.0, 100.0].map(f64::ln).to_vec();
-    vec![eff.clone(), eff, launch]
+    vec![eff.clone(), eff.clone(), launch, eff]
 }
 
 /// Σ over the calibration points and their phases of (ln predicted −

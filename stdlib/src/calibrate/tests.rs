@@ -12,6 +12,7 @@ fn cpu(ec: f64, em: f64, launch: f64) -> Hardware {
         memory: 16e9,
         efficiency_compute: ec,
         efficiency_memory: em,
+        efficiency_vector: None,
         launch,
     }
 }

@@ -54,6 +54,7 @@ pub fn from_block_in(block: &Block, dir: &Path) -> Result<Hardware, Vec<Diagnost
         memory: f64::NAN,
         efficiency_compute: DEFAULT_EFFICIENCY_COMPUTE,
         efficiency_memory: DEFAULT_EFFICIENCY_MEMORY,
+        efficiency_vector: None,
         launch: DEFAULT_LAUNCH,
     });
     hw.id.clone_from(&block.name.node);
@@ -91,6 +92,10 @@ pub fn from_block_in(block: &Block, dir: &Path) -> Result<Hardware, Vec<Diagnost
                 "memory" => (FieldKind::Memory, Some(&mut hw.memory)),
                 "efficiency.compute" => (FieldKind::Efficiency, Some(&mut hw.efficiency_compute)),
                 "efficiency.memory" => (FieldKind::Efficiency, Some(&mut hw.efficiency_memory)),
+                "efficiency.vector" => (
+                    FieldKind::Efficiency,
+                    Some(hw.efficiency_vector.insert(f64::NAN)),
+                ),
                 "launch" => (FieldKind::Launch, Some(&mut hw.launch)),
                 _ => {
                     let known = rooflaw_dsl::schema::HARDWARE_FIELDS.iter().map(|s| s.path);

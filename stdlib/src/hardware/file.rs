@@ -79,7 +79,7 @@ pub(super) fn parse(text: &str) -> Result<HardwarePreset, HardwareError> {
         .map(|v| mapping(v, "efficiency"))
         .transpose()?;
     if let Some(eff) = eff {
-        check_keys(eff, "efficiency.", &["compute", "memory"])?;
+        check_keys(eff, "efficiency.", &["compute", "memory", "vector"])?;
     }
     let optional = |v: Option<&Value>, path: &str, kind, default: f64| {
         v.map_or(Ok((default, None)), |v| field(v, path, kind))
@@ -98,6 +98,14 @@ pub(super) fn parse(text: &str) -> Result<HardwarePreset, HardwareError> {
         DEFAULT_EFFICIENCY_MEMORY,
     )?;
     sources.efficiency_memory = s;
+    let (efficiency_vector, s) = match eff.and_then(|e| e.get("vector")) {
+        Some(v) => {
+            let (v, s) = field(v, "efficiency.vector", FieldKind::Efficiency)?;
+            (Some(v), s)
+        }
+        None => (None, None),
+    };
+    sources.efficiency_vector = s;
     let (launch, s) = optional(
         top.get("launch"),
         "launch",
@@ -114,6 +122,7 @@ pub(super) fn parse(text: &str) -> Result<HardwarePreset, HardwareError> {
         memory,
         efficiency_compute,
         efficiency_memory,
+        efficiency_vector,
         launch,
     };
     Ok(HardwarePreset { hardware, sources })

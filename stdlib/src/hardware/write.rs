@@ -54,6 +54,12 @@ fn document(p: &HardwarePreset) -> Value {
             src.efficiency_memory.as_ref(),
         ),
     );
+    if let Some(v) = hw.efficiency_vector {
+        eff.insert(
+            "vector".into(),
+            field(v, FieldKind::Efficiency, src.efficiency_vector.as_ref()),
+        );
+    }
     top.insert("efficiency".into(), Value::Mapping(eff));
     top.insert(
         "launch".into(),
@@ -129,6 +135,7 @@ mod tests {
                 (a.efficiency_compute, b.efficiency_compute),
                 (a.efficiency_memory, b.efficiency_memory),
                 (a.launch, b.launch),
+                (a.vector_efficiency(), b.vector_efficiency()),
             ] {
                 assert!(close(x, y), "{}: {x} vs {y}\n{text}", a.id);
             }
@@ -136,5 +143,34 @@ mod tests {
             let json = serde_json::to_string(&to_json(&p)).unwrap();
             assert_eq!(from_yaml(&json).unwrap(), back, "{}: JSON", a.id);
         }
+    }
+
+    #[test]
+    fn element_wise_efficiency_is_optional_and_round_trips() {
+        let base = "id: t\npeak: {fp32: 1 TFLOPS}\nbandwidth: 10 GB/s\nmemory: 1 GB\n";
+        let plain = from_yaml(base).unwrap();
+        assert_eq!(plain.hardware.efficiency_vector, None);
+        assert!(!to_yaml(&plain).contains("vector"));
+        let text = format!(
+            "{base}efficiency: {{memory: 0.5, vector: {{value: 0.25, source: probe, derived: true}}}}\n"
+        );
+        let p = from_yaml(&text).unwrap();
+        assert_eq!(p.hardware.efficiency_vector, Some(0.25));
+        assert_eq!(p.hardware.vector_efficiency(), 0.25);
+        assert_eq!(
+            plain.hardware.vector_efficiency(),
+            plain.hardware.efficiency_memory
+        );
+        assert!(
+            p.sources
+                .efficiency_vector
+                .as_ref()
+                .is_some_and(|s| s.derived)
+        );
+        let back = from_yaml(&to_yaml(&p)).unwrap();
+        assert_eq!(back.hardware.efficiency_vector, Some(0.25));
+        assert_eq!(back.sources, p.sources);
+        let bad = from_yaml(&format!("{base}efficiency: {{vector: 1.5}}\n")).unwrap_err();
+        assert!(bad.to_string().contains("efficiency.vector"), "{bad}");
     }
 }

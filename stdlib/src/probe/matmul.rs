@@ -1,6 +1,6 @@
-//! Peak matmul throughput and per-op dispatch cost of candle on the CPU:
-//! the two figures of the roofline's compute side, measured through the
-//! same library the `train` and `measure` stages run on.
+//! Peak matmul throughput, element-wise bandwidth and per-op dispatch cost
+//! of candle on the CPU, measured through the same library the `train` and
+//! `measure` stages run on.
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
@@ -66,6 +66,30 @@ pub(crate) fn time_tiny_op(
     Ok(out)
 }
 
+/// Bytes per second of candle adding two `elems`-element f32 tensors, one
+/// rate per pass, counted as STREAM counts (two reads and a write per
+/// element): the rate of the element-wise kernels a forward pass is full
+/// of (norms, `RoPE`, softmax, residual adds), which candle runs on
+/// `CANDLE_NUM_THREADS` threads rather than gemm's pool.
+pub(crate) fn elementwise_rates(
+    dev: &Device,
+    elems: usize,
+    passes: usize,
+) -> candle_core::Result<Vec<f64>> {
+    let a = Tensor::randn(0f32, 1.0, elems, dev)?;
+    let b = Tensor::randn(0f32, 1.0, elems, dev)?;
+    drop(a.add(&b)?);
+    let bytes = 3.0 * 4.0 * elems as f64;
+    let mut out = Vec::with_capacity(passes);
+    for _ in 0..passes {
+        let t = Instant::now();
+        let c = std::hint::black_box(a.add(&b)?);
+        out.push(bytes / t.elapsed().as_secs_f64());
+        drop(c);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +104,8 @@ mod tests {
         assert!(t.iter().all(|s| *s > 0.0));
         let l = time_tiny_op(&Device::Cpu, 5, 10).unwrap();
         assert!(l.iter().all(|s| *s > 0.0 && *s < 1e-2));
+        let bw = elementwise_rates(&Device::Cpu, 1 << 16, 3).unwrap();
+        assert_eq!(bw.len(), 3);
+        assert!(bw.iter().all(|r| r.is_finite() && *r > 0.0));
     }
 }

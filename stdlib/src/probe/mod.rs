@@ -1,6 +1,7 @@
 //! `rooflaw hardware probe`: describe this machine from measurements — peak
-//! matmul rate per datatype, sustained memory bandwidth, per-op dispatch
-//! cost, memory capacity — as a [`HardwarePreset`] whose every value says
+//! matmul rate per datatype, sustained memory bandwidth (all cores, and
+//! candle's element-wise kernels), per-op dispatch cost, memory capacity —
+//! as a [`HardwarePreset`] whose every value says
 //! how, when and with what spread it was measured.
 //!
 //! The probe measures what candle *achieves* here (the library `train` and
@@ -153,7 +154,7 @@ pub fn probe(opts: &Options, progress: &Progress) -> Result<Probe, ProbeError> {
     if machine.memory <= 0.0 {
         return Err(ProbeError::NoMemory);
     }
-    progress.set_total((plan.passes + plan.rounds + 1) as u64, "steps");
+    progress.set_total((plan.passes + plan.rounds + 2) as u64, "steps");
     let mut r = Recorder {
         plan,
         progress,
@@ -176,6 +177,7 @@ pub fn probe(opts: &Options, progress: &Progress) -> Result<Probe, ProbeError> {
     let bandwidth = r.bandwidth(machine.cores);
     let dev = Device::Cpu;
     let peak = r.peaks(&dev)?;
+    let vector = r.vector_bandwidth(&dev, bandwidth)?;
     let launch = r.launch(&dev)?;
     r.sources.memory = Some(Source {
         source: format!("{}: MemTotal of /proc/meminfo", r.stamp),
@@ -203,6 +205,7 @@ pub fn probe(opts: &Options, progress: &Progress) -> Result<Probe, ProbeError> {
         memory: machine.memory,
         efficiency_compute: 1.0,
         efficiency_memory: 1.0,
+        efficiency_vector: Some(vector),
         launch,
     };
     progress.finish();
@@ -352,6 +355,45 @@ impl Recorder<'_> {
             return Err(ProbeError::NoMatmul(why.join("; ")));
         }
         Ok(peak)
+    }
+
+    /// candle's element-wise bandwidth as a fraction of `triad`: the
+    /// `efficiency.vector` the roofline gives norms, `RoPE` and softmax.
+    fn vector_bandwidth(&mut self, dev: &Device, triad: f64) -> Result<f64, ProbeError> {
+        self.progress.message("element-wise bandwidth (candle add)");
+        // Same footprint as one STREAM array: far past the last-level cache.
+        let bytes = stream::array_bytes(stream::last_level_cache());
+        let elems = bytes / 4;
+        let raw = matmul::elementwise_rates(dev, elems, self.plan.passes)?;
+        let rates = Spread::of(&raw);
+        let ratios: Vec<f64> = raw.iter().map(|r| (r / triad).min(1.0)).collect();
+        let spread = Spread::of(&ratios);
+        self.progress.inc(1);
+        let ratio = spread.max;
+        self.sources.efficiency_vector = Some(Source {
+            source: format!(
+                "{}: candle f32 add of two {} MiB tensors (3 words moved per element, as STREAM counts), best of {} passes, over the triad bandwidth",
+                self.stamp,
+                bytes >> 20,
+                self.plan.passes
+            ),
+            derived: true,
+            note: Some(format!(
+                "best {} against triad {}: {}; {}; `calibrate` fits this factor to measured inference latency, where it also absorbs the layout copies (transposes, masks, residual adds) the roofline does not list",
+                q(rates.max, Dim::BANDWIDTH),
+                q(triad, Dim::BANDWIDTH),
+                rates.describe(Dim::BANDWIDTH),
+                self.threads
+            )),
+        });
+        self.figures.push(Figure {
+            field: "efficiency.vector".into(),
+            value: ratio,
+            dim: Dim::NONE,
+            spread,
+            at: format!("candle add, {}", q(rates.max, Dim::BANDWIDTH)),
+        });
+        Ok(ratio)
     }
 
     /// Median per-op dispatch cost of a tiny candle op.

@@ -59,14 +59,18 @@ pub fn render_figures(data: &ReportData) -> Result<Vec<RenderedFigure>, ReportEr
 }
 
 fn figures(d: &ReportData) -> Vec<Figure> {
-    let ll = loss_latency::render(d);
-    let mut out = vec![Figure {
-        file: "loss_latency.svg",
-        id: "loss-latency",
-        heading: "Loss against latency",
-        svg: ll.svg,
-        caption: ll.caption,
-    }];
+    let mut out = Vec::new();
+    // A report of measurements or a calibration alone has no candidates.
+    if !d.candidates.is_empty() {
+        let ll = loss_latency::render(d);
+        out.push(Figure {
+            file: "loss_latency.svg",
+            id: pages::LOSS_LATENCY,
+            heading: "Loss against latency",
+            svg: ll.svg,
+            caption: ll.caption,
+        });
+    }
     if !d.roofline_ops.is_empty() {
         let name = d
             .chosen

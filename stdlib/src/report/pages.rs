@@ -153,23 +153,7 @@ fn trained_markdown(m: &mut String, rows: &[TrainedRow]) {
     if let Some(s) = trained_sentence(rows) {
         let _ = writeln!(m, "{s}\n");
     }
-    m.push('|');
-    for (name, _) in TRAINED_HEADER {
-        let _ = write!(m, " {name} |");
-    }
-    m.push_str("\n|");
-    for (_, num) in TRAINED_HEADER {
-        m.push_str(if num { " ---: |" } else { " --- |" });
-    }
-    m.push('\n');
-    for t in rows {
-        m.push('|');
-        for c in trained_cells(t) {
-            let _ = write!(m, " {} |", md_cell(&c));
-        }
-        m.push('\n');
-    }
-    m.push('\n');
+    md_table(m, &TRAINED_HEADER, rows.iter().map(trained_cells));
 }
 
 fn coefficient_cells(c: &Coefficient) -> [String; 3] {
@@ -220,11 +204,14 @@ pub(crate) fn html(d: &ReportData, figures: &[Figure], files: &[String]) -> Stri
     ] {
         let _ = write!(h, "<dt>{k}</dt><dd>{}</dd>", escape(v));
     }
-    let _ = writeln!(
-        h,
-        "<dt>Candidates</dt><dd>{}</dd></dl>",
-        super::loss_latency::group_digits(d.candidates.len())
-    );
+    if !d.candidates.is_empty() {
+        let _ = write!(
+            h,
+            "<dt>Candidates</dt><dd>{}</dd>",
+            super::loss_latency::group_digits(d.candidates.len())
+        );
+    }
+    let _ = writeln!(h, "</dl>");
     if let Some(hl) = &d.headline {
         let _ = writeln!(
             h,
@@ -256,13 +243,15 @@ pub(crate) fn html(d: &ReportData, figures: &[Figure], files: &[String]) -> Stri
         }
         h.push_str("</tbody></table>\n");
     }
-    let mut figs = figures.iter();
-    if let Some(f) = figs.next() {
-        figure_html(&mut h, f);
+    // The top designs follow the loss–latency plot they are drawn from.
+    if !has_loss_latency(figures) {
+        top_table_html(&mut h, &d.top);
     }
-    top_table_html(&mut h, &d.top);
-    for f in figs {
+    for f in figures {
         figure_html(&mut h, f);
+        if f.id == LOSS_LATENCY {
+            top_table_html(&mut h, &d.top);
+        }
         if f.id == "validation" && !d.calibration.is_empty() {
             calibration_html(&mut h, &d.calibration);
         }
@@ -412,11 +401,14 @@ pub(crate) fn markdown(d: &ReportData, figures: &[Figure], files: &[String]) -> 
     );
     let _ = writeln!(m, "- **Workload:** {}", d.workload);
     let _ = writeln!(m, "- **Objective:** {}", d.objective);
-    let _ = writeln!(
-        m,
-        "- **Candidates:** {}\n",
-        super::loss_latency::group_digits(d.candidates.len())
-    );
+    if !d.candidates.is_empty() {
+        let _ = writeln!(
+            m,
+            "- **Candidates:** {}",
+            super::loss_latency::group_digits(d.candidates.len())
+        );
+    }
+    let _ = writeln!(m);
     if let Some(hl) = &d.headline {
         let _ = writeln!(
             m,
@@ -426,49 +418,24 @@ pub(crate) fn markdown(d: &ReportData, figures: &[Figure], files: &[String]) -> 
         );
     }
     trained_markdown(&mut m, &d.trained);
-    for (k, f) in figures.iter().enumerate() {
+    if !has_loss_latency(figures) {
+        top_markdown(&mut m, &d.top);
+    }
+    for f in figures {
         let _ = writeln!(
             m,
             "## {}\n\n![{}]({})\n\n*{}*\n",
             f.heading, f.heading, f.file, f.caption
         );
-        if k == 0 && !d.top.is_empty() {
-            m.push_str("## Top designs\n\n|");
-            for (name, _) in TOP_HEADER {
-                let _ = write!(m, " {name} |");
-            }
-            m.push_str("\n|");
-            for (_, num) in TOP_HEADER {
-                m.push_str(if num { " ---: |" } else { " --- |" });
-            }
-            m.push('\n');
-            for t in &d.top {
-                m.push('|');
-                for c in top_cells(t) {
-                    let _ = write!(m, " {} |", md_cell(&c));
-                }
-                m.push('\n');
-            }
-            m.push('\n');
+        if f.id == LOSS_LATENCY {
+            top_markdown(&mut m, &d.top);
         }
         if f.id == "validation" && !d.calibration.is_empty() {
-            m.push('|');
-            for (name, _) in CALIBRATION_HEADER {
-                let _ = write!(m, " {name} |");
-            }
-            m.push_str("\n|");
-            for (_, num) in CALIBRATION_HEADER {
-                m.push_str(if num { " ---: |" } else { " --- |" });
-            }
-            m.push('\n');
-            for r in &d.calibration {
-                m.push('|');
-                for c in calibration_cells(r) {
-                    let _ = write!(m, " {} |", md_cell(&c));
-                }
-                m.push('\n');
-            }
-            m.push('\n');
+            md_table(
+                &mut m,
+                &CALIBRATION_HEADER,
+                d.calibration.iter().map(calibration_cells),
+            );
         }
         let coefficients = match f.id {
             "fit" => d.fit.as_ref(),
@@ -498,4 +465,46 @@ pub(crate) fn markdown(d: &ReportData, figures: &[Figure], files: &[String]) -> 
         let _ = writeln!(m, "- [{f}]({f})");
     }
     m
+}
+
+/// The top designs as a Markdown table; nothing when there are none.
+fn top_markdown(m: &mut String, top: &[TopRow]) {
+    if top.is_empty() {
+        return;
+    }
+    m.push_str("## Top designs\n\n");
+    md_table(m, &TOP_HEADER, top.iter().map(top_cells));
+}
+
+/// A Markdown table: a header of (name, numeric) columns, numeric ones
+/// right-aligned, and one row of cells per item; a blank line after it.
+fn md_table<R: IntoIterator<Item = String>>(
+    m: &mut String,
+    header: &[(&str, bool)],
+    rows: impl Iterator<Item = R>,
+) {
+    m.push('|');
+    for (name, _) in header {
+        let _ = write!(m, " {name} |");
+    }
+    m.push_str("\n|");
+    for (_, num) in header {
+        m.push_str(if *num { " ---: |" } else { " --- |" });
+    }
+    m.push('\n');
+    for row in rows {
+        m.push('|');
+        for c in row {
+            let _ = write!(m, " {} |", md_cell(&c));
+        }
+        m.push('\n');
+    }
+    m.push('\n');
+}
+
+/// The id of the loss–latency figure, which the top designs follow.
+pub(crate) const LOSS_LATENCY: &str = "loss-latency";
+
+fn has_loss_latency(figures: &[Figure]) -> bool {
+    figures.iter().any(|f| f.id == LOSS_LATENCY)
 }

@@ -93,7 +93,11 @@ fn write_rows<T: Serialize>(
 
 /// Writes every CSV the data has content for; returns their paths.
 pub(crate) fn write_csvs(dir: &Path, d: &ReportData) -> Result<Vec<PathBuf>, ReportError> {
-    let mut out = vec![
+    let mut out = Vec::new();
+    if d.candidates.is_empty() && d.frontiers.is_empty() && d.top.is_empty() {
+        return write_optional_csvs(dir, d, out);
+    }
+    out.extend([
         write_rows(
             dir.join("candidates.csv"),
             d.candidates.iter().map(|c| CandidateRow {
@@ -138,7 +142,16 @@ pub(crate) fn write_csvs(dir: &Path, d: &ReportData) -> Result<Vec<PathBuf>, Rep
                 loss_margin: t.loss_margin,
             }),
         )?,
-    ];
+    ]);
+    write_optional_csvs(dir, d, out)
+}
+
+/// The CSVs of the report's optional parts, appended to `out`.
+fn write_optional_csvs(
+    dir: &Path,
+    d: &ReportData,
+    mut out: Vec<PathBuf>,
+) -> Result<Vec<PathBuf>, ReportError> {
     if !d.roofline_ops.is_empty() {
         out.push(write_rows(
             dir.join("roofline_ops.csv"),

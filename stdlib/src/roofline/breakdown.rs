@@ -9,6 +9,13 @@ pub struct OpRow {
     pub name: &'static str,
     /// Instances per pass (the layer count, or 1).
     pub count: f64,
+    /// Which rates it runs at: `matmul`, `head` (the LM head's embedding
+    /// type) or `vector` (element-wise: the vector type and, where the
+    /// hardware has one, the element-wise bandwidth efficiency).
+    pub engine: &'static str,
+    /// Kernel launches of all instances (more than `count` for experts run
+    /// in a loop), each charged the hardware's launch overhead.
+    pub kernels: f64,
     /// FLOPs of all instances.
     pub flops: f64,
     pub weight_bytes: f64,
@@ -36,6 +43,8 @@ impl OpRow {
         OpRow {
             name: op.name,
             count: op.count,
+            engine: op.engine.name(),
+            kernels: op.count * op.launches,
             flops: c.flops / per,
             weight_bytes: c.weight / per,
             activation_bytes: c.act / per,

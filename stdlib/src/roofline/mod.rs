@@ -2,7 +2,8 @@
 //! output tokens in closed form, and the memory footprint.
 //!
 //! Time of one operator: max(FLOPs / (`peak·eff_c`), bytes / (`bw·eff_m`)) +
-//! launch. During decode every operator's FLOPs and bytes are affine in the
+//! launch, where element-wise operators use their own bandwidth efficiency
+//! when the hardware gives one. During decode every operator's FLOPs and bytes are affine in the
 //! context length L, so the sum over steps is an arithmetic series on each
 //! side of at most one compute/memory crossover ([`affine::sum_max`]):
 //! evaluation is O(operators), independent of the token count, and does not
@@ -32,6 +33,8 @@ struct Rates {
     head: f64,
     vector: f64,
     bandwidth: f64,
+    /// Bandwidth of the element-wise operators ([`Engine::Vector`]).
+    vector_bandwidth: f64,
     launch: f64,
 }
 
@@ -49,6 +52,7 @@ impl Rates {
             head: peak(p.embedding())?,
             vector: peak(p.vector())?,
             bandwidth: hw.bandwidth * hw.efficiency_memory,
+            vector_bandwidth: hw.bandwidth * hw.vector_efficiency(),
             launch: hw.launch,
         })
     }
@@ -58,6 +62,13 @@ impl Rates {
             Engine::Matmul => self.matmul,
             Engine::Head => self.head,
             Engine::Vector => self.vector,
+        }
+    }
+
+    fn bandwidth(&self, e: Engine) -> f64 {
+        match e {
+            Engine::Matmul | Engine::Head => self.bandwidth,
+            Engine::Vector => self.vector_bandwidth,
         }
     }
 }
@@ -101,7 +112,7 @@ impl Cost {
 
 fn prefill_cost(op: &Op, r: &Rates, s: f64) -> Cost {
     let tc = op.flops.at(s) / r.peak(op.engine);
-    let tm = op.bytes().at(s) / r.bandwidth;
+    let tm = op.bytes().at(s) / r.bandwidth(op.engine);
     let launch = op.launches * r.launch;
     Cost {
         time: op.count * (tc.max(tm) + launch),
@@ -145,7 +156,7 @@ impl Steps {
 /// With `BYTES` false only what the summary needs is summed (the hot path).
 fn decode_cost<const BYTES: bool>(op: &Op, r: &Rates, s: &Steps) -> Cost {
     let compute = op.flops.times(1.0 / r.peak(op.engine));
-    let memory = op.bytes().times(1.0 / r.bandwidth);
+    let memory = op.bytes().times(1.0 / r.bandwidth(op.engine));
     let (t, on_compute) = sum_max(compute, memory, s.first, s.last);
     let sum = |x: Affine| if BYTES { op.count * s.total(x) } else { 0.0 };
     let launch = op.launches * r.launch;

@@ -17,6 +17,16 @@ pub(crate) enum Engine {
     Vector,
 }
 
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Matmul => "matmul",
+            Engine::Head => "head",
+            Engine::Vector => "vector",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Op {
     pub name: &'static str,

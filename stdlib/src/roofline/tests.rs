@@ -25,6 +25,7 @@ fn chip(fp16: f64, int8: f64, bandwidth: f64, memory: f64) -> Hardware {
         memory,
         efficiency_compute: 1.0,
         efficiency_memory: 1.0,
+        efficiency_vector: None,
         launch: 0.0,
     }
 }
@@ -192,7 +193,7 @@ fn decode_by_loop(arch: &Architecture, hw: &Hardware, wl: &Workload) -> f64 {
                 .iter()
                 .map(|op| {
                     let tc = op.flops.at(l) / r.peak(op.engine);
-                    let tm = op.bytes().at(l) / r.bandwidth;
+                    let tm = op.bytes().at(l) / r.bandwidth(op.engine);
                     op.count * (tc.max(tm) + r.launch)
                 })
                 .sum::<f64>()
@@ -218,6 +219,7 @@ fn any_case() -> impl Strategy<Value = (Architecture, Hardware, Workload)> {
             0.3f64..1.0,
             0.3f64..1.0,
             0.0f64..2e-5,
+            proptest::option::of(0.01f64..1.0),
         ),
     )
         .prop_map(|(a, m, w, h)| {
@@ -239,10 +241,11 @@ fn any_case() -> impl Strategy<Value = (Architecture, Hardware, Workload)> {
             if unfused {
                 wl.attention = Attention::Unfused;
             }
-            let (peak, bw, ec, em, launch) = h;
+            let (peak, bw, ec, em, launch, ev) = h;
             let mut hw = chip(peak, 2.0 * peak, bw, 64e9);
             hw.efficiency_compute = ec;
             hw.efficiency_memory = em;
+            hw.efficiency_vector = ev;
             hw.launch = launch;
             (arch, hw, wl)
         })
@@ -475,4 +478,43 @@ fn looped_experts_pay_launch_per_expert_hit() {
     let a = evaluate(&dense, &hw, &wl).unwrap();
     wl.experts = crate::workload::Experts::Grouped;
     assert_eq!(a, evaluate(&dense, &hw, &wl).unwrap());
+}
+
+#[test]
+fn element_wise_efficiency_slows_only_element_wise_operators() {
+    let arch = Architecture::dense(4, 512, 8, 2, 1024);
+    let mut wl = Workload::new(1, 256, 9, prec("fp16"));
+    wl.attention = Attention::Unfused;
+    let mut hw = a100();
+    hw.efficiency_memory = 0.8;
+    let base = breakdown(&arch, &hw, &wl).unwrap();
+    // Its own figure equal to the matmuls' changes nothing.
+    hw.efficiency_vector = Some(0.8);
+    assert_eq!(breakdown(&arch, &hw, &wl).unwrap(), base);
+    hw.efficiency_vector = Some(0.08);
+    let slow = breakdown(&arch, &hw, &wl).unwrap();
+    for (a, b) in base
+        .prefill
+        .iter()
+        .zip(&slow.prefill)
+        .chain(base.decode.iter().zip(&slow.decode))
+    {
+        match a.engine {
+            // Memory-bound element-wise ops take 10× as long.
+            "vector" if a.bound == Bound::Memory => {
+                assert!(
+                    (b.time / a.time - 10.0).abs() < 1e-9,
+                    "{}: {} vs {}",
+                    a.name,
+                    b.time,
+                    a.time
+                );
+            }
+            "vector" => assert!(b.time >= a.time, "{}", a.name),
+            _ => assert_eq!(a.time, b.time, "{}", a.name),
+        }
+    }
+    assert!(
+        evaluate(&arch, &hw, &wl).unwrap().prefill > evaluate(&arch, &a100(), &wl).unwrap().prefill
+    );
 }

@@ -86,6 +86,7 @@ pub(crate) fn hardware(h: &Hardware) -> Result<(), RooflineError> {
     for (field, value) in [
         ("efficiency_compute", h.efficiency_compute),
         ("efficiency_memory", h.efficiency_memory),
+        ("efficiency_vector", h.vector_efficiency()),
     ] {
         if !(value > 0.0 && value <= 1.0) {
             return Err(RooflineError::Efficiency { field, value });

@@ -188,11 +188,13 @@ pub(crate) fn validation_json(
         "before": {
             "efficiency_compute": before.efficiency_compute,
             "efficiency_memory": before.efficiency_memory,
+            "efficiency_vector": before.vector_efficiency(),
             "launch": before.launch,
         },
         "after": {
             "efficiency_compute": c.hardware.efficiency_compute,
             "efficiency_memory": c.hardware.efficiency_memory,
+            "efficiency_vector": c.hardware.vector_efficiency(),
             "launch": c.hardware.launch,
         },
         "objective": c.objective,
@@ -225,7 +227,7 @@ impl StageKind for Calibrate {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn resolve(&self, stage: &Stage, spec: &Spec) -> Result<Value, Vec<Diagnostic>> {

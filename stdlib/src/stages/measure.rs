@@ -5,8 +5,11 @@
 //! A map stage: one cached item per (architecture, precision of the
 //! workload), keyed on this machine ([`crate::machine::Machine`]) so another
 //! machine measures again, and adding candidates measures only the new
-//! ones. It is exclusive: the engine runs it alone and its items one at a
-//! time, so timings never share the machine with other stages.
+//! ones. It is exclusive: the engine runs it alone, so timings never share
+//! the machine with other stages, and its uncached items run together with
+//! their repeats interleaved (round r times every architecture once), so a
+//! burst of load from elsewhere slows one run of each rather than every run
+//! of one.
 //!
 //! Output: a table of kind `measurements`, one row per item, as
 //! [`crate::measure::table`] writes it:
@@ -35,7 +38,7 @@ use serde_json::{Value, json};
 use super::{args, candidates};
 use crate::arch::Architecture;
 use crate::measure::{
-    Measurement, Plan, Row, default_device, device_label, dtype_for, measure, table,
+    Job, Measurement, Plan, Row, default_device, device_label, dtype_for, measure_all, table,
 };
 use crate::workload::Workload;
 
@@ -106,7 +109,7 @@ impl StageKind for Measure {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn resolve(&self, stage: &Stage, spec: &Spec) -> Result<Value, Vec<Diagnostic>> {
@@ -189,38 +192,20 @@ impl MapStage for Measure {
     }
 
     fn run_item(&self, ctx: &RunCtx, item: &Value) -> Result<Artifact, StageError> {
-        let arch: Architecture = parse(&item["arch"])?;
-        let precision: crate::Precision = parse(&item["precision"])?;
-        let plan: Plan = parse(&item["plan"])?;
-        let label = format!(
-            "{} {}",
-            crate::train::model::label(&arch),
-            precision.label()
-        );
-        let dtype = dtype_for(&precision).map_err(StageError::new)?;
-        let mut cancelled = false;
-        let m = measure(&arch, &plan, dtype, &default_device(), &mut |p| {
-            ctx.progress.message(format!(
-                "{label}: {} {}/{}",
-                if p.warmup { "warm-up" } else { "run" },
-                p.run,
-                p.runs
-            ));
-            cancelled |= ctx.cancelled();
-        })
-        .map_err(|e| StageError::new(format!("{label}: {e}")))?;
-        if cancelled {
-            return Err(StageError::new("cancelled"));
+        self.run_items(&[(ctx, item)]).remove(0)
+    }
+
+    /// All uncached items at once, their timed runs interleaved
+    /// ([`crate::measure::measure_all`]), holding at most a quarter of
+    /// this machine's memory in models at a time.
+    fn run_items(&self, items: &[(&RunCtx, &Value)]) -> Vec<Result<Artifact, StageError>> {
+        match measure_items(items) {
+            Ok(v) => v.into_iter().map(Ok).collect(),
+            Err(e) => items
+                .iter()
+                .map(|_| Err(StageError::new(e.0.clone())))
+                .collect(),
         }
-        Ok(Artifact::json(
-            "measurement",
-            json!({
-                "arch": item["arch"],
-                "precision": precision.label(),
-                "plan": item["plan"],
-                "result": args::json(&m),
-            }),
-        ))
     }
 
     fn combine(
@@ -253,4 +238,63 @@ impl MapStage for Measure {
             .insert("environment".into(), self.environment(params));
         Ok(Artifact::table(KIND, t))
     }
+}
+
+fn measure_items(items: &[(&RunCtx, &Value)]) -> Result<Vec<Artifact>, StageError> {
+    let Some((ctx, _)) = items.first() else {
+        return Ok(Vec::new());
+    };
+    let mut parsed = Vec::with_capacity(items.len());
+    for (_, item) in items {
+        let arch: Architecture = parse(&item["arch"])?;
+        let precision: crate::Precision = parse(&item["precision"])?;
+        let plan: Plan = parse(&item["plan"])?;
+        let dtype = dtype_for(&precision).map_err(StageError::new)?;
+        let label = format!(
+            "{} {}",
+            crate::train::model::label(&arch),
+            precision.label()
+        );
+        parsed.push((arch, precision, plan, dtype, label));
+    }
+    let jobs: Vec<Job> = parsed
+        .iter()
+        .map(|(arch, _, plan, dtype, _)| Job {
+            arch,
+            plan,
+            dtype: *dtype,
+        })
+        .collect();
+    let memory = crate::machine::Machine::this().memory / 4.0;
+    let mut cancelled = false;
+    let ms = measure_all(&jobs, &default_device(), memory, &mut |p| {
+        ctx.progress.message(format!(
+            "{}: {} {}/{}",
+            parsed[p.item].4,
+            if p.warmup { "warm-up" } else { "run" },
+            p.run,
+            p.runs
+        ));
+        cancelled |= ctx.cancelled();
+    })
+    .map_err(|e| StageError::new(e.to_string()))?;
+    if cancelled {
+        return Err(StageError::new("cancelled"));
+    }
+    Ok(items
+        .iter()
+        .zip(&parsed)
+        .zip(ms)
+        .map(|(((_, item), (_, precision, ..)), m)| {
+            Artifact::json(
+                "measurement",
+                json!({
+                    "arch": item["arch"],
+                    "precision": precision.label(),
+                    "plan": item["plan"],
+                    "result": args::json(&m),
+                }),
+            )
+        })
+        .collect())
 }

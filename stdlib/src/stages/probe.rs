@@ -36,7 +36,7 @@ impl StageKind for Probe {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn resolve(&self, stage: &Stage, _: &Spec) -> Result<Value, Vec<Diagnostic>> {

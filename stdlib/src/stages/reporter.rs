@@ -327,6 +327,7 @@ fn fill_calibration(data: &mut ReportData, hw: &Value, c: &Value) {
         coefficients: vec![
             coefficient("efficiency_compute", after("efficiency_compute")),
             coefficient("efficiency_memory", after("efficiency_memory")),
+            coefficient("efficiency_vector", after("efficiency_vector")),
             coefficient("launch (µs)", after("launch") * 1e6),
         ],
     });
@@ -356,7 +357,7 @@ fn fill_calibration(data: &mut ReportData, hw: &Value, c: &Value) {
         }
     }
     data.notes.push(format!(
-        "Calibrated on {} of {} measured runs ({}; seed {}): efficiency compute {:.3} → {:.3}, memory {:.3} → {:.3}, launch {:.2} → {:.2} µs.",
+        "Calibrated on {} of {} measured runs ({}; seed {}): efficiency compute {:.3} → {:.3}, memory {:.3} → {:.3}, element-wise {:.3} → {:.3}, launch {:.2} → {:.2} µs.",
         c["train"].as_array().map_or(0, Vec::len),
         c["samples"].as_u64().unwrap_or(0),
         c["device"].as_str().filter(|d| !d.is_empty()).unwrap_or("device not recorded"),
@@ -365,6 +366,8 @@ fn fill_calibration(data: &mut ReportData, hw: &Value, c: &Value) {
         after("efficiency_compute"),
         before("efficiency_memory"),
         after("efficiency_memory"),
+        before("efficiency_vector"),
+        after("efficiency_vector"),
         before("launch") * 1e6,
         after("launch") * 1e6,
     ));
