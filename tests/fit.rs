@@ -179,6 +179,13 @@ report f, b to "out"
         assert!((got - want).abs() <= 0.01 * want, "{name}: {got} vs {want}");
     }
     assert!(fit["holdout"]["r2"].as_f64().unwrap() > 0.999);
+    // 20% of 30 runs held out, and drawn hollow in the report's scatter.
+    assert_eq!(fit["heldout"].as_array().unwrap().len(), 6);
+    let svg = std::fs::read_to_string(dir.path().join("out/fit_loss.svg")).unwrap();
+    assert!(
+        svg.contains("id=\"points-heldout\" class=\"agreement\" data-points=\"6\""),
+        "{svg}"
+    );
 
     // Every searched design is scored with the fitted custom law, and the
     // inline baseline is compared with at its own latency.

@@ -96,6 +96,38 @@ pub struct Param {
     pub doc: &'static str,
 }
 
+impl Param {
+    /// What the stage works on: required, and may be given first without
+    /// its name (`fit(runs, ...)`).
+    pub fn input(name: &'static str, ty: ParamType, doc: &'static str) -> Param {
+        Param {
+            name,
+            ty,
+            required: true,
+            positional: true,
+            doc,
+        }
+    }
+
+    /// A named argument the stage cannot do without (`hardware: h`).
+    pub fn required(name: &'static str, ty: ParamType, doc: &'static str) -> Param {
+        Param {
+            required: true,
+            positional: false,
+            ..Param::input(name, ty, doc)
+        }
+    }
+
+    /// A named argument with a default, which `doc` states.
+    pub fn optional(name: &'static str, ty: ParamType, doc: &'static str) -> Param {
+        Param {
+            required: false,
+            positional: false,
+            ..Param::input(name, ty, doc)
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Signature {
     pub kind: &'static str,

@@ -60,6 +60,9 @@ pub struct FitResult {
     pub law: Law,
     pub train: Stats,
     pub holdout: Option<Stats>,
+    /// Indices of the points held out of the fit (ascending).
+    #[serde(default)]
+    pub heldout: Vec<usize>,
     /// Per coefficient, the 2.5th and 97.5th bootstrap percentiles.
     pub intervals: Option<Vec<(f64, f64)>>,
     /// The best start stopped on its own tolerances, not on the iteration cap.
@@ -175,6 +178,7 @@ pub fn fit(points: &[Point], form: &Form, opts: &FitOptions) -> Result<FitResult
         law,
         train: train_stats,
         holdout: hold_stats,
+        heldout: hold,
         intervals,
         converged: best.converged,
         gradient_norm,

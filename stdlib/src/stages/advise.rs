@@ -15,57 +15,43 @@ pub(crate) struct Advise(Signature);
 
 impl Advise {
     pub(crate) fn new() -> Self {
-        let p = |name, ty, required, doc| Param {
-            name,
-            ty,
-            required,
-            positional: false,
-            doc,
-        };
         Self(Signature {
             kind: "advise",
             doc: "The paper's closed-form optimum (depth, FFN ratio, GQA, MoE sparsity) for a chip, workload and budget.",
             params: vec![
-                p(
+                Param::required(
                     "hardware",
                     args::hardware_type(),
-                    true,
                     "the chip: a hardware block, or a probe or calibrate stage",
                 ),
-                p(
+                Param::required(
                     "workload",
                     ParamType::Workload,
-                    true,
                     "the workload (its first precision)",
                 ),
-                p(
+                Param::required(
                     "budget",
                     ParamType::Budget,
-                    true,
                     "prefill/decode latency and memory limits",
                 ),
-                p(
+                Param::required(
                     "law",
                     ParamType::Stage,
-                    true,
                     "a law stage of the sun2026 form (published or fitted)",
                 ),
-                p(
+                Param::optional(
                     "widths",
                     ParamType::List(Box::new(ParamType::Number(Dim::NONE))),
-                    false,
                     "widths d to solve at (default 1024, 2048)",
                 ),
-                p(
+                Param::optional(
                     "experts",
                     ParamType::Integer,
-                    false,
                     "most experts allowed, so ρ_min = 1/experts (default 16)",
                 ),
-                p(
+                Param::optional(
                     "best",
                     ParamType::Stage,
-                    false,
                     "a search stage whose best design to show alongside",
                 ),
             ],

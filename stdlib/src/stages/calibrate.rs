@@ -27,37 +27,26 @@ pub(crate) struct Calibrate(Signature);
 
 impl Calibrate {
     pub(crate) fn new() -> Self {
-        let p = |name, ty, doc| Param {
-            name,
-            ty,
-            required: false,
-            positional: false,
-            doc,
-        };
         Self(Signature {
             kind: "calibrate",
             doc: "Predicted against measured latency, and the hardware's efficiencies and launch overhead fitted to a calibration half of the measurements.",
             params: vec![
-                Param {
-                    name: "measurements",
-                    ty: ParamType::Stage,
-                    required: true,
-                    positional: true,
-                    doc: "a measure stage (or measurements of a CSV it exported)",
-                },
-                Param {
-                    name: "hardware",
-                    ty: args::hardware_type(),
-                    required: true,
-                    positional: false,
-                    doc: "the hardware to calibrate: a hardware block, or a probe or calibrate stage",
-                },
-                p(
+                Param::input(
+                    "measurements",
+                    ParamType::Stage,
+                    "a measure stage (or measurements of a CSV it exported)",
+                ),
+                Param::required(
+                    "hardware",
+                    args::hardware_type(),
+                    "the hardware to calibrate: a hardware block, or a probe or calibrate stage",
+                ),
+                Param::optional(
                     "holdout",
                     ParamType::Number(Dim::NONE),
                     "fraction of architectures held out to judge the fit (default 0.5)",
                 ),
-                p(
+                Param::optional(
                     "seed",
                     ParamType::Integer,
                     "seed of the calibration/held-out split (default 0)",

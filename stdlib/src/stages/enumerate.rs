@@ -16,13 +16,11 @@ impl Enumerate {
         Self(Signature {
             kind: "enumerate",
             doc: "Every architecture of a search space, with derived fields and `require` constraints applied.",
-            params: vec![Param {
-                name: "space",
-                ty: ParamType::Space,
-                required: true,
-                positional: true,
-                doc: "the space to enumerate",
-            }],
+            params: vec![Param::input(
+                "space",
+                ParamType::Space,
+                "the space to enumerate",
+            )],
         })
     }
 }

@@ -15,52 +15,39 @@ pub(crate) struct Fit(Signature);
 
 impl Fit {
     pub(crate) fn new() -> Self {
-        let p = |name, ty, doc| Param {
-            name,
-            ty,
-            required: false,
-            positional: false,
-            doc,
-        };
         Self(Signature {
             kind: "fit",
             doc: "Fit a loss law to measured losses (log-space Huber, L-BFGS from a grid of starts).",
             params: vec![
-                Param {
-                    name: "runs",
-                    ty: ParamType::Stage,
-                    required: true,
-                    positional: true,
-                    doc: "a train or measurements stage",
-                },
-                p(
+                Param::input("runs", ParamType::Stage, "a train or measurements stage"),
+                Param::optional(
                     "form",
                     ParamType::Either(vec![ParamType::Enum(fit_form::FORMS), ParamType::Expr]),
                     "the law's form: sun2026 (default), chinchilla, or an expression over law \
                      variables and the coefficients of `coefs`",
                 ),
-                p(
+                Param::optional(
                     "coefs",
                     ParamType::Map,
                     "a custom form's coefficients and their bounds: `{ e: 0 .. 10, alpha: 0 .. 2 }`",
                 ),
-                p(
+                Param::optional(
                     "huber",
                     ParamType::Number(Dim::NONE),
                     "Huber δ on log-loss residuals (default 1e-3)",
                 ),
-                p("starts", ParamType::Integer, "L-BFGS starts (default 256)"),
-                p(
+                Param::optional("starts", ParamType::Integer, "L-BFGS starts (default 256)"),
+                Param::optional(
                     "holdout",
                     ParamType::Number(Dim::NONE),
                     "fraction of runs held out (default 0.2)",
                 ),
-                p(
+                Param::optional(
                     "bootstrap",
                     ParamType::Integer,
                     "bootstrap resamples for 95% intervals (default 200)",
                 ),
-                p(
+                Param::optional(
                     "seed",
                     ParamType::Integer,
                     "seed of the holdout split and bootstrap (default 0)",
@@ -106,7 +93,8 @@ impl StageKind for Fit {
 
     fn version(&self) -> u32 {
         // 2: custom forms (the `form` parameter may be a form object).
-        2
+        // 3: the output names the held-out points.
+        3
     }
 
     fn resolve(&self, stage: &Stage, _: &Spec) -> Result<Value, Vec<Diagnostic>> {
@@ -169,6 +157,7 @@ impl StageKind for Fit {
                 "intervals": r.intervals,
                 "train": args::json(&r.train),
                 "holdout": r.holdout.as_ref().map(args::json),
+                "heldout": r.heldout,
                 "converged": r.converged,
                 "gradient_norm": r.gradient_norm,
                 "measured": pts.iter().map(|p| p.loss).collect::<Vec<_>>(),
@@ -185,13 +174,11 @@ impl Measurements {
         Self(Signature {
             kind: "measurements",
             doc: "A CSV of runs measured elsewhere (one row per run; columns named after law variables or architecture fields, plus `loss`).",
-            params: vec![Param {
-                name: "file",
-                ty: ParamType::Str,
-                required: true,
-                positional: true,
-                doc: "path, relative to the pipeline file",
-            }],
+            params: vec![Param::input(
+                "file",
+                ParamType::Str,
+                "path, relative to the pipeline file",
+            )],
         })
     }
 }

@@ -17,30 +17,21 @@ impl LawStage {
             kind: "law",
             doc: "A loss law: a published preset or the output of a `fit` stage.",
             params: vec![
-                Param {
-                    name: "source",
-                    ty: ParamType::Either(vec![
-                        ParamType::Preset(PresetKind::Law),
-                        ParamType::Stage,
-                    ]),
-                    required: true,
-                    positional: true,
-                    doc: "a preset name (sun2026, hoffmann2022, besiroglu2024) or a fit stage",
-                },
-                Param {
-                    name: "extrapolate",
-                    ty: ParamType::Bool,
-                    required: false,
-                    positional: false,
-                    doc: "predict outside the law's validated range",
-                },
-                Param {
-                    name: "tokens",
-                    ty: ParamType::Number(Dim::TOKENS),
-                    required: false,
-                    positional: false,
-                    doc: "training tokens, for laws in parameters and tokens (Chinchilla)",
-                },
+                Param::input(
+                    "source",
+                    ParamType::Either(vec![ParamType::Preset(PresetKind::Law), ParamType::Stage]),
+                    "a preset name (sun2026, hoffmann2022, besiroglu2024) or a fit stage",
+                ),
+                Param::optional(
+                    "extrapolate",
+                    ParamType::Bool,
+                    "predict outside the law's validated range",
+                ),
+                Param::optional(
+                    "tokens",
+                    ParamType::Number(Dim::TOKENS),
+                    "training tokens, for laws in parameters and tokens (Chinchilla)",
+                ),
             ],
         })
     }

@@ -48,50 +48,33 @@ pub(crate) struct Measure(Signature);
 
 impl Measure {
     pub(crate) fn new() -> Self {
-        let p = |name, ty, required, positional, doc| Param {
-            name,
-            ty,
-            required,
-            positional,
-            doc,
-        };
         Self(Signature {
             kind: "measure",
-            doc: "Run every candidate for real (candle, KV cache) and time prefill and decode: median, min and max over repeats.",
+            doc: "Run every candidate for real (candle, KV cache) and time prefill and decode, the candidates' runs interleaved: median, min and max over repeats.",
             params: vec![
-                p(
+                Param::input(
                     "candidates",
                     ParamType::Stage,
-                    true,
-                    true,
                     "candidates (usually a sample stage)",
                 ),
-                p(
+                Param::required(
                     "workload",
                     ParamType::Workload,
-                    true,
-                    false,
                     "batch, prompt, generated tokens; one measurement per precision (fp32, fp16, bf16)",
                 ),
-                p(
+                Param::optional(
                     "repeats",
                     ParamType::Integer,
-                    false,
-                    false,
                     "timed runs per architecture (default 5)",
                 ),
-                p(
+                Param::optional(
                     "warmup",
                     ParamType::Integer,
-                    false,
-                    false,
                     "untimed runs first (default 1)",
                 ),
-                p(
+                Param::optional(
                     "seed",
                     ParamType::Integer,
-                    false,
-                    false,
                     "seed of the random weights and token ids (default 0)",
                 ),
             ],

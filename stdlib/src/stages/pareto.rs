@@ -21,27 +21,17 @@ impl Pareto {
             kind: "pareto",
             doc: "The loss–latency Pareto frontier of evaluated candidates, one per precision.",
             params: vec![
-                Param {
-                    name: "latency",
-                    ty: ParamType::OneOrMany(Box::new(ParamType::Stage)),
-                    required: true,
-                    positional: true,
-                    doc: "roofline stage(s)",
-                },
-                Param {
-                    name: "law",
-                    ty: ParamType::Stage,
-                    required: true,
-                    positional: true,
-                    doc: "a law stage",
-                },
-                Param {
-                    name: "objective",
-                    ty: ParamType::Enum(Objective::NAMES),
-                    required: false,
-                    positional: false,
-                    doc: "which latency (default total)",
-                },
+                Param::input(
+                    "latency",
+                    ParamType::OneOrMany(Box::new(ParamType::Stage)),
+                    "roofline stage(s)",
+                ),
+                Param::input("law", ParamType::Stage, "a law stage"),
+                Param::optional(
+                    "objective",
+                    ParamType::Enum(Objective::NAMES),
+                    "which latency (default total)",
+                ),
             ],
         })
     }

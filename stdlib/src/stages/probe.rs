@@ -19,13 +19,11 @@ impl Probe {
         Self(Signature {
             kind: "probe",
             doc: "Measure this machine (matmul peaks, memory bandwidth, per-op overhead) as a hardware description.",
-            params: vec![Param {
-                name: "quick",
-                ty: ParamType::Bool,
-                required: false,
-                positional: false,
-                doc: "about a second instead of about ten; small matmuls may not reach the roof",
-            }],
+            params: vec![Param::optional(
+                "quick",
+                ParamType::Bool,
+                "about a second instead of about ten; small matmuls may not reach the roof",
+            )],
         })
     }
 }

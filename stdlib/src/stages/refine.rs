@@ -23,50 +23,29 @@ const POOL: u64 = 20_000;
 
 impl Refine {
     pub(crate) fn new() -> Self {
-        let p = |name, ty, required, doc| Param {
-            name,
-            ty,
-            required,
-            positional: false,
-            doc,
-        };
         Self(Signature {
             kind: "refine",
             doc: "Adaptive loss–latency frontier search over a space too large to enumerate (paper §4.3.1).",
             params: vec![
-                Param {
-                    name: "space",
-                    ty: ParamType::Space,
-                    required: true,
-                    positional: true,
-                    doc: "the search space",
-                },
-                p(
+                Param::input("space", ParamType::Space, "the search space"),
+                Param::required(
                     "hardware",
                     args::hardware_type(),
-                    true,
                     "the chip: a hardware block, or a probe or calibrate stage",
                 ),
-                p("workload", ParamType::Workload, true, "the workload"),
-                p("law", ParamType::Stage, true, "a law stage"),
-                p(
+                Param::required("workload", ParamType::Workload, "the workload"),
+                Param::required("law", ParamType::Stage, "a law stage"),
+                Param::optional(
                     "objective",
                     ParamType::Enum(Objective::NAMES),
-                    false,
                     "which latency (default total)",
                 ),
-                p(
+                Param::optional(
                     "start",
                     ParamType::Integer,
-                    false,
                     "Latin-hypercube starting designs (default 64)",
                 ),
-                p(
-                    "seed",
-                    ParamType::Integer,
-                    false,
-                    "seed of the start (default 0)",
-                ),
+                Param::optional("seed", ParamType::Integer, "seed of the start (default 0)"),
             ],
         })
     }

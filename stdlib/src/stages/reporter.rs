@@ -267,15 +267,17 @@ fn fill_fit(data: &mut ReportData, v: &Value) {
     let predicted = v["predicted"].as_array().cloned().unwrap_or_default();
     let intervals: Vec<(f64, f64)> =
         serde_json::from_value(v["intervals"].clone()).unwrap_or_default();
+    let heldout: Vec<usize> = serde_json::from_value(v["heldout"].clone()).unwrap_or_default();
     data.fit = Some(FitView {
         points: measured
             .iter()
             .zip(&predicted)
-            .filter_map(|(m, p)| {
+            .enumerate()
+            .filter_map(|(i, (m, p))| {
                 Some(FitPoint {
                     measured: m.as_f64()?,
                     predicted: p.as_f64()?,
-                    heldout: false,
+                    heldout: heldout.contains(&i),
                     label: String::new(),
                 })
             })

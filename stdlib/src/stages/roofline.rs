@@ -21,27 +21,21 @@ impl Roofline {
             kind: "roofline",
             doc: "Predicted prefill, decode and total latency and the memory footprint of each candidate.",
             params: vec![
-                Param {
-                    name: "candidates",
-                    ty: ParamType::Stage,
-                    required: true,
-                    positional: true,
-                    doc: "candidates (enumerate or sample)",
-                },
-                Param {
-                    name: "hardware",
-                    ty: args::hardware_type(),
-                    required: true,
-                    positional: false,
-                    doc: "the chip: a hardware block, or a probe or calibrate stage",
-                },
-                Param {
-                    name: "workload",
-                    ty: ParamType::Workload,
-                    required: true,
-                    positional: false,
-                    doc: "batch, prompt, generated tokens, precisions",
-                },
+                Param::input(
+                    "candidates",
+                    ParamType::Stage,
+                    "candidates (enumerate or sample)",
+                ),
+                Param::required(
+                    "hardware",
+                    args::hardware_type(),
+                    "the chip: a hardware block, or a probe or calibrate stage",
+                ),
+                Param::required(
+                    "workload",
+                    ParamType::Workload,
+                    "batch, prompt, generated tokens, precisions",
+                ),
             ],
         })
     }

@@ -18,34 +18,14 @@ impl Sample {
             kind: "sample",
             doc: "Choose n candidates to train, deterministically from a seed.",
             params: vec![
-                Param {
-                    name: "candidates",
-                    ty: ParamType::Stage,
-                    required: true,
-                    positional: true,
-                    doc: "candidates to choose from",
-                },
-                Param {
-                    name: "n",
-                    ty: ParamType::Integer,
-                    required: true,
-                    positional: true,
-                    doc: "how many",
-                },
-                Param {
-                    name: "by",
-                    ty: ParamType::Enum(METHODS),
-                    required: false,
-                    positional: false,
-                    doc: "sampling method (default latin_hypercube)",
-                },
-                Param {
-                    name: "seed",
-                    ty: ParamType::Integer,
-                    required: false,
-                    positional: false,
-                    doc: "random seed (default 0)",
-                },
+                Param::input("candidates", ParamType::Stage, "candidates to choose from"),
+                Param::input("n", ParamType::Integer, "how many"),
+                Param::optional(
+                    "by",
+                    ParamType::Enum(METHODS),
+                    "sampling method (default latin_hypercube)",
+                ),
+                Param::optional("seed", ParamType::Integer, "random seed (default 0)"),
             ],
         })
     }

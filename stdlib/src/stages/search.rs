@@ -22,51 +22,32 @@ impl Search {
             kind: "search",
             doc: "The lowest-loss designs within a budget, and the comparison with a baseline model.",
             params: vec![
-                Param {
-                    name: "designs",
-                    ty: ParamType::Stage,
-                    required: true,
-                    positional: true,
-                    doc: "a pareto stage, or a roofline stage with `law:`",
-                },
-                Param {
-                    name: "budget",
-                    ty: ParamType::Budget,
-                    required: false,
-                    positional: false,
-                    doc: "latency and memory limits",
-                },
-                Param {
-                    name: "baseline",
-                    ty: ParamType::Either(vec![
-                        ParamType::Preset(PresetKind::Model),
-                        ParamType::Map,
-                    ]),
-                    required: false,
-                    positional: false,
-                    doc: "a model preset, or a shape `{ layers: 3, width: 112, ... }` with a space's field names, to compare with",
-                },
-                Param {
-                    name: "law",
-                    ty: ParamType::Stage,
-                    required: false,
-                    positional: false,
-                    doc: "a law stage, when `designs` has no loss column",
-                },
-                Param {
-                    name: "objective",
-                    ty: ParamType::Enum(Objective::NAMES),
-                    required: false,
-                    positional: false,
-                    doc: "latency for the comparison (default: the frontier's)",
-                },
-                Param {
-                    name: "top",
-                    ty: ParamType::Integer,
-                    required: false,
-                    positional: false,
-                    doc: "how many designs to keep (default 5)",
-                },
+                Param::input(
+                    "designs",
+                    ParamType::Stage,
+                    "a pareto stage, or a roofline stage with `law:`",
+                ),
+                Param::optional("budget", ParamType::Budget, "latency and memory limits"),
+                Param::optional(
+                    "baseline",
+                    ParamType::Either(vec![ParamType::Preset(PresetKind::Model), ParamType::Map]),
+                    "a model preset, or a shape `{ layers: 3, width: 112, ... }` with a space's field names, to compare with",
+                ),
+                Param::optional(
+                    "law",
+                    ParamType::Stage,
+                    "a law stage, when `designs` has no loss column",
+                ),
+                Param::optional(
+                    "objective",
+                    ParamType::Enum(Objective::NAMES),
+                    "latency for the comparison (default: the frontier's)",
+                ),
+                Param::optional(
+                    "top",
+                    ParamType::Integer,
+                    "how many designs to keep (default 5)",
+                ),
             ],
         })
     }

@@ -18,20 +18,8 @@ impl Sleep {
             kind: "sleep",
             doc: "Test only: wait, then emit the time waited.",
             params: vec![
-                Param {
-                    name: "time",
-                    ty: ParamType::Number(Dim::TIME),
-                    required: true,
-                    positional: true,
-                    doc: "how long",
-                },
-                Param {
-                    name: "after",
-                    ty: ParamType::Stage,
-                    required: false,
-                    positional: false,
-                    doc: "an upstream stage",
-                },
+                Param::input("time", ParamType::Number(Dim::TIME), "how long"),
+                Param::optional("after", ParamType::Stage, "an upstream stage"),
             ],
         })
     }

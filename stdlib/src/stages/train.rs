@@ -22,51 +22,42 @@ pub(crate) struct Train {
 
 impl Train {
     pub(crate) fn new() -> Self {
-        let p = |name, ty, doc| Param {
-            name,
-            ty,
-            required: false,
-            positional: false,
-            doc,
-        };
         Self {
             sig: Signature {
                 kind: "train",
                 doc: "Train every candidate on a corpus and measure its validation loss (one cached run per architecture).",
                 params: vec![
-                    Param {
-                        name: "candidates",
-                        ty: ParamType::Stage,
-                        required: true,
-                        positional: true,
-                        doc: "a sample stage, or a search stage: its baseline and best designs",
-                    },
-                    p(
+                    Param::input(
+                        "candidates",
+                        ParamType::Stage,
+                        "a sample stage, or a search stage: its baseline and best designs",
+                    ),
+                    Param::optional(
                         "corpus",
                         ParamType::Preset(PresetKind::Corpus),
                         "the corpus (default \"sotu\", the State of the Union addresses)",
                     ),
-                    p(
+                    Param::optional(
                         "tokens",
                         ParamType::Number(Dim::TOKENS),
                         "training tokens per run (default 1M)",
                     ),
-                    p(
+                    Param::optional(
                         "seq_len",
                         ParamType::Integer,
                         "sequence length (default 128)",
                     ),
-                    p(
+                    Param::optional(
                         "batch",
                         ParamType::Integer,
                         "sequences per step (default 16)",
                     ),
-                    p(
+                    Param::optional(
                         "lr",
                         ParamType::Number(Dim::NONE),
                         "peak learning rate (default 1e-3)",
                     ),
-                    p(
+                    Param::optional(
                         "seed",
                         ParamType::Integer,
                         "seed of initialisation and batches (default 0)",
