@@ -216,7 +216,8 @@ fn sample(n: usize) -> ReportData {
         frontiers,
         top,
         roofline_ops: ops,
-        fit: Some(FitView {
+        fits: vec![FitView {
+            name: "law_fit".into(),
             points: fit_points,
             r2_train: Some(0.975),
             r2_holdout: Some(0.952),
@@ -234,8 +235,9 @@ fn sample(n: usize) -> ReportData {
                     ci_high: None,
                 },
             ],
-        }),
+        }],
         validation: Some(FitView {
+            name: "cal".into(),
             points: val_points,
             r2_train: Some(0.91),
             r2_holdout: None,
@@ -547,4 +549,32 @@ fn sample_report_for_eyes() {
     let dir = target.join("report-sample");
     let written = write_report(&dir, &sample(200_000)).unwrap();
     assert!(written.iter().all(|p| p.exists()));
+}
+
+#[test]
+fn several_fits_get_a_plot_and_a_table_each() {
+    let mut data = sample(200);
+    let mut second = data.fits[0].clone();
+    second.name = "params_fit".into();
+    second.coefficients[0].name = "E2".into();
+    data.fits.push(second);
+    let dir = tempfile::tempdir().unwrap();
+    write_report(dir.path(), &data).unwrap();
+    for f in [
+        "fit_loss_law_fit.svg",
+        "fit_loss_params_fit.svg",
+        "fit_law_fit.csv",
+        "fit_params_fit.csv",
+    ] {
+        assert!(dir.path().join(f).exists(), "{f}");
+    }
+    assert!(!dir.path().join("fit_loss.svg").exists());
+    let md = read(&dir.path().join("summary.md"));
+    assert!(
+        md.contains("## Loss law `params_fit`: predicted against measured"),
+        "{md}"
+    );
+    assert!(md.contains("| E2 |") && md.contains("| E |"), "{md}");
+    let html = read(&dir.path().join("index.html"));
+    assert!(html.contains("id=\"fig-fit-law_fit\"") && html.contains("id=\"fig-fit-params_fit\""));
 }

@@ -28,8 +28,9 @@ pub struct ReportData {
     pub headline: Option<Headline>,
     /// Operators of the chosen design, for the roofline chart.
     pub roofline_ops: Vec<OpPoint>,
-    /// Predicted against measured loss.
-    pub fit: Option<FitView>,
+    /// Predicted against measured loss, one view per reported fit.
+    #[serde(default)]
+    pub fits: Vec<FitView>,
     /// Predicted against measured latency, in seconds.
     pub validation: Option<FitView>,
     /// Latency errors before and after calibration, per split and phase;
@@ -212,6 +213,9 @@ pub struct Coefficient {
 /// validation).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FitView {
+    /// The stage it came from; names the plot when there are several.
+    #[serde(default)]
+    pub name: String,
     pub points: Vec<FitPoint>,
     pub r2_train: Option<f64>,
     pub r2_holdout: Option<f64>,
@@ -296,10 +300,16 @@ impl ReportData {
             positive(|| format!("{} achieved_flops", at()), op.achieved_flops)?;
             finite(|| format!("{} time_s", at()), op.time_s)?;
         }
-        if let Some(fit) = &self.fit {
+        for fit in &self.fits {
             for (i, p) in fit.points.iter().enumerate() {
-                finite(|| format!("fit point {i} measured"), p.measured)?;
-                finite(|| format!("fit point {i} predicted"), p.predicted)?;
+                finite(
+                    || format!("fit {} point {i} measured", fit.name),
+                    p.measured,
+                )?;
+                finite(
+                    || format!("fit {} point {i} predicted", fit.name),
+                    p.predicted,
+                )?;
             }
         }
         if let Some(v) = &self.validation {

@@ -5,10 +5,12 @@
 //! `write_report(dir, &data)` writes into `dir`:
 //! - `index.html`: every figure inline, CSS inline, no script, no external URL;
 //! - `summary.md`: headline, top table, links to the SVG files;
-//! - `loss_latency.svg`, `roofline.svg` (when operators are given),
-//!   `fit_loss.svg` and `validation_latency.svg` (when those views are given);
-//! - `candidates.csv`, `frontier.csv`, `top.csv`, and `roofline_ops.csv`,
-//!   `fit.csv`, `validation_latency.csv` when present;
+//! - `loss_latency.svg` (when there are candidates), `roofline.svg` (when
+//!   operators are given), `fit_loss.svg` and `validation_latency.svg` (when
+//!   those views are given; with several fits, `fit_loss_<stage>.svg` each);
+//! - `candidates.csv`, `frontier.csv`, `top.csv` (when there are candidates),
+//!   and `roofline_ops.csv`, `fit.csv` (`fit_<stage>.csv`),
+//!   `validation_latency.csv` when present;
 //! - `report.json`: everything except the candidate list, which only
 //!   `candidates.csv` holds (a million rows of JSON helps no one).
 mod agreement;
@@ -40,7 +42,7 @@ use scale::Kind;
 
 /// A rendered figure: its file name, the SVG text and its caption.
 pub struct RenderedFigure {
-    pub file: &'static str,
+    pub file: String,
     pub svg: String,
     pub caption: String,
 }
@@ -64,11 +66,12 @@ fn figures(d: &ReportData) -> Vec<Figure> {
     if !d.candidates.is_empty() {
         let ll = loss_latency::render(d);
         out.push(Figure {
-            file: "loss_latency.svg",
-            id: pages::LOSS_LATENCY,
-            heading: "Loss against latency",
+            file: "loss_latency.svg".into(),
+            id: pages::LOSS_LATENCY.into(),
+            heading: "Loss against latency".into(),
             svg: ll.svg,
             caption: ll.caption,
+            coefficients: Vec::new(),
         });
     }
     if !d.roofline_ops.is_empty() {
@@ -77,22 +80,37 @@ fn figures(d: &ReportData) -> Vec<Figure> {
             .as_ref()
             .map_or("the chosen design", |c| c.label.as_str());
         out.push(Figure {
-            file: "roofline.svg",
-            id: "roofline",
-            heading: "Roofline of the chosen design",
+            file: "roofline.svg".into(),
+            id: "roofline".into(),
+            heading: "Roofline of the chosen design".into(),
             svg: roofline_chart::render(d),
             caption: format!(
                 "Operators of {name} on {}: circles are memory-bound, squares compute-bound; \
                  the largest time contributors per phase are labelled with their time.",
                 d.hardware.name
             ),
+            coefficients: Vec::new(),
         });
     }
-    if let Some(fit) = d.fit.as_ref().filter(|f| !f.points.is_empty()) {
+    let fits: Vec<&FitView> = d.fits.iter().filter(|f| !f.points.is_empty()).collect();
+    for fit in &fits {
+        let (file, id, heading) = if fits.len() == 1 {
+            (
+                "fit_loss.svg".to_string(),
+                "fit".to_string(),
+                "Loss law: predicted against measured".to_string(),
+            )
+        } else {
+            (
+                format!("fit_loss_{}.svg", fit.name),
+                format!("fit-{}", fit.name),
+                format!("Loss law `{}`: predicted against measured", fit.name),
+            )
+        };
         out.push(Figure {
-            file: "fit_loss.svg",
-            id: "fit",
-            heading: "Loss law: predicted against measured",
+            file,
+            id,
+            heading,
             svg: agreement::render(
                 fit,
                 &agreement::Quantity {
@@ -103,13 +121,14 @@ fn figures(d: &ReportData) -> Vec<Figure> {
                 },
             ),
             caption: agreement_caption(fit, "loss"),
+            coefficients: fit.coefficients.clone(),
         });
     }
     if let Some(v) = d.validation.as_ref().filter(|f| !f.points.is_empty()) {
         out.push(Figure {
-            file: "validation_latency.svg",
-            id: "validation",
-            heading: "Latency model: predicted against measured",
+            file: "validation_latency.svg".into(),
+            id: pages::VALIDATION.into(),
+            heading: "Latency model: predicted against measured".into(),
             svg: agreement::render(
                 v,
                 &agreement::Quantity {
@@ -120,6 +139,7 @@ fn figures(d: &ReportData) -> Vec<Figure> {
                 },
             ),
             caption: agreement_caption(v, "latency"),
+            coefficients: v.coefficients.clone(),
         });
     }
     out
@@ -161,7 +181,7 @@ struct ReportJson<'a> {
     top: &'a [TopRow],
     headline: &'a Option<Headline>,
     roofline_ops: &'a [OpPoint],
-    fit: &'a Option<FitView>,
+    fits: &'a [FitView],
     validation: &'a Option<FitView>,
     trained: &'a [TrainedRow],
     notes: &'a [String],
@@ -186,7 +206,7 @@ pub fn write_report(dir: &Path, data: &ReportData) -> Result<Vec<PathBuf>, Repor
     let figs = figures(data);
     let mut written = Vec::new();
     for f in &figs {
-        written.push(write_file(dir.join(f.file), &f.svg)?);
+        written.push(write_file(dir.join(&f.file), &f.svg)?);
     }
     written.extend(tables::write_csvs(dir, data)?);
     let json = ReportJson {
@@ -204,7 +224,7 @@ pub fn write_report(dir: &Path, data: &ReportData) -> Result<Vec<PathBuf>, Repor
         top: &data.top,
         headline: &data.headline,
         roofline_ops: &data.roofline_ops,
-        fit: &data.fit,
+        fits: &data.fits,
         validation: &data.validation,
         trained: &data.trained,
         notes: &data.notes,

@@ -9,11 +9,13 @@ use super::svg::escape;
 /// One rendered figure, as both documents place it.
 pub(crate) struct Figure {
     /// File name of the standalone SVG.
-    pub(crate) file: &'static str,
-    pub(crate) id: &'static str,
-    pub(crate) heading: &'static str,
+    pub(crate) file: String,
+    pub(crate) id: String,
+    pub(crate) heading: String,
     pub(crate) svg: String,
     pub(crate) caption: String,
+    /// Fitted coefficients, tabled under the plot.
+    pub(crate) coefficients: Vec<Coefficient>,
 }
 
 const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;\
@@ -252,18 +254,13 @@ pub(crate) fn html(d: &ReportData, figures: &[Figure], files: &[String]) -> Stri
         if f.id == LOSS_LATENCY {
             top_table_html(&mut h, &d.top);
         }
-        if f.id == "validation" && !d.calibration.is_empty() {
+        if f.id == VALIDATION && !d.calibration.is_empty() {
             calibration_html(&mut h, &d.calibration);
         }
-        let coefficients = match f.id {
-            "fit" => d.fit.as_ref(),
-            "validation" => d.validation.as_ref(),
-            _ => None,
-        };
-        if let Some(fit) = coefficients.filter(|v| !v.coefficients.is_empty()) {
+        if !f.coefficients.is_empty() {
             {
                 h.push_str("<table id=\"coefficients\"><thead><tr><th>coefficient</th><th class=\"n\">value</th><th class=\"n\">interval</th></tr></thead><tbody>");
-                for c in &fit.coefficients {
+                for c in &f.coefficients {
                     let [n, v, ci] = coefficient_cells(c);
                     let _ = write!(
                         h,
@@ -323,7 +320,7 @@ fn figure_html(h: &mut String, f: &Figure) {
     let _ = write!(
         h,
         "<h2>{}</h2>\n<figure id=\"fig-{}\">",
-        escape(f.heading),
+        escape(&f.heading),
         f.id
     );
     // The standalone file's XML prolog has no place inside HTML.
@@ -430,27 +427,19 @@ pub(crate) fn markdown(d: &ReportData, figures: &[Figure], files: &[String]) -> 
         if f.id == LOSS_LATENCY {
             top_markdown(&mut m, &d.top);
         }
-        if f.id == "validation" && !d.calibration.is_empty() {
+        if f.id == VALIDATION && !d.calibration.is_empty() {
             md_table(
                 &mut m,
                 &CALIBRATION_HEADER,
                 d.calibration.iter().map(calibration_cells),
             );
         }
-        let coefficients = match f.id {
-            "fit" => d.fit.as_ref(),
-            "validation" => d.validation.as_ref(),
-            _ => None,
-        };
-        if let Some(fit) = coefficients.filter(|v| !v.coefficients.is_empty()) {
-            {
-                m.push_str("| coefficient | value | interval |\n| --- | ---: | ---: |\n");
-                for c in &fit.coefficients {
-                    let [n, v, ci] = coefficient_cells(c);
-                    let _ = writeln!(m, "| {} | {v} | {ci} |", md_cell(&n));
-                }
-                m.push('\n');
-            }
+        if !f.coefficients.is_empty() {
+            md_table(
+                &mut m,
+                &[("coefficient", false), ("value", true), ("interval", true)],
+                f.coefficients.iter().map(coefficient_cells),
+            );
         }
     }
     if !d.notes.is_empty() {
@@ -504,6 +493,10 @@ fn md_table<R: IntoIterator<Item = String>>(
 
 /// The id of the loss–latency figure, which the top designs follow.
 pub(crate) const LOSS_LATENCY: &str = "loss-latency";
+
+/// The id of the latency validation figure, which the calibration table
+/// follows.
+pub(crate) const VALIDATION: &str = "validation";
 
 fn has_loss_latency(figures: &[Figure]) -> bool {
     figures.iter().any(|f| f.id == LOSS_LATENCY)

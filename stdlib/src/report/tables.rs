@@ -165,9 +165,14 @@ fn write_optional_csvs(
             }),
         )?);
     }
-    if let Some(v) = &d.fit {
+    for v in &d.fits {
+        let file = if d.fits.len() == 1 {
+            "fit.csv".to_string()
+        } else {
+            format!("fit_{}.csv", v.name)
+        };
         out.push(write_rows(
-            dir.join("fit.csv"),
+            dir.join(file),
             v.points.iter().map(|p| FitRow {
                 label: &p.label,
                 measured_loss: p.measured,

@@ -262,13 +262,14 @@ fn fill_ops(data: &mut ReportData, arch: &crate::Architecture, hw: &Hardware, wl
     }
 }
 
-fn fill_fit(data: &mut ReportData, v: &Value) {
+fn fill_fit(data: &mut ReportData, name: &str, v: &Value) {
     let measured = v["measured"].as_array().cloned().unwrap_or_default();
     let predicted = v["predicted"].as_array().cloned().unwrap_or_default();
     let intervals: Vec<(f64, f64)> =
         serde_json::from_value(v["intervals"].clone()).unwrap_or_default();
     let heldout: Vec<usize> = serde_json::from_value(v["heldout"].clone()).unwrap_or_default();
-    data.fit = Some(FitView {
+    data.fits.push(FitView {
+        name: name.to_string(),
         points: measured
             .iter()
             .zip(&predicted)
@@ -313,6 +314,7 @@ fn fill_calibration(data: &mut ReportData, hw: &Value, c: &Value) {
         ci_high: None,
     };
     data.validation = Some(FitView {
+        name: String::new(),
         points: points
             .iter()
             .filter_map(|p| {
@@ -515,8 +517,15 @@ impl Reporter for HtmlReport {
                 fill_ops(&mut data, &arch, hw, wl);
             }
         }
-        if let Some(v) = fits.first().and_then(|a| a.as_json()) {
-            fill_fit(&mut data, v);
+        // Every reported fit, named by its stage (`report law_fit, params_fit`).
+        for name in reported {
+            if let Some(v) = outputs
+                .get(name)
+                .filter(|a| a.kind == fit::KIND)
+                .and_then(|a| a.as_json())
+            {
+                fill_fit(&mut data, name, v);
+            }
         }
         if let Some(v) = calibrations.first() {
             fill_calibration(&mut data, &v["hardware"], &v["extra"]["calibration"]);
