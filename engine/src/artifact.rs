@@ -291,7 +291,7 @@ impl Artifact {
                     kind: self.kind.clone(),
                     body: "json".into(),
                     columns: vec![],
-                    meta: Default::default(),
+                    meta: serde_json::Map::default(),
                 };
                 write_header(&mut out, &header);
                 // serde_json of a Value cannot fail.

@@ -1,5 +1,7 @@
 //! The stage DAG: one node per stage, an edge from each stage to the stages
 //! that read it.
+use std::fmt::Write as _;
+
 use petgraph::algo::toposort;
 use petgraph::graph::{DiGraph, NodeIndex};
 use rooflaw_dsl::Diagnostic;
@@ -112,14 +114,11 @@ impl Dag {
         );
         for name in &self.order {
             let kind = spec.stage(name).map_or("", |s| s.kind.node.as_str());
-            out.push_str(&format!("  \"{name}\" [label=\"{name}\\n{kind}\"];\n"));
+            let _ = writeln!(out, "  \"{name}\" [label=\"{name}\\n{kind}\"];");
         }
         for e in self.graph.edge_indices() {
             let (a, b) = self.graph.edge_endpoints(e).expect("edge");
-            out.push_str(&format!(
-                "  \"{}\" -> \"{}\";\n",
-                self.graph[a], self.graph[b]
-            ));
+            let _ = writeln!(out, "  \"{}\" -> \"{}\";", self.graph[a], self.graph[b]);
         }
         out.push_str("}\n");
         out
@@ -130,11 +129,11 @@ impl Dag {
         let mut out = String::from("flowchart LR\n");
         for name in &self.order {
             let kind = spec.stage(name).map_or("", |s| s.kind.node.as_str());
-            out.push_str(&format!("  {name}[\"{name}<br/><i>{kind}</i>\"]\n"));
+            let _ = writeln!(out, "  {name}[\"{name}<br/><i>{kind}</i>\"]");
         }
         for e in self.graph.edge_indices() {
             let (a, b) = self.graph.edge_endpoints(e).expect("edge");
-            out.push_str(&format!("  {} --> {}\n", self.graph[a], self.graph[b]));
+            let _ = writeln!(out, "  {} --> {}", self.graph[a], self.graph[b]);
         }
         out
     }

@@ -405,8 +405,7 @@ impl<'a> Session<'a> {
             .iter()
             .filter(|s| wanted.contains(*s))
             .collect();
-        let done: Mutex<BTreeMap<String, (String, Option<Arc<Artifact>>)>> =
-            Mutex::new(BTreeMap::new());
+        let done: Finished = Mutex::new(BTreeMap::new());
         let outcomes: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
         let mut pending: Vec<&String> = order.clone();
         while !pending.is_empty() {
@@ -473,7 +472,7 @@ impl<'a> Session<'a> {
         entry: &Entry,
         out: &Hash,
         started: Instant,
-        done: &Mutex<BTreeMap<String, (String, Option<Arc<Artifact>>)>>,
+        done: &Finished,
     ) -> Outcome {
         let _ = self.store.set_ref(&self.ref_name(stage), key);
         done.lock()
@@ -595,7 +594,7 @@ impl<'a> Session<'a> {
         opts: &Options,
         bars: &Bars,
         cancel: &Arc<std::sync::atomic::AtomicBool>,
-        done: &Mutex<BTreeMap<String, (String, Option<Arc<Artifact>>)>>,
+        done: &Finished,
     ) -> Result<Outcome, RunError> {
         let started = Instant::now();
         let r = &self.resolved[stage];
@@ -801,38 +800,7 @@ impl<'a> Session<'a> {
             Ok(Arc::new(a))
         };
         let results: Vec<Result<Arc<Artifact>, RunError>> = if r.kind.exclusive() {
-            // Timed items: claimed first, then run together, one at a time
-            // or interleaved as the stage chooses.
-            let mut slots = Vec::with_capacity(items.len());
-            for (_, key) in &keyed {
-                slots.push(claim(key)?);
-            }
-            let todo: Vec<(&RunCtx, &Value)> = slots
-                .iter()
-                .zip(&items)
-                .filter_map(|(s, item)| match s {
-                    Slot::Todo(p) => Some((&p.ctx, item)),
-                    Slot::Done(_) => None,
-                })
-                .collect();
-            let mut ran = map.run_items(&todo).into_iter();
-            drop(todo);
-            slots
-                .into_iter()
-                .zip(&keyed)
-                .map(|(slot, k)| match slot {
-                    Slot::Done(a) => Ok(a),
-                    Slot::Todo(p) => {
-                        let a = ran
-                            .next()
-                            .unwrap_or_else(|| {
-                                Err(StageError::new("stage returned too few results"))
-                            })
-                            .map_err(fail)?;
-                        commit(k, p, a)
-                    }
-                })
-                .collect()
+            run_together(map, &keyed, &items, claim, commit, fail)?
         } else {
             keyed
                 .par_iter()
@@ -867,4 +835,49 @@ struct Pending<'a> {
     ctx: RunCtx,
     guard: Option<rooflaw_cache::InProgress<'a>>,
     started: Instant,
+}
+
+/// Finished stages of a run: output hash, and the artifact when it was
+/// computed or loaded in this run.
+type Finished = Mutex<BTreeMap<String, (String, Option<Arc<Artifact>>)>>;
+
+/// An exclusive map stage's items: every item claimed first, the uncached
+/// ones run in one `run_items` call (a timed stage interleaves them), then
+/// each committed. Results in item order.
+fn run_together<'a>(
+    map: &dyn crate::stage::MapStage,
+    keyed: &[(Value, Hash)],
+    items: &[Value],
+    claim: impl Fn(&Hash) -> Result<Slot<'a>, RunError>,
+    commit: impl Fn(&(Value, Hash), Pending<'a>, Artifact) -> Result<Arc<Artifact>, RunError>,
+    fail: impl Fn(StageError) -> RunError,
+) -> Result<Vec<Result<Arc<Artifact>, RunError>>, RunError> {
+    let mut slots = Vec::with_capacity(items.len());
+    for (_, key) in keyed {
+        slots.push(claim(key)?);
+    }
+    let todo: Vec<(&RunCtx, &Value)> = slots
+        .iter()
+        .zip(items)
+        .filter_map(|(s, item)| match s {
+            Slot::Todo(p) => Some((&p.ctx, item)),
+            Slot::Done(_) => None,
+        })
+        .collect();
+    let mut ran = map.run_items(&todo).into_iter();
+    drop(todo);
+    Ok(slots
+        .into_iter()
+        .zip(keyed)
+        .map(|(slot, k)| match slot {
+            Slot::Done(a) => Ok(a),
+            Slot::Todo(p) => {
+                let a = ran
+                    .next()
+                    .unwrap_or_else(|| Err(StageError::new("stage returned too few results")))
+                    .map_err(&fail)?;
+                commit(k, p, a)
+            }
+        })
+        .collect())
 }

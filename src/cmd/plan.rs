@@ -1,3 +1,4 @@
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -79,10 +80,11 @@ pub fn render_plan(plan: &[rooflaw_engine::PlanEntry]) -> String {
                 .collect::<Vec<_>>()
                 .join("; ")
         };
-        out.push_str(&format!(
-            "{:<w_stage$}  {:<w_kind$}  {action:<6}  {reason}\n",
+        let _ = writeln!(
+            out,
+            "{:<w_stage$}  {:<w_kind$}  {action:<6}  {reason}",
             e.stage, e.kind
-        ));
+        );
     }
     let run = plan.iter().filter(|e| e.action == Action::Run).count();
     let roots = plan
@@ -92,9 +94,10 @@ pub fn render_plan(plan: &[rooflaw_engine::PlanEntry]) -> String {
         })
         .count();
     let cached = plan.iter().filter(|e| e.action == Action::Cached).count();
-    out.push_str(&format!(
+    let _ = write!(
+        out,
         "\n{run} to run ({roots} changed, {} downstream), {cached} cached\n",
         run - roots
-    ));
+    );
     out
 }

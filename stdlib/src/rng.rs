@@ -1,4 +1,4 @@
-//! SplitMix64 (Vigna): the one deterministic generator of the stdlib.
+//! `SplitMix64` (Vigna): the one deterministic generator of the stdlib.
 //! Sampling, fitting and training must be reproducible from a seed on every
 //! platform and need nothing cryptographic; a generator we own cannot change
 //! algorithm under us the way `rand`'s `StdRng` may between releases.

@@ -64,7 +64,7 @@ impl Experts {
 /// accounting; a fused kernel would halve the causal prefill work and skip
 /// the score traffic the runs did pay for.
 pub const MEASURED_ATTENTION: Attention = Attention::Unfused;
-/// The MoE kernels of rooflaw's own `measure` (candle): it gathers, runs and
+/// The mixture-of-experts kernels of rooflaw's own `measure` (candle): it gathers, runs and
 /// scatters each expert hit in turn, so launch overhead is paid per expert
 /// hit, not once per grouped operator.
 pub const MEASURED_EXPERTS: Experts = Experts::Looped;

@@ -146,6 +146,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::float_cmp)] // parsed and returned unchanged
     fn element_wise_efficiency_is_optional_and_round_trips() {
         let base = "id: t\npeak: {fp32: 1 TFLOPS}\nbandwidth: 10 GB/s\nmemory: 1 GB\n";
         let plain = from_yaml(base).unwrap();

@@ -229,21 +229,12 @@ pub(crate) fn html(d: &ReportData, figures: &[Figure], files: &[String]) -> Stri
         if let Some(s) = trained_sentence(&d.trained) {
             let _ = writeln!(h, "<p>{}</p>", escape(&s));
         }
-        h.push_str("<table id=\"trained\"><thead><tr>");
-        for (name, num) in TRAINED_HEADER {
-            let class = if num { " class=\"n\"" } else { "" };
-            let _ = write!(h, "<th{class}>{name}</th>");
-        }
-        h.push_str("</tr></thead><tbody>");
-        for t in &d.trained {
-            h.push_str("<tr>");
-            for (c, (_, num)) in trained_cells(t).iter().zip(TRAINED_HEADER) {
-                let class = if num { " class=\"n\"" } else { "" };
-                let _ = write!(h, "<td{class}>{}</td>", escape(c));
-            }
-            h.push_str("</tr>");
-        }
-        h.push_str("</tbody></table>\n");
+        html_table(
+            &mut h,
+            "trained",
+            &TRAINED_HEADER,
+            d.trained.iter().map(trained_cells),
+        );
     }
     // The top designs follow the loss–latency plot they are drawn from.
     if !has_loss_latency(figures) {
@@ -255,21 +246,20 @@ pub(crate) fn html(d: &ReportData, figures: &[Figure], files: &[String]) -> Stri
             top_table_html(&mut h, &d.top);
         }
         if f.id == VALIDATION && !d.calibration.is_empty() {
-            calibration_html(&mut h, &d.calibration);
+            html_table(
+                &mut h,
+                "calibration",
+                &CALIBRATION_HEADER,
+                d.calibration.iter().map(calibration_cells),
+            );
         }
         if !f.coefficients.is_empty() {
-            {
-                h.push_str("<table id=\"coefficients\"><thead><tr><th>coefficient</th><th class=\"n\">value</th><th class=\"n\">interval</th></tr></thead><tbody>");
-                for c in &f.coefficients {
-                    let [n, v, ci] = coefficient_cells(c);
-                    let _ = write!(
-                        h,
-                        "<tr><td>{}</td><td class=\"n\">{v}</td><td class=\"n\">{ci}</td></tr>",
-                        escape(&n)
-                    );
-                }
-                h.push_str("</tbody></table>\n");
-            }
+            html_table(
+                &mut h,
+                "coefficients",
+                &COEFFICIENT_HEADER,
+                f.coefficients.iter().map(coefficient_cells),
+            );
         }
     }
     if !d.notes.is_empty() {
@@ -291,29 +281,33 @@ fn top_table_html(h: &mut String, top: &[TopRow]) {
     if top.is_empty() {
         return;
     }
-    h.push_str("<h2>Top designs</h2>\n<div class=\"scroll\"><table id=\"top\"><thead><tr>");
-    for (name, num) in TOP_HEADER {
-        let _ = write!(
-            h,
-            "<th{}>{}</th>",
-            if num { " class=\"n\"" } else { "" },
-            escape(name)
-        );
+    h.push_str("<h2>Top designs</h2>\n<div class=\"scroll\">");
+    html_table(h, "top", &TOP_HEADER, top.iter().map(top_cells));
+    h.push_str("</div>\n<p class=\"meta-note\">Margin: latency headroom under the budget.</p>\n");
+}
+
+/// An HTML table: a header of (name, numeric) columns, numeric ones
+/// right-aligned, and one row of cells per item, all escaped.
+fn html_table<R: IntoIterator<Item = String>>(
+    h: &mut String,
+    id: &str,
+    header: &[(&str, bool)],
+    rows: impl Iterator<Item = R>,
+) {
+    let class = |num: bool| if num { " class=\"n\"" } else { "" };
+    let _ = write!(h, "<table id=\"{id}\"><thead><tr>");
+    for (name, num) in header {
+        let _ = write!(h, "<th{}>{}</th>", class(*num), escape(name));
     }
     h.push_str("</tr></thead><tbody>\n");
-    for t in top {
+    for row in rows {
         h.push_str("<tr>");
-        for ((_, num), cell) in TOP_HEADER.iter().zip(top_cells(t)) {
-            let _ = write!(
-                h,
-                "<td{}>{}</td>",
-                if *num { " class=\"n\"" } else { "" },
-                escape(&cell)
-            );
+        for (cell, (_, num)) in row.into_iter().zip(header) {
+            let _ = write!(h, "<td{}>{}</td>", class(*num), escape(&cell));
         }
         h.push_str("</tr>\n");
     }
-    h.push_str("</tbody></table></div>\n<p class=\"meta-note\">Margin: latency headroom under the budget.</p>\n");
+    h.push_str("</tbody></table>\n");
 }
 
 fn figure_html(h: &mut String, f: &Figure) {
@@ -335,6 +329,10 @@ fn figure_html(h: &mut String, f: &Figure) {
         escape(&f.caption)
     );
 }
+
+/// Columns of a fit's coefficient table, and whether each is numeric.
+const COEFFICIENT_HEADER: [(&str, bool); 3] =
+    [("coefficient", false), ("value", true), ("interval", true)];
 
 /// Columns of the calibration table, and whether each is numeric.
 const CALIBRATION_HEADER: [(&str, bool); 7] = [
@@ -358,24 +356,6 @@ fn calibration_cells(r: &CalibrationRow) -> [String; 7] {
         rho(r.spearman_before),
         rho(r.spearman_after),
     ]
-}
-
-fn calibration_html(h: &mut String, rows: &[CalibrationRow]) {
-    h.push_str("<table id=\"calibration\"><thead><tr>");
-    for (name, num) in CALIBRATION_HEADER {
-        let class = if num { " class=\"n\"" } else { "" };
-        let _ = write!(h, "<th{class}>{name}</th>");
-    }
-    h.push_str("</tr></thead><tbody>");
-    for r in rows {
-        h.push_str("<tr>");
-        for (c, (_, num)) in calibration_cells(r).iter().zip(CALIBRATION_HEADER) {
-            let class = if num { " class=\"n\"" } else { "" };
-            let _ = write!(h, "<td{class}>{}</td>", escape(c));
-        }
-        h.push_str("</tr>");
-    }
-    h.push_str("</tbody></table>\n");
 }
 
 fn md_cell(s: &str) -> String {
@@ -437,7 +417,7 @@ pub(crate) fn markdown(d: &ReportData, figures: &[Figure], files: &[String]) -> 
         if !f.coefficients.is_empty() {
             md_table(
                 &mut m,
-                &[("coefficient", false), ("value", true), ("interval", true)],
+                &COEFFICIENT_HEADER,
                 f.coefficients.iter().map(coefficient_cells),
             );
         }

@@ -79,8 +79,9 @@ impl ArchColumns {
             col.push(v as i32);
         }
         self.ffn_ratio.push(a.ffn_ratio());
-        self.params.push(a.params_total() as i64);
-        self.params_active.push(a.params_active() as i64);
+        // Parameter counts are far below 2^63.
+        self.params.push(a.params_total().cast_signed());
+        self.params_active.push(a.params_active().cast_signed());
     }
 
     pub(crate) fn append(&mut self, other: ArchColumns) {
@@ -196,30 +197,26 @@ pub(crate) fn map_chunks<R: Send>(
     f: impl Fn(&mut dyn Iterator<Item = Architecture>) -> R + Sync,
 ) -> Result<Vec<R>, StageError> {
     use rayon::prelude::*;
-    match a.kind.as_str() {
-        LAZY => {
-            let space = compile_lazy(a)?;
-            let chunks = space.chunks(rayon::current_num_threads() * 8);
-            Ok(chunks
-                .into_par_iter()
-                .map(|mut e| f(&mut (&mut e).map(|c| c.arch)))
-                .collect())
-        }
-        _ => {
-            let t = a
-                .as_table()
-                .ok_or_else(|| StageError::new("expected a table of candidates"))?;
-            let archs: Vec<Architecture> = (0..t.rows())
-                .map(|i| arch_at(t, i))
-                .collect::<Result<_, _>>()?;
-            let n = rayon::current_num_threads() * 8;
-            let size = archs.len().div_ceil(n).max(1);
-            Ok(archs
-                .par_chunks(size)
-                .map(|c| f(&mut c.iter().cloned()))
-                .collect())
-        }
+    if a.kind == LAZY {
+        let space = compile_lazy(a)?;
+        let chunks = space.chunks(rayon::current_num_threads() * 8);
+        return Ok(chunks
+            .into_par_iter()
+            .map(|mut e| f(&mut (&mut e).map(|c| c.arch)))
+            .collect());
     }
+    let t = a
+        .as_table()
+        .ok_or_else(|| StageError::new("expected a table of candidates"))?;
+    let archs: Vec<Architecture> = (0..t.rows())
+        .map(|i| arch_at(t, i))
+        .collect::<Result<_, _>>()?;
+    let n = rayon::current_num_threads() * 8;
+    let size = archs.len().div_ceil(n).max(1);
+    Ok(archs
+        .par_chunks(size)
+        .map(|c| f(&mut c.iter().cloned()))
+        .collect())
 }
 
 /// The designs a stage that acts on architectures (train, measure) takes:

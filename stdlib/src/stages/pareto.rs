@@ -53,7 +53,7 @@ pub(crate) fn losses(
     t: &Table,
     law: &crate::law::Law,
     tokens: Option<f64>,
-) -> Result<(Vec<f64>, u64, Option<String>), StageError> {
+) -> (Vec<f64>, u64, Option<String>) {
     use rayon::prelude::*;
     let rows: Vec<Result<f64, String>> = (0..t.rows())
         .into_par_iter()
@@ -74,7 +74,7 @@ pub(crate) fn losses(
             })
         })
         .collect();
-    Ok((losses, refused, first))
+    (losses, refused, first)
 }
 
 /// Thin a point cloud for plotting: one point per cell of a 240×120 grid
@@ -157,7 +157,7 @@ impl StageKind for Pareto {
         let t = table.ok_or_else(|| StageError::new("no latency input"))?;
         ctx.progress
             .message(format!("scoring {} candidates", t.rows()));
-        let (loss, refused, first) = losses(&t, &law, tokens)?;
+        let (loss, refused, first) = losses(&t, &law, tokens);
         if refused as usize == t.rows() {
             return Err(StageError::new(format!(
                 "the law `{}` refuses every candidate: {}; pass `extrapolate: true` to `law(...)` to predict anyway",
@@ -170,8 +170,7 @@ impl StageKind for Pareto {
             .ok_or_else(|| StageError::new("latency table lacks the objective column"))?;
         let group = t
             .strs("precision")
-            .map(<[String]>::to_vec)
-            .unwrap_or_else(|| vec![String::new(); t.rows()]);
+            .map_or_else(|| vec![String::new(); t.rows()], <[String]>::to_vec);
         let idx: Vec<usize> = (0..t.rows()).collect();
         let fronts =
             crate::pareto::frontier_by_group(&idx, |&i| group[i].clone(), |&i| (lat[i], loss[i]));

@@ -125,7 +125,9 @@ impl StageKind for Refine {
                 .collect();
             let cands = Artifact::table(candidates::TABLE, {
                 let mut c = candidates::ArchColumns::with_capacity(archs.len());
-                archs.iter().for_each(|a| c.push(a));
+                for a in &archs {
+                    c.push(a);
+                }
                 let mut t = Table::new();
                 c.into_columns(&mut t);
                 t

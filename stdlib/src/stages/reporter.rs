@@ -48,8 +48,7 @@ fn fill_frontier(data: &mut ReportData, t: &Table, objective: Objective) {
     };
     let groups = t
         .strs("precision")
-        .map(<[String]>::to_vec)
-        .unwrap_or_else(|| vec![String::new(); t.rows()]);
+        .map_or_else(|| vec![String::new(); t.rows()], <[String]>::to_vec);
     let mut fronts: BTreeMap<String, Vec<FrontierPoint>> = BTreeMap::new();
     for i in 0..t.rows() {
         let l = candidates::arch_at(t, i)

@@ -41,8 +41,11 @@ impl Roofline {
     }
 }
 
+/// How to read one metric from a summary.
+type Metric = fn(&Summary) -> f64;
+
 /// Metric columns, in table order, and how to read each from a summary.
-pub(crate) const METRICS: &[(&str, fn(&Summary) -> f64)] = &[
+pub(crate) const METRICS: &[(&str, Metric)] = &[
     ("prefill_ms", |s| s.prefill * 1e3),
     ("ttft_ms", |s| s.ttft * 1e3),
     ("decode_ms", |s| s.decode * 1e3),

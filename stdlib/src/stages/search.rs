@@ -110,21 +110,18 @@ impl StageKind for Search {
         let t = input
             .as_table()
             .ok_or_else(|| StageError::new("`search` reads a pareto or roofline table"))?;
-        let (law, tokens) = match inputs.get("law") {
-            Some(a) => law::read(a)?,
-            None => {
-                let l = t.meta.get("law").cloned().ok_or_else(|| {
-                    StageError::new(
-                        "these designs have no loss: pass `law:` or search a pareto stage",
-                    )
-                })?;
-                let law = serde_json::from_value(l).map_err(|e| StageError::new(e.to_string()))?;
-                (law, t.meta.get("tokens").and_then(Value::as_f64))
-            }
+        let (law, tokens) = if let Some(a) = inputs.get("law") {
+            law::read(a)?
+        } else {
+            let l = t.meta.get("law").cloned().ok_or_else(|| {
+                StageError::new("these designs have no loss: pass `law:` or search a pareto stage")
+            })?;
+            let law = serde_json::from_value(l).map_err(|e| StageError::new(e.to_string()))?;
+            (law, t.meta.get("tokens").and_then(Value::as_f64))
         };
         let loss: Vec<f64> = match (t.f64s("loss"), inputs.get("law")) {
             (Some(l), None) => l.to_vec(),
-            _ => pareto::losses(t, &law, tokens)?.0,
+            _ => pareto::losses(t, &law, tokens).0,
         };
         let objective = params["objective"]
             .as_str()
@@ -164,7 +161,7 @@ impl StageKind for Search {
             0,
             (
                 "rank".into(),
-                Column::I32((1..=result.top.len() as i32).collect()),
+                Column::I32((1..=i32::try_from(result.top.len()).unwrap_or(i32::MAX)).collect()),
             ),
         );
         let margins: Vec<String> = result
@@ -257,7 +254,7 @@ impl StageKind for Search {
                 }
             }
         }
-        out.meta = t.meta.clone();
+        out.meta.clone_from(&t.meta);
         out.meta.remove("cloud");
         out.meta.insert(
             "budget".into(),

@@ -44,13 +44,13 @@ pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>
     let batch = count("batch", Some(1), &mut diags);
     let prompt = count("prompt", None, &mut diags);
     let generate = count("generate", None, &mut diags);
-    if batch == 0 {
-        if let Some(f) = block.field("batch") {
-            diags.push(
-                Diagnostic::error("rooflaw::invalid-value", "`batch` must be at least 1")
-                    .at(f.value.span, "zero"),
-            );
-        }
+    if batch == 0
+        && let Some(f) = block.field("batch")
+    {
+        diags.push(
+            Diagnostic::error("rooflaw::invalid-value", "`batch` must be at least 1")
+                .at(f.value.span, "zero"),
+        );
     }
     let mut words: Vec<Spanned<String>> = Vec::new();
     match block.field("precision").map(|f| &f.value) {
@@ -61,7 +61,7 @@ pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>
                 for i in items {
                     match &i.node {
                         Value::Word(w) | Value::Str(w) => {
-                            words.push(Spanned::new(w.clone(), i.span))
+                            words.push(Spanned::new(w.clone(), i.span));
                         }
                         _ => diags.push(
                             Diagnostic::error("rooflaw::invalid-value", "expected a precision")
