@@ -92,6 +92,31 @@ fn quickstart_runs_writes_a_report_and_reruns_nothing() {
 }
 
 #[test]
+fn a_report_directory_shows_one_run_and_keeps_foreign_files() {
+    let (dir, file) = quickstart();
+    ok(&rooflaw(dir.path(), &["run", "q.pipeline"]));
+    let out = dir.path().join("out/quickstart");
+    std::fs::write(out.join("my-notes.txt"), "mine").unwrap();
+    assert!(out.join("data/frontier.csv").is_file());
+    // Stop reporting the frontier: its tables go, the user's file stays.
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("report best, frontier to", "report best to"),
+    )
+    .unwrap();
+    ok(&rooflaw(dir.path(), &["run", "q.pipeline"]));
+    assert!(!out.join("data/frontier.csv").exists());
+    assert!(!out.join("data/frontier.json").exists());
+    assert!(out.join("data/best.csv").is_file());
+    assert!(out.join("index.html").is_file());
+    assert_eq!(
+        std::fs::read_to_string(out.join("my-notes.txt")).unwrap(),
+        "mine"
+    );
+}
+
+#[test]
 fn editing_a_budget_reruns_only_the_search_and_says_why() {
     let (dir, file) = quickstart();
     ok(&rooflaw(dir.path(), &["run", "-q", "q.pipeline"]));

@@ -27,17 +27,51 @@ pub fn export(
         let data = dir.join("data");
         std::fs::create_dir_all(&data)
             .map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+        let mut here = Vec::new();
         for name in &names {
             let Some(artifact) = outputs.get(name) else {
                 continue;
             };
-            written.extend(write_artifact(&data, name, artifact)?);
+            here.extend(write_artifact(&data, name, artifact)?);
         }
         if let Some(reporter) = registry.reporter() {
-            written.extend(reporter.write(&dir, spec, outputs, &names)?);
+            here.extend(reporter.write(&dir, spec, outputs, &names)?);
         }
+        remove_stale(&dir, &here)?;
+        written.extend(here);
     }
     Ok(written)
+}
+
+/// Where a report directory lists the files rooflaw wrote into it.
+const MANIFEST: &str = ".rooflaw-report";
+
+/// Deletes the files the previous report into `dir` wrote and this one did
+/// not (a stage no longer reported, a plot renamed), so the directory shows
+/// one run; files rooflaw did not write are never touched. Then records
+/// `written` for the next run.
+fn remove_stale(dir: &Path, written: &[PathBuf]) -> Result<(), String> {
+    let now: Vec<String> = written
+        .iter()
+        .filter_map(|p| p.strip_prefix(dir).ok())
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let manifest = dir.join(MANIFEST);
+    if let Ok(before) = std::fs::read_to_string(&manifest) {
+        for old in before.lines() {
+            // Only plain relative paths below `dir`, as this function writes them.
+            let rel = Path::new(old);
+            let inside = rel
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if inside && !old.is_empty() && !now.iter().any(|n| n == old) {
+                let _ = std::fs::remove_file(dir.join(rel));
+            }
+        }
+    }
+    let mut text = now.join("\n");
+    text.push('\n');
+    write_atomic(&manifest, text.as_bytes())
 }
 
 /// `<dir>/<name>.csv` and `<dir>/<name>.json` for a table, `<name>.json` for
