@@ -3,17 +3,12 @@
 //! `--write` puts the fitted figures into the hardware file.
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
+
+mod common;
+use common::rooflaw;
 
 use rooflaw_stdlib::roofline::evaluate;
 use rooflaw_stdlib::{Architecture, Attention, Experts, Hardware, Precision, Workload};
-
-fn rooflaw(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_rooflaw"))
-        .args(args)
-        .output()
-        .expect("rooflaw runs")
-}
 
 const HARDWARE: &str = "\
 id: test-cpu
@@ -207,12 +202,7 @@ fn pipeline_stage_calibrates_and_reports_the_validation() {
          stage cal = calibrate(runs, hardware: cpu, holdout: 0.5, seed: 0)\n\
          report cal to \"out\"\n",
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_rooflaw"))
-        .args(["run", &pipeline])
-        .current_dir(dir.path())
-        .env_remove("ROOFLAW_CACHE")
-        .output()
-        .unwrap();
+    let out = common::rooflaw_in(dir.path(), &["run", &pipeline]);
     assert!(
         out.status.success(),
         "{}\n{}",

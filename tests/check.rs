@@ -1,13 +1,6 @@
 //! `rooflaw check` end to end: exit codes, rendered and JSON diagnostics.
-use std::process::Command;
-
-fn rooflaw(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_rooflaw"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run rooflaw")
-}
+mod common;
+use common::rooflaw;
 
 #[test]
 fn the_bundled_example_is_valid() {

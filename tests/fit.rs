@@ -1,14 +1,8 @@
 //! `rooflaw fit` end to end: Epoch's Chinchilla data in, coefficients out.
 use std::fmt::Write as _;
-use std::process::Command;
 
-fn rooflaw(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_rooflaw"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
-}
+mod common;
+use common::rooflaw;
 
 #[test]
 fn fits_epochs_chinchilla_data_as_json() {
@@ -148,12 +142,7 @@ report f, b to "out"
 "#,
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_rooflaw"))
-        .args(["run", "c.pipeline", "--quiet"])
-        .current_dir(dir.path())
-        .env_remove("ROOFLAW_CACHE")
-        .output()
-        .unwrap();
+    let out = common::rooflaw_in(dir.path(), &["run", "c.pipeline", "--quiet"]);
     assert!(
         out.status.success(),
         "{}",

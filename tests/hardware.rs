@@ -1,16 +1,9 @@
 //! `rooflaw hardware probe` end to end, and probed hardware in pipelines:
 //! from a `probe` stage and from a file named by a `hardware` block.
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn rooflaw(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rooflaw"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("ROOFLAW_CACHE")
-        .output()
-        .expect("rooflaw runs")
-}
+mod common;
+use common::rooflaw_in as rooflaw;
 
 fn ok(out: &Output) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();

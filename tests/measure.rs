@@ -1,14 +1,7 @@
 //! `rooflaw measure` end to end on a tiny model: real timings of both
 //! phases, the roofline beside them, and the CSV `calibrate` reads.
-use std::process::Command;
-
-fn rooflaw(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_rooflaw"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
-}
+mod common;
+use common::rooflaw;
 
 const TINY: &[&str] = &[
     "measure",

@@ -4,14 +4,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+mod common;
+
+/// `rooflaw` in `dir` with the test-only stage kinds (`sleep`) registered.
+fn command(dir: &Path) -> Command {
+    let mut c = common::command(dir);
+    c.env("ROOFLAW_TEST_STAGES", "1");
+    c
+}
+
 fn rooflaw(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rooflaw"))
-        .args(args)
-        .current_dir(dir)
-        .env("ROOFLAW_TEST_STAGES", "1")
-        .env_remove("ROOFLAW_CACHE")
-        .output()
-        .expect("rooflaw runs")
+    command(dir).args(args).output().expect("rooflaw runs")
 }
 
 fn ok(out: &Output) {
@@ -196,10 +199,8 @@ const SLOW: &str = "stage fast = sleep(0 s)\nstage slow = sleep(3 s, after: fast
 fn a_killed_run_recovers_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("q.pipeline"), SLOW).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rooflaw"))
+    let mut child = command(dir.path())
         .args(["run", "-q", "q.pipeline"])
-        .current_dir(dir.path())
-        .env("ROOFLAW_TEST_STAGES", "1")
         .spawn()
         .unwrap();
     // Wait until `fast` is committed and `slow` is running, then kill -9.
@@ -232,10 +233,8 @@ fn two_concurrent_runs_on_one_cache_both_succeed() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("q.pipeline"), SLOW.replace("3 s", "1 s")).unwrap();
     let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_rooflaw"))
+        command(dir.path())
             .args(["run", "-q", "q.pipeline"])
-            .current_dir(dir.path())
-            .env("ROOFLAW_TEST_STAGES", "1")
             .spawn()
             .unwrap()
     };

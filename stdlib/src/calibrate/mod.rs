@@ -204,9 +204,6 @@ impl Calibration {
     }
 }
 
-/// How many hardware figures calibration fits.
-const FIGURES: usize = 4;
-
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CalibrateError {
     #[error("measurement {index} ({label}): {message}")]
@@ -216,7 +213,8 @@ pub enum CalibrateError {
         message: String,
     },
     #[error(
-        "calibration fits {FIGURES} figures and needs at least {FIGURES} calibration runs, got {0} (lower `holdout` or measure more architectures)"
+        "calibration fits {n} figures and needs at least {n} calibration runs, got {0} (lower `holdout` or measure more architectures)",
+        n = objective::FIGURES
     )]
     TooFew(usize),
     #[error("invalid option: {0}")]
@@ -312,7 +310,7 @@ pub fn calibrate(
         .map(|s| usize::from(s.arch.is_moe()))
         .collect();
     let (train, heldout) = split_stratified(&strata, opts.holdout, opts.seed);
-    if train.len() < FIGURES {
+    if train.len() < objective::FIGURES {
         return Err(CalibrateError::TooFew(train.len()));
     }
 

@@ -6,6 +6,9 @@ use argmin::core::{CostFunction, Error, Gradient};
 use super::{Sample, predict};
 use crate::hardware::Hardware;
 
+/// How many hardware figures are fitted: the length of θ.
+pub(super) const FIGURES: usize = 4;
+
 /// Launch overheads are microseconds; θ₂ = 0 means 1 µs, so every
 /// coordinate of θ is O(1) and one finite-difference step suits all four.
 const LAUNCH_UNIT: f64 = 1e-6;
@@ -49,7 +52,9 @@ pub(super) fn theta_of(hw: &Hardware) -> Vec<f64> {
 pub(super) fn levels() -> Vec<Vec<f64>> {
     let eff = [0.03, 0.2, 0.6, 0.95].map(logit).to_vec();
     let launch = [0.1, 3.0, 100.0].map(f64::ln).to_vec();
-    vec![eff.clone(), eff.clone(), launch, eff]
+    let levels = vec![eff.clone(), eff.clone(), launch, eff];
+    debug_assert_eq!(levels.len(), FIGURES);
+    levels
 }
 
 /// Σ over the calibration points and their phases of (ln predicted −

@@ -94,64 +94,56 @@ fn write_rows<T: Serialize>(
 /// Writes every CSV the data has content for; returns their paths.
 pub(crate) fn write_csvs(dir: &Path, d: &ReportData) -> Result<Vec<PathBuf>, ReportError> {
     let mut out = Vec::new();
-    if d.candidates.is_empty() && d.frontiers.is_empty() && d.top.is_empty() {
-        return write_optional_csvs(dir, d, out);
+    // A report of measurements or a calibration alone has no candidates.
+    let searched = !(d.candidates.is_empty() && d.frontiers.is_empty() && d.top.is_empty());
+    if searched {
+        out.extend([
+            write_rows(
+                dir.join("candidates.csv"),
+                d.candidates.iter().map(|c| CandidateRow {
+                    group: &c.group,
+                    label: &c.label,
+                    latency_ms: c.latency_s * 1e3,
+                    loss: c.loss,
+                }),
+            )?,
+            write_rows(
+                dir.join("frontier.csv"),
+                d.frontiers.iter().flat_map(|f| {
+                    f.points.iter().map(|p| FrontierRow {
+                        group: &f.group,
+                        label: &p.label,
+                        latency_ms: p.latency_s * 1e3,
+                        loss: p.loss,
+                    })
+                }),
+            )?,
+            write_rows(
+                dir.join("top.csv"),
+                d.top.iter().map(|t| TopCsvRow {
+                    rank: t.rank,
+                    label: &t.label,
+                    group: &t.group,
+                    layers: t.layers,
+                    width: t.width,
+                    heads: t.heads,
+                    kv_heads: t.kv_heads,
+                    ffn_ratio: t.ffn_ratio,
+                    experts: t.experts,
+                    top_k: t.top_k,
+                    params_m: t.params / 1e6,
+                    prefill_ms: t.prefill_s * 1e3,
+                    decode_ms: t.decode_s * 1e3,
+                    total_ms: t.total_s * 1e3,
+                    memory_gb: t.memory_bytes / 1e9,
+                    loss: t.loss,
+                    ppl: t.ppl,
+                    latency_margin_ms: t.latency_margin_s.map(|m| m * 1e3),
+                    loss_margin: t.loss_margin,
+                }),
+            )?,
+        ]);
     }
-    out.extend([
-        write_rows(
-            dir.join("candidates.csv"),
-            d.candidates.iter().map(|c| CandidateRow {
-                group: &c.group,
-                label: &c.label,
-                latency_ms: c.latency_s * 1e3,
-                loss: c.loss,
-            }),
-        )?,
-        write_rows(
-            dir.join("frontier.csv"),
-            d.frontiers.iter().flat_map(|f| {
-                f.points.iter().map(|p| FrontierRow {
-                    group: &f.group,
-                    label: &p.label,
-                    latency_ms: p.latency_s * 1e3,
-                    loss: p.loss,
-                })
-            }),
-        )?,
-        write_rows(
-            dir.join("top.csv"),
-            d.top.iter().map(|t| TopCsvRow {
-                rank: t.rank,
-                label: &t.label,
-                group: &t.group,
-                layers: t.layers,
-                width: t.width,
-                heads: t.heads,
-                kv_heads: t.kv_heads,
-                ffn_ratio: t.ffn_ratio,
-                experts: t.experts,
-                top_k: t.top_k,
-                params_m: t.params / 1e6,
-                prefill_ms: t.prefill_s * 1e3,
-                decode_ms: t.decode_s * 1e3,
-                total_ms: t.total_s * 1e3,
-                memory_gb: t.memory_bytes / 1e9,
-                loss: t.loss,
-                ppl: t.ppl,
-                latency_margin_ms: t.latency_margin_s.map(|m| m * 1e3),
-                loss_margin: t.loss_margin,
-            }),
-        )?,
-    ]);
-    write_optional_csvs(dir, d, out)
-}
-
-/// The CSVs of the report's optional parts, appended to `out`.
-fn write_optional_csvs(
-    dir: &Path,
-    d: &ReportData,
-    mut out: Vec<PathBuf>,
-) -> Result<Vec<PathBuf>, ReportError> {
     if !d.roofline_ops.is_empty() {
         out.push(write_rows(
             dir.join("roofline_ops.csv"),

@@ -19,11 +19,7 @@ impl Advise {
             kind: "advise",
             doc: "The paper's closed-form optimum (depth, FFN ratio, GQA, MoE sparsity) for a chip, workload and budget.",
             params: vec![
-                Param::required(
-                    "hardware",
-                    args::hardware_type(),
-                    "the chip: a hardware block, or a probe or calibrate stage",
-                ),
+                args::hardware_param(args::THE_CHIP),
                 Param::required(
                     "workload",
                     ParamType::Workload,

@@ -64,11 +64,18 @@ pub(crate) fn missing(stage: &Stage, param: &str) -> Diagnostic {
 /// ([`super::hardware_io`]), so `hardware:` may name them.
 pub(crate) const HARDWARE_STAGES: &[&str] = &["probe", "calibrate"];
 
-/// The type of a `hardware:` parameter: a `hardware` block, or a stage whose
-/// output is a hardware description (`probe`, `calibrate`).
-pub(crate) fn hardware_type() -> rooflaw_dsl::ParamType {
+/// What a `hardware:` parameter usually says of itself.
+pub(crate) const THE_CHIP: &str = "the chip: a hardware block, or a probe or calibrate stage";
+
+/// A stage's required `hardware:` parameter: a `hardware` block, or a stage
+/// whose output is a hardware description (`probe`, `calibrate`).
+pub(crate) fn hardware_param(doc: &'static str) -> rooflaw_dsl::Param {
     use rooflaw_dsl::ParamType;
-    ParamType::Either(vec![ParamType::Hardware, ParamType::Stage])
+    rooflaw_dsl::Param::required(
+        "hardware",
+        ParamType::Either(vec![ParamType::Hardware, ParamType::Stage]),
+        doc,
+    )
 }
 
 /// What a `hardware:` argument names, once resolved.

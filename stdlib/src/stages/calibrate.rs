@@ -36,9 +36,7 @@ impl Calibrate {
                     ParamType::Stage,
                     "a measure stage (or measurements of a CSV it exported)",
                 ),
-                Param::required(
-                    "hardware",
-                    args::hardware_type(),
+                args::hardware_param(
                     "the hardware to calibrate: a hardware block, or a probe or calibrate stage",
                 ),
                 Param::optional(

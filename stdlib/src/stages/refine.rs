@@ -28,11 +28,7 @@ impl Refine {
             doc: "Adaptive loss–latency frontier search over a space too large to enumerate (paper §4.3.1).",
             params: vec![
                 Param::input("space", ParamType::Space, "the search space"),
-                Param::required(
-                    "hardware",
-                    args::hardware_type(),
-                    "the chip: a hardware block, or a probe or calibrate stage",
-                ),
+                args::hardware_param(args::THE_CHIP),
                 Param::required("workload", ParamType::Workload, "the workload"),
                 Param::required("law", ParamType::Stage, "a law stage"),
                 Param::optional(

@@ -26,11 +26,7 @@ impl Roofline {
                     ParamType::Stage,
                     "candidates (enumerate or sample)",
                 ),
-                Param::required(
-                    "hardware",
-                    args::hardware_type(),
-                    "the chip: a hardware block, or a probe or calibrate stage",
-                ),
+                args::hardware_param(args::THE_CHIP),
                 Param::required(
                     "workload",
                     ParamType::Workload,
