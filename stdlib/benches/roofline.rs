@@ -23,6 +23,7 @@ fn a100() -> Hardware {
         efficiency_memory: 1.0,
         efficiency_vector: None,
         launch: 0.0,
+        memory_technology: None,
     }
 }
 

@@ -14,9 +14,11 @@ use crate::precision::Dtype;
 
 mod block;
 mod file;
+mod memory_technology;
 mod write;
 
 pub use block::{from_block, from_block_in};
+pub use memory_technology::{MemoryClass, MemoryTechnology};
 pub use write::{to_json, to_yaml};
 
 /// Fraction of peak compute assumed for a device without measurements: the
@@ -77,6 +79,10 @@ pub struct Hardware {
     pub efficiency_vector: Option<f64>,
     /// Fixed overhead per kernel launch, seconds.
     pub launch: f64,
+    /// The DRAM behind `bandwidth`, where known; runtime profiles key their
+    /// memory efficiency by its class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_technology: Option<MemoryTechnology>,
 }
 
 impl Hardware {
@@ -122,6 +128,7 @@ mod peak_tests {
             efficiency_memory: 1.0,
             efficiency_vector: None,
             launch: 0.0,
+            memory_technology: None,
         }
     }
 
@@ -152,6 +159,8 @@ pub struct HardwareSources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub efficiency_vector: Option<Source>,
     pub launch: Option<Source>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_technology: Option<Source>,
 }
 
 impl HardwareSources {
@@ -231,6 +240,7 @@ fn did_you_mean_suffix(s: Option<&str>) -> String {
 /// memory: 64 GB
 /// efficiency: {compute: 0.7, memory: 0.75}   # optional; also `vector`
 /// launch: 5 us                                # optional
+/// memory_technology: lpddr5                   # optional (ddr4/5, lpddr4/4x/5/5x, gddr6/6x/7, hbm2/2e/3/3e)
 /// ```
 ///
 /// Efficiencies and launch overhead default to the `DEFAULT_*` constants

@@ -14,6 +14,7 @@ fn cpu(ec: f64, em: f64, launch: f64) -> Hardware {
         efficiency_memory: em,
         efficiency_vector: None,
         launch,
+        memory_technology: None,
     }
 }
 

@@ -56,6 +56,7 @@ pub fn from_block_in(block: &Block, dir: &Path) -> Result<Hardware, Vec<Diagnost
         efficiency_memory: DEFAULT_EFFICIENCY_MEMORY,
         efficiency_vector: None,
         launch: DEFAULT_LAUNCH,
+        memory_technology: None,
     });
     hw.id.clone_from(&block.name.node);
 

@@ -7,7 +7,7 @@ use yaml_serde::{Mapping, Value};
 
 use super::{
     DEFAULT_EFFICIENCY_COMPUTE, DEFAULT_EFFICIENCY_MEMORY, DEFAULT_LAUNCH, FieldKind, Hardware,
-    HardwareError, HardwarePreset, HardwareSources, Source, peak_dtype,
+    HardwareError, HardwarePreset, HardwareSources, MemoryTechnology, Source, peak_dtype,
 };
 
 const TOP_KEYS: &[&str] = &[
@@ -18,6 +18,7 @@ const TOP_KEYS: &[&str] = &[
     "memory",
     "efficiency",
     "launch",
+    "memory_technology",
 ];
 const SOURCED_KEYS: &[&str] = &["value", "source", "derived", "note"];
 
@@ -113,6 +114,14 @@ pub(super) fn parse(text: &str) -> Result<HardwarePreset, HardwareError> {
         DEFAULT_LAUNCH,
     )?;
     sources.launch = s;
+    let (memory_technology, s) = match top.get("memory_technology") {
+        None => (None, None),
+        Some(v) => {
+            let (tech, s) = technology(v)?;
+            (Some(tech), s)
+        }
+    };
+    sources.memory_technology = s;
 
     let hardware = Hardware {
         id,
@@ -124,8 +133,47 @@ pub(super) fn parse(text: &str) -> Result<HardwarePreset, HardwareError> {
         efficiency_memory,
         efficiency_vector,
         launch,
+        memory_technology,
     };
     Ok(HardwarePreset { hardware, sources })
+}
+
+/// `memory_technology`, bare (`lpddr5`) or with its source.
+fn technology(v: &Value) -> Result<(MemoryTechnology, Option<Source>), HardwareError> {
+    const PATH: &str = "memory_technology";
+    fn parse(v: &Value, path: &str) -> Result<MemoryTechnology, HardwareError> {
+        let text = string(Some(v), path)?.unwrap_or_default();
+        MemoryTechnology::parse(&text).ok_or_else(|| {
+            let names: Vec<&str> = MemoryTechnology::ALL.iter().map(|m| m.name()).collect();
+            err(
+                path,
+                format!(
+                    "unknown memory technology `{text}`; expected one of {}",
+                    names.join(", ")
+                ),
+            )
+        })
+    }
+    let Value::Mapping(m) = v else {
+        return Ok((parse(v, PATH)?, None));
+    };
+    check_keys(m, "memory_technology.", SOURCED_KEYS)?;
+    let value = m
+        .get("value")
+        .ok_or_else(|| err(PATH, "a sourced value needs `value`"))?;
+    let tech = parse(value, "memory_technology.value")?;
+    let source = string(m.get("source"), "memory_technology.source")?
+        .ok_or_else(|| err(PATH, "a value written as a mapping needs `source`"))?;
+    let derived = matches!(m.get("derived"), Some(Value::Bool(true)));
+    let note = string(m.get("note"), "memory_technology.note")?;
+    Ok((
+        tech,
+        Some(Source {
+            source,
+            derived,
+            note,
+        }),
+    ))
 }
 
 fn mapping<'a>(v: &'a Value, path: &str) -> Result<&'a Mapping, HardwareError> {

@@ -65,6 +65,14 @@ fn document(p: &HardwarePreset) -> Value {
         "launch".into(),
         field(hw.launch, FieldKind::Launch, src.launch.as_ref()),
     );
+    if let Some(m) = hw.memory_technology {
+        let name = Value::from(m.name());
+        let value = match &src.memory_technology {
+            Some(s) => sourced(name, s),
+            None => name,
+        };
+        top.insert("memory_technology".into(), value);
+    }
     Value::Mapping(top)
 }
 
@@ -79,8 +87,13 @@ fn field(v: f64, kind: FieldKind, source: Option<&Source>) -> Value {
     let Some(s) = source else {
         return text;
     };
+    sourced(text, s)
+}
+
+/// `value` with its provenance, as a mapping.
+fn sourced(value: Value, s: &Source) -> Value {
     let mut m = Mapping::new();
-    m.insert("value".into(), text);
+    m.insert("value".into(), value);
     m.insert("source".into(), s.source.clone().into());
     if s.derived {
         m.insert("derived".into(), true.into());

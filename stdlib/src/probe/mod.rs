@@ -207,6 +207,7 @@ pub fn probe(opts: &Options, progress: &Progress) -> Result<Probe, ProbeError> {
         efficiency_memory: 1.0,
         efficiency_vector: Some(vector),
         launch,
+        memory_technology: None,
     };
     progress.finish();
     Ok(Probe {

@@ -27,6 +27,7 @@ fn chip(fp16: f64, int8: f64, bandwidth: f64, memory: f64) -> Hardware {
         efficiency_memory: 1.0,
         efficiency_vector: None,
         launch: 0.0,
+        memory_technology: None,
     }
 }
 
