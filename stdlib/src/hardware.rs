@@ -183,6 +183,11 @@ impl HardwareSources {
                 hw.efficiency_vector.is_some(),
             ),
             ("launch", &self.launch, true),
+            (
+                "memory_technology",
+                &self.memory_technology,
+                hw.memory_technology.is_some(),
+            ),
         ];
         out.extend(
             singles
@@ -283,14 +288,21 @@ pub fn resolve_preset(arg: &str) -> Result<HardwarePreset, HardwareError> {
     if looks_like_file || path.is_file() {
         return load(path);
     }
-    all()
-        .iter()
-        .find(|p| p.hardware.id == arg)
+    find(arg)
         .cloned()
         .ok_or_else(|| HardwareError::UnknownPreset {
             id: arg.to_string(),
-            suggestion: rooflaw_dsl::did_you_mean(arg, ids()).map(str::to_string),
+            suggestion: rooflaw_dsl::did_you_mean(arg, names()).map(str::to_string),
         })
+}
+
+/// The preset an id or an alias names.
+fn find(name: &str) -> Option<&'static HardwarePreset> {
+    let id = crate::presets::HARDWARE_ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map_or(name, |(_, id)| *id);
+    all().iter().find(|p| p.hardware.id == id)
 }
 
 fn all() -> &'static [HardwarePreset] {
@@ -311,12 +323,9 @@ fn all() -> &'static [HardwarePreset] {
     })
 }
 
-/// The hardware preset with this id.
+/// The hardware preset with this id or alias.
 pub fn preset(id: &str) -> Option<Hardware> {
-    all()
-        .iter()
-        .find(|p| p.hardware.id == id)
-        .map(|p| p.hardware.clone())
+    find(id).map(|p| p.hardware.clone())
 }
 
 /// Every hardware preset with its sources, in listing order.
@@ -324,9 +333,22 @@ pub fn presets() -> Vec<HardwarePreset> {
     all().to_vec()
 }
 
-/// Ids of the hardware presets, for validation and did-you-mean.
+/// Ids of the hardware presets, one per preset file.
 pub fn ids() -> Vec<&'static str> {
     crate::presets::HARDWARE.iter().map(|e| e.id).collect()
+}
+
+/// Second names of presets, `(alias, id)`: `apple-m2-10c` for `apple-m2`.
+pub fn aliases() -> &'static [(&'static str, &'static str)] {
+    crate::presets::HARDWARE_ALIASES
+}
+
+/// Every name a preset answers to (ids, then aliases), for validation and
+/// did-you-mean.
+pub fn names() -> Vec<&'static str> {
+    let mut out = ids();
+    out.extend(aliases().iter().map(|(alias, _)| *alias));
+    out
 }
 
 /// What a numeric hardware field means, for parsing and range checks shared
