@@ -18,10 +18,15 @@ pub fn export(
 ) -> Result<Vec<PathBuf>, String> {
     let mut written = Vec::new();
     for report in &spec.reports {
+        let names: Vec<String> = report.stages.iter().map(|n| n.node.clone()).collect();
+        // A run stopped early (`--until`) leaves a report whose stages did
+        // not all run exactly as the last full run wrote it.
+        if names.iter().any(|n| !outputs.contains_key(n)) {
+            continue;
+        }
         let dir = base_dir.join(&report.dir.node);
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let names: Vec<String> = report.stages.iter().map(|n| n.node.clone()).collect();
         // Stage tables under `data/`, so a stage's name can never clash with
         // the report's own files (its plot data is `frontier.csv` too).
         let data = dir.join("data");

@@ -135,8 +135,41 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             &session.base_dir,
             started.elapsed().as_secs_f64(),
         );
+        print_answers(&loaded.spec, &session.base_dir, &outputs)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each written report's answer, as its page leads with it, and where the
+/// page is: the last thing a run prints.
+fn print_answers(
+    spec: &rooflaw_dsl::spec::Spec,
+    base: &std::path::Path,
+    outputs: &BTreeMap<String, Arc<rooflaw_engine::Artifact>>,
+) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    for report in &spec.reports {
+        let names: Vec<String> = report.stages.iter().map(|n| n.node.clone()).collect();
+        if names.iter().any(|n| !outputs.contains_key(n)) {
+            continue;
+        }
+        let page = base.join(&report.dir.node).join("index.html");
+        let shown = page
+            .strip_prefix(std::env::current_dir().unwrap_or_default())
+            .unwrap_or(&page)
+            .to_path_buf();
+        // A closed stdout is the reader's choice, not an error of the run.
+        if let Some((title, body)) = rooflaw_stdlib::stages::headline(spec, outputs, &names)
+            .map_err(|e| anyhow::anyhow!("writing the report: {e}"))?
+        {
+            let _ = writeln!(out, "{title}\n{body}");
+        }
+        if page.is_file() {
+            let _ = writeln!(out, "report: {}", shown.display());
+        }
+    }
+    Ok(())
 }
 
 fn lock_from_plan(

@@ -23,6 +23,8 @@ mod pareto;
 mod probe;
 mod refine;
 mod reporter;
+
+pub use reporter::headline;
 mod roofline;
 mod sample;
 mod search;
