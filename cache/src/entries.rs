@@ -24,6 +24,7 @@ impl Store {
             });
         }
         let json = serde_json::to_vec(entry).expect("an Entry always serialises");
+        self.clear_non_file(&self.entry_path(key))?;
         write_atomic(&self.tmp_dir(), &self.entry_path(key), &json)
     }
 
@@ -33,7 +34,8 @@ impl Store {
         let bytes = match fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).ctx("read", &path),
+            // Broken, so recomputed (and replaced when committed).
+            Err(e) => return Ok(Some(Err(format!("entry file is unreadable: {e}")))),
         };
         Ok(Some(
             serde_json::from_slice(&bytes).map_err(|e| format!("entry file is unreadable: {e}")),

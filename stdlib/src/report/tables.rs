@@ -80,11 +80,15 @@ fn write_rows<T: Serialize>(
         path: path.clone(),
         source,
     };
-    let mut w = csv::Writer::from_path(&path).map_err(err)?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
         w.serialize(r).map_err(err)?;
     }
-    w.flush().map_err(|source| ReportError::Io {
+    let bytes = w.into_inner().map_err(|e| ReportError::Io {
+        path: path.clone(),
+        source: e.into_error(),
+    })?;
+    rooflaw_cache::files::write_atomic(&path, &bytes).map_err(|source| ReportError::Io {
         path: path.clone(),
         source,
     })?;
