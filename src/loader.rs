@@ -2,8 +2,8 @@
 //! IO itself.
 use std::path::{Path, PathBuf};
 
-use rooflaw_cache::boundary::resolve_inside;
 pub use rooflaw_cache::boundary::normalise;
+use rooflaw_cache::boundary::resolve_inside;
 use rooflaw_cache::files::{INPUT_LIMIT, read_text};
 use rooflaw_dsl::Loader;
 

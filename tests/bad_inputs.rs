@@ -12,24 +12,46 @@ const QUICKSTART: &str = include_str!("../pipelines/quickstart.pipeline");
 const EXAMPLE: &str = include_str!("../pipelines/example.pipeline");
 const ORIN: &str = include_str!("../pipelines/hardware/orin.pipeline");
 
-const FRAGMENTS: &[&str] = &[
-    "stage", "space", "use", "report", "to", "from", "let", "require", "step", "=", "==", "<=",
-    "..", "**", "(", ")", "[", "]", "{", "}", ",", ":", "\"", "#", "\n", " ", "ms", "GiB",
-    "tokens", "10B", "1e999", "1e-400", "-", "\u{1b}[2J", "\u{202e}", "\u{feff}", "\r",
-    "1 .. 1e18", "[1, 2, 3, 4, 5, 6, 7, 8]", "report best to \"/etc\"\n",
-    "report best to \"../../x\"\n", "use \"/etc/shadow\"\n", "use \"../up.pipeline\"\n",
-    "stage m = measurements(\"../../etc/shadow\")\n", "hardware h from \"/x.yaml\" {}\n",
-    "stage c = enumerate(small)\n", "stage r = roofline(c, hardware: nano, workload: chat)\n",
-    "vocab = 1 .. 9000000 step 1\n", "use \"hardware/orin.pipeline\"\n",
+/// Single-token fragments, space-separated.
+const TOKENS: &str = "stage space use report to from let require step = == <= .. ** ( ) [ ] { } , : \" # ms GiB tokens 10B 1e999 1e-400 -";
+
+/// Fragments made to hurt.
+const HOSTILE: &[&str] = &[
+    "\n",
+    " ",
+    "\u{1b}[2J",
+    "\u{202e}",
+    "\u{feff}",
+    "\r",
+    "1 .. 1e18",
+    "[1, 2, 3, 4, 5, 6, 7, 8]",
+    "report best to \"/etc\"\n",
+    "report best to \"../../x\"\n",
+    "use \"/etc/shadow\"\n",
+    "use \"../up.pipeline\"\n",
+    "stage m = measurements(\"../../etc/shadow\")\n",
+    "hardware h from \"/x.yaml\" {}\n",
+    "stage c = enumerate(small)\n",
+    "stage r = roofline(c, hardware: nano, workload: chat)\n",
+    "vocab = 1 .. 9000000 step 1\n",
+    "use \"hardware/orin.pipeline\"\n",
 ];
+
+fn fragments() -> Vec<&'static str> {
+    TOKENS.split(' ').chain(HOSTILE.iter().copied()).collect()
+}
 
 /// Imports from a map: the project's files, nothing else.
 struct Files;
 
 impl Loader for Files {
     fn load(&self, importer: &str, path: &str) -> Result<(String, String), String> {
-        let dir = std::path::Path::new(importer).parent().unwrap_or(std::path::Path::new(""));
-        let name = rooflaw_cache::boundary::normalise(&dir.join(path)).to_string_lossy().into_owned();
+        let dir = std::path::Path::new(importer)
+            .parent()
+            .unwrap_or(std::path::Path::new(""));
+        let name = rooflaw_cache::boundary::normalise(&dir.join(path))
+            .to_string_lossy()
+            .into_owned();
         match name.as_str() {
             "hardware/orin.pipeline" => Ok((name, ORIN.to_string())),
             _ => Err("no such file".into()),
@@ -62,14 +84,25 @@ fn check(text: &str) -> Result<(), TestCaseError> {
             );
         }
     }
-    let shown = render(&diags, &out.sources, RenderOptions { color: true, width: 100 });
-    prop_assert!(!shown.contains("\u{1b}[2J"), "a raw escape from the file reached the output");
+    let shown = render(
+        &diags,
+        &out.sources,
+        RenderOptions {
+            color: true,
+            width: 100,
+        },
+    );
+    prop_assert!(
+        !shown.contains("\u{1b}[2J"),
+        "a raw escape from the file reached the output"
+    );
     Ok(())
 }
 
 fn mutated() -> impl Strategy<Value = String> {
     let base = prop_oneof![Just(QUICKSTART), Just(EXAMPLE)];
-    let edits = proptest::collection::vec((any::<usize>(), 0..FRAGMENTS.len(), 0..4usize), 1..6);
+    let n = fragments().len();
+    let edits = proptest::collection::vec((any::<usize>(), 0..n, 0..4usize), 1..6);
     (base, edits).prop_map(|(base, edits)| {
         let mut s = base.to_string();
         for (at, frag, repeat) in edits {
@@ -77,7 +110,7 @@ fn mutated() -> impl Strategy<Value = String> {
             while !s.is_char_boundary(at) {
                 at -= 1;
             }
-            s.insert_str(at, &FRAGMENTS[frag].repeat(repeat + 1));
+            s.insert_str(at, &fragments()[frag].repeat(repeat + 1));
         }
         s
     })
@@ -94,7 +127,11 @@ proptest! {
 
 #[test]
 fn a_diagnostic_past_column_65535_renders() {
-    let text = format!("{}\nstage x = law(\"{}\") oops\n", QUICKSTART, "a".repeat(100_000));
+    let text = format!(
+        "{}\nstage x = law(\"{}\") oops\n",
+        QUICKSTART,
+        "a".repeat(100_000)
+    );
     check(&text).unwrap();
     let text = format!("space s {{ layers = [{}] }}\n", "1, ".repeat(30_000));
     check(&text).unwrap();

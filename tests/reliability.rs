@@ -32,7 +32,11 @@ impl World {
         let decoy = w.decoy();
         fs::create_dir_all(decoy.join("data")).unwrap();
         fs::write(decoy.join("bashrc"), "export PATH=/precious\n").unwrap();
-        fs::write(decoy.join("shadow"), "root:$6$SECRETHASH:19000:0:99999:7:::\n").unwrap();
+        fs::write(
+            decoy.join("shadow"),
+            "root:$6$SECRETHASH:19000:0:99999:7:::\n",
+        )
+        .unwrap();
         fs::write(decoy.join("data/x.csv"), "a,b\n1,2\n").unwrap();
         fs::write(decoy.join("hw.yaml"), "id: SECRETYAML\n").unwrap();
         w
@@ -176,7 +180,10 @@ fn nothing_outside_the_project_is_read_or_written() {
 #[test]
 fn closed_output_never_panics() {
     let w = World::new();
-    w.write("errs.pipeline", "stage x = bogus(\nstage y = law(\"nope\")\n");
+    w.write(
+        "errs.pipeline",
+        "stage x = bogus(\nstage y = law(\"nope\")\n",
+    );
     w.write("runs.csv", "layers,width,ffn_ratio,rho,kv_dim,loss\n4,512,4,1,64,3.9\n8,512,4,1,64,3.7\n8,1024,4,1,64,3.5\n16,1024,4,1,64,3.3\n16,2048,4,1,64,3.1\n24,2048,4,1,64,3.0\n24,4096,4,1,64,2.9\n32,4096,4,1,64,2.8\n");
     let out = w.run(&["run", "-q", "q.pipeline"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -196,11 +203,27 @@ fn closed_output_never_panics() {
         &["cache", "ls"],
         &["cache", "verify"],
         &["cache", "gc", "--dry-run"],
-        &["roofline", "--model", "qwen2.5-0.5b", "--hardware", "jetson-orin-nano-8gb", "--ops"],
+        &[
+            "roofline",
+            "--model",
+            "qwen2.5-0.5b",
+            "--hardware",
+            "jetson-orin-nano-8gb",
+            "--ops",
+        ],
         &["presets", "hardware"],
         &["presets", "models"],
         &["presets", "hardware", "jetson-orin-nano-8gb"],
-        &["fit", "--form", "sun2026", "--starts", "2", "--bootstrap", "0", "runs.csv"],
+        &[
+            "fit",
+            "--form",
+            "sun2026",
+            "--starts",
+            "2",
+            "--bootstrap",
+            "0",
+            "runs.csv",
+        ],
         &["run", "errs.pipeline"],
     ];
     let mut cases = 0;
@@ -238,7 +261,11 @@ fn closed_output_never_panics() {
 fn outputs(report: &Path) -> BTreeMap<String, Vec<u8>> {
     fingerprint(report)
         .into_iter()
-        .filter(|(k, _)| k.ends_with(".csv") || k.ends_with(".json"))
+        .filter(|(k, _)| {
+            Path::new(k)
+                .extension()
+                .is_some_and(|e| e == "csv" || e == "json")
+        })
         .map(|(k, v)| (k, v.into_bytes()))
         .collect()
 }
@@ -324,7 +351,11 @@ fn kills(n: u64) {
     assert_eq!(outputs(&report), reference);
     let stray: Vec<_> = fingerprint(w.project().join("out").as_path())
         .into_keys()
-        .filter(|k| k.ends_with(".tmp") || k.contains("rooflaw-new") || k.contains("rooflaw-old"))
+        .filter(|k| {
+            Path::new(k).extension().is_some_and(|e| e == "tmp")
+                || k.contains("rooflaw-new")
+                || k.contains("rooflaw-old")
+        })
         .collect();
     assert!(stray.is_empty(), "{stray:?}");
 }
@@ -352,11 +383,21 @@ fn the_cache_heals_and_reads_when_read_only() {
     assert!(out.status.success(), "{}", text(&out));
     let cache = w.project().join(".rooflaw");
     let objects = cache.join("objects");
-    let sub = fs::read_dir(&objects).unwrap().flatten().next().unwrap().path();
+    let sub = fs::read_dir(&objects)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
     let object = fs::read_dir(&sub).unwrap().flatten().next().unwrap().path();
     fs::remove_file(&object).unwrap();
     fs::create_dir(&object).unwrap();
-    let entry = fs::read_dir(cache.join("entries")).unwrap().flatten().next().unwrap().path();
+    let entry = fs::read_dir(cache.join("entries"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
     fs::remove_file(&entry).unwrap();
     fs::create_dir(&entry).unwrap();
     let verify = w.run(&["cache", "verify"]);
@@ -422,15 +463,26 @@ fn bounded_inputs_fail_fast_and_located() {
     let w = World::new();
     let cases: &[(&str, &str)] = &[
         ("zero.pipeline", "use \"/dev/zero\"\n"),
-        ("big-range.pipeline", &QUICKSTART.replace("layers           = [4, 8 .. 24 step 4]", "layers = 1 .. 1e18")),
+        (
+            "big-range.pipeline",
+            &QUICKSTART.replace(
+                "layers           = [4, 8 .. 24 step 4]",
+                "layers = 1 .. 1e18",
+            ),
+        ),
         ("tiny.pipeline", "budget b { latency.total <= 1e-400 s }\n"),
-        ("huge-space.pipeline", &QUICKSTART.replace("vocab            = 32000", "vocab = 1000 .. 9000000 step 1")),
+        (
+            "huge-space.pipeline",
+            &QUICKSTART.replace("vocab            = 32000", "vocab = 1000 .. 9000000 step 1"),
+        ),
     ];
     for (name, src) in cases {
         w.write(name, src);
         let diags = check_json(&w, name);
         assert!(
-            diags.iter().any(|d| d["severity"] == "error" && d["line"].is_number()),
+            diags
+                .iter()
+                .any(|d| d["severity"] == "error" && d["line"].is_number()),
             "{name}: {diags:?}"
         );
     }
@@ -442,7 +494,11 @@ fn bounded_inputs_fail_fast_and_located() {
     // A byte order mark is fine; invalid UTF-8 names its line.
     w.write("bom.pipeline", &format!("\u{feff}{QUICKSTART}"));
     assert!(w.run(&["check", "bom.pipeline"]).status.success());
-    fs::write(w.project().join("bad.pipeline"), b"# ok\n# ok\nstage \xff\n").unwrap();
+    fs::write(
+        w.project().join("bad.pipeline"),
+        b"# ok\n# ok\nstage \xff\n",
+    )
+    .unwrap();
     let diags = check_json(&w, "bad.pipeline");
     assert!(
         serde_json::to_string(&diags).unwrap().contains("line 3"),
@@ -453,7 +509,10 @@ fn bounded_inputs_fail_fast_and_located() {
     let out = w.run(&["check", "esc.pipeline"]);
     assert!(!text(&out).contains('\u{1b}'), "{:?}", text(&out));
     // A diagnostic on a line past column 65,535 renders.
-    w.write("long.pipeline", &format!("stage x = law(\"{}\") oops\n", "a".repeat(70_000)));
+    w.write(
+        "long.pipeline",
+        &format!("stage x = law(\"{}\") oops\n", "a".repeat(70_000)),
+    );
     let out = w.run(&["check", "long.pipeline"]);
     assert_no_panic(&out, "long line");
     assert_eq!(out.status.code(), Some(1));

@@ -93,8 +93,8 @@ pub fn resolve_inside(root: &Path, from_dir: &Path, rel: &str) -> Result<PathBuf
         if !meta.is_symlink() {
             continue;
         }
-        let target = fs::canonicalize(&here)
-            .unwrap_or_else(|_| fs::read_link(&here).unwrap_or_default());
+        let target =
+            fs::canonicalize(&here).unwrap_or_else(|_| fs::read_link(&here).unwrap_or_default());
         if !target.starts_with(&root_real) || !target.is_absolute() {
             return Err(Escape::Symlink {
                 path: rel.to_string(),

@@ -23,7 +23,11 @@ pub enum InputError {
     #[error("{} is {kind}, not a regular file; rooflaw reads inputs only from regular files", path.display())]
     NotRegular { path: PathBuf, kind: &'static str },
     #[error("{} is {size} bytes, over the {limit}-byte limit for input files", path.display())]
-    TooLarge { path: PathBuf, size: u64, limit: u64 },
+    TooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
     #[error("{} is not UTF-8 text: invalid byte at line {line}, column {column}", path.display())]
     NotUtf8 {
         path: PathBuf,
@@ -178,7 +182,10 @@ mod tests {
     #[test]
     fn text_drops_a_bom_and_locates_bad_bytes() {
         let p = Path::new("x");
-        assert_eq!(text_from_bytes(p, b"\xEF\xBB\xBFab".to_vec()).unwrap(), "ab");
+        assert_eq!(
+            text_from_bytes(p, b"\xEF\xBB\xBFab".to_vec()).unwrap(),
+            "ab"
+        );
         let err = text_from_bytes(p, b"ok\nab\xFFc".to_vec()).unwrap_err();
         assert!(err.to_string().contains("line 2, column 3"), "{err}");
     }

@@ -32,13 +32,13 @@
 //! assert!(matches!(store.lookup(&key)?, Lookup::Hit(_)));
 //! # Ok::<(), Error>(())
 //! ```
+pub mod boundary;
 mod canonical;
 mod entries;
 mod entry;
 mod error;
 pub mod files;
 mod fsutil;
-pub mod boundary;
 mod gc;
 mod hash;
 mod in_progress;

@@ -260,7 +260,10 @@ impl MietteDiagnostic {
             || (String::new(), Shown::new("", &[])),
             |f| {
                 let file = sources.get(f);
-                (escape_controls(&file.name), Shown::new(&file.text, &anchors))
+                (
+                    escape_controls(&file.name),
+                    Shown::new(&file.text, &anchors),
+                )
             },
         );
         let mut help = d.help.as_deref().map(escape_controls);
@@ -448,7 +451,10 @@ impl Shown {
     /// Where a byte offset of the file lands in the shown text: inside its
     /// line's window, or at the nearer edge of it.
     fn offset(&self, o: usize) -> usize {
-        let i = self.lines.partition_point(|l| l.start <= o).saturating_sub(1);
+        let i = self
+            .lines
+            .partition_point(|l| l.start <= o)
+            .saturating_sub(1);
         let Some(l) = self.lines.get(i) else {
             return self.text.len();
         };
@@ -467,13 +473,20 @@ mod shown_tests {
         let shown = Shown::new(text, &[]);
         assert_eq!(shown.text.len(), text.len());
         assert!(!shown.text.contains('\u{1b}'));
-        assert_eq!(shown.offset(text.find('b').unwrap()), text.find('b').unwrap());
+        assert_eq!(
+            shown.offset(text.find('b').unwrap()),
+            text.find('b').unwrap()
+        );
         assert_eq!(escape_controls("x\u{1b}y"), "x\\u{1b}y");
     }
 
     #[test]
     fn long_lines_are_windowed_around_the_label() {
-        let text = format!("first\n{}HERE{}\nlast", "x".repeat(100_000), "y".repeat(100));
+        let text = format!(
+            "first\n{}HERE{}\nlast",
+            "x".repeat(100_000),
+            "y".repeat(100)
+        );
         let at = text.find("HERE").unwrap();
         let shown = Shown::new(&text, &[at]);
         assert!(shown.text.len() < 1000);

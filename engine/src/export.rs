@@ -25,9 +25,8 @@ pub fn export(
     for report in &spec.reports {
         let dir = match spec.project.confining_root() {
             // Checked at compile time too; links may have changed since.
-            Some(root) => base_dir.join(
-                resolve_inside(root, base_dir, &report.dir.node).map_err(|e| e.to_string())?,
-            ),
+            Some(root) => base_dir
+                .join(resolve_inside(root, base_dir, &report.dir.node).map_err(|e| e.to_string())?),
             None => base_dir.join(&report.dir.node),
         };
         let fresh = report_dir::stage(&dir)?;

@@ -126,9 +126,15 @@ fn carry_over(old: &Path, fresh: &Path) -> Result<(), String> {
     carry_level(old, fresh, "", &ours)
 }
 
-fn carry_level(old: &Path, fresh: &Path, prefix: &str, ours: &BTreeSet<String>) -> Result<(), String> {
+fn carry_level(
+    old: &Path,
+    fresh: &Path,
+    prefix: &str,
+    ours: &BTreeSet<String>,
+) -> Result<(), String> {
     let here = old.join(prefix);
-    let entries = fs::read_dir(&here).map_err(|e| format!("cannot list {}: {e}", here.display()))?;
+    let entries =
+        fs::read_dir(&here).map_err(|e| format!("cannot list {}: {e}", here.display()))?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let rel = if prefix.is_empty() {
@@ -239,9 +245,15 @@ mod tests {
         report(&dir, &["index.html", "data/a.csv"]);
         assert_eq!(
             names(&dir),
-            [".rooflaw-report", "data/a.csv", "data/mine.csv", "index.html", "notes.txt"]
-                .map(String::from)
-                .into()
+            [
+                ".rooflaw-report",
+                "data/a.csv",
+                "data/mine.csv",
+                "index.html",
+                "notes.txt"
+            ]
+            .map(String::from)
+            .into()
         );
         // No staging directory is left beside it.
         assert_eq!(fs::read_dir(tmp.path().join("out")).unwrap().count(), 1);
@@ -259,7 +271,10 @@ mod tests {
         std::os::unix::fs::symlink(&victim, dir.join("data")).unwrap();
         fs::write(dir.join(MANIFEST), "data/precious.csv\n").unwrap();
         report(&dir, &["data/a.csv"]);
-        assert_eq!(fs::read_to_string(victim.join("precious.csv")).unwrap(), "keep");
+        assert_eq!(
+            fs::read_to_string(victim.join("precious.csv")).unwrap(),
+            "keep"
+        );
         assert!(!fs::symlink_metadata(dir.join("data")).unwrap().is_symlink());
     }
 }

@@ -89,7 +89,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 }
 
 /// One point per row; the columns the form reads must all be there.
-fn read_points(path: &PathBuf, form: &Form) -> anyhow::Result<Vec<Point>> {
+fn read_points(path: &std::path::Path, form: &Form) -> anyhow::Result<Vec<Point>> {
     let text = rooflaw_cache::files::read_text(path, rooflaw_cache::files::INPUT_LIMIT)?;
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -103,7 +103,10 @@ fn read_points(path: &PathBuf, form: &Form) -> anyhow::Result<Vec<Point>> {
         .enumerate()
         .find_map(|(i, h)| headers.iter().take(i).any(|o| o == h).then_some(h))
     {
-        bail!("{}: column `{h}` appears twice in the header", path.display());
+        bail!(
+            "{}: column `{h}` appears twice in the header",
+            path.display()
+        );
     }
     let wanted: Vec<&str> = form
         .vars()

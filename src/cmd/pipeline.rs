@@ -30,10 +30,13 @@ pub struct ProjectArgs {
 
 impl ProjectArgs {
     pub fn project(&self, pipeline: &Path) -> rooflaw_dsl::spec::Project {
-        let root = self.root.clone().unwrap_or_else(|| match pipeline.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        });
+        let root = self
+            .root
+            .clone()
+            .unwrap_or_else(|| match pipeline.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            });
         rooflaw_dsl::spec::Project {
             root: Some(root),
             allow_outside: self.allow_outside_root,

@@ -41,23 +41,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     let opts = args.select.options(&loaded.spec, args.no_cache)?;
-    let mut store = pipeline::open_store(&args.file, &args.cache)?;
-    // A cache this user may not write: with --no-cache nothing is read from
-    // it anyway, so the run computes into a throwaway cache instead.
-    let _scratch = if store.is_read_only() {
-        if !args.no_cache {
-            anyhow::bail!(
-                "the cache {} is read-only; run with --no-cache (results are then not kept) or name a writable one with --cache DIR",
-                store.root().display()
-            );
-        }
-        let dir = Scratch::new()?;
-        store = rooflaw_cache::Store::open(&dir.0)
-            .map_err(|e| anyhow::anyhow!("cannot open a scratch cache: {e}"))?;
-        Some(dir)
-    } else {
-        None
-    };
+    let (store, _scratch) = writable_store(args)?;
     let Some(session) = pipeline::session(&loaded, &store, &args.file) else {
         return Ok(ExitCode::from(1));
     };
@@ -182,6 +166,25 @@ fn lock_from_plan(
     lock
 }
 
+/// The pipeline's cache, or, when that is read-only and `--no-cache` says
+/// nothing is to be read from it anyway, a throwaway one.
+fn writable_store(args: &Args) -> anyhow::Result<(rooflaw_cache::Store, Option<Scratch>)> {
+    let store = pipeline::open_store(&args.file, &args.cache)?;
+    if !store.is_read_only() {
+        return Ok((store, None));
+    }
+    if !args.no_cache {
+        anyhow::bail!(
+            "the cache {} is read-only; run with --no-cache (results are then not kept) or name a writable one with --cache DIR",
+            store.root().display()
+        );
+    }
+    let dir = Scratch::new()?;
+    let scratch = rooflaw_cache::Store::open(&dir.0)
+        .map_err(|e| anyhow::anyhow!("cannot open a scratch cache: {e}"))?;
+    Ok((scratch, Some(dir)))
+}
+
 /// A temporary cache directory, removed when dropped.
 struct Scratch(PathBuf);
 
@@ -190,10 +193,8 @@ impl Scratch {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "rooflaw-scratch-{}-{nanos}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("rooflaw-scratch-{}-{nanos}", std::process::id()));
         std::fs::create_dir(&dir)?;
         Ok(Self(dir))
     }

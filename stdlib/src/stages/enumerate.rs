@@ -43,7 +43,10 @@ impl StageKind for Enumerate {
         if let Some(s) = name {
             let compiled = CompiledSpace::compile(s)?;
             let limit = crate::space::max_candidates().map_err(|e| {
-                vec![Diagnostic::error("rooflaw::limit", e).at(args::span(stage, "space"), "this space")]
+                vec![
+                    Diagnostic::error("rooflaw::limit", e)
+                        .at(args::span(stage, "space"), "this space"),
+                ]
             })?;
             if let Some(n) = compiled.size_bound().filter(|n| *n > u128::from(limit)) {
                 let (msg, help) = crate::space::too_many(compiled.name(), &format!("{n}"), limit);

@@ -241,8 +241,7 @@ impl StageKind for Measurements {
 /// A CSV file as a table: a column whose every cell parses as a number is
 /// `F64`, any other `Str`.
 pub(crate) fn read_csv(path: &std::path::Path) -> Result<Table, StageError> {
-    let bytes =
-        read_input(path, INPUT_LIMIT).map_err(|e| StageError::new(e.to_string()))?;
+    let bytes = read_input(path, INPUT_LIMIT).map_err(|e| StageError::new(e.to_string()))?;
     parse_csv(path, bytes)
 }
 
