@@ -89,15 +89,25 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 }
 
 /// One point per row; the columns the form reads must all be there.
-fn read_points(path: &PathBuf, form: &Form) -> anyhow::Result<Vec<Point>> {
+fn read_points(path: &std::path::Path, form: &Form) -> anyhow::Result<Vec<Point>> {
+    let text = rooflaw_cache::files::read_text(path, rooflaw_cache::files::INPUT_LIMIT)?;
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
-        .from_path(path)
-        .with_context(|| format!("reading {}", path.display()))?;
+        .from_reader(text.as_bytes());
     let headers = reader
         .headers()
         .with_context(|| format!("reading {}", path.display()))?
         .clone();
+    if let Some(h) = headers
+        .iter()
+        .enumerate()
+        .find_map(|(i, h)| headers.iter().take(i).any(|o| o == h).then_some(h))
+    {
+        bail!(
+            "{}: column `{h}` appears twice in the header",
+            path.display()
+        );
+    }
     let wanted: Vec<&str> = form
         .vars()
         .iter()

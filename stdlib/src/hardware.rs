@@ -215,6 +215,9 @@ pub enum HardwareError {
     Field { path: String, message: String },
     #[error("cannot read {path}: {error}")]
     Io { path: String, error: std::io::Error },
+    /// Not a regular file, too large, or not UTF-8.
+    #[error("{0}")]
+    Input(String),
     #[error("unknown hardware preset `{id}`{}", did_you_mean_suffix(.suggestion.as_deref()))]
     UnknownPreset {
         id: String,
@@ -256,9 +259,13 @@ pub fn from_yaml(text: &str) -> Result<HardwarePreset, HardwareError> {
 
 /// Read a user's hardware YAML file (same schema as the presets).
 pub fn load(path: &Path) -> Result<HardwarePreset, HardwareError> {
-    let text = std::fs::read_to_string(path).map_err(|error| HardwareError::Io {
-        path: path.display().to_string(),
-        error,
+    use rooflaw_cache::files::{INPUT_LIMIT, InputError, read_text};
+    let text = read_text(path, INPUT_LIMIT).map_err(|e| match e {
+        InputError::Io { source, .. } => HardwareError::Io {
+            path: path.display().to_string(),
+            error: source,
+        },
+        other => HardwareError::Input(other.to_string()),
     })?;
     from_yaml(&text).map_err(|e| match e {
         HardwareError::Yaml(m) => HardwareError::Yaml(format!("{}: {m}", path.display())),

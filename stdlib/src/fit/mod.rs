@@ -102,6 +102,7 @@ pub(crate) struct Optimum {
 
 pub fn fit(points: &[Point], form: &Form, opts: &FitOptions) -> Result<FitResult, FitError> {
     check_options(opts)?;
+    check_size(points.len(), opts)?;
     let name = format!("fit:{}", form.name());
     for (index, p) in points.iter().enumerate() {
         form.check_vars(&name, &p.vars)
@@ -213,6 +214,38 @@ fn check_options(o: &FitOptions) -> Result<(), FitError> {
     }
     if o.max_iters == 0 {
         return Err(FitError::BadOption("max_iters must be at least 1".into()));
+    }
+    Ok(())
+}
+
+/// The most points a fit takes: loss laws are fitted to tens to thousands
+/// of runs; a million rows is a wrong file, and would run for hours.
+pub const MAX_FIT_POINTS: usize = 100_000;
+/// The most bootstrap resamples: 95% intervals settle within a few thousand.
+pub const MAX_BOOTSTRAP: usize = 10_000;
+/// Point-evaluations one fit may cost (points × (starts + resamples)),
+/// about ten minutes of CPU.
+const MAX_FIT_WORK: u128 = 2_000_000_000;
+
+/// Refuses, before any work, a fit whose size would run for hours.
+fn check_size(points: usize, o: &FitOptions) -> Result<(), FitError> {
+    if points > MAX_FIT_POINTS {
+        return Err(FitError::BadOption(format!(
+            "{points} points, more than the {MAX_FIT_POINTS} a fit takes; fit a sample of them"
+        )));
+    }
+    if o.bootstrap > MAX_BOOTSTRAP {
+        return Err(FitError::BadOption(format!(
+            "{} bootstrap resamples, more than the limit of {MAX_BOOTSTRAP}",
+            o.bootstrap
+        )));
+    }
+    let work = points as u128 * (o.starts as u128 + o.bootstrap as u128);
+    if work > MAX_FIT_WORK {
+        return Err(FitError::BadOption(format!(
+            "{points} points × ({} starts + {} resamples) is {work} evaluations, more than the limit of {MAX_FIT_WORK}; use fewer starts or resamples",
+            o.starts, o.bootstrap
+        )));
     }
     Ok(())
 }

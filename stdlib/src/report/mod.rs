@@ -191,9 +191,11 @@ struct ReportJson<'a> {
 }
 
 fn write_file(path: PathBuf, contents: &str) -> Result<PathBuf, ReportError> {
-    std::fs::write(&path, contents).map_err(|source| ReportError::Io {
-        path: path.clone(),
-        source,
+    rooflaw_cache::files::write_atomic(&path, contents.as_bytes()).map_err(|source| {
+        ReportError::Io {
+            path: path.clone(),
+            source,
+        }
     })?;
     Ok(path)
 }

@@ -92,7 +92,7 @@ fn write_rows_or_header<T: Serialize>(
         path: path.clone(),
         source,
     };
-    let mut w = csv::Writer::from_path(&path).map_err(err)?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     let mut any = false;
     for r in rows {
         w.serialize(r).map_err(err)?;
@@ -108,7 +108,11 @@ fn write_rows_or_header<T: Serialize>(
         let first = text.split(|&c| c == b'\n').next().unwrap_or_default();
         w.write_record(first.split(|&c| c == b',')).map_err(err)?;
     }
-    w.flush().map_err(|source| ReportError::Io {
+    let bytes = w.into_inner().map_err(|e| ReportError::Io {
+        path: path.clone(),
+        source: e.into_error(),
+    })?;
+    rooflaw_cache::files::write_atomic(&path, &bytes).map_err(|source| ReportError::Io {
         path: path.clone(),
         source,
     })?;

@@ -1,5 +1,6 @@
 //! `fit(runs, form: sun2026)`: fit a loss law to measured losses, and
 //! `measurements("file.csv")`: losses measured elsewhere, as a table.
+use rooflaw_cache::files::{INPUT_LIMIT, read_input};
 use rooflaw_dsl::spec::{Spec, Stage};
 use rooflaw_dsl::{Diagnostic, Dim, Param, ParamType, Signature};
 use rooflaw_engine::{Artifact, Column, Inputs, RunCtx, StageError, StageKind, Table};
@@ -110,6 +111,19 @@ impl StageKind for Fit {
                 .at(args::span(stage, "holdout"), "out of range"),
             ]);
         }
+        let bootstrap = int("bootstrap", 200)?;
+        if bootstrap > crate::fit::MAX_BOOTSTRAP as u64 {
+            return Err(vec![
+                Diagnostic::error(
+                    "rooflaw::limit",
+                    format!(
+                        "{bootstrap} bootstrap resamples, more than the limit of {}",
+                        crate::fit::MAX_BOOTSTRAP
+                    ),
+                )
+                .at(args::span(stage, "bootstrap"), "too many"),
+            ]);
+        }
         Ok(json!({
             "form": form,
             "huber": args::number(stage, "huber").unwrap_or(1e-3),
@@ -199,16 +213,20 @@ impl StageKind for Measurements {
             .parent()
             .map(std::path::Path::to_path_buf)
             .unwrap_or_default();
-        let path = base.join(file);
-        let bytes = std::fs::read(&path).map_err(|e| {
+        let written = rooflaw_dsl::Spanned {
+            node: file.to_string(),
+            span: args::span(stage, "file"),
+        };
+        let path = args::project_path(spec, &base, &written)?;
+        let unreadable = |e: String| {
             vec![
-                Diagnostic::error(
-                    "rooflaw::unreadable-file",
-                    format!("cannot read {}: {e}", path.display()),
-                )
-                .at(args::span(stage, "file"), "this file"),
+                Diagnostic::error("rooflaw::unreadable-file", e)
+                    .at(args::span(stage, "file"), "this file"),
             ]
-        })?;
+        };
+        let bytes = read_input(&path, INPUT_LIMIT).map_err(|e| unreadable(e.to_string()))?;
+        // Refused now rather than when the stage runs.
+        parse_csv(&path, bytes.clone()).map_err(|e| unreadable(e.to_string()))?;
         Ok(json!({ "file": file, "blake3": blake3_hex(&bytes) }))
     }
 
@@ -223,14 +241,28 @@ impl StageKind for Measurements {
 /// A CSV file as a table: a column whose every cell parses as a number is
 /// `F64`, any other `Str`.
 pub(crate) fn read_csv(path: &std::path::Path) -> Result<Table, StageError> {
-    let mut reader = csv::Reader::from_path(path)
-        .map_err(|e| StageError::new(format!("{}: {e}", path.display())))?;
+    let bytes = read_input(path, INPUT_LIMIT).map_err(|e| StageError::new(e.to_string()))?;
+    parse_csv(path, bytes)
+}
+
+fn parse_csv(path: &std::path::Path, bytes: Vec<u8>) -> Result<Table, StageError> {
+    let text = rooflaw_cache::files::text_from_bytes(path, bytes)
+        .map_err(|e| StageError::new(e.to_string()))?;
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| StageError::new(format!("{}: {e}", path.display())))?
         .iter()
         .map(String::from)
         .collect();
+    for (i, h) in headers.iter().enumerate() {
+        if headers[..i].contains(h) {
+            return Err(StageError::new(format!(
+                "{}: column `{h}` appears twice in the header; which one is meant is ambiguous",
+                path.display()
+            )));
+        }
+    }
     let mut cells: Vec<Vec<String>> = vec![Vec::new(); headers.len()];
     for (line, rec) in reader.records().enumerate() {
         let rec =
