@@ -2,7 +2,7 @@
 //! --release` builds (the `rooflaw` package alone) gets the same features
 //! under `cargo test --workspace --release` (every package, dev-dependencies
 //! on). A crate whose features differ is built twice, and with it everything
-//! above it: candle and gemm sit above once_cell and getrandom, so a
+//! above it: candle and gemm sit above `once_cell` and `getrandom`, so a
 //! dev-dependency that turns on one more feature of either costs minutes.
 //! The `[dependencies]` feature pins in Cargo.toml keep the two equal.
 use std::collections::{BTreeMap, BTreeSet};
