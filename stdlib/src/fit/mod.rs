@@ -4,6 +4,7 @@
 //! and bootstrap intervals.
 mod model;
 pub(crate) mod rng;
+pub mod runs;
 mod stats;
 
 use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus};
@@ -73,6 +74,10 @@ pub struct FitResult {
     pub objective: f64,
     /// Starts that ran to completion (a start can fail in the line search).
     pub starts_run: usize,
+    /// What makes the fit doubtful: a coefficient on a bound of its range,
+    /// a held-out R² below 0 (worse than predicting the mean).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -165,7 +170,22 @@ pub fn fit(points: &[Point], form: &Form, opts: &FitOptions) -> Result<FitResult
         .then(|| bootstrap(&model, &ln_loss, &train, &best.theta, &starts, opts));
 
     let coefs = model.coefficients(&best.theta);
+    let at_bounds = model.at_bounds(&coefs);
     let mut law = Law::new(&name, form.clone(), coefs).map_err(|e| BadPoint(0, &e))?;
+    let mut warnings: Vec<String> = law
+        .coefficients()
+        .enumerate()
+        .filter(|(i, _)| at_bounds.contains(i))
+        .map(|(_, (c, v))| {
+            format!("coefficient `{c}` = {v:.4e} sits at a bound of its range: the data does not pin it down (widen the range, or drop the term)")
+        })
+        .collect();
+    if let Some(h) = hold_stats.filter(|h| h.r2 < 0.0) {
+        warnings.push(format!(
+            "held-out R² is {:.3}: the law predicts the {} held-out runs worse than their mean loss",
+            h.r2, h.n
+        ));
+    }
     law.intervals.clone_from(&intervals);
     law.range = Some(span_of(form, &vars, &train));
     law.source = format!(
@@ -185,6 +205,7 @@ pub fn fit(points: &[Point], form: &Form, opts: &FitOptions) -> Result<FitResult
         gradient_norm,
         objective: best.cost,
         starts_run,
+        warnings,
     })
 }
 
