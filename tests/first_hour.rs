@@ -164,3 +164,65 @@ fn the_man_page_documents_the_commands() {
     );
     assert!(roff.contains("rooflaw\\-roofline(1)"), "{roff}");
 }
+
+#[test]
+fn roofline_compares_every_combination_in_one_table() {
+    let args = [
+        "roofline",
+        "--model",
+        "qwen2.5-0.5b,llama-3.2-1b",
+        "--hardware",
+        "jetson-orin-nano-8gb,rtx-4090",
+        "--precision",
+        "fp16,w4a16",
+    ];
+    let out = rooflaw(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].starts_with("model") && lines[0].contains("total ms"),
+        "{table}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("rtx-4090")).count(),
+        4,
+        "{table}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("w4a16")).count(),
+        4,
+        "{table}"
+    );
+
+    let out = rooflaw(&[&args[..], &["--format", "csv"]].concat());
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 9, "{csv}");
+    assert!(
+        rows[0].starts_with("model,hardware,precision,batch,prompt,generate,"),
+        "{csv}"
+    );
+    // Model-major order, then hardware, then precision.
+    assert!(
+        rows[1].starts_with("Qwen2.5-0.5B,jetson-orin-nano-8gb,fp16,"),
+        "{csv}"
+    );
+    assert!(rows[8].starts_with("Llama-3.2-1B,rtx-4090,w4a16,"), "{csv}");
+
+    let out = rooflaw(&[&args[..], &["--format", "json"]].concat());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let all = v.as_array().unwrap();
+    assert_eq!(all.len(), 8);
+    // A smaller model is faster on the same chip at the same precision.
+    assert!(all[0]["total_ms"].as_f64() < all[4]["total_ms"].as_f64());
+
+    let out = rooflaw(&[&args[..], &["--ops"]].concat());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("one combination"));
+}

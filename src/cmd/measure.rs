@@ -2,7 +2,6 @@
 //! weights, KV cache) and time prefill and decode; with `--hardware`, put
 //! the roofline's prediction and its error beside each phase.
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -135,13 +134,20 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         seed: args.seed,
     };
     let device = measure::default_device();
-    let mut stderr = std::io::stderr();
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} runs, ETA {eta}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
     let m = measure::measure(&arch, &plan, dtype, &device, &mut |p| {
-        let what = if p.warmup { "warm-up" } else { "run" };
-        let _ = write!(stderr, "\rmeasuring {name}: {what} {}/{}   ", p.run, p.runs);
-        let _ = stderr.flush();
+        bar.set_length(p.runs as u64);
+        bar.set_position(p.run as u64);
+        bar.set_message(format!(
+            "measuring {name}: {}",
+            if p.warmup { "warm-up" } else { "timed" }
+        ));
     })?;
-    eprintln!();
+    bar.finish_and_clear();
     let row = Row {
         arch,
         precision: precision.label(),
