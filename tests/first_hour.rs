@@ -226,3 +226,37 @@ fn roofline_compares_every_combination_in_one_table() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("one combination"));
 }
+
+/// `rooflaw cache ls PIPELINE` finds the cache `rooflaw run` made next to
+/// the pipeline; without one, the error says where caches live and lists
+/// those below the current directory.
+#[test]
+fn cache_ls_finds_a_pipelines_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rooflaw_in(dir.path(), &["init", "proj", "--hardware", "rtx-4090"]);
+    assert!(out.status.success());
+    let run = rooflaw_in(dir.path(), &["run", "--quiet", "proj/codesign.pipeline"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    let ls = rooflaw_in(dir.path(), &["cache", "ls", "proj/codesign.pipeline"]);
+    let listing = String::from_utf8_lossy(&ls.stdout);
+    assert!(
+        ls.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ls.stderr)
+    );
+    assert!(
+        listing.contains("frontier") && listing.contains("5 entries"),
+        "{listing}"
+    );
+
+    let bare = rooflaw_in(dir.path(), &["cache", "ls"]);
+    let err = String::from_utf8_lossy(&bare.stderr);
+    assert_eq!(bare.status.code(), Some(2));
+    assert!(err.contains("next to the pipeline file"), "{err}");
+    assert!(err.contains("caches here: proj/.rooflaw"), "{err}");
+}

@@ -7,6 +7,7 @@ use super::pipeline;
 pub struct Args {
     /// The pipeline file.
     pub file: PathBuf,
+    /// Graph language: Graphviz dot or Mermaid.
     #[arg(long, value_enum, default_value = "dot")]
     pub format: Format,
 }

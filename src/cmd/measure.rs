@@ -15,7 +15,7 @@ use super::roofline::{Format, resolve_model};
 #[derive(clap::Args)]
 #[allow(clippy::struct_field_names)]
 pub struct Args {
-    /// Model preset id (`rooflaw presets models`) or a Hugging Face config.json.
+    /// Model preset id (rooflaw presets models) or a Hugging Face config.json.
     #[arg(long)]
     pub model: String,
     /// Also predict with this hardware (preset id or YAML) and show the error.
@@ -44,6 +44,7 @@ pub struct Args {
     pub seed: u64,
     #[command(flatten)]
     pub shape: Overrides,
+    /// Output format: text, json, or csv (what rooflaw calibrate reads).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }
@@ -53,23 +54,31 @@ pub struct Args {
 /// Changing width or heads without `--head-dim` sets `head_dim` = width / heads.
 #[derive(clap::Args, Default)]
 pub struct Overrides {
+    /// Transformer blocks.
     #[arg(long)]
     pub layers: Option<u32>,
+    /// Hidden size (model dimension).
     #[arg(long)]
     pub width: Option<u32>,
+    /// Query heads.
     #[arg(long)]
     pub heads: Option<u32>,
+    /// Key/value heads (grouped-query attention when fewer than --heads).
     #[arg(long)]
     pub kv_heads: Option<u32>,
+    /// Dimension of one head [default: width / heads when width or heads change].
     #[arg(long)]
     pub head_dim: Option<u32>,
     /// FFN intermediate size (of one expert).
     #[arg(long)]
     pub ffn: Option<u32>,
+    /// Routed experts (1 = dense).
     #[arg(long)]
     pub experts: Option<u32>,
+    /// Experts each token is routed to.
     #[arg(long)]
     pub top_k: Option<u32>,
+    /// Vocabulary size.
     #[arg(long)]
     pub vocab: Option<u32>,
 }

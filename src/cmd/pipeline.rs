@@ -10,7 +10,7 @@ use rooflaw_engine::Registry;
 /// Options shared by commands that work on a pipeline's cache.
 #[derive(clap::Args, Clone, Debug)]
 pub struct CacheArgs {
-    /// Cache directory [default: $`ROOFLAW_CACHE`, else `.rooflaw/` next to the pipeline file]
+    /// Cache directory [default: $ROOFLAW_CACHE, else .rooflaw/ next to the pipeline file]
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
 }

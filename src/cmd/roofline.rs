@@ -64,6 +64,7 @@ pub struct Args {
     /// Also print the per-operator table of both phases (one combination only).
     #[arg(long)]
     pub ops: bool,
+    /// Output format: text, json, or csv.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }
