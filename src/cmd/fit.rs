@@ -14,6 +14,8 @@ use serde::Serialize;
 pub enum FormArg {
     /// L = E + A/N^α + B/D^β; columns params, tokens, loss (N = all parameters).
     Chinchilla,
+    // clap prints doc comments as written: help text stays free of Markdown.
+    #[allow(clippy::doc_markdown)]
     /// The paper's law; columns layers, width, ffn_ratio, rho, kv_dim, loss.
     Sun2026,
 }

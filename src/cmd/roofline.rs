@@ -54,6 +54,8 @@ pub struct Args {
     /// group size (w4a16g64) and KV suffix (kv8, kv4, kvfp8, kv16); several, comma-separated.
     #[arg(long, default_value = "fp16", value_delimiter = ',')]
     pub precision: Vec<String>,
+    // clap prints doc comments as written: help text stays free of Markdown.
+    #[allow(clippy::doc_markdown)]
     /// Fused (FlashAttention) or unfused attention (scores written to DRAM).
     #[arg(long, value_enum, default_value_t = AttentionArg::Fused)]
     pub attention: AttentionArg,
