@@ -133,18 +133,32 @@ fn cited_markdown_files_exist() {
     }
     cited.sort();
     cited.dedup();
+    let mut files = Vec::new();
+    markdown_files(root, &mut files);
     let missing: Vec<&String> = cited
         .iter()
         .filter(|name| {
             let file = std::path::Path::new(name.as_str()).file_name().unwrap();
-            !root.join(name).exists()
-                && !["docs", "dsl", "."]
-                    .iter()
-                    .any(|d| root.join(d).join(file).exists())
+            !root.join(name).exists() && !files.iter().any(|f| f.file_name() == Some(file))
         })
         .collect();
     assert!(
         missing.is_empty(),
         "cited but not in the repository: {missing:?}"
     );
+}
+
+/// Every Markdown file of the repository (build output and VCS data aside).
+fn markdown_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            if name != "target" && name != ".git" {
+                markdown_files(&path, out);
+            }
+        } else if path.extension().is_some_and(|e| e == "md") {
+            out.push(path);
+        }
+    }
 }
