@@ -164,3 +164,99 @@ fn the_man_page_documents_the_commands() {
     );
     assert!(roff.contains("rooflaw\\-roofline(1)"), "{roff}");
 }
+
+#[test]
+fn roofline_compares_every_combination_in_one_table() {
+    let args = [
+        "roofline",
+        "--model",
+        "qwen2.5-0.5b,llama-3.2-1b",
+        "--hardware",
+        "jetson-orin-nano-8gb,rtx-4090",
+        "--precision",
+        "fp16,w4a16",
+    ];
+    let out = rooflaw(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].starts_with("model") && lines[0].contains("total ms"),
+        "{table}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("rtx-4090")).count(),
+        4,
+        "{table}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("w4a16")).count(),
+        4,
+        "{table}"
+    );
+
+    let out = rooflaw(&[&args[..], &["--format", "csv"]].concat());
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 9, "{csv}");
+    assert!(
+        rows[0].starts_with("model,hardware,precision,batch,prompt,generate,"),
+        "{csv}"
+    );
+    // Model-major order, then hardware, then precision.
+    assert!(
+        rows[1].starts_with("Qwen2.5-0.5B,jetson-orin-nano-8gb,fp16,"),
+        "{csv}"
+    );
+    assert!(rows[8].starts_with("Llama-3.2-1B,rtx-4090,w4a16,"), "{csv}");
+
+    let out = rooflaw(&[&args[..], &["--format", "json"]].concat());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let all = v.as_array().unwrap();
+    assert_eq!(all.len(), 8);
+    // A smaller model is faster on the same chip at the same precision.
+    assert!(all[0]["total_ms"].as_f64() < all[4]["total_ms"].as_f64());
+
+    let out = rooflaw(&[&args[..], &["--ops"]].concat());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("one combination"));
+}
+
+/// `rooflaw cache ls PIPELINE` finds the cache `rooflaw run` made next to
+/// the pipeline; without one, the error says where caches live and lists
+/// those below the current directory.
+#[test]
+fn cache_ls_finds_a_pipelines_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rooflaw_in(dir.path(), &["init", "proj", "--hardware", "rtx-4090"]);
+    assert!(out.status.success());
+    let run = rooflaw_in(dir.path(), &["run", "--quiet", "proj/codesign.pipeline"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    let ls = rooflaw_in(dir.path(), &["cache", "ls", "proj/codesign.pipeline"]);
+    let listing = String::from_utf8_lossy(&ls.stdout);
+    assert!(
+        ls.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ls.stderr)
+    );
+    assert!(
+        listing.contains("frontier") && listing.contains("5 entries"),
+        "{listing}"
+    );
+
+    let bare = rooflaw_in(dir.path(), &["cache", "ls"]);
+    let err = String::from_utf8_lossy(&bare.stderr);
+    assert_eq!(bare.status.code(), Some(2));
+    assert!(err.contains("next to the pipeline file"), "{err}");
+    assert!(err.contains("caches here: proj/.rooflaw"), "{err}");
+}

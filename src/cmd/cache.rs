@@ -13,7 +13,7 @@ pub struct Args {
         long,
         global = true,
         value_name = "DIR",
-        help = "Cache directory [default: $ROOFLAW_CACHE, else ./.rooflaw]"
+        help = "Cache directory [default: $ROOFLAW_CACHE, else .rooflaw next to PIPELINE, else ./.rooflaw]"
     )]
     pub cache: Option<PathBuf>,
     #[command(subcommand)]
@@ -23,9 +23,11 @@ pub struct Args {
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// List cached entries: key, stage, kind, size, age.
-    Ls,
+    Ls(Target),
     /// Rehash every object; corrupt ones are quarantined. Exits 1 if anything is wrong.
     Verify {
+        #[command(flatten)]
+        target: Target,
         /// Also quarantine what cannot be read (a directory in place of an
         /// object, an entry that does not parse), so the next run recomputes it.
         #[arg(long)]
@@ -35,27 +37,38 @@ pub enum Command {
     Gc(GcArgs),
 }
 
+/// Which cache: the one a pipeline file runs with.
+#[derive(clap::Args)]
+pub struct Target {
+    /// A pipeline file: its cache is .rooflaw/ next to it (as rooflaw run puts it).
+    #[arg(value_name = "PIPELINE")]
+    pub pipeline: Option<PathBuf>,
+}
+
 #[derive(clap::Args)]
 pub struct GcArgs {
+    #[command(flatten)]
+    pub target: Target,
     /// Report what would be deleted without deleting anything.
     #[arg(long)]
     pub dry_run: bool,
     /// Keep what the last N runs of each pipeline used.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub keep_runs: usize,
-    /// Lock files whose stages to keep, in addition to the `*.lock` files of pipelines in the
+    /// Lock files whose stages to keep, in addition to the *.lock files of pipelines in the
     /// directory holding the cache.
     #[arg(long = "lock", value_name = "FILE", num_args = 1..)]
     pub locks: Vec<PathBuf>,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let root = args.cache.clone().unwrap_or_else(default_root);
+    let pipeline = match &args.command {
+        Command::Ls(t) | Command::Verify { target: t, .. } => t.pipeline.as_deref(),
+        Command::Gc(g) => g.target.pipeline.as_deref(),
+    };
+    let root = args.cache.clone().unwrap_or_else(|| default_root(pipeline));
     if !root.is_dir() {
-        bail!(
-            "no cache at {} (nothing has been run with it yet)",
-            root.display()
-        );
+        bail!("{}", no_cache(&root, pipeline));
     }
     let mut store = Store::open(&root)
         .with_context(|| format!("cannot open the cache at {}", root.display()))?;
@@ -67,8 +80,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         );
     }
     let code = match &args.command {
-        Command::Ls => ls(&store)?,
-        Command::Verify { repair } => verify(&store, *repair)?,
+        Command::Ls(_) => ls(&store)?,
+        Command::Verify { repair, .. } => verify(&store, *repair)?,
         Command::Gc(gc_args) => gc(&mut store, &root, gc_args)?,
     };
     for warning in store.warnings() {
@@ -77,11 +90,56 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
-fn default_root() -> PathBuf {
-    match std::env::var_os(CACHE_ENV) {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+fn default_root(pipeline: Option<&Path>) -> PathBuf {
+    match (std::env::var_os(CACHE_ENV), pipeline) {
+        (Some(dir), _) if !dir.is_empty() => PathBuf::from(dir),
+        (_, Some(file)) => Store::default_root(file),
         _ => PathBuf::from(".rooflaw"),
     }
+}
+
+/// Why there is no cache at `root`, where caches live, and the ones in
+/// this directory tree.
+fn no_cache(root: &Path, pipeline: Option<&Path>) -> String {
+    let mut msg = format!("no cache at {}", root.display());
+    if pipeline.is_some() {
+        msg.push_str(" (the pipeline has not been run with it yet)");
+        return msg;
+    }
+    msg.push_str(
+        ": rooflaw run keeps a pipeline's cache in .rooflaw/ next to the pipeline file \
+         (--cache DIR or $ROOFLAW_CACHE move it); name the pipeline, e.g. \
+         rooflaw cache ls pipelines/quickstart.pipeline",
+    );
+    let found = caches_below(Path::new("."), 3);
+    if !found.is_empty() {
+        let list: Vec<String> = found.iter().map(|p| p.display().to_string()).collect();
+        let _ = write!(msg, "; caches here: {}", list.join(", "));
+    }
+    msg
+}
+
+/// `.rooflaw` directories at most `depth` levels below `dir` (build and VCS
+/// directories skipped), sorted.
+fn caches_below(dir: &Path, depth: usize) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) || name == "target" || name == ".git" {
+            continue;
+        }
+        if name == ".rooflaw" {
+            out.push(path.strip_prefix(".").unwrap_or(&path).to_path_buf());
+        } else if depth > 1 {
+            out.extend(caches_below(&path, depth - 1));
+        }
+    }
+    out.sort();
+    out
 }
 
 fn ls(store: &Store) -> anyhow::Result<ExitCode> {
@@ -432,6 +490,7 @@ mod tests {
 
     fn gc_args(dry_run: bool) -> Command {
         Command::Gc(GcArgs {
+            target: Target { pipeline: None },
             dry_run,
             keep_runs: 5,
             locks: Vec::new(),
@@ -467,7 +526,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         populated(dir.path());
         assert_eq!(
-            run(&args(dir.path(), Command::Verify { repair: false })).unwrap(),
+            run(&args(
+                dir.path(),
+                Command::Verify {
+                    target: Target { pipeline: None },
+                    repair: false
+                }
+            ))
+            .unwrap(),
             ExitCode::SUCCESS
         );
         let object = dir.path().join(".rooflaw/objects");
@@ -480,7 +546,14 @@ mod tests {
         let file = fs::read_dir(sub).unwrap().next().unwrap().unwrap().path();
         fs::write(file, "tampered").unwrap();
         assert_eq!(
-            run(&args(dir.path(), Command::Verify { repair: false })).unwrap(),
+            run(&args(
+                dir.path(),
+                Command::Verify {
+                    target: Target { pipeline: None },
+                    repair: false
+                }
+            ))
+            .unwrap(),
             ExitCode::from(1)
         );
     }
@@ -488,7 +561,7 @@ mod tests {
     #[test]
     fn missing_cache_is_an_error_not_a_new_directory() {
         let dir = tempfile::tempdir().unwrap();
-        let err = run(&args(dir.path(), Command::Ls)).unwrap_err();
+        let err = run(&args(dir.path(), Command::Ls(Target { pipeline: None }))).unwrap_err();
         assert!(err.to_string().contains("no cache at"), "{err}");
         assert!(!dir.path().join(".rooflaw").exists());
     }

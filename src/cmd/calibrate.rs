@@ -15,12 +15,12 @@ pub use super::TextOrJson as Format;
 
 #[derive(clap::Args)]
 #[command(after_help = "\
-MEASUREMENTS.csv is what the `measure` stage exports (DIR/data/<stage>.csv) or `rooflaw measure
---format csv` writes: architecture columns (layers, width, heads, kv_heads, head_dim, ffn, experts,
+MEASUREMENTS.csv is what the measure stage exports (DIR/data/<stage>.csv) or rooflaw measure
+--format csv writes: architecture columns (layers, width, heads, kv_heads, head_dim, ffn, experts,
 top_k, shared_experts, shared_ffn, vocab, tied, gated, qk_norm), precision, batch, prompt,
 generate, prefill_ms and decode_ms (all decode steps); device, attention (fused|unfused,
 default unfused) and experts_kernels (grouped|looped, default looped) when present: the
-defaults are how candle, so `measure`, runs.
+defaults are how candle, so the measure stage, runs.
 The fit minimises the squared log error of prefill and decode over the calibration runs
 (L-BFGS from a grid of starts); the split is seeded and stratified by dense/MoE.")]
 pub struct Args {
@@ -32,6 +32,7 @@ pub struct Args {
     /// Fraction of runs held out to judge the calibration (0: judge on the fitted runs).
     #[arg(long, default_value_t = 0.5)]
     pub holdout: f64,
+    /// Seed of the calibration/validation split and the starts.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Write the calibrated efficiencies and launch back into the --hardware YAML file.
@@ -40,6 +41,7 @@ pub struct Args {
     /// Write the calibrated hardware to this YAML file.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Output format: text for people, json for programs.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }

@@ -22,6 +22,7 @@ pub struct Args {
     /// Pipeline files to check.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// How to print diagnostics: rendered for people, or JSON for editors and CI.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
     /// Print what each valid file lowers to: units in SI, names resolved,

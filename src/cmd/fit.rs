@@ -12,9 +12,11 @@ use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum FormArg {
-    /// L = E + A/N^α + B/D^β; columns `params,tokens,loss` (N = all parameters).
+    /// L = E + A/N^α + B/D^β; columns params, tokens, loss (N = all parameters).
     Chinchilla,
-    /// The paper's law; columns `layers,width,ffn_ratio,rho,kv_dim,loss`.
+    // clap prints doc comments as written: help text stays free of Markdown.
+    #[allow(clippy::doc_markdown)]
+    /// The paper's law; columns layers, width, ffn_ratio, rho, kv_dim, loss.
     Sun2026,
 }
 
@@ -22,7 +24,7 @@ pub use super::TextOrJson as Format;
 
 #[derive(clap::Args)]
 #[command(after_help = "\
-CSV columns (`,` `;` tab or `|` separated, detected) are named after the law's variables, plus
+CSV columns (comma, semicolon, tab or | separated, detected) are named after the law's variables, plus
 loss (nats per token); other columns are ignored.
   chinchilla: params, tokens, loss        (params = all parameters, embeddings included)
   sun2026:    layers, width, ffn_ratio, rho, kv_dim, loss
@@ -36,6 +38,7 @@ The fit minimises a Huber loss on ln-loss residuals with L-BFGS from a grid of s
 pub struct Args {
     /// CSV file of measured losses.
     pub file: PathBuf,
+    /// The law's form.
     #[arg(long, value_enum)]
     pub form: FormArg,
     /// Huber δ on ln-loss residuals.
@@ -44,15 +47,16 @@ pub struct Args {
     /// L-BFGS starts [default: 4500 (Epoch's full grid) for chinchilla, 256 for sun2026].
     #[arg(long)]
     pub starts: Option<usize>,
-    /// Fraction of points held out for validation statistics (the pipeline's `fit` default too).
+    /// Fraction of points held out for validation statistics (the pipeline's fit default too).
     #[arg(long, default_value_t = runs::HOLDOUT)]
     pub holdout: f64,
-    /// Bootstrap resamples for the 95% intervals (0 for none; the pipeline's `fit` default too).
+    /// Bootstrap resamples for the 95% intervals (0 for none; the pipeline's fit default too).
     #[arg(long, default_value_t = runs::BOOTSTRAP)]
     pub bootstrap: usize,
     /// Seed of the holdout split and the bootstrap.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Output format: text for people, json for programs.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }

@@ -9,6 +9,7 @@ pub struct Args {
     pub file: PathBuf,
     #[command(flatten)]
     pub project: pipeline::ProjectArgs,
+    /// Graph language: Graphviz dot or Mermaid.
     #[arg(long, value_enum, default_value = "dot")]
     pub format: Format,
 }

@@ -32,6 +32,7 @@ pub struct ProbeArgs {
     /// About a second instead of about ten; small matmuls may not reach the roof.
     #[arg(long)]
     pub quick: bool,
+    /// Output format of the hardware description.
     #[arg(long, value_enum, default_value_t = Format::Yaml)]
     pub format: Format,
     /// No progress bar and no summary on stderr.

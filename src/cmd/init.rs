@@ -12,13 +12,13 @@ pub const PIPELINE: &str = "codesign.pipeline";
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Directory to write `codesign.pipeline` and `.gitignore` into (created if missing).
+    /// Directory to write codesign.pipeline and .gitignore into (created if missing).
     #[arg(default_value = ".")]
     pub dir: PathBuf,
-    /// Hardware preset id to design for (`rooflaw presets hardware`).
+    /// Hardware preset id to design for (rooflaw presets hardware).
     #[arg(long, default_value = "jetson-orin-nano-8gb")]
     pub hardware: String,
-    /// Model preset id to compare the chosen design with (`rooflaw presets models`).
+    /// Model preset id to compare the chosen design with (rooflaw presets models).
     #[arg(long, default_value = "qwen2.5-0.5b")]
     pub model: String,
 }

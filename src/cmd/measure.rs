@@ -2,7 +2,6 @@
 //! weights, KV cache) and time prefill and decode; with `--hardware`, put
 //! the roofline's prediction and its error beside each phase.
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -16,7 +15,7 @@ use super::roofline::{Format, resolve_model};
 #[derive(clap::Args)]
 #[allow(clippy::struct_field_names)]
 pub struct Args {
-    /// Model preset id (`rooflaw presets models`) or a Hugging Face config.json.
+    /// Model preset id (rooflaw presets models) or a Hugging Face config.json.
     #[arg(long)]
     pub model: String,
     /// Also predict with this hardware (preset id or YAML) and show the error.
@@ -45,6 +44,7 @@ pub struct Args {
     pub seed: u64,
     #[command(flatten)]
     pub shape: Overrides,
+    /// Output format: text, json, or csv (what rooflaw calibrate reads).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }
@@ -54,23 +54,31 @@ pub struct Args {
 /// Changing width or heads without `--head-dim` sets `head_dim` = width / heads.
 #[derive(clap::Args, Default)]
 pub struct Overrides {
+    /// Transformer blocks.
     #[arg(long)]
     pub layers: Option<u32>,
+    /// Hidden size (model dimension).
     #[arg(long)]
     pub width: Option<u32>,
+    /// Query heads.
     #[arg(long)]
     pub heads: Option<u32>,
+    /// Key/value heads (grouped-query attention when fewer than --heads).
     #[arg(long)]
     pub kv_heads: Option<u32>,
+    /// Dimension of one head [default: width / heads when width or heads change].
     #[arg(long)]
     pub head_dim: Option<u32>,
     /// FFN intermediate size (of one expert).
     #[arg(long)]
     pub ffn: Option<u32>,
+    /// Routed experts (1 = dense).
     #[arg(long)]
     pub experts: Option<u32>,
+    /// Experts each token is routed to.
     #[arg(long)]
     pub top_k: Option<u32>,
+    /// Vocabulary size.
     #[arg(long)]
     pub vocab: Option<u32>,
 }
@@ -135,13 +143,20 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         seed: args.seed,
     };
     let device = measure::default_device();
-    let mut stderr = std::io::stderr();
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} runs, ETA {eta}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
     let m = measure::measure(&arch, &plan, dtype, &device, &mut |p| {
-        let what = if p.warmup { "warm-up" } else { "run" };
-        let _ = write!(stderr, "\rmeasuring {name}: {what} {}/{}   ", p.run, p.runs);
-        let _ = stderr.flush();
+        bar.set_length(p.runs as u64);
+        bar.set_position(p.run as u64);
+        bar.set_message(format!(
+            "measuring {name}: {}",
+            if p.warmup { "warm-up" } else { "timed" }
+        ));
     })?;
-    eprintln!();
+    bar.finish_and_clear();
     let row = Row {
         arch,
         precision: precision.label(),

@@ -49,7 +49,7 @@ pub enum Command {
     Roofline(roofline::Args),
     /// Run one model for real on this machine and time prefill and decode.
     Measure(measure::Args),
-    /// List hardware, model, budget and law presets.
+    /// List the bundled hardware and model presets, with the source of every number.
     Presets(presets::Args),
     /// Fit a loss law to measured losses in a CSV file.
     Fit(fit::Args),
@@ -94,5 +94,49 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stages(a) => stages::run(&a),
         Command::Completions(a) => completions::run(&a),
         Command::Man => completions::man(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command and argument has help text, and none shows Markdown
+    /// (clap prints doc comments as written, backticks and all).
+    #[test]
+    fn every_command_and_argument_is_documented_in_plain_text() {
+        fn walk(cmd: &clap::Command, path: &str, problems: &mut Vec<String>) {
+            let texts = [cmd.get_about(), cmd.get_long_about(), cmd.get_after_help()];
+            if cmd.get_about().is_none() && !cmd.is_hide_set() {
+                problems.push(format!("{path}: no description"));
+            }
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() {
+                    problems.push(format!("{path} {id}: no help"));
+                }
+                for t in [arg.get_help(), arg.get_long_help()].into_iter().flatten() {
+                    if t.to_string().contains('`') {
+                        problems.push(format!("{path} {id}: backticks in {t:?}"));
+                    }
+                }
+            }
+            for t in texts.into_iter().flatten() {
+                if t.to_string().contains('`') {
+                    problems.push(format!("{path}: backticks in {t:?}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), problems);
+            }
+        }
+        let mut problems = Vec::new();
+        let mut cli = super::Cli::command();
+        cli.build();
+        walk(&cli, "rooflaw", &mut problems);
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }

@@ -10,7 +10,9 @@ use rooflaw_engine::Registry;
 /// Options shared by commands that work on a pipeline's cache.
 #[derive(clap::Args, Clone, Debug)]
 pub struct CacheArgs {
-    /// Cache directory [default: $`ROOFLAW_CACHE`, else `.rooflaw/` next to the pipeline file]
+    // clap prints doc comments as written: help text stays free of Markdown.
+    #[allow(clippy::doc_markdown)]
+    /// Cache directory [default: $ROOFLAW_CACHE, else .rooflaw/ next to the pipeline file]
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
 }

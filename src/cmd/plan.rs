@@ -17,6 +17,7 @@ pub struct Args {
     /// Plan as if these stages were forced, or only up to one.
     #[command(flatten)]
     pub select: pipeline::Selection,
+    /// Output format: text for people, json for programs.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }

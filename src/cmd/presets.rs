@@ -20,6 +20,7 @@ pub struct Args {
     /// Show this preset (or hardware YAML file) in full, with the source of
     /// every number.
     pub id: Option<String>,
+    /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }

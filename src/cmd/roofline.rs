@@ -10,6 +10,8 @@ use rooflaw_stdlib::{
 };
 use serde_json::{Value, json};
 
+mod comparison;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Text,
@@ -31,12 +33,14 @@ pub enum ExpertsArg {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Model preset id (`rooflaw presets models`) or a Hugging Face config.json.
-    #[arg(long)]
-    pub model: String,
-    /// Hardware preset id (`rooflaw presets hardware`) or a hardware YAML file.
-    #[arg(long)]
-    pub hardware: String,
+    /// Model preset id (rooflaw presets models) or a Hugging Face config.json; several,
+    /// comma-separated, give one row per combination with --hardware and --precision.
+    #[arg(long, required = true, value_delimiter = ',')]
+    pub model: Vec<String>,
+    /// Hardware preset id (rooflaw presets hardware) or a hardware YAML file; several,
+    /// comma-separated.
+    #[arg(long, required = true, value_delimiter = ',')]
+    pub hardware: Vec<String>,
     /// Sequences processed together.
     #[arg(long, default_value_t = 1)]
     pub batch: u32,
@@ -47,27 +51,92 @@ pub struct Args {
     #[arg(long, default_value_t = 128)]
     pub generate: u32,
     /// fp32, bf16, fp16, fp8, int8 (w8a8), w8a16, w4a16, w4a8; optional
-    /// group size (w4a16g64) and KV suffix (kv8, kv4, kvfp8, kv16).
-    #[arg(long, default_value = "fp16")]
-    pub precision: String,
-    /// Fused (`FlashAttention`) or unfused attention (scores written to DRAM).
+    /// group size (w4a16g64) and KV suffix (kv8, kv4, kvfp8, kv16); several, comma-separated.
+    #[arg(long, default_value = "fp16", value_delimiter = ',')]
+    pub precision: Vec<String>,
+    // clap prints doc comments as written: help text stays free of Markdown.
+    #[allow(clippy::doc_markdown)]
+    /// Fused (FlashAttention) or unfused attention (scores written to DRAM).
     #[arg(long, value_enum, default_value_t = AttentionArg::Fused)]
     pub attention: AttentionArg,
     /// Mixture-of-experts kernels: one grouped GEMM per projection, or one kernel per
     /// expert hit (candle, eager frameworks).
     #[arg(long, value_enum, default_value_t = ExpertsArg::Grouped)]
     pub experts: ExpertsArg,
-    /// Also print the per-operator table of both phases.
+    /// Also print the per-operator table of both phases (one combination only).
     #[arg(long)]
     pub ops: bool,
+    /// Output format: text, json, or csv.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let (model_name, arch) = resolve_model(&args.model)?;
-    let hw = hardware::resolve(&args.hardware)?;
-    let precision = Precision::parse(&args.precision)?;
+    let mut rows = Vec::new();
+    for model in &args.model {
+        for hardware in &args.hardware {
+            for precision in &args.precision {
+                rows.push(evaluate_one(args, model, hardware, precision)?);
+            }
+        }
+    }
+    let out = match rows.as_slice() {
+        [(model_name, hw, wl, summary)] => {
+            let ops = if args.ops {
+                Some(roofline::breakdown(
+                    &resolve_model(&args.model[0])?.1,
+                    hw,
+                    wl,
+                )?)
+            } else {
+                None
+            };
+            match args.format {
+                Format::Text => text(model_name, hw, wl, summary, ops.as_ref()),
+                Format::Json => {
+                    serde_json::to_string_pretty(&to_json(
+                        model_name,
+                        hw,
+                        wl,
+                        summary,
+                        ops.as_ref(),
+                    ))? + "\n"
+                }
+                Format::Csv => match &ops {
+                    Some(b) => csv(b),
+                    None => comparison::csv(&rows),
+                },
+            }
+        }
+        _ if args.ops => bail!(
+            "--ops prints one combination's operators; give one model, hardware and precision"
+        ),
+        _ => match args.format {
+            Format::Text => comparison::text(&rows),
+            Format::Json => {
+                let all: Vec<Value> = rows
+                    .iter()
+                    .map(|(m, h, w, s)| to_json(m, h, w, s, None))
+                    .collect();
+                serde_json::to_string_pretty(&all)? + "\n"
+            }
+            Format::Csv => comparison::csv(&rows),
+        },
+    };
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One model on one chip at one precision, as the flags describe it.
+fn evaluate_one(
+    args: &Args,
+    model: &str,
+    hardware: &str,
+    precision: &str,
+) -> anyhow::Result<comparison::Row> {
+    let (model_name, arch) = resolve_model(model)?;
+    let hw = hardware::resolve(hardware)?;
+    let precision = Precision::parse(precision)?;
     let mut wl = Workload::new(args.batch, args.prompt, args.generate, precision);
     wl.attention = match args.attention {
         AttentionArg::Fused => Attention::Fused,
@@ -78,21 +147,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         ExpertsArg::Looped => Experts::Looped,
     };
     let summary = roofline::evaluate(&arch, &hw, &wl)?;
-    let ops = if args.ops {
-        Some(roofline::breakdown(&arch, &hw, &wl)?)
-    } else {
-        None
-    };
-    let out = match args.format {
-        Format::Text => text(&model_name, &hw, &wl, &summary, ops.as_ref()),
-        Format::Json => {
-            serde_json::to_string_pretty(&to_json(&model_name, &hw, &wl, &summary, ops.as_ref()))?
-                + "\n"
-        }
-        Format::Csv => csv(&summary, ops.as_ref()),
-    };
-    print!("{out}");
-    Ok(ExitCode::SUCCESS)
+    Ok((model_name, hw, wl, summary))
 }
 
 /// A preset id, or a path to a Hugging Face `config.json`.
@@ -271,47 +326,32 @@ fn to_json(
     v
 }
 
-/// One header and one row of the summary, or with `--ops` one row per
-/// operator and phase.
-fn csv(s: &Summary, ops: Option<&Breakdown>) -> String {
+/// With `--ops`, one row per operator and phase (without, see
+/// [`comparison::csv`]).
+fn csv(b: &Breakdown) -> String {
     let mut out = String::new();
-    match ops {
-        None => {
-            let v = serde_json::to_value(s).unwrap_or(Value::Null);
-            let m = v.as_object().cloned().unwrap_or_default();
-            let keys: Vec<&str> = m.keys().map(String::as_str).collect();
-            let vals: Vec<String> = m
-                .values()
-                .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
-                .collect();
-            let _ = writeln!(out, "{}", keys.join(","));
-            let _ = writeln!(out, "{}", vals.join(","));
-        }
-        Some(b) => {
+    let _ = writeln!(
+        out,
+        "phase,op,count,engine,kernels,flops,weight_bytes,activation_bytes,kv_read_bytes,kv_write_bytes,intensity,bound,time_ms"
+    );
+    for (phase, rows) in [("prefill", &b.prefill), ("decode", &b.decode)] {
+        for r in rows {
             let _ = writeln!(
                 out,
-                "phase,op,count,engine,kernels,flops,weight_bytes,activation_bytes,kv_read_bytes,kv_write_bytes,intensity,bound,time_ms"
+                "{phase},{},{},{},{},{},{},{},{},{},{},{},{}",
+                r.name,
+                r.count,
+                r.engine,
+                r.kernels,
+                r.flops,
+                r.weight_bytes,
+                r.activation_bytes,
+                r.kv_read_bytes,
+                r.kv_write_bytes,
+                r.intensity,
+                r.bound.name(),
+                r.time * 1e3
             );
-            for (phase, rows) in [("prefill", &b.prefill), ("decode", &b.decode)] {
-                for r in rows {
-                    let _ = writeln!(
-                        out,
-                        "{phase},{},{},{},{},{},{},{},{},{},{},{},{}",
-                        r.name,
-                        r.count,
-                        r.engine,
-                        r.kernels,
-                        r.flops,
-                        r.weight_bytes,
-                        r.activation_bytes,
-                        r.kv_read_bytes,
-                        r.kv_write_bytes,
-                        r.intensity,
-                        r.bound.name(),
-                        r.time * 1e3
-                    );
-                }
-            }
         }
     }
     out
@@ -334,7 +374,10 @@ mod tests {
         Ok(match format {
             Format::Text => text(&name, &hw, &wl, &s, b.as_ref()),
             Format::Json => to_json(&name, &hw, &wl, &s, b.as_ref()).to_string(),
-            Format::Csv => csv(&s, b.as_ref()),
+            Format::Csv => match &b {
+                Some(b) => csv(b),
+                None => comparison::csv(&[(name, hw, wl, s)]),
+            },
         })
     }
 

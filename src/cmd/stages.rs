@@ -13,6 +13,7 @@ use super::TextOrJson;
 pub struct Args {
     /// One stage kind to describe (all of them when omitted).
     pub kind: Option<String>,
+    /// Output format: text for people, json for programs.
     #[arg(long, value_enum, default_value_t)]
     pub format: TextOrJson,
 }

@@ -22,7 +22,7 @@ pub use memory_technology::{MemoryClass, MemoryTechnology};
 pub use write::{to_json, to_yaml};
 
 /// Fraction of peak compute assumed for a device without measurements: the
-/// Vidur Llama-2-7B A100 profile (0.70 at 4096 tokens, `peers-roofline.md`
+/// Vidur Llama-2-7B A100 profile (0.70 at 4096 tokens, `docs/peers-roofline.md`
 /// §4.1). Presets that use it say so in their sources.
 pub const DEFAULT_EFFICIENCY_COMPUTE: f64 = 0.70;
 /// Fraction of peak bandwidth assumed for a device without measurements: the

@@ -5,6 +5,7 @@ pub mod arch;
 pub mod budget;
 pub mod calibrate;
 pub mod clock;
+pub mod eta;
 pub mod fit;
 pub mod hardware;
 pub mod hf;

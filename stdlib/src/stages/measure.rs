@@ -250,13 +250,15 @@ fn measure_items(items: &[(&RunCtx, &Value)]) -> Result<Vec<Artifact>, StageErro
         .collect();
     let memory = crate::machine::Machine::this().memory / 4.0;
     let mut cancelled = false;
+    let eta = crate::eta::Eta::start();
     let ms = measure_all(&jobs, &default_device(), memory, &mut |p| {
         ctx.progress.message(format!(
-            "{}: {} {}/{}",
+            "{}: {} {}/{}{}",
             parsed[p.item].4,
             if p.warmup { "warm-up" } else { "run" },
             p.run,
-            p.runs
+            p.runs,
+            eta.suffix(p.run as u64, p.runs as u64)
         ));
         cancelled |= ctx.cancelled();
     })

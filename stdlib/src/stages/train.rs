@@ -142,10 +142,15 @@ impl MapStage for Train {
         let job: TrainJob =
             serde_json::from_value(item.clone()).map_err(|e| StageError::new(e.to_string()))?;
         let label = crate::train::model::label(&job.arch);
+        let eta = crate::eta::Eta::start();
         let mut progress = |p: &crate::train::Progress| {
             ctx.progress.message(format!(
-                "{label}: step {}/{} loss {:.3} {:.0} tok/s",
-                p.step, p.steps, p.loss, p.tokens_per_s
+                "{label}: step {}/{} loss {:.3} {:.0} tok/s{}",
+                p.step,
+                p.steps,
+                p.loss,
+                p.tokens_per_s,
+                eta.suffix(p.step, p.steps)
             ));
             if ctx.cancelled() {
                 ControlFlow::Break(())
