@@ -30,6 +30,14 @@ pub const DTYPES: &[&str] = &[
     "fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4",
 ];
 
+/// DRAM technologies a hardware block's `memory_technology` may name. Mirrors
+/// `rooflaw_stdlib::hardware::MemoryTechnology` (the dsl cannot depend on the
+/// stdlib; `stdlib/tests/presets.rs` checks that the two lists agree).
+pub const MEMORY_TECHNOLOGIES: &[&str] = &[
+    "ddr4", "ddr5", "lpddr4", "lpddr4x", "lpddr5", "lpddr5x", "gddr6", "gddr6x", "gddr7", "hbm2",
+    "hbm2e", "hbm3", "hbm3e",
+];
+
 pub const HARDWARE_FIELDS: &[FieldSpec] = &[
     FieldSpec {
         path: "name",
@@ -70,6 +78,11 @@ pub const HARDWARE_FIELDS: &[FieldSpec] = &[
         path: "launch",
         ty: FieldType::Number(Dim::TIME),
         doc: "fixed overhead per kernel launch",
+    },
+    FieldSpec {
+        path: "memory_technology",
+        ty: FieldType::Choice(MEMORY_TECHNOLOGIES),
+        doc: "the DRAM behind `bandwidth` (lpddr5x, gddr6x, hbm3e, ...); runtime profiles key their memory efficiency by its class",
     },
 ];
 

@@ -26,8 +26,8 @@ fn every_preset_file_is_embedded() {
     assert_eq!(hw, files_on_disk("hardware"));
     assert_eq!(
         hardware::ids().len(),
-        43,
-        "issue #3's 25 hardware presets and issue #12's calibration devices"
+        94,
+        "issue #3's 25 hardware presets and issue #12's devices and power modes"
     );
     let ms: BTreeSet<String> = models::ids().into_iter().map(String::from).collect();
     assert_eq!(ms, files_on_disk("models"));
@@ -151,6 +151,30 @@ fn hardware_preset_values_match_their_datasheets() {
         ("apple-m1-max-24c", Dtype::Fp16, 7.8e12, 400e9, 64e9),
         ("apple-m2-ultra", Dtype::Bf16, 27.2e12, 800e9, 192e9),
         ("snapdragon-x-elite-npu", Dtype::Int8, 45e12, 135e9, 64e9),
+        ("a10", Dtype::Fp16, 125e12, 600e9, 24e9),
+        ("l4", Dtype::Fp8, 242.5e12, 300e9, 24e9),
+        ("a100-pcie-80gb", Dtype::Bf16, 312e12, 1935e9, 80e9),
+        ("mi300x", Dtype::Fp16, 1307.4e12, 5.3e12, 192e9),
+        ("b200", Dtype::Fp8, 4.5e15, 8e12, 180e9),
+        ("rtx-5090", Dtype::Fp16, 209.5e12, 1792e9, 32e9),
+        ("rtx-a4000", Dtype::Fp16, 76.7e12, 448e9, 16e9),
+        // Power modes: the mode's TPCs and clocks. AGX Orin 64GB at 15 W runs
+        // 3 of 8 TPCs (24 Tensor Cores) at 408 MHz with EMC at 2133 MHz.
+        (
+            "jetson-agx-orin-64gb-15w",
+            Dtype::Fp16,
+            5.01e12,
+            136.5e9,
+            64e9,
+        ),
+        (
+            "jetson-orin-nano-super-25w",
+            Dtype::Int8,
+            30.1e12,
+            102.4e9,
+            8e9,
+        ),
+        ("jetson-orin-nano-4gb", Dtype::Fp32, 640e9, 34.13e9, 4e9),
     ];
     for &(id, dtype, peak, bw, mem) in cases {
         let hw = hardware::preset(id).unwrap();
@@ -177,12 +201,23 @@ fn every_hardware_preset_names_its_memory_technology_with_a_source() {
         assert!(p.sources.memory_technology.is_some(), "{id}: unsourced");
         // Unified-memory SoCs and boards use (LP)DDR, datacentre parts HBM,
         // and discrete RTX/L-series cards GDDR.
-        let expected = if ["apple-", "jetson-", "snapdragon-", "raspberry-"]
+        let expected = if [
+            "apple-",
+            "jetson-",
+            "snapdragon-",
+            "raspberry-",
+            "core-ultra-",
+            "ryzen-",
+            "dgx-spark",
+        ]
+        .iter()
+        .any(|f| id.starts_with(f))
+        {
+            MemoryClass::Lpddr
+        } else if ["a100-", "h100-", "h200", "b200", "mi300x"]
             .iter()
             .any(|f| id.starts_with(f))
         {
-            MemoryClass::Lpddr
-        } else if ["a100-", "h100-", "h200"].iter().any(|f| id.starts_with(f)) {
             MemoryClass::Hbm
         } else {
             MemoryClass::Gddr
@@ -221,18 +256,58 @@ fn calibration_devices_have_presets() {
         .lines()
         .filter_map(|l| {
             let cells: Vec<&str> = l.split('|').map(str::trim).collect();
-            (cells.len() > 3 && cells[1].starts_with('`'))
-                .then(|| (cells[1].trim_matches('`').to_string(), cells[2].trim_matches('`').to_string()))
+            (cells.len() > 3 && cells[1].starts_with('`')).then(|| {
+                (
+                    cells[1].trim_matches('`').to_string(),
+                    cells[2].trim_matches('`').to_string(),
+                )
+            })
         })
         .collect();
     assert_eq!(rows.len(), 24, "the calibration set names 24 devices");
     for (key, name) in &rows {
-        assert!(hardware::preset(name).is_some(), "{key}: no preset `{name}`");
+        assert!(
+            hardware::preset(name).is_some(),
+            "{key}: no preset `{name}`"
+        );
     }
     let m1_7 = hardware::preset("apple-m1-7c").unwrap();
     let m1_8 = hardware::preset("apple-m1-8c").unwrap();
     assert!(m1_7.peak[&Dtype::Fp16] < m1_8.peak[&Dtype::Fp16]);
     assert!((m1_7.bandwidth - m1_8.bandwidth).abs() < 1.0);
+}
+
+/// A power mode caps clocks and powers TPCs down, so its preset never
+/// exceeds its module's full-power preset, and the caps come from NVIDIA's
+/// nvpmodel tables with the method stated.
+#[test]
+fn jetson_power_modes_stay_within_their_module() {
+    let mut modes = 0;
+    for p in hardware::presets() {
+        let id = p.hardware.id.as_str();
+        let Some((module, mode)) = id.rsplit_once('-') else {
+            continue;
+        };
+        if !id.starts_with("jetson-") || !mode.ends_with('w') {
+            continue;
+        }
+        modes += 1;
+        let full = hardware::preset(module).unwrap_or_else(|| panic!("{id}: no module {module}"));
+        for (d, v) in &p.hardware.peak {
+            assert!(
+                *v <= full.peak[d] * 1.000_001,
+                "{id} {d:?}: {v} > {}",
+                full.peak[d]
+            );
+        }
+        // Data sheets round (the Orin Nano Super's 102 GB/s is 102.4).
+        assert!(p.hardware.bandwidth <= full.bandwidth * 1.005, "{id}");
+        assert!((p.hardware.memory - full.memory).abs() < 1.0, "{id}");
+        let s = &p.sources.peak[&Dtype::Fp16];
+        assert!(s.derived && s.source.contains("nvpmodel"), "{id}: {s:?}");
+        assert!(s.note.as_deref().unwrap().contains("TPC"), "{id}");
+    }
+    assert_eq!(modes, 16);
 }
 
 #[test]
@@ -391,6 +466,36 @@ fn a_block_overrides_its_preset() {
     assert!((hw.peak[&Dtype::Int8] - preset.peak[&Dtype::Int8]).abs() < 1.0);
     assert!((hw.efficiency_memory - 0.6).abs() < f64::EPSILON);
     assert!((hw.bandwidth - preset.bandwidth).abs() < 1.0);
+}
+
+#[test]
+fn a_block_sets_the_memory_technology() {
+    use rooflaw_stdlib::hardware::MemoryTechnology;
+    let word = |w: &str| Value::Word(w.to_string());
+    let hw = hardware::from_block(&block(
+        Some("rtx-4090"),
+        vec![("memory_technology", word("gddr7"))],
+    ))
+    .unwrap();
+    assert_eq!(hw.memory_technology, Some(MemoryTechnology::Gddr7));
+    let kept = hardware::from_block(&block(Some("h200"), vec![])).unwrap();
+    assert_eq!(kept.memory_technology, Some(MemoryTechnology::Hbm3e));
+
+    let d = hardware::from_block(&block(
+        Some("rtx-4090"),
+        vec![("memory_technology", word("hbm4"))],
+    ))
+    .unwrap_err();
+    assert_eq!(d[0].code, "rooflaw::invalid-value");
+    assert!(d[0].message.contains("lpddr5x"), "{}", d[0].message);
+    assert_eq!(d[0].labels[0].span, sp(150, 160));
+}
+
+#[test]
+fn the_language_offers_every_memory_technology() {
+    use rooflaw_stdlib::hardware::MemoryTechnology;
+    let names: Vec<&str> = MemoryTechnology::ALL.iter().map(|m| m.name()).collect();
+    assert_eq!(rooflaw_dsl::schema::MEMORY_TECHNOLOGIES, names.as_slice());
 }
 
 #[test]

@@ -7,7 +7,7 @@ use rooflaw_dsl::{Diagnostic, Span, Spanned};
 
 use super::{
     DEFAULT_EFFICIENCY_COMPUTE, DEFAULT_EFFICIENCY_MEMORY, DEFAULT_LAUNCH, FieldKind, Hardware,
-    names, peak_dtype, preset,
+    MemoryTechnology, names, peak_dtype, preset,
 };
 
 const UNKNOWN_PRESET: &str = "rooflaw::unknown-preset";
@@ -63,13 +63,9 @@ pub fn from_block_in(block: &Block, dir: &Path) -> Result<Hardware, Vec<Diagnost
     for f in &block.fields {
         let path = f.path.node.as_str();
         let span = f.value.span;
-        if path == "name" {
-            match &f.value.node {
-                Value::Str(s) => hw.name.clone_from(s),
-                _ => diags.push(bad(
-                    span,
-                    "`name` takes a string, e.g. `name = \"my board\"`",
-                )),
+        if let Some(result) = set_word(&mut hw, path, &f.value.node) {
+            if let Err(m) = result {
+                diags.push(bad(span, m));
             }
             continue;
         }
@@ -175,6 +171,35 @@ fn unreadable_file(p: &Spanned<String>, e: &super::HardwareError) -> Diagnostic 
     Diagnostic::error(UNREADABLE_FILE, format!("cannot use hardware file `{}`", p.node))
         .at(p.span, e.to_string())
         .help("a hardware file has the schema of the bundled presets (id, peak, bandwidth, memory...); `rooflaw hardware probe -o FILE.yaml` writes one for this machine")
+}
+
+/// Set one of the fields whose value is text rather than a number (`name`,
+/// `memory_technology`); `None` when `path` is not one of them.
+fn set_word(hw: &mut Hardware, path: &str, v: &Value) -> Option<Result<(), String>> {
+    match (path, v) {
+        ("name", Value::Str(s)) => hw.name.clone_from(s),
+        ("name", _) => {
+            return Some(Err(
+                "`name` takes a string, e.g. `name = \"my board\"`".into()
+            ));
+        }
+        // The lowering gives a word of the schema's choices; a string is
+        // accepted too, for blocks built by hand.
+        ("memory_technology", Value::Word(w) | Value::Str(w))
+            if MemoryTechnology::parse(w).is_some() =>
+        {
+            hw.memory_technology = MemoryTechnology::parse(w);
+        }
+        ("memory_technology", _) => {
+            let names: Vec<&str> = MemoryTechnology::ALL.iter().map(|m| m.name()).collect();
+            return Some(Err(format!(
+                "`memory_technology` takes one of {}",
+                names.join(", ")
+            )));
+        }
+        _ => return None,
+    }
+    Some(Ok(()))
 }
 
 fn bad(span: Span, message: impl Into<String>) -> Diagnostic {
