@@ -377,7 +377,6 @@ fn thirty_kills() {
 #[cfg(unix)]
 #[test]
 fn the_cache_heals_and_reads_when_read_only() {
-    use std::os::unix::fs::PermissionsExt;
     let w = World::new();
     let out = w.run(&["run", "-q", "q.pipeline"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -410,39 +409,71 @@ fn the_cache_heals_and_reads_when_read_only() {
     let verify = w.run(&["cache", "verify"]);
     assert!(verify.status.success(), "{}", text(&verify));
 
-    // Read-only (as another user would see it; root ignores modes).
+    // Read-only: immutable for root (who ignores modes), else by mode.
     let is_root = Command::new("id")
         .arg("-u")
         .output()
         .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-    if is_root {
-        return;
-    }
-    let mut dirs = vec![cache.clone()];
-    let mut all = Vec::new();
-    while let Some(d) = dirs.pop() {
-        for e in fs::read_dir(&d).unwrap().flatten() {
-            if e.file_type().unwrap().is_dir() {
-                dirs.push(e.path());
-            }
-            all.push(e.path());
+    let _guard = if is_root {
+        let ok = Command::new("chattr")
+            .args(["-R", "+i"])
+            .arg(&cache)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            return; // no chattr here: nothing makes the cache read-only for root
         }
-        all.push(d);
-    }
-    let set = |mode: u32| {
-        for p in &all {
-            let m = if p.is_dir() { mode | 0o111 } else { mode };
-            fs::set_permissions(p, fs::Permissions::from_mode(m)).unwrap();
-        }
+        ReadOnly::Immutable(cache.clone())
+    } else {
+        ReadOnly::set_mode(&cache, true);
+        ReadOnly::Mode(cache.clone())
     };
-    set(0o444);
     let ls = w.run(&["cache", "ls"]);
     let plan = w.run(&["plan", "q.pipeline"]);
     let run = w.run(&["run", "-q", "--no-cache", "q.pipeline"]);
-    set(0o644);
+    let refused = w.run(&["run", "-q", "--force-all", "q.pipeline"]);
     assert!(ls.status.success(), "{}", text(&ls));
     assert!(plan.status.success(), "{}", text(&plan));
     assert!(run.status.success(), "{}", text(&run));
+    assert_no_panic(&refused, "run on a read-only cache");
+    assert!(text(&refused).contains("read-only"), "{}", text(&refused));
+}
+
+/// Makes a cache writable again when dropped, whatever the test did.
+enum ReadOnly {
+    Immutable(PathBuf),
+    Mode(PathBuf),
+}
+
+impl ReadOnly {
+    fn set_mode(dir: &Path, read_only: bool) {
+        use std::os::unix::fs::PermissionsExt;
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if e.file_type().unwrap().is_dir() {
+                    stack.push(p);
+                } else {
+                    let mode = if read_only { 0o444 } else { 0o644 };
+                    fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+                }
+            }
+            let mode = if read_only { 0o555 } else { 0o755 };
+            fs::set_permissions(&d, fs::Permissions::from_mode(mode)).unwrap();
+        }
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        match self {
+            ReadOnly::Immutable(dir) => {
+                let _ = Command::new("chattr").args(["-R", "-i"]).arg(dir).status();
+            }
+            ReadOnly::Mode(dir) => ReadOnly::set_mode(dir, false),
+        }
+    }
 }
 
 /// `--locked` from another directory: the lock names its pipeline by file

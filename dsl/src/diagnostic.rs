@@ -445,6 +445,15 @@ impl Shown {
             });
             start += line.len();
         }
+        // The empty last line after a final newline, where "found end of
+        // file" points.
+        if text.is_empty() || text.ends_with('\n') {
+            lines.push(ShownLine {
+                start,
+                window: (start, start),
+                shown_at: out.len(),
+            });
+        }
         Self { text: out, lines }
     }
 
@@ -478,6 +487,12 @@ mod shown_tests {
             text.find('b').unwrap()
         );
         assert_eq!(escape_controls("x\u{1b}y"), "x\\u{1b}y");
+        let short = "ab\ncd\n";
+        let shown = Shown::new(short, &[]);
+        assert_eq!(shown.text, short);
+        for o in 0..=short.len() {
+            assert_eq!(shown.offset(o), o, "offsets of short lines are unchanged");
+        }
     }
 
     #[test]
