@@ -6,6 +6,8 @@ pub mod budget;
 pub mod calibrate;
 pub mod clock;
 pub mod fit;
+pub mod format;
+pub mod gguf;
 pub mod hardware;
 pub mod hf;
 pub mod law;

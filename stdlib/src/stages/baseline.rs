@@ -1,6 +1,7 @@
 //! `search(..., baseline: ...)`: the model a search is compared with, either
-//! a model preset (`"qwen2.5-0.5b"`) or a shape written inline with the
-//! field names of a `space`:
+//! a model preset (`"qwen2.5-0.5b"`), a model file (`"config.json"`,
+//! `"model.gguf"`, relative to the pipeline) or a shape written inline with
+//! the field names of a `space`:
 //!
 //! ```text
 //! baseline: { name: "qwen-tiny", layers: 3, width: 112, heads: 7, kv_heads: 1,
@@ -11,7 +12,7 @@
 //! defaults and validity rules are exactly a space's (`ffn` is the ratio,
 //! `heads` defaults to `width / 64`, ...), and a shape a space could hold is
 //! the same architecture here.
-use rooflaw_dsl::spec::{ArgValue, Expr, Space, SpaceField, Stage};
+use rooflaw_dsl::spec::{ArgValue, Expr, Space, SpaceField, Spec, Stage};
 use rooflaw_dsl::{Diagnostic, Name, Spanned, did_you_mean};
 use serde_json::{Value, json};
 
@@ -19,10 +20,13 @@ use super::args;
 use crate::space::{CompiledSpace, SPACE_FIELDS};
 
 /// `{ id, name, arch }` of the baseline, or `Null` when there is none.
-pub(crate) fn resolve(stage: &Stage) -> Result<Value, Vec<Diagnostic>> {
+pub(crate) fn resolve(stage: &Stage, spec: &Spec) -> Result<Value, Vec<Diagnostic>> {
     let span = args::span(stage, "baseline");
     match args::value(stage, "baseline") {
         None => Ok(Value::Null),
+        Some(ArgValue::Str(file)) if rooflaw_dsl::spec::is_model_file(file) => {
+            super::model_file::read(file, stage, spec, span)
+        }
         Some(ArgValue::Str(id)) => {
             let m = crate::models::find(id).ok_or_else(|| {
                 let ids = crate::models::ids();
