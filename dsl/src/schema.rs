@@ -27,7 +27,7 @@ pub struct FieldSpec {
 
 /// Compute datatypes a `peak.*` field may name.
 pub const DTYPES: &[&str] = &[
-    "fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4",
+    "fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4", "fp4",
 ];
 
 /// DRAM technologies a hardware block's `memory_technology` may name. Mirrors
@@ -95,17 +95,22 @@ pub const WORKLOAD_FIELDS: &[FieldSpec] = &[
     FieldSpec {
         path: "prompt",
         ty: FieldType::Number(Dim::TOKENS),
-        doc: "prompt tokens per sequence",
+        doc: "prompt tokens per sequence (0: decode from the cache as it is, llama-bench's tgN)",
     },
     FieldSpec {
         path: "generate",
         ty: FieldType::Number(Dim::TOKENS),
-        doc: "generated tokens per sequence",
+        doc: "generated tokens per sequence (0: the prompt only, llama-bench's ppN)",
+    },
+    FieldSpec {
+        path: "context",
+        ty: FieldType::Number(Dim::TOKENS),
+        doc: "tokens per sequence already in the KV cache before the prompt (a chat turn's history; default 0)",
     },
     FieldSpec {
         path: "precision",
         ty: FieldType::Precision,
-        doc: "weights/activations/KV precision, e.g. fp16, w8a16, w4a16kv8, or a list",
+        doc: "weights/activations/KV format, e.g. fp16, w4a16kv8, Q4_K_M, q4f16_1, mlx_4bit, nvfp4, or a list",
     },
     FieldSpec {
         path: "attention",

@@ -93,6 +93,14 @@ pub fn is_file_name(s: &str) -> bool {
     })
 }
 
+/// Whether a model argument (`baseline: "..."`) names a model file, a
+/// Hugging Face `config.json` or a GGUF file, rather than a preset.
+pub fn is_model_file(s: &str) -> bool {
+    std::path::Path::new(s)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json") || e.eq_ignore_ascii_case("gguf"))
+}
+
 /// `peak.fp16 = 42.5 TFLOPS`: a dotted path and a value, units normalised.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Field {

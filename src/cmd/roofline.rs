@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use rooflaw_stdlib::roofline::{self, Breakdown, OpRow, Summary};
 use rooflaw_stdlib::{
-    Architecture, Attention, Experts, Hardware, Precision, Workload, hardware, hf, models,
+    Architecture, Attention, Experts, Hardware, Precision, Workload, gguf, hardware, hf, models,
 };
 use serde_json::{Value, json};
 
@@ -33,8 +33,9 @@ pub enum ExpertsArg {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Model preset id (rooflaw presets models) or a Hugging Face config.json; several,
-    /// comma-separated, give one row per combination with --hardware and --precision.
+    /// Model preset id (rooflaw presets models), a Hugging Face config.json, or a GGUF file
+    /// (its header only is read: shapes and each tensor's type); several, comma-separated,
+    /// give one row per combination with --hardware and --precision.
     #[arg(long, required = true, value_delimiter = ',')]
     pub model: Vec<String>,
     /// Hardware preset id (rooflaw presets hardware) or a hardware YAML file; several,
@@ -44,15 +45,24 @@ pub struct Args {
     /// Sequences processed together.
     #[arg(long, default_value_t = 1)]
     pub batch: u32,
-    /// Prompt tokens per sequence.
-    #[arg(long, default_value_t = 1024)]
+    /// Prompt tokens per sequence, as the language writes numbers (2k,
+    /// 2_048); 0 decodes from the cache as it is (llama-bench's tgN).
+    #[arg(long, default_value = "1024", value_parser = tokens)]
     pub prompt: u32,
-    /// Output tokens per sequence (the first comes out of prefill).
-    #[arg(long, default_value_t = 128)]
+    /// Output tokens per sequence (the first comes out of prefill); 0 runs
+    /// the prompt only (llama-bench's ppN).
+    #[arg(long, default_value = "128", value_parser = tokens)]
     pub generate: u32,
-    /// fp32, bf16, fp16, fp8, int8 (w8a8), w8a16, w4a16, w4a8; optional
-    /// group size (w4a16g64) and KV suffix (kv8, kv4, kvfp8, kv16); several, comma-separated.
-    #[arg(long, default_value = "fp16", value_delimiter = ',')]
+    /// Tokens per sequence already in the KV cache before the prompt (a chat
+    /// turn's history).
+    #[arg(long, default_value = "0", value_parser = tokens)]
+    pub context: u32,
+    /// The format: fp32, bf16, fp16, fp8, int8 (w8a8), w8a16, w4a16, w4a8
+    /// (optional group size: w4a16g64); llama.cpp's Q4_K_M, Q8_0, IQ4_XS, ...;
+    /// MLC's q4f16_1, q3f16_1; mlx_4bit, mlx_8bit, nf4, nvfp4, mxfp4; with an
+    /// optional KV suffix (kv8, kvfp8: w4a16kv8, Q4_K_M_kv8). Default fp16, or a
+    /// GGUF model's own tensor types; several, comma-separated.
+    #[arg(long, value_delimiter = ',')]
     pub precision: Vec<String>,
     // clap prints doc comments as written: help text stays free of Markdown.
     #[allow(clippy::doc_markdown)]
@@ -75,8 +85,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut rows = Vec::new();
     for model in &args.model {
         for hardware in &args.hardware {
+            if args.precision.is_empty() {
+                rows.push(evaluate_one(args, model, hardware, None)?);
+            }
             for precision in &args.precision {
-                rows.push(evaluate_one(args, model, hardware, precision)?);
+                rows.push(evaluate_one(args, model, hardware, Some(precision))?);
             }
         }
     }
@@ -132,12 +145,13 @@ fn evaluate_one(
     args: &Args,
     model: &str,
     hardware: &str,
-    precision: &str,
+    precision: Option<&str>,
 ) -> anyhow::Result<comparison::Row> {
-    let (model_name, arch) = resolve_model(model)?;
+    let (model_name, arch, own) = resolve_model_and_format(model)?;
     let hw = hardware::resolve(hardware)?;
-    let precision = Precision::parse(precision)?;
+    let precision = precision_for(precision, own, model)?;
     let mut wl = Workload::new(args.batch, args.prompt, args.generate, precision);
+    wl.context = args.context;
     wl.attention = match args.attention {
         AttentionArg::Fused => Attention::Fused,
         AttentionArg::Unfused => Attention::Unfused,
@@ -150,8 +164,90 @@ fn evaluate_one(
     Ok((model_name, hw, wl, summary))
 }
 
-/// A preset id, or a path to a Hugging Face `config.json`.
+/// A token count as the language writes it: `2048`, `2k`, `2_048`,
+/// `2k tokens`.
+pub(crate) fn tokens(text: &str) -> Result<u32, String> {
+    let t = text.trim();
+    let t = t
+        .strip_suffix("tokens")
+        .or_else(|| t.strip_suffix("token"))
+        .unwrap_or(t)
+        .trim_end();
+    let v = rooflaw_dsl::parse::number_value(t)?;
+    if v < 0.0 || v.fract() != 0.0 || v > f64::from(u32::MAX) {
+        return Err(format!("`{text}` is not a whole number of tokens"));
+    }
+    Ok(v as u32)
+}
+
+/// The precision to run: `--precision`, or a GGUF file's own types. A
+/// GGUF file fixes its weights, so `--precision` may only restate the
+/// file's type (to change the KV cache: `Q4_K_M_kv8`).
+fn precision_for(
+    arg: Option<&str>,
+    own: Option<Precision>,
+    model: &str,
+) -> anyhow::Result<Precision> {
+    let Some(own) = own else {
+        return Ok(Precision::parse(arg.unwrap_or("fp16"))?);
+    };
+    let Some(arg) = arg else {
+        return Ok(own);
+    };
+    let asked = Precision::parse(arg)?;
+    let file_mix = match own.scheme {
+        rooflaw_stdlib::format::Scheme::File(f) => f.mix,
+        _ => None,
+    };
+    match (asked.scheme, file_mix) {
+        (rooflaw_stdlib::format::Scheme::Llama(m), Some(f)) if m == f => Ok(Precision {
+            kv: asked.kv,
+            ..own
+        }),
+        _ => bail!(
+            "{model} stores its weights as {}; --precision cannot change them (give the file's \
+             own type, e.g. `{}_kv8`, to change the KV cache, or leave --precision out)",
+            file_mix.map_or_else(|| "the types in its header".to_owned(), |m| m.name().to_owned()),
+            file_mix.map_or("Q4_K_M", |m| m.name()),
+        ),
+    }
+}
+
+/// A preset id, or a path to a Hugging Face `config.json` or a GGUF file.
 pub(crate) fn resolve_model(arg: &str) -> anyhow::Result<(String, Architecture)> {
+    resolve_model_and_format(arg).map(|(name, arch, _)| (name, arch))
+}
+
+/// [`resolve_model`], with a GGUF file's own precision.
+pub(crate) fn resolve_model_and_format(
+    arg: &str,
+) -> anyhow::Result<(String, Architecture, Option<Precision>)> {
+    let path = Path::new(arg);
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+        || starts_with_gguf_magic(path)
+    {
+        let m = gguf::read(path)?;
+        let precision = m.precision();
+        return Ok((m.name, m.arch, Some(precision)));
+    }
+    let (name, arch) = resolve_json_or_preset(arg)?;
+    Ok((name, arch, None))
+}
+
+/// Whether `path` is a file that starts as every GGUF file does.
+fn starts_with_gguf_magic(path: &Path) -> bool {
+    use std::io::Read as _;
+    let mut magic = [0_u8; 4];
+    path.is_file()
+        && std::fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut magic))
+            .is_ok()
+        && &magic == b"GGUF"
+}
+
+fn resolve_json_or_preset(arg: &str) -> anyhow::Result<(String, Architecture)> {
     let path = Path::new(arg);
     if path
         .extension()
@@ -199,15 +295,28 @@ fn text(model: &str, hw: &Hardware, wl: &Workload, s: &Summary, ops: Option<&Bre
         (
             "workload",
             format!(
-                "batch {}, prompt {}, generate {}, {} attention",
-                wl.batch, wl.prompt, wl.generate, attention
+                "batch {}, {}prompt {}, generate {}, {} attention",
+                wl.batch,
+                if wl.context > 0 {
+                    format!("context {}, ", wl.context)
+                } else {
+                    String::new()
+                },
+                wl.prompt,
+                wl.generate,
+                attention
             ),
         ),
         (
             "precision",
             format!(
-                "{p}: weights {}, activations {}, KV {}, matmuls in {}",
-                p.weights.name(),
+                "{p}: weights {:.2} bits/weight ({}), activations {}, KV {}, matmuls in {}",
+                s.weights_bytes * 8.0 / s.params_total as f64,
+                if p.scheme.is_plain() {
+                    p.weights.name()
+                } else {
+                    "as the format stores each tensor"
+                },
                 p.activations.name(),
                 p.kv.name(),
                 p.compute().name()
@@ -317,6 +426,7 @@ fn to_json(
         m.insert("batch".into(), json!(wl.batch));
         m.insert("prompt".into(), json!(wl.prompt));
         m.insert("generate".into(), json!(wl.generate));
+        m.insert("context".into(), json!(wl.context));
         m.insert("precision".into(), json!(wl.precision.label()));
         m.insert("attention".into(), json!(wl.attention));
         if let Some(b) = ops {
@@ -434,5 +544,55 @@ mod tests {
             err.starts_with("cannot read /nonexistent/config.json"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn token_counts_take_the_languages_number_forms() {
+        assert_eq!(tokens("2k"), Ok(2000));
+        assert_eq!(tokens("2_048"), Ok(2048));
+        assert_eq!(tokens("2k tokens"), Ok(2000));
+        assert_eq!(tokens("0"), Ok(0));
+        assert_eq!(tokens("1.5"), Err("`1.5` is not a whole number of tokens".into()));
+        assert!(tokens("lots").is_err());
+    }
+
+    fn args(model: &str, precision: Option<&str>, prompt: u32, generate: u32) -> Args {
+        Args {
+            model: vec![model.into()],
+            hardware: vec!["apple-m2".into()],
+            batch: 1,
+            prompt,
+            generate,
+            context: 0,
+            precision: precision.map(str::to_owned).into_iter().collect(),
+            attention: AttentionArg::Fused,
+            experts: ExpertsArg::Grouped,
+            ops: false,
+            format: Format::Json,
+        }
+    }
+
+    fn summary(a: &Args) -> anyhow::Result<Summary> {
+        let precision = a.precision.first().map(String::as_str);
+        Ok(evaluate_one(a, &a.model[0], &a.hardware[0], precision)?.3)
+    }
+
+    #[test]
+    #[allow(clippy::float_cmp)] // exactly zero: the phase does not run
+    fn phases_and_formats_reach_the_summary() {
+        let tg = summary(&args("llama-3.2-1b", Some("Q4_K_M"), 0, 128)).unwrap();
+        assert_eq!(tg.prefill, 0.0);
+        assert!(tg.decode_per_token > 0.0);
+        let pp = summary(&args("llama-3.2-1b", Some("q4f16_1"), 512, 0)).unwrap();
+        assert_eq!(pp.decode, 0.0);
+        assert!(pp.prefill > 0.0);
+        let err = summary(&args("llama-3.2-1b", Some("q4_km"), 1, 1))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did you mean") && err.contains("`Q4_K_M`"), "{err}");
+        let err = summary(&args("llama-2-7b", Some("fp16"), 4000, 200))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("exceeds the model's maximum context of 4096"), "{err}");
     }
 }

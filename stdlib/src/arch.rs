@@ -68,6 +68,11 @@ pub struct Architecture {
     /// Norms per block (2 pre-norm; Gemma-2 has 4).
     #[serde(default = "two")]
     pub norms_per_layer: u32,
+    /// The longest sequence the model was trained for (`config.json`'s
+    /// `max_position_embeddings`, GGUF's `context_length`), when known: a
+    /// workload that runs past it is an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_context: Option<u32>,
 }
 
 fn yes() -> bool {
@@ -104,6 +109,7 @@ impl Architecture {
             shared_expert_gate: false,
             norm: Norm::Rms,
             norms_per_layer: 2,
+            max_context: None,
         }
     }
 

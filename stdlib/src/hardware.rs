@@ -102,6 +102,7 @@ impl Hardware {
             Dtype::Int4 => &[Dtype::Int4, Dtype::Int8, Dtype::Fp16, Dtype::Bf16],
             Dtype::Int8 => &[Dtype::Int8, Dtype::Fp16, Dtype::Bf16],
             Dtype::Fp8 => &[Dtype::Fp8, Dtype::Fp16, Dtype::Bf16],
+            Dtype::Fp4 => &[Dtype::Fp4, Dtype::Fp8, Dtype::Fp16, Dtype::Bf16],
             Dtype::Fp16 => &[Dtype::Fp16, Dtype::Bf16],
             Dtype::Bf16 => &[Dtype::Bf16, Dtype::Fp16],
             Dtype::Tf32 => &[Dtype::Tf32, Dtype::Fp32],

@@ -230,6 +230,7 @@ pub fn from_value(value: &Value) -> Result<Architecture, HfError> {
         shared_expert_gate: shared_ffn > 0,
         norm: Norm::Rms,
         norms_per_layer: if model_type == "gemma2" { 4 } else { 2 },
+        max_context: c.opt_u32("max_position_embeddings")?,
     };
     roofline::validate_architecture(&arch).map_err(|source| HfError::Invalid {
         model_type: model_type.to_owned(),

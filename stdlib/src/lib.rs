@@ -7,6 +7,8 @@ pub mod calibrate;
 pub mod clock;
 pub mod eta;
 pub mod fit;
+pub mod format;
+pub mod gguf;
 pub mod hardware;
 pub mod hf;
 pub mod law;

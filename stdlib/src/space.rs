@@ -1059,6 +1059,7 @@ impl CompiledSpace {
             norms_per_layer: 2,
             qk_norm_full: false,
             shared_expert_gate: false,
+            max_context: None,
         })
     }
 }

@@ -73,10 +73,17 @@ pub const MEASURED_EXPERTS: Experts = Experts::Looped;
 pub struct Workload {
     /// Sequences processed together, B.
     pub batch: u32,
-    /// Prompt tokens per sequence, `S_in`.
+    /// Prompt tokens per sequence, `S_in`; 0 decodes from the cache as it is
+    /// (llama-bench's `tgN`).
     pub prompt: u32,
-    /// Output tokens per sequence, `S_out` (the first comes out of prefill).
+    /// Output tokens per sequence, `S_out` (the first comes out of prefill);
+    /// 0 runs the prompt only (llama-bench's `ppN`).
     pub generate: u32,
+    /// Tokens per sequence already in the KV cache before the prompt: the
+    /// history of a chat turn, or the chunks before this one in chunked
+    /// prefill.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub context: u32,
     pub precision: Precision,
     #[serde(default)]
     pub attention: Attention,
@@ -99,19 +106,36 @@ impl Workload {
             batch,
             prompt,
             generate,
+            context: 0,
             precision,
             attention: Attention::Fused,
             experts: Experts::Grouped,
         }
     }
 
-    /// Decode steps: every output token after the first, which prefill emits.
+    /// Decode steps: every output token after the first, which prefill
+    /// emits; every output token when there is no prompt to prefill.
     pub fn decode_steps(&self) -> u32 {
-        self.generate.saturating_sub(1)
+        if self.prompt == 0 {
+            self.generate
+        } else {
+            self.generate.saturating_sub(1)
+        }
+    }
+
+    /// Tokens per sequence in the KV cache before the first decode step:
+    /// the context and the prompt.
+    pub fn cached(&self) -> u64 {
+        u64::from(self.context) + u64::from(self.prompt)
     }
 
     /// Tokens per sequence held in the KV cache at the end of the run.
     pub fn final_context(&self) -> u64 {
-        u64::from(self.prompt) + u64::from(self.generate)
+        self.cached() + u64::from(self.generate)
     }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if signature
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }

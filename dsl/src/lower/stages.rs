@@ -7,7 +7,7 @@ use super::space::to_expr;
 use super::values::{const_num, quantity};
 use crate::ast::{self, Expr, ExprKind};
 use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
-use crate::signature::{ParamType, Registry, Signature};
+use crate::signature::{ParamType, PresetKind, Registry, Signature};
 use crate::span::{Span, Spanned};
 use crate::spec::{Arg, ArgValue, RefKind, Report, Stage};
 use crate::units::{Dim, Quantity};
@@ -277,7 +277,9 @@ fn check(
         ParamType::Preset(kind) => match &e.node {
             ExprKind::Str(s) => {
                 let known = registry.presets(*kind);
-                if known.contains(s) {
+                // A model file is read (and checked) by the stdlib, which does IO.
+                let file = *kind == PresetKind::Model && crate::spec::is_model_file(s);
+                if file || known.contains(s) {
                     return ok(ArgValue::Str(s.clone()));
                 }
                 let d = Diagnostic::error(

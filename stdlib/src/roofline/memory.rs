@@ -1,29 +1,37 @@
 //! Memory footprint: weights in their storage types, the KV cache at the
 //! final context, and the peak of transient activations.
 use crate::arch::Architecture;
+use crate::format::TensorBytes;
 use crate::workload::Workload;
 
 fn bytes_of(d: crate::precision::Dtype) -> f64 {
     f64::from(d.bits()) / 8.0
 }
 
-/// Weight bytes: matrices in the weight type (with group scales), norms and
-/// biases in the vector type, embedding and LM head unquantised.
-pub(crate) fn weights(arch: &Architecture, wl: &Workload) -> f64 {
-    let p = &wl.precision;
-    let d = u64::from(arch.width);
+/// Weight bytes: every tensor class in its own storage (`bytes`), norms
+/// and biases in the vector type.
+pub(crate) fn weights(arch: &Architecture, bytes: &TensorBytes) -> f64 {
+    let d = u64::from(arch.width) as f64;
+    let (q, kv) = (arch.q_dim() as f64, arch.kv_dim() as f64);
+    // Gate, up and down of every routed and shared expert.
+    let f = f64::from(arch.experts) * f64::from(arch.ffn)
+        + f64::from(arch.shared_experts) * f64::from(arch.shared_ffn);
+    let gate = if arch.gated { bytes.gate } else { 0.0 };
+    let per_layer = d * q * (bytes.q + bytes.o)
+        + d * kv * (bytes.k + bytes.v)
+        + d * f * (gate + bytes.up + bytes.down)
+        + arch.router_params() as f64 * bytes.router;
     let ffn_m = if arch.gated { 3 } else { 2 };
-    let matrices = 2 * d * arch.q_dim()
-        + 2 * d * arch.kv_dim()
+    let matrices = 2 * u64::from(arch.width) * arch.q_dim()
+        + 2 * u64::from(arch.width) * arch.kv_dim()
         + u64::from(arch.experts) * arch.expert_params()
-        + u64::from(arch.shared_experts) * ffn_m * d * u64::from(arch.shared_ffn)
+        + u64::from(arch.shared_experts) * ffn_m * u64::from(arch.width) * u64::from(arch.shared_ffn)
         + arch.router_params();
-    let all_matrices = u64::from(arch.layers) * matrices;
-    let vectors = arch.params_non_embedding() - all_matrices;
-    let tables = arch.embedding_params() + arch.head_params();
-    all_matrices as f64 * p.weight_bytes()
-        + vectors as f64 * bytes_of(p.vector())
-        + tables as f64 * bytes_of(p.embedding())
+    let vectors = arch.params_non_embedding() - u64::from(arch.layers) * matrices;
+    f64::from(arch.layers) * per_layer
+        + vectors as f64 * bytes.vector
+        + arch.embedding_params() as f64 * bytes.embedding
+        + arch.head_params() as f64 * bytes.head
 }
 
 /// The KV cache reserved for the final context of every sequence.

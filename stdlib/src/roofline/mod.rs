@@ -20,6 +20,7 @@ pub use summary::{Bound, Summary};
 pub use validate::RooflineError;
 
 use crate::arch::Architecture;
+use crate::format::TensorBytes;
 use crate::hardware::Hardware;
 use crate::workload::Workload;
 
@@ -126,7 +127,8 @@ fn prefill_cost(op: &Op, r: &Rates, s: f64) -> Cost {
     }
 }
 
-/// Decode steps 1..=n attend over L = prompt + 1 ..= prompt + n keys.
+/// Decode steps 1..=n attend over L = cached + 1 ..= cached + n keys, where
+/// `cached` is the context and the prompt.
 #[derive(Clone, Copy, Debug)]
 struct Steps {
     first: u64,
@@ -137,8 +139,8 @@ struct Steps {
 }
 
 impl Steps {
-    fn new(prompt: u32, n: u32) -> Steps {
-        let (first, last) = (u64::from(prompt) + 1, u64::from(prompt) + u64::from(n));
+    fn new(cached: u64, n: u32) -> Steps {
+        let (first, last) = (cached + 1, cached + u64::from(n));
         let n = f64::from(n);
         Steps {
             first,
@@ -178,10 +180,14 @@ pub fn validate_architecture(arch: &Architecture) -> Result<(), RooflineError> {
     validate::architecture(arch)
 }
 
-fn check(arch: &Architecture, hw: &Hardware, wl: &Workload) -> Result<Rates, RooflineError> {
+fn check(
+    arch: &Architecture,
+    hw: &Hardware,
+    wl: &Workload,
+) -> Result<(Rates, TensorBytes), RooflineError> {
     validate::architecture(arch)?;
-    validate::workload(wl)?;
-    Rates::new(hw, wl)
+    validate::workload(arch, wl)?;
+    Ok((Rates::new(hw, wl)?, wl.precision.tensor_bytes(arch)))
 }
 
 /// Prefill and decode latency and the memory footprint of `arch` on `hw`.
@@ -190,31 +196,39 @@ pub fn evaluate(
     hw: &Hardware,
     wl: &Workload,
 ) -> Result<Summary, RooflineError> {
-    let r = check(arch, hw, wl)?;
+    let (r, bytes) = check(arch, hw, wl)?;
     let s = f64::from(wl.prompt);
     let n = u64::from(wl.decode_steps());
-    let steps = Steps::new(wl.prompt, wl.decode_steps());
+    let steps = Steps::new(wl.cached(), wl.decode_steps());
     let mut pre = Cost::default();
     let mut largest_act = 0.0_f64;
-    ops::build(arch, wl, Phase::Prefill, |op| {
-        pre.add(&prefill_cost(&op, &r, s));
-        largest_act = largest_act.max(op.act.at(s));
-    });
+    if wl.prompt > 0 {
+        ops::build(arch, wl, &bytes, Phase::Prefill, |op| {
+            pre.add(&prefill_cost(&op, &r, s));
+            largest_act = largest_act.max(op.act.at(s));
+        });
+    }
     let mut dec = Cost::default();
+    // Without a prompt the first token comes out of the first decode step.
+    let mut first_step = 0.0;
     if n > 0 {
-        ops::build(arch, wl, Phase::Decode, |op| {
+        let first = Steps::new(wl.cached(), 1);
+        ops::build(arch, wl, &bytes, Phase::Decode, |op| {
             dec.add(&decode_cost::<false>(&op, &r, &steps));
+            if wl.prompt == 0 {
+                first_step += decode_cost::<false>(&op, &r, &first).time;
+            }
         });
     }
 
-    let weights_bytes = memory::weights(arch, wl);
+    let weights_bytes = memory::weights(arch, &bytes);
     let kv_cache_bytes = memory::kv_cache(arch, wl);
     let activation_bytes = memory::activations(arch, wl, largest_act);
     let memory_bytes = weights_bytes + kv_cache_bytes + activation_bytes;
     let total = pre.time + dec.time;
     Ok(Summary {
         prefill: pre.time,
-        ttft: pre.time,
+        ttft: pre.time + first_step,
         decode: dec.time,
         decode_per_token: if n == 0 { 0.0 } else { dec.time / n as f64 },
         tokens_per_s: f64::from(wl.batch) * f64::from(wl.generate) / total,
@@ -228,7 +242,11 @@ pub fn evaluate(
         params_active: arch.params_active(),
         prefill_flops: pre.flops,
         decode_flops: dec.flops,
-        prefill_bound: pre.bound(),
+        prefill_bound: if wl.prompt == 0 {
+            Bound::Memory
+        } else {
+            pre.bound()
+        },
         decode_bound: if n == 0 { Bound::Memory } else { dec.bound() },
     })
 }
@@ -240,17 +258,19 @@ pub fn breakdown(
     hw: &Hardware,
     wl: &Workload,
 ) -> Result<Breakdown, RooflineError> {
-    let r = check(arch, hw, wl)?;
+    let (r, bytes) = check(arch, hw, wl)?;
     let s = f64::from(wl.prompt);
     let n = u64::from(wl.decode_steps());
-    let steps = Steps::new(wl.prompt, wl.decode_steps());
+    let steps = Steps::new(wl.cached(), wl.decode_steps());
     let mut prefill = Vec::new();
-    ops::build(arch, wl, Phase::Prefill, |op| {
-        prefill.push(OpRow::new(&op, prefill_cost(&op, &r, s), 1.0));
-    });
+    if wl.prompt > 0 {
+        ops::build(arch, wl, &bytes, Phase::Prefill, |op| {
+            prefill.push(OpRow::new(&op, prefill_cost(&op, &r, s), 1.0));
+        });
+    }
     let mut decode = Vec::new();
     if n > 0 {
-        ops::build(arch, wl, Phase::Decode, |op| {
+        ops::build(arch, wl, &bytes, Phase::Decode, |op| {
             let cost = decode_cost::<true>(&op, &r, &steps);
             decode.push(OpRow::new(&op, cost, n as f64));
         });

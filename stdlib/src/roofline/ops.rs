@@ -1,6 +1,7 @@
 //! The operators of one forward pass and their FLOPs and bytes, for prefill
 //! (numbers) and for one decode step (affine in the context length).
 use crate::arch::{Architecture, Norm};
+use crate::format::TensorBytes;
 use crate::workload::{Attention, Experts, Workload};
 
 use super::affine::Affine;
@@ -10,7 +11,8 @@ use super::affine::Affine;
 pub(crate) enum Engine {
     /// Projections and experts: the precision's matmul type (w4a16 → fp16).
     Matmul,
-    /// The LM head: the embedding type, which stays unquantised.
+    /// The LM head: the embedding type when that is a float (the shorthands
+    /// leave it unquantised), the matmul type when it is quantised.
     Head,
     /// Norms, `RoPE`, activations, softmax and attention scores: the float
     /// vector type (int8 and fp8 apply to matmul inputs only).
@@ -85,11 +87,13 @@ struct Dims {
     dh: f64,
     layers: f64,
     vocab: f64,
-    w: f64,
+    /// Bytes per weight of each tensor class.
+    w: TensorBytes,
     a_in: f64,
     a_v: f64,
-    w_e: f64,
     kvb: f64,
+    /// Tokens already in the cache before this pass (`context`).
+    past: f64,
 }
 
 fn bytes_of(d: crate::precision::Dtype) -> f64 {
@@ -108,7 +112,13 @@ fn norm_flops(norm: Norm) -> f64 {
 /// The operators of one pass, handed to `sink` in order. Per-layer ops
 /// carry `count = layers`.
 #[allow(clippy::too_many_lines)] // one table, read top to bottom
-pub(crate) fn build(arch: &Architecture, wl: &Workload, phase: Phase, sink: impl FnMut(Op)) {
+pub(crate) fn build(
+    arch: &Architecture,
+    wl: &Workload,
+    bytes: &TensorBytes,
+    phase: Phase,
+    sink: impl FnMut(Op),
+) {
     let p = &wl.precision;
     let s = f64::from(wl.prompt);
     let b = f64::from(wl.batch);
@@ -122,11 +132,11 @@ pub(crate) fn build(arch: &Architecture, wl: &Workload, phase: Phase, sink: impl
         dh: f64::from(arch.head_dim),
         layers: f64::from(arch.layers),
         vocab: f64::from(arch.vocab),
-        w: p.weight_bytes(),
+        w: *bytes,
         a_in: p.activation_bytes(),
         a_v: bytes_of(p.vector()),
-        w_e: bytes_of(p.embedding()),
         kvb: p.kv_bytes(),
+        past: f64::from(wl.context),
     };
     let (t, d, l) = (z.t, z.d, z.layers);
     let flat = Affine::flat;
@@ -142,21 +152,22 @@ pub(crate) fn build(arch: &Architecture, wl: &Workload, phase: Phase, sink: impl
         kv_read: Affine::ZERO,
         kv_write: Affine::ZERO,
     };
-    // A matmul of `t` tokens through an `inp × out` matrix; its input is in
-    // the matmul type, its output in the vector type.
-    let matmul = |name, tokens: f64, inp: f64, out: f64, rows_read: f64| {
+    // A matmul of `t` tokens through an `inp × out` matrix stored in `w`
+    // bytes per weight; its input is in the matmul type, its output in the
+    // vector type.
+    let matmul = |name, tokens: f64, inp: f64, out: f64, rows_read: f64, w: f64| {
         layer(
             name,
             Engine::Matmul,
             2.0 * tokens * inp * out,
-            rows_read * inp * out * z.w,
+            rows_read * inp * out * w,
             tokens * (inp * z.a_in + out * z.a_v),
         )
     };
     let norm_weight = match arch.norm {
         Norm::Rms => d,
         Norm::Layer => 2.0 * d,
-    } * z.a_v;
+    } * z.w.vector;
 
     // Only the rows of the tokens in this pass are read, not the table.
     ops.push(Op {
@@ -165,7 +176,7 @@ pub(crate) fn build(arch: &Architecture, wl: &Workload, phase: Phase, sink: impl
             "embedding",
             Engine::Vector,
             0.0,
-            t.min(z.vocab) * d * z.w_e,
+            t.min(z.vocab) * d * z.w.embedding,
             t * d * z.a_v,
         )
     });
@@ -178,15 +189,15 @@ pub(crate) fn build(arch: &Architecture, wl: &Workload, phase: Phase, sink: impl
     ));
 
     let bias = if arch.qkv_bias { 1.0 } else { 0.0 };
-    let mut q = matmul("q_proj", t, d, z.qd, 1.0);
+    let mut q = matmul("q_proj", t, d, z.qd, 1.0, z.w.q);
     q.flops.c0 += bias * t * z.qd;
-    q.weight.c0 += bias * z.qd * z.a_v;
+    q.weight.c0 += bias * z.qd * z.w.vector;
     ops.push(q);
-    for name in ["k_proj", "v_proj"] {
+    for (name, w) in [("k_proj", z.w.k), ("v_proj", z.w.v)] {
         // K and V go straight to the cache, in the KV type.
-        let mut kv = matmul(name, t, d, z.kvd, 1.0);
+        let mut kv = matmul(name, t, d, z.kvd, 1.0, w);
         kv.flops.c0 += bias * t * z.kvd;
-        kv.weight.c0 += bias * z.kvd * z.a_v;
+        kv.weight.c0 += bias * z.kvd * z.w.vector;
         kv.act = flat(t * d * z.a_in);
         kv.kv_write = flat(t * z.kvd * z.kvb);
         ops.push(kv);
@@ -198,7 +209,7 @@ pub(crate) fn build(arch: &Architecture, wl: &Workload, phase: Phase, sink: impl
             "qk_norm",
             Engine::Vector,
             4.0 * t * qk,
-            weight * z.a_v,
+            weight * z.w.vector,
             2.0 * t * qk * z.a_v,
         ));
     }
@@ -211,7 +222,7 @@ pub(crate) fn build(arch: &Architecture, wl: &Workload, phase: Phase, sink: impl
         2.0 * t * qk * z.a_v,
     ));
     push_attention(&mut ops, &z, wl, phase, s);
-    ops.push(matmul("o_proj", t, z.qd, d, 1.0));
+    ops.push(matmul("o_proj", t, z.qd, d, 1.0, z.w.o));
     if arch.norms_per_layer > 1 {
         // Residual add folded in: it reads the residual as well.
         ops.push(Op {
@@ -238,9 +249,9 @@ pub(crate) fn build(arch: &Architecture, wl: &Workload, phase: Phase, sink: impl
                launches: f64| {
         let mut push = |op: Op| ops.push(Op { launches, ..op });
         if gated {
-            push(matmul(prefix[0], tokens, d, f, rows));
+            push(matmul(prefix[0], tokens, d, f, rows, z.w.gate));
         }
-        push(matmul(prefix[1], tokens, d, f, rows));
+        push(matmul(prefix[1], tokens, d, f, rows, z.w.up));
         let inputs = if gated { 2.0 } else { 1.0 };
         push(layer(
             prefix[2],
@@ -249,7 +260,7 @@ pub(crate) fn build(arch: &Architecture, wl: &Workload, phase: Phase, sink: impl
             0.0,
             tokens * f * (inputs * z.a_v + z.a_in),
         ));
-        push(matmul(prefix[3], tokens, f, d, rows));
+        push(matmul(prefix[3], tokens, f, d, rows, z.w.down));
     };
     if arch.is_moe() {
         let e = f64::from(arch.experts);
@@ -325,7 +336,7 @@ pub(crate) fn build(arch: &Architecture, wl: &Workload, phase: Phase, sink: impl
         launches: 1.0,
         engine: Engine::Head,
         flops: flat(2.0 * z.b * d * z.vocab),
-        weight: flat(d * z.vocab * z.w_e),
+        weight: flat(d * z.vocab * z.w.head),
         act: flat(z.b * (d * z.a_v + z.vocab * 4.0)),
         kv_read: Affine::ZERO,
         kv_write: Affine::ZERO,
@@ -339,7 +350,7 @@ fn ffn_router(ops: &mut Ops<impl FnMut(Op)>, z: &Dims, e: f64) {
         launches: 1.0,
         engine: Engine::Matmul,
         flops: Affine::flat(2.0 * z.t * z.d * e),
-        weight: Affine::flat(z.d * e * z.w),
+        weight: Affine::flat(z.d * e * z.w.router),
         act: Affine::flat(z.t * (z.d * z.a_in + e * z.a_v)),
         kv_read: Affine::ZERO,
         kv_write: Affine::ZERO,
@@ -352,14 +363,18 @@ fn push_attention(ops: &mut Ops<impl FnMut(Op)>, z: &Dims, wl: &Workload, phase:
     let (b, h, dh, qd, kvd) = (z.b, z.heads, z.dh, z.qd, z.kvd);
     // Query tokens per sequence, and a function of "score elements per
     // sequence and head" → Affine in L.
+    // Prefill queries see the `past` cached tokens whole and the prompt
+    // causally.
+    let c = z.past;
     let (sq, pairs) = match (phase, wl.attention) {
-        (Phase::Prefill, Attention::Fused) => (s, Affine::flat(s * (s + 1.0) / 2.0)),
-        (Phase::Prefill, Attention::Unfused) => (s, Affine::flat(s * s)),
+        (Phase::Prefill, Attention::Fused) => (s, Affine::flat(s * c + s * (s + 1.0) / 2.0)),
+        (Phase::Prefill, Attention::Unfused) => (s, Affine::flat(s * (c + s))),
         (Phase::Decode, _) => (1.0, Affine::linear(1.0)),
     };
-    // Keys read per sequence: all of them once (L in decode, S in prefill).
+    // Keys read per sequence: all of them once (L in decode, past + S in
+    // prefill).
     let keys = if phase == Phase::Prefill {
-        Affine::flat(s)
+        Affine::flat(c + s)
     } else {
         Affine::linear(1.0)
     };

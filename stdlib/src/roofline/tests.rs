@@ -186,10 +186,11 @@ fn moe_layer_by_hand() {
 fn decode_by_loop(arch: &Architecture, hw: &Hardware, wl: &Workload) -> f64 {
     let r = Rates::new(hw, wl).unwrap();
     let mut decode = Vec::new();
-    ops::build(arch, wl, Phase::Decode, |op| decode.push(op));
+    let bytes = wl.precision.tensor_bytes(arch);
+    ops::build(arch, wl, &bytes, Phase::Decode, |op| decode.push(op));
     (1..=wl.decode_steps())
         .map(|j| {
-            let l = f64::from(wl.prompt + j);
+            let l = wl.cached() as f64 + f64::from(j);
             decode
                 .iter()
                 .map(|op| {
@@ -213,7 +214,14 @@ fn any_case() -> impl Strategy<Value = (Architecture, Hardware, Workload)> {
             1u32..6000,
         ),
         (1u32..64, 0u32..3, any::<bool>(), any::<bool>()),
-        (1u32..16, 1u32..4096, 1u32..600, 0usize..6, any::<bool>()),
+        (
+            1u32..16,
+            0u32..4096,
+            1u32..600,
+            0usize..10,
+            any::<bool>(),
+            0u32..3000,
+        ),
         (
             1e12f64..1e15,
             1e10f64..5e12,
@@ -236,9 +244,15 @@ fn any_case() -> impl Strategy<Value = (Architecture, Hardware, Workload)> {
             arch.shared_ffn = ffn / 2 + 1;
             arch.tied_embeddings = tied;
             arch.gated = gated;
-            let (batch, prompt, generate, p, unfused) = w;
-            let precision = prec(["fp16", "bf16", "fp32", "int8", "w4a16kv8", "w8a16"][p]);
+            let (batch, prompt, generate, p, unfused, context) = w;
+            let precision = prec(
+                [
+                    "fp16", "bf16", "fp32", "int8", "w4a16kv8", "w8a16", "Q4_K_M", "q4f16_1",
+                    "nvfp4", "IQ2_XS",
+                ][p],
+            );
             let mut wl = Workload::new(batch, prompt, generate, precision);
+            wl.context = context;
             if unfused {
                 wl.attention = Attention::Unfused;
             }
@@ -518,4 +532,116 @@ fn element_wise_efficiency_slows_only_element_wise_operators() {
     assert!(
         evaluate(&arch, &hw, &wl).unwrap().prefill > evaluate(&arch, &a100(), &wl).unwrap().prefill
     );
+}
+
+#[test]
+fn prompt_zero_decodes_from_the_cache_and_generate_zero_runs_the_prompt_only() {
+    let (arch, hw) = (llama2_7b(), a100());
+    let tg = Workload::new(1, 0, 128, prec("fp16"));
+    let s = evaluate(&arch, &hw, &tg).unwrap();
+    assert_eq!((s.prefill, s.prefill_flops), (0.0, 0.0));
+    assert_eq!(tg.decode_steps(), 128, "every token is a decode step");
+    assert!(s.decode_per_token > 0.0 && (s.decode - 128.0 * s.decode_per_token).abs() < 1e-12);
+    // The first token comes out of the first decode step (one key).
+    let mut first = tg;
+    first.generate = 1;
+    assert_eq!(s.ttft, evaluate(&arch, &hw, &first).unwrap().decode);
+    assert_eq!(breakdown(&arch, &hw, &tg).unwrap().prefill.len(), 0);
+
+    let pp = Workload::new(1, 512, 0, prec("fp16"));
+    let s = evaluate(&arch, &hw, &pp).unwrap();
+    assert_eq!((s.decode, s.decode_per_token, s.tokens_per_s), (0.0, 0.0, 0.0));
+    assert!(s.prefill > 0.0 && s.total == s.prefill && s.ttft == s.prefill);
+    assert_eq!(
+        evaluate(&arch, &hw, &Workload::new(1, 0, 0, prec("fp16"))),
+        Err(RooflineError::Empty)
+    );
+}
+
+#[test]
+fn context_is_attended_to_but_not_recomputed() {
+    let (arch, hw) = (llama2_7b(), a100());
+    let turn = |context, prompt| {
+        let mut wl = Workload::new(1, prompt, 64, prec("fp16"));
+        wl.context = context;
+        evaluate(&arch, &hw, &wl).unwrap()
+    };
+    let fresh = turn(0, 256);
+    let chat = turn(4096, 256);
+    let whole = turn(0, 4096 + 256);
+    // Decode sees the same keys as if the history had been the prompt.
+    assert!((chat.decode - whole.decode).abs() < 1e-12 * whole.decode);
+    // Prefill runs the new tokens only, over more keys than a fresh prompt.
+    assert!(fresh.prefill < chat.prefill && chat.prefill < whole.prefill / 4.0);
+    // 4096 more keys for each of the 256 queries: QK and score·V.
+    let (h, dh) = (32.0, 128.0);
+    let extra = 32.0 * 256.0 * 4096.0 * h * (4.0 * dh + 5.0);
+    assert!((chat.prefill_flops - fresh.prefill_flops - extra).abs() < 1e-9 * extra);
+    assert_eq!(chat.kv_cache_bytes, whole.kv_cache_bytes);
+}
+
+#[test]
+fn a_workload_past_the_models_context_is_an_error() {
+    let mut arch = llama2_7b();
+    arch.max_context = Some(4096);
+    let mut wl = Workload::new(1, 3000, 1000, prec("fp16"));
+    wl.context = 97;
+    assert_eq!(
+        evaluate(&arch, &a100(), &wl),
+        Err(RooflineError::Context {
+            needed: 4097,
+            max: 4096
+        })
+    );
+    wl.context = 96;
+    assert!(evaluate(&arch, &a100(), &wl).is_ok());
+}
+
+/// Llama-3-8B (the shapes of the `llama-3.1-8b` preset) against the sizes of
+/// the common published GGUF files (`Meta-Llama-3-8B-Instruct-Q4_K_M.gguf`
+/// 4.92 GB, `-Q8_0.gguf` 8.54 GB, `-f16.gguf` 16.07 GB); the files also hold
+/// the tokenizer, a few MB.
+#[test]
+fn llama_3_8b_gguf_sizes_match_the_published_files() {
+    let arch = crate::models::preset("llama-3.1-8b").unwrap();
+    for (format, published) in [("Q4_K_M", 4.92e9), ("Q8_0", 8.54e9), ("F16", 16.07e9)] {
+        let wl = Workload::new(1, 128, 16, prec(format));
+        let bytes = evaluate(&arch, &a100(), &wl).unwrap().weights_bytes;
+        assert!(
+            (bytes / published - 1.0).abs() < 0.02,
+            "{format}: {bytes} vs {published}"
+        );
+    }
+}
+
+#[test]
+fn formats_store_the_embedding_and_head_as_their_runtime_does() {
+    let arch = crate::models::preset("llama-3.1-8b").unwrap();
+    let hw = a100();
+    let head = |p: &str| {
+        let b = breakdown(&arch, &hw, &Workload::new(1, 16, 2, prec(p))).unwrap();
+        row(&b.decode, "lm_head").1 / (4096.0 * 128_256.0)
+    };
+    assert_eq!(head("w4a16"), 2.0, "GPTQ/AWQ keep the head in fp16");
+    assert_eq!(head("Q4_K_M"), 210.0 / 256.0, "llama.cpp stores it in Q6_K");
+    assert_eq!(head("Q8_0"), 34.0 / 32.0);
+    assert_eq!(head("q4f16_1"), 18.0 / 32.0, "MLC quantises the head too");
+    assert_eq!(head("mlx_4bit"), 36.0 / 64.0);
+    assert_eq!(head("nf4"), 2.0);
+    // Q4_K_M's V projections: Q6_K in 16 of 32 layers, Q4_K in the rest.
+    let b = breakdown(&arch, &hw, &Workload::new(1, 16, 2, prec("Q4_K_M"))).unwrap();
+    let v = row(&b.decode, "v_proj").1 / (32.0 * 4096.0 * 1024.0);
+    assert_eq!(v, f64::midpoint(210.0, 144.0) / 256.0);
+    assert_eq!(row(&b.decode, "q_proj").1 / (32.0 * 4096.0 * 4096.0), 144.0 / 256.0);
+}
+
+#[test]
+fn plain_shorthands_keep_their_bytes() {
+    // The `plain` precisions of before named formats: same bytes, to the bit.
+    let arch = llama2_7b();
+    let s = evaluate(&arch, &a100(), &Workload::new(1, 64, 8, prec("w4a16"))).unwrap();
+    let tables = 2.0 * 32_000.0 * 4096.0 * 2.0;
+    let matrices = 32.0 * (4.0 * 4096.0 * 4096.0 + 3.0 * 4096.0 * 11008.0) * 0.515_625;
+    let norms = (65.0 * 4096.0) * 2.0;
+    assert!((s.weights_bytes - (tables + matrices + norms)).abs() < 1.0);
 }

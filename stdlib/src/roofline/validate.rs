@@ -17,6 +17,13 @@ pub enum RooflineError {
     SharedFfn(u32),
     #[error("workload: {0} must be at least 1")]
     Workload(&'static str),
+    #[error("workload: prompt and generate are both 0, so there is nothing to run")]
+    Empty,
+    #[error(
+        "workload: context + prompt + generate = {needed} tokens exceeds the model's maximum \
+         context of {max} tokens"
+    )]
+    Context { needed: u64, max: u32 },
     #[error("hardware: {field} must be a positive finite number, got {value}")]
     Hardware { field: &'static str, value: f64 },
     #[error("hardware: {field} must be in (0, 1], got {value}")]
@@ -58,15 +65,20 @@ pub(crate) fn architecture(a: &Architecture) -> Result<(), RooflineError> {
     Ok(())
 }
 
-pub(crate) fn workload(w: &Workload) -> Result<(), RooflineError> {
-    for (name, v) in [
-        ("batch", w.batch),
-        ("prompt", w.prompt),
-        ("generate", w.generate),
-    ] {
-        if v == 0 {
-            return Err(RooflineError::Workload(name));
-        }
+pub(crate) fn workload(a: &Architecture, w: &Workload) -> Result<(), RooflineError> {
+    if w.batch == 0 {
+        return Err(RooflineError::Workload("batch"));
+    }
+    if w.prompt == 0 && w.generate == 0 {
+        return Err(RooflineError::Empty);
+    }
+    if let Some(max) = a.max_context
+        && w.final_context() > u64::from(max)
+    {
+        return Err(RooflineError::Context {
+            needed: w.final_context(),
+            max,
+        });
     }
     Ok(())
 }

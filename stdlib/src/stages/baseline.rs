@@ -1,6 +1,7 @@
 //! `search(..., baseline: ...)`: the model a search is compared with, either
-//! a model preset (`"qwen2.5-0.5b"`) or a shape written inline with the
-//! field names of a `space`:
+//! a model preset (`"qwen2.5-0.5b"`), a model file (`"config.json"`,
+//! `"model.gguf"`, relative to the pipeline) or a shape written inline with
+//! the field names of a `space`:
 //!
 //! ```text
 //! baseline: { name: "qwen-tiny", layers: 3, width: 112, heads: 7, kv_heads: 1,
@@ -13,7 +14,7 @@
 //! the same architecture here.
 //!
 //! `baseline: ["qwen2.5-0.5b", { ... }]` compares with each of several.
-use rooflaw_dsl::spec::{ArgValue, Expr, Space, SpaceField, Stage};
+use rooflaw_dsl::spec::{ArgValue, Expr, Space, SpaceField, Spec, Stage};
 use rooflaw_dsl::{Diagnostic, Name, Spanned, did_you_mean};
 use serde_json::{Value, json};
 
@@ -22,7 +23,7 @@ use crate::space::{CompiledSpace, SPACE_FIELDS};
 
 /// `[{ id, name, arch }, ...]`, one per baseline, in the order written
 /// (empty when there is none).
-pub(crate) fn resolve(stage: &Stage) -> Result<Value, Vec<Diagnostic>> {
+pub(crate) fn resolve(stage: &Stage, spec: &Spec) -> Result<Value, Vec<Diagnostic>> {
     let Some(arg) = stage.arg("baseline") else {
         return Ok(json!([]));
     };
@@ -33,7 +34,7 @@ pub(crate) fn resolve(stage: &Stage) -> Result<Value, Vec<Diagnostic>> {
     let mut out = Vec::new();
     let mut diags = Vec::new();
     for item in items {
-        match one(item) {
+        match one(item, stage, spec) {
             Ok(v) => out.push(v),
             Err(mut d) => diags.append(&mut d),
         }
@@ -45,9 +46,12 @@ pub(crate) fn resolve(stage: &Stage) -> Result<Value, Vec<Diagnostic>> {
     }
 }
 
-fn one(v: &Spanned<ArgValue>) -> Result<Value, Vec<Diagnostic>> {
+fn one(v: &Spanned<ArgValue>, stage: &Stage, spec: &Spec) -> Result<Value, Vec<Diagnostic>> {
     let span = v.span;
     match &v.node {
+        ArgValue::Str(file) if rooflaw_dsl::spec::is_model_file(file) => {
+            super::model_file::read(file, stage, spec, span)
+        }
         ArgValue::Str(id) => {
             let m = crate::models::find(id).ok_or_else(|| {
                 let ids = crate::models::ids();

@@ -142,6 +142,7 @@ pub(crate) fn arch_at(t: &Table, i: usize) -> Result<Architecture, StageError> {
         norms_per_layer: 2,
         qk_norm_full: false,
         shared_expert_gate: false,
+        max_context: None,
     })
 }
 

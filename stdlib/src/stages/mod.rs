@@ -18,6 +18,7 @@ mod hardware_io;
 mod law;
 #[cfg(feature = "train")]
 mod measure;
+mod model_file;
 mod pareto;
 #[cfg(feature = "train")]
 mod probe;

@@ -101,7 +101,7 @@ impl StageKind for Search {
     fn resolve(&self, stage: &Stage, spec: &Spec) -> Result<Value, Vec<Diagnostic>> {
         let budget = args::budget(stage, spec, "budget")?;
         let top = args::integer(stage, "top", 5).map_err(|d| vec![d])?.max(1);
-        let baseline = super::baseline::resolve(stage)?;
+        let baseline = super::baseline::resolve(stage, spec)?;
         Ok(json!({
             "budget": budget.as_ref().map(args::budget_params),
             "baseline": baseline,

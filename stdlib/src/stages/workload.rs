@@ -3,7 +3,7 @@
 use rooflaw_dsl::spec::{Block, Value};
 use rooflaw_dsl::{Diagnostic, Spanned};
 
-use crate::precision::Precision;
+use crate::precision::{Precision, PrecisionError};
 use crate::workload::{Attention, Experts, Workload};
 
 pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>> {
@@ -44,6 +44,7 @@ pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>
     let batch = count("batch", Some(1), &mut diags);
     let prompt = count("prompt", None, &mut diags);
     let generate = count("generate", None, &mut diags);
+    let context = count("context", Some(0), &mut diags);
     if batch == 0
         && let Some(f) = block.field("batch")
     {
@@ -51,6 +52,9 @@ pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>
             Diagnostic::error("rooflaw::invalid-value", "`batch` must be at least 1")
                 .at(f.value.span, "zero"),
         );
+    }
+    if prompt == 0 && generate == 0 {
+        diags.extend(nothing_to_run(block));
     }
     let mut words: Vec<Spanned<String>> = Vec::new();
     match block.field("precision").map(|f| &f.value) {
@@ -86,14 +90,22 @@ pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>
         match Precision::parse(&w.node) {
             Ok(p) => {
                 let mut wl = Workload::new(batch.max(1), prompt, generate, p);
+                wl.context = context;
                 wl.attention = attention;
                 wl.experts = experts;
                 out.push(wl);
             }
             Err(e) => diags.push(
                 Diagnostic::error("rooflaw::invalid-precision", e.to_string())
-                    .at(w.span, "unknown precision")
-                    .help("precisions: fp32, bf16, fp16, fp8, int8, w8a16, w4a16, optionally with a KV suffix such as kv8 (w4a16kv8)"),
+                    .at(
+                        w.span,
+                        if matches!(e, PrecisionError::Unknown { .. }) {
+                            "unknown precision"
+                        } else {
+                            "not a valid precision"
+                        },
+                    )
+                    .help("formats: fp32, bf16, fp16, fp8, int8, w8a16, w4a16 (g64: group size), llama.cpp's Q4_K_M, Q8_0, IQ4_XS, ..., MLC's q4f16_1, mlx_4bit, nf4, nvfp4, mxfp4; a KV suffix such as kv8 (w4a16kv8, Q4_K_M_kv8)"),
             ),
         }
     }
@@ -102,6 +114,23 @@ pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>
     } else {
         Err(diags)
     }
+}
+
+/// Both phases empty: `prompt = 0` and `generate = 0`.
+fn nothing_to_run(block: &Block) -> Option<Diagnostic> {
+    let (p, g) = (block.field("prompt")?, block.field("generate")?);
+    Some(
+        Diagnostic::error(
+            "rooflaw::invalid-value",
+            "`prompt` and `generate` are both 0: there is nothing to run",
+        )
+        .at(p.value.span, "no prompt")
+        .at(g.value.span, "and nothing generated")
+        .help(
+            "`prompt = 0` decodes from the cache (llama-bench tgN); `generate = 0` runs the \
+             prompt only (ppN)",
+        ),
+    )
 }
 
 /// A choice field (`attention = unfused`): the language has checked the
