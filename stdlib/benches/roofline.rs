@@ -52,6 +52,12 @@ fn bench(c: &mut Criterion) {
             Architecture::dense(32, 4096, 32, 32, 11008),
             "w4a16kv8",
         ),
+        // A llama.cpp mix: per-layer tensor types, averaged once per evaluation.
+        (
+            "llama-2-7b Q4_K_M 1024+128",
+            Architecture::dense(32, 4096, 32, 32, 11008),
+            "Q4_K_M",
+        ),
     ];
     let mut g = c.benchmark_group("evaluate");
     g.throughput(Throughput::Elements(1));

@@ -171,6 +171,38 @@ impl Mix {
         fallback(chosen, columns(class, s))
     }
 
+    /// The layers on which [`Mix::tensor_type`] of `class` can differ; `None`
+    /// when it is the same in every layer.
+    pub(crate) fn layers(self, class: Class, s: &Shape) -> Option<Layers> {
+        use Mix as M;
+        match (class, self) {
+            (Class::AttnV, M::Q3_K_M) => Some(Layers::First(2)),
+            (Class::AttnV, M::Q4_K_S) => Some(Layers::First(4)),
+            (Class::AttnV | Class::FfnDown, M::Q4_K_M | M::Q5_K_M) => Some(Layers::MoreBits),
+            (Class::FfnDown, M::Q3_K_M) => Some(Layers::FirstSixteenth),
+            (Class::FfnDown, M::IQ3_M) if s.experts == 8 => Some(Layers::MoreBits),
+            (
+                Class::FfnDown,
+                M::IQ1_S
+                | M::IQ1_M
+                | M::IQ2_XXS
+                | M::IQ2_XS
+                | M::IQ2_S
+                | M::IQ2_M
+                | M::IQ3_XXS
+                | M::IQ3_M
+                | M::IQ4_NL
+                | M::IQ4_XS
+                | M::Q2_K_S
+                | M::Q4_K_S
+                | M::Q4_0
+                | M::Q5_0,
+            ) => Some(Layers::FirstEighth),
+            (Class::FfnGate | Class::FfnUp, M::IQ3_XS) => Some(Layers::Middle),
+            _ => None,
+        }
+    }
+
     #[allow(clippy::too_many_lines)] // one rule table, read against llama-quant.cpp
     fn rule(self, class: Class, i: u32, s: &Shape) -> G {
         use Mix as M;
@@ -294,6 +326,54 @@ fn use_more_bits(i: u32, n: u32) -> bool {
     i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2
 }
 
+/// The layers on which a mix's type for one class may change: it gives one
+/// type inside the set and another outside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Layers {
+    /// `i < k`.
+    First(u32),
+    /// `i < n / 8`.
+    FirstEighth,
+    /// `i < n / 16`.
+    FirstSixteenth,
+    /// [`use_more_bits`].
+    MoreBits,
+    /// `n / 8 <= i < 7n / 8`.
+    Middle,
+}
+
+impl Layers {
+    fn contains(self, i: u32, n: u32) -> bool {
+        match self {
+            Layers::First(k) => i < k,
+            Layers::FirstEighth => i < n / 8,
+            Layers::FirstSixteenth => i < n / 16,
+            Layers::MoreBits => use_more_bits(i, n),
+            Layers::Middle => i >= n / 8 && i < 7 * n / 8,
+        }
+    }
+
+    /// How many of `n` layers are in the set, in closed form.
+    pub(crate) fn count(self, n: u32) -> u32 {
+        match self {
+            Layers::First(k) => k.min(n),
+            Layers::FirstEighth => n / 8,
+            Layers::FirstSixteenth => n / 16,
+            // The first and last eighth, and every third layer between.
+            Layers::MoreBits => n / 8 + (n - 7 * n / 8) + (7 * n / 8 - n / 8) / 3,
+            Layers::Middle => 7 * n / 8 - n / 8,
+        }
+    }
+
+    /// A layer inside (or outside) the set, when there is one.
+    pub(crate) fn member(self, n: u32, inside: bool) -> Option<u32> {
+        let b = n / 8;
+        [0, n / 16, b, b + 2, 7 * n / 8, n.saturating_sub(1)]
+            .into_iter()
+            .find(|&i| i < n && self.contains(i, n) == inside)
+    }
+}
+
 /// The row length (`ne[0]`, the input dimension) of a tensor of `class`.
 fn columns(class: Class, s: &Shape) -> u64 {
     match class {
@@ -395,6 +475,45 @@ mod tests {
         assert_eq!(Mix::Q4_K_M.tensor_type(Class::FfnDown, 4, &s), G::Q4_K);
         assert_eq!(Mix::Q4_K_M.tensor_type(Class::FfnDown, 0, &s), G::Q6_K);
         assert_eq!(fallback(G::Q4_0, 33), G::F16);
+    }
+
+    /// The closed form the roofline uses (a type inside and outside the
+    /// layer set, and its size) equals the type of every layer, summed.
+    #[test]
+    fn layer_sets_account_for_every_layer() {
+        for n in 1..=100 {
+            for (gqa, experts, width) in [(1, 1, 4096), (4, 1, 4096), (8, 8, 4096), (7, 1, 896)] {
+                let s = Shape {
+                    layers: n,
+                    gqa,
+                    experts,
+                    tied: false,
+                    is_70b: n == 80,
+                    width,
+                    q_dim: width,
+                    ffn: 4 * width,
+                };
+                for m in Mix::all() {
+                    for class in [Class::AttnV, Class::FfnDown, Class::FfnGate, Class::FfnUp, Class::AttnQ] {
+                        let each: Vec<G> = (0..n).map(|i| m.tensor_type(class, i, &s)).collect();
+                        match m.layers(class, &s) {
+                            None => assert!(
+                                each.iter().all(|t| *t == each[0]),
+                                "{m:?} {class:?} n={n} varies: {each:?}"
+                            ),
+                            Some(set) => {
+                                let inside = (0..n).filter(|&i| set.contains(i, n)).count();
+                                assert_eq!(set.count(n) as usize, inside, "{set:?} n={n}");
+                                for (i, t) in each.iter().enumerate() {
+                                    let rep = set.member(n, set.contains(i as u32, n)).unwrap();
+                                    assert_eq!(*t, m.tensor_type(class, rep, &s), "{m:?} {class:?} {i}/{n}");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -307,14 +307,17 @@ impl TensorBytes {
         let mut out = TensorBytes::uniform(0.0, 0.0, 0.0);
         let n = arch.layers.max(1);
         for class in Class::ALL {
-            let per_layer = matches!(class, Class::AttnV | Class::FfnDown | Class::FfnGate | Class::FfnUp);
-            let bytes = if per_layer {
-                (0..n)
-                    .map(|i| mix.tensor_type(class, i, &s).bytes_per_weight())
-                    .sum::<f64>()
-                    / f64::from(n)
-            } else {
-                mix.tensor_type(class, 0, &s).bytes_per_weight()
+            let at = |i| mix.tensor_type(class, i, &s).bytes_per_weight();
+            // One type inside a layer set and one outside: weigh the two by
+            // the set's size rather than typing every layer.
+            let bytes = match mix.layers(class, &s) {
+                None => at(0),
+                Some(set) => {
+                    let k = set.count(n);
+                    let inside = set.member(n, true).map_or(0.0, at);
+                    let outside = set.member(n, false).map_or(0.0, at);
+                    (f64::from(k) * inside + f64::from(n - k) * outside) / f64::from(n)
+                }
             };
             out.set(class, bytes);
         }

@@ -56,33 +56,7 @@ pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>
     if prompt == 0 && generate == 0 {
         diags.extend(nothing_to_run(block));
     }
-    let mut words: Vec<Spanned<String>> = Vec::new();
-    match block.field("precision").map(|f| &f.value) {
-        None => words.push(Spanned::new("fp16".into(), block.name.span)),
-        Some(v) => match &v.node {
-            Value::Word(w) | Value::Str(w) => words.push(Spanned::new(w.clone(), v.span)),
-            Value::List(items) => {
-                for i in items {
-                    match &i.node {
-                        Value::Word(w) | Value::Str(w) => {
-                            words.push(Spanned::new(w.clone(), i.span));
-                        }
-                        _ => diags.push(
-                            Diagnostic::error("rooflaw::invalid-value", "expected a precision")
-                                .at(i.span, "here"),
-                        ),
-                    }
-                }
-            }
-            _ => diags.push(
-                Diagnostic::error(
-                    "rooflaw::invalid-value",
-                    "expected a precision such as `fp16` or `w4a16kv8`",
-                )
-                .at(v.span, "here"),
-            ),
-        },
-    }
+    let words = precision_words(block, &mut diags);
     let attention = choice(block, "attention", Attention::parse, &mut diags).unwrap_or_default();
     let experts = choice(block, "experts", Experts::parse, &mut diags).unwrap_or_default();
     let mut out = Vec::new();
@@ -114,6 +88,39 @@ pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>
     } else {
         Err(diags)
     }
+}
+
+/// The precision words of the block (`fp16` when it names none), each
+/// with its span.
+fn precision_words(block: &Block, diags: &mut Vec<Diagnostic>) -> Vec<Spanned<String>> {
+    let mut words: Vec<Spanned<String>> = Vec::new();
+    match block.field("precision").map(|f| &f.value) {
+        None => words.push(Spanned::new("fp16".into(), block.name.span)),
+        Some(v) => match &v.node {
+            Value::Word(w) | Value::Str(w) => words.push(Spanned::new(w.clone(), v.span)),
+            Value::List(items) => {
+                for i in items {
+                    match &i.node {
+                        Value::Word(w) | Value::Str(w) => {
+                            words.push(Spanned::new(w.clone(), i.span));
+                        }
+                        _ => diags.push(
+                            Diagnostic::error("rooflaw::invalid-value", "expected a precision")
+                                .at(i.span, "here"),
+                        ),
+                    }
+                }
+            }
+            _ => diags.push(
+                Diagnostic::error(
+                    "rooflaw::invalid-value",
+                    "expected a precision such as `fp16` or `w4a16kv8`",
+                )
+                .at(v.span, "here"),
+            ),
+        },
+    }
+    words
 }
 
 /// Both phases empty: `prompt = 0` and `generate = 0`.
