@@ -29,6 +29,8 @@ fn err(path: &str, message: impl Into<String>) -> HardwareError {
     }
 }
 
+// One walk over the schema, field by field, in the order the file is read.
+#[allow(clippy::too_many_lines)]
 pub(super) fn parse(text: &str) -> Result<HardwarePreset, HardwareError> {
     let doc: Value = yaml_serde::from_str(text).map_err(|e| HardwareError::Yaml(e.to_string()))?;
     let top = mapping(&doc, "(document)")?;
