@@ -5,6 +5,7 @@
 //! imports are read through a [`Loader`] the caller supplies.
 pub mod ast;
 pub mod diagnostic;
+pub mod function;
 mod lower;
 pub mod parse;
 pub mod schema;
@@ -16,6 +17,7 @@ pub mod spec;
 pub mod units;
 
 pub use diagnostic::{Diagnostic, Diagnostics, RenderOptions, Severity, did_you_mean, render};
+pub use function::Function;
 pub use lower::{Compiled, compile};
 pub use signature::{Param, ParamType, PresetKind, Registry, Signature};
 pub use source::{Loader, SourceMap};

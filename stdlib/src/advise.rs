@@ -224,12 +224,7 @@ pub struct Optimum {
     pub rounded: Rounded,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    Prefill,
-    Decode,
-}
+pub use crate::phase::Phase;
 
 /// One latency-constrained phase: the three candidate regimes and which one
 /// the constraints select.

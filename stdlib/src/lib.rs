@@ -17,6 +17,7 @@ pub mod machine;
 pub mod measure;
 pub mod models;
 pub mod pareto;
+pub mod phase;
 pub mod precision;
 mod presets;
 #[cfg(feature = "train")]

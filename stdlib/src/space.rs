@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use rooflaw_dsl::diagnostic::did_you_mean;
 use rooflaw_dsl::spec::{BinOp, Expr, Space};
-use rooflaw_dsl::{Diagnostic, Span, Spanned};
+use rooflaw_dsl::{Diagnostic, Function, Span, Spanned};
 
 use crate::arch::{Architecture, Norm};
 
@@ -67,17 +67,6 @@ pub const SPACE_BUILTINS: &[&str] = &[
     "ffn_ratio",
 ];
 
-/// Functions a space expression may call, with their arity.
-const FUNCTIONS: &[(&str, usize)] = &[
-    ("min", 2),
-    ("max", 2),
-    ("round", 1),
-    ("floor", 1),
-    ("ceil", 1),
-    ("log2", 1),
-    ("sqrt", 1),
-];
-
 /// Upper bound on one range's alternatives: a typo like `1 .. 1e12` should be
 /// a clear drop reason, not an out-of-memory kill.
 const MAX_RANGE_LEN: f64 = 10_000_000.0;
@@ -86,6 +75,10 @@ const DEFAULT_FFN_RATIO: f64 = 4.0;
 const DEFAULT_HEAD_DIM: f64 = 64.0;
 const DEFAULT_VOCAB: u32 = 32_000;
 
+/// A value read from the finished architecture: a builtin, or a field the
+/// space leaves at its default, so a `require` tests the number the model
+/// is built with (`require heads % kv_heads == 0` without `heads` sees
+/// `width / 64`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Builtin {
     Params,
@@ -95,6 +88,22 @@ enum Builtin {
     Gqa,
     Rho,
     FfnRatio,
+    Layers,
+    Width,
+    Heads,
+    KvHeads,
+    HeadDim,
+    /// The ratio, as the `ffn` field means it.
+    Ffn,
+    FfnSize,
+    Experts,
+    TopK,
+    SharedExperts,
+    Vocab,
+    Tied,
+    QkNorm,
+    Gated,
+    QkvBias,
 }
 
 impl Builtin {
@@ -107,6 +116,28 @@ impl Builtin {
             "gqa" => Self::Gqa,
             "rho" => Self::Rho,
             "ffn_ratio" => Self::FfnRatio,
+            _ => return Self::field(name),
+        })
+    }
+
+    /// A space field's value as the architecture has it.
+    fn field(name: &str) -> Option<Self> {
+        Some(match name {
+            "layers" => Self::Layers,
+            "width" => Self::Width,
+            "heads" => Self::Heads,
+            "kv_heads" => Self::KvHeads,
+            "head_dim" => Self::HeadDim,
+            "ffn" => Self::Ffn,
+            "ffn_size" => Self::FfnSize,
+            "experts" => Self::Experts,
+            "top_k" => Self::TopK,
+            "shared_experts" => Self::SharedExperts,
+            "vocab" => Self::Vocab,
+            "tied" => Self::Tied,
+            "qk_norm" => Self::QkNorm,
+            "gated" => Self::Gated,
+            "qkv_bias" => Self::QkvBias,
             _ => return None,
         })
     }
@@ -119,20 +150,23 @@ impl Builtin {
             Self::KvDim => a.kv_dim() as f64,
             Self::Gqa => a.gqa(),
             Self::Rho => a.rho(),
-            Self::FfnRatio => a.ffn_ratio(),
+            Self::FfnRatio | Self::Ffn => a.ffn_ratio(),
+            Self::Layers => f64::from(a.layers),
+            Self::Width => f64::from(a.width),
+            Self::Heads => f64::from(a.heads),
+            Self::KvHeads => f64::from(a.kv_heads),
+            Self::HeadDim => f64::from(a.head_dim),
+            Self::FfnSize => f64::from(a.ffn),
+            Self::Experts => f64::from(a.experts),
+            Self::TopK => f64::from(a.top_k),
+            Self::SharedExperts => f64::from(a.shared_experts),
+            Self::Vocab => f64::from(a.vocab),
+            Self::Tied => bool_num(a.tied_embeddings),
+            Self::QkNorm => bool_num(a.qk_norm),
+            Self::Gated => bool_num(a.gated),
+            Self::QkvBias => bool_num(a.qkv_bias),
         }
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Func {
-    Min,
-    Max,
-    Round,
-    Floor,
-    Ceil,
-    Log2,
-    Sqrt,
 }
 
 /// An expression with names resolved to slots.
@@ -147,7 +181,7 @@ enum CExpr {
     List(Vec<CExpr>),
     Range(Box<CExpr>, Box<CExpr>, Option<Box<CExpr>>),
     Tuple(Vec<CExpr>),
-    Call(Func, Vec<CExpr>),
+    Call(Function, Vec<CExpr>),
 }
 
 /// Why a candidate (or every candidate below a prefix of field values) was
@@ -185,16 +219,8 @@ fn apply_bin(a: f64, op: BinOp, b: f64) -> Result<f64, Reason> {
     }
 }
 
-fn apply_call(f: Func, args: &[f64]) -> Result<f64, Reason> {
-    let v = match f {
-        Func::Min => args[0].min(args[1]),
-        Func::Max => args[0].max(args[1]),
-        Func::Round => args[0].round(),
-        Func::Floor => args[0].floor(),
-        Func::Ceil => args[0].ceil(),
-        Func::Log2 => args[0].log2(),
-        Func::Sqrt => args[0].sqrt(),
-    };
+fn apply_call(f: Function, args: &[f64]) -> Result<f64, Reason> {
+    let v = f.apply(args);
     if v.is_finite() {
         Ok(v)
     } else {
@@ -538,6 +564,20 @@ impl Resolver<'_> {
                     if self.allow_builtins {
                         return (CExpr::Builtin(b), 1);
                     }
+                    if Builtin::field(name).is_some() {
+                        self.diags.push(
+                            err(
+                                e.span,
+                                format!("`{name}` is not set in this space"),
+                                "left at its default",
+                            )
+                            .help(format!(
+                                "its default comes from the finished candidate: set `{name} = ...` \
+                                 to use it in another field, or test it in a `require`"
+                            )),
+                        );
+                        return (CExpr::Num(0.0), 1);
+                    }
                     self.diags.push(
                         err(
                             e.span,
@@ -553,6 +593,7 @@ impl Resolver<'_> {
                 let mut names: Vec<&str> = self.known.keys().map(String::as_str).collect();
                 if self.allow_builtins {
                     names.extend_from_slice(SPACE_BUILTINS);
+                    names.extend_from_slice(SPACE_FIELDS);
                 }
                 let mut d = err(
                     e.span,
@@ -602,14 +643,15 @@ impl Resolver<'_> {
                 (CExpr::Tuple(out), k)
             }
             Expr::Call(name, args) => {
-                let Some(&(_, want)) = FUNCTIONS.iter().find(|(f, _)| *f == name.node) else {
+                let Some(f) = Function::from_name(&name.node) else {
                     let mut d = err(name.span, format!("unknown function `{}`", name.node), "");
-                    if let Some(s) = did_you_mean(&name.node, FUNCTIONS.iter().map(|(f, _)| *f)) {
+                    if let Some(s) = did_you_mean(&name.node, Function::names()) {
                         d = d.help(format!("did you mean `{s}`?"));
                     }
                     self.diags.push(d);
                     return (CExpr::Num(0.0), 1);
                 };
+                let want = f.arity();
                 if args.len() != want {
                     self.diags.push(err(
                         e.span,
@@ -622,15 +664,6 @@ impl Resolver<'_> {
                     ));
                     return (CExpr::Num(0.0), 1);
                 }
-                let f = match name.node.as_str() {
-                    "min" => Func::Min,
-                    "max" => Func::Max,
-                    "round" => Func::Round,
-                    "floor" => Func::Floor,
-                    "ceil" => Func::Ceil,
-                    "log2" => Func::Log2,
-                    _ => Func::Sqrt,
-                };
                 let args = args.iter().map(|a| scalar(self, a)).collect();
                 (CExpr::Call(f, args), 1)
             }

@@ -504,11 +504,7 @@ fn a_million_candidates_render_fast_and_small() {
     );
     assert!(elapsed.as_secs_f64() < 1.0, "render took {elapsed:?}");
     assert!(ll.svg.len() < 2_000_000, "svg is {} bytes", ll.svg.len());
-    assert!(
-        ll.caption.contains("1,000,000 designs"),
-        "{}",
-        ll.caption
-    );
+    assert!(ll.caption.contains("1,000,000 designs"), "{}", ll.caption);
     roxmltree::Document::parse(&ll.svg).unwrap();
 }
 
@@ -629,7 +625,10 @@ fn the_headline_says_lower_or_higher_in_words() {
         body.contains("1.42% higher perplexity, 50% lower latency, 100% more memory"),
         "{body}"
     );
-    assert!(body.contains("memory 2 GiB"), "sizes in the budget's unit: {body}");
+    assert!(
+        body.contains("memory 2 GiB"),
+        "sizes in the budget's unit: {body}"
+    );
     assert!(!body.contains("-1."), "no sign next to a word: {body}");
 
     // A search that found nothing says so, with what the designs can reach.
@@ -637,7 +636,10 @@ fn the_headline_says_lower_or_higher_in_words() {
     s.empty = Some("no design meets budget `b` (latency.total <= 1 us): the fastest needs 41 ms (latency.total)".into());
     let (title, body) = rooflaw_stdlib::report::headline_text(&s, true);
     assert_eq!(title, "No design meets budget `b` (latency.total <= 1 us)");
-    assert!(body.ends_with("the fastest needs 41 ms (latency.total)"), "{body}");
+    assert!(
+        body.ends_with("the fastest needs 41 ms (latency.total)"),
+        "{body}"
+    );
 }
 
 /// Every search gets its section, headline and table; the first one's
@@ -655,7 +657,10 @@ fn every_search_has_a_section() {
     write_report(dir.path(), &data).unwrap();
     let html = read(&dir.path().join("index.html"));
     assert!(html.contains("id=\"search-best\"") && html.contains("id=\"search-for-home\""));
-    assert!(html.contains("id=\"headline-for-home\""), "the second search's own headline");
+    assert!(
+        html.contains("id=\"headline-for-home\""),
+        "the second search's own headline"
+    );
     assert!(html.contains("the fastest needs 41 ms"));
     let md = read(&dir.path().join("summary.md"));
     assert!(md.contains("## Top designs of `for_home`"), "{md}");

@@ -444,3 +444,55 @@ mod against_nested_loops {
         }
     }
 }
+
+/// A `require` sees the fields a space leaves at their defaults, with the
+/// values the model is built with: here `heads` is `width / 64`, so only
+/// width 768 has 12 heads, and `vocab` is the default 32,000.
+#[test]
+fn require_sees_default_fields() {
+    let s = space(
+        vec![
+            field("layers", nums(&[2.0])),
+            field("width", nums(&[768.0, 1024.0])),
+            field("kv_heads", nums(&[1.0, 3.0, 4.0])),
+        ],
+        vec![
+            bin(var("heads"), BinOp::Cmp(CmpOp::Eq), num(12.0)),
+            bin(var("heads"), BinOp::Rem, var("kv_heads")),
+            bin(var("vocab"), BinOp::Cmp(CmpOp::Eq), num(32_000.0)),
+        ],
+    );
+    // `heads % kv_heads == 0`, with `heads` at its default.
+    let s = Space {
+        requires: vec![
+            s.requires[0].clone(),
+            bin(s.requires[1].clone(), BinOp::Cmp(CmpOp::Eq), num(0.0)),
+            s.requires[2].clone(),
+        ],
+        ..s
+    };
+    let c = CompiledSpace::compile(&s).unwrap();
+    let got: Vec<(u32, u32, u32)> = c
+        .iter()
+        .map(|c| (c.arch.width, c.arch.heads, c.arch.kv_heads))
+        .collect();
+    assert_eq!(got, [(768, 12, 1), (768, 12, 3), (768, 12, 4)]);
+}
+
+/// A field left at its default cannot feed another field (its value is only
+/// known once the candidate is built): the error says to set it.
+#[test]
+fn a_default_field_cannot_feed_another_field() {
+    let s = space(
+        vec![
+            field("layers", nums(&[2.0])),
+            field("width", nums(&[768.0])),
+            field("kv_heads", list(vec![num(1.0), var("heads")])),
+        ],
+        vec![],
+    );
+    let err = CompiledSpace::compile(&s).unwrap_err();
+    let text = format!("{err:?}");
+    assert!(text.contains("`heads` is not set in this space"), "{text}");
+    assert!(!text.contains("let heads"), "{text}");
+}

@@ -22,3 +22,14 @@ pub fn rooflaw_in(dir: &Path, args: &[&str]) -> Output {
 pub fn rooflaw(args: &[&str]) -> Output {
     rooflaw_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
 }
+
+/// Asserts the command succeeded, showing its output when it did not.
+pub fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

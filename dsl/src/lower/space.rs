@@ -6,19 +6,10 @@ use std::collections::{BTreeSet, HashMap};
 use super::values::{const_num, is_boolean};
 use crate::ast::{self, Entry, Expr, ExprKind};
 use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use crate::function::Function;
 use crate::signature::Registry;
 use crate::span::{Name, Span, Spanned};
 use crate::spec::{self, Space, SpaceField};
-
-const FUNCTIONS: &[(&str, usize)] = &[
-    ("min", 0),
-    ("max", 0),
-    ("round", 1),
-    ("floor", 1),
-    ("ceil", 1),
-    ("log2", 1),
-    ("sqrt", 1),
-];
 
 // One pass per concern (bindings, references, requirements, order) reads
 // better in sequence than split across helpers passing the same state.
@@ -72,6 +63,22 @@ pub(crate) fn lower_space(
                         format!("space fields are plain names, not `{}`", n.node),
                     )
                     .at(n.span, "dotted name"),
+                );
+                ok = false;
+                continue;
+            }
+            if helper && allowed.contains(&n.node.as_str()) {
+                diags.push(
+                    Diagnostic::error(
+                        "rooflaw::helper-shadows-field",
+                        format!("`{}` is an architecture field, not a helper", n.node),
+                    )
+                    .at(n.span, "a `let` would not change the model")
+                    .help(format!(
+                        "write `{} = ...` to set the field; a `let` of the same name would be \
+                         seen by `require` while the model keeps its default",
+                        n.node
+                    )),
                 );
                 ok = false;
                 continue;
@@ -139,14 +146,26 @@ pub(crate) fn lower_space(
                     .help(format!("use `{var}` in a `require` constraint instead")),
                 );
             } else {
-                diags.push(undefined(&var, span, &b.name.node, &known));
+                diags.push(undefined(&var, span, &b.name.node, &known, allowed));
             }
         }
     }
+    // A `require` also sees the fields the space leaves at their defaults,
+    // with the values the model is built with.
+    let known_in_require: Vec<&str> = known.iter().chain(allowed).copied().collect();
     for r in &requires {
         for (var, span) in vars(r) {
-            if !defined.contains_key(var.as_str()) && !builtins.contains(&var.as_str()) {
-                diags.push(undefined(&var, span, &b.name.node, &known));
+            if !defined.contains_key(var.as_str())
+                && !builtins.contains(&var.as_str())
+                && !allowed.contains(&var.as_str())
+            {
+                diags.push(undefined(
+                    &var,
+                    span,
+                    &b.name.node,
+                    &known_in_require,
+                    allowed,
+                ));
             }
         }
         if !is_boolean(r) {
@@ -190,12 +209,19 @@ pub(crate) fn lower_space(
     }
 }
 
-fn undefined(var: &str, span: Span, space: &str, known: &[&str]) -> Diagnostic {
+fn undefined(var: &str, span: Span, space: &str, known: &[&str], fields: &[&str]) -> Diagnostic {
     let d = Diagnostic::error(
         "rooflaw::undefined",
         format!("`{var}` is not defined in space `{space}`"),
     )
     .at(span, "undefined");
+    if fields.contains(&var) {
+        // A default is only known once the candidate is built; a `let` of
+        // the same name would not be the model's.
+        return d.help(format!(
+            "`{var}` is left at its default here: set it with `{var} = ...` to use it in another field"
+        ));
+    }
     match did_you_mean(var, known.iter().copied()) {
         Some(s) => d.help(format!("did you mean `{s}`?")),
         None => d.help(format!("define it in the space, e.g. `let {var} = ...`")),
@@ -419,32 +445,31 @@ pub(crate) fn to_expr(e: &Expr, diags: &mut Diagnostics) -> Spanned<spec::Expr> 
             step: step.as_deref().map(|s| Box::new(to_expr(s, diags))),
         },
         ExprKind::Call(name, args) => {
-            match FUNCTIONS.iter().find(|(f, _)| *f == name.node) {
+            match Function::from_name(&name.node) {
                 None => {
                     let d = Diagnostic::error(
                         "rooflaw::unknown-function",
                         format!("unknown function `{}`", name.node),
                     )
                     .at(name.span, "not a function");
-                    diags.push(
-                        match did_you_mean(&name.node, FUNCTIONS.iter().map(|(f, _)| *f)) {
-                            Some(s) => d.help(format!("did you mean `{s}`?")),
-                            None => {
-                                d.help("functions are min, max, round, floor, ceil, log2, sqrt")
-                            }
-                        },
-                    );
+                    diags.push(match did_you_mean(&name.node, Function::names()) {
+                        Some(s) => d.help(format!("did you mean `{s}`?")),
+                        None => d.help(format!(
+                            "functions are {}",
+                            Function::names().collect::<Vec<_>>().join(", ")
+                        )),
+                    });
                 }
-                Some((f, arity)) if (*arity > 0 && args.len() != *arity) || args.is_empty() => {
-                    let want = if *arity > 0 {
-                        format!("{arity}")
-                    } else {
-                        "at least 1".into()
-                    };
+                Some(f) if args.len() != f.arity() => {
                     diags.push(
                         Diagnostic::error(
                             "rooflaw::arity",
-                            format!("`{f}` takes {want} argument(s), found {}", args.len()),
+                            format!(
+                                "`{}` takes {} argument(s), found {}",
+                                name.node,
+                                f.arity(),
+                                args.len()
+                            ),
                         )
                         .at(e.span, "wrong number of arguments"),
                     );

@@ -94,16 +94,9 @@ pub(crate) fn const_num(e: &Expr) -> Option<f64> {
         ExprKind::Call(name, args) => {
             let vals: Option<Vec<f64>> = args.iter().map(const_num).collect();
             let vals = vals?;
-            match (name.node.as_str(), vals.as_slice()) {
-                ("min", [first, rest @ ..]) => Some(rest.iter().fold(*first, |a, b| a.min(*b))),
-                ("max", [first, rest @ ..]) => Some(rest.iter().fold(*first, |a, b| a.max(*b))),
-                ("round", [x]) => Some(x.round()),
-                ("floor", [x]) => Some(x.floor()),
-                ("ceil", [x]) => Some(x.ceil()),
-                ("log2", [x]) => Some(x.log2()),
-                ("sqrt", [x]) => Some(x.sqrt()),
-                _ => None,
-            }
+            crate::function::Function::from_name(&name.node)
+                .filter(|f| f.arity() == vals.len())
+                .map(|f| f.apply(&vals))
         }
         _ => None,
     }

@@ -49,21 +49,7 @@ pub fn predict(hw: &Hardware, s: &Sample) -> Result<(f64, f64), RooflineError> {
     Ok((r.prefill, r.decode))
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    Prefill,
-    Decode,
-}
-
-impl Phase {
-    pub fn name(self) -> &'static str {
-        match self {
-            Phase::Prefill => "prefill",
-            Phase::Decode => "decode",
-        }
-    }
-}
+pub use crate::phase::Phase;
 
 /// One phase of one sample, predicted before and after calibration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@
 //! The expression is resolved once (names to variables or coefficient
 //! slots) into a small tree, then evaluated generically so that the same
 //! code gives values (f64) and exact derivatives ([`Dual`]).
+use rooflaw_dsl::Function;
 use rooflaw_dsl::span::{Span, Spanned};
 use rooflaw_dsl::spec::{BinOp, Expr};
 use serde::{Deserialize, Serialize};
@@ -72,19 +73,6 @@ enum Op {
     Pow,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Func {
-    Min,
-    Max,
-    Round,
-    Floor,
-    Ceil,
-    Log2,
-    Ln,
-    Exp,
-    Sqrt,
-}
-
 #[derive(Clone, Debug, PartialEq)]
 enum Node {
     Num(f64),
@@ -92,7 +80,7 @@ enum Node {
     Coef(usize),
     Neg(Box<Node>),
     Bin(Box<Node>, Op, Box<Node>),
-    Call(Func, Vec<Node>),
+    Call(Function, Vec<Node>),
 }
 
 impl CustomForm {
@@ -231,23 +219,13 @@ fn resolve(
             Node::Bin(Box::new(go(a)?), op, Box::new(go(b)?))
         }
         Expr::Call(name, args) => {
-            let (f, arity) = match name.node.as_str() {
-                "min" => (Func::Min, 2),
-                "max" => (Func::Max, 2),
-                "round" => (Func::Round, 1),
-                "floor" => (Func::Floor, 1),
-                "ceil" => (Func::Ceil, 1),
-                "log2" => (Func::Log2, 1),
-                "ln" | "log" => (Func::Ln, 1),
-                "exp" => (Func::Exp, 1),
-                "sqrt" => (Func::Sqrt, 1),
-                other => {
-                    return Err(custom(
-                        format!("unknown function `{other}` in a law expression"),
-                        name.span,
-                    ));
-                }
+            let Some(f) = Function::from_name(&name.node) else {
+                return Err(custom(
+                    format!("unknown function `{}` in a law expression", name.node),
+                    name.span,
+                ));
             };
+            let arity = f.arity();
             if args.len() != arity {
                 return Err(custom(
                     format!(
@@ -295,18 +273,18 @@ fn eval<T: Scalar>(n: &Node, coef: &[T], vars: &Vars) -> T {
         Node::Call(f, args) => {
             let x = eval(&args[0], coef, vars);
             match f {
-                Func::Min | Func::Max => {
+                Function::Min | Function::Max => {
                     let y = eval(&args[1], coef, vars);
-                    let pick_x = (x.value() <= y.value()) == (*f == Func::Min);
+                    let pick_x = (x.value() <= y.value()) == (*f == Function::Min);
                     if pick_x { x } else { y }
                 }
-                Func::Round => x.map_const(f64::round),
-                Func::Floor => x.map_const(f64::floor),
-                Func::Ceil => x.map_const(f64::ceil),
-                Func::Log2 => x.ln() / T::constant(std::f64::consts::LN_2),
-                Func::Ln => x.ln(),
-                Func::Exp => x.exp(),
-                Func::Sqrt => x.sqrt(),
+                Function::Round => x.map_const(f64::round),
+                Function::Floor => x.map_const(f64::floor),
+                Function::Ceil => x.map_const(f64::ceil),
+                Function::Log2 => x.ln() / T::constant(std::f64::consts::LN_2),
+                Function::Ln => x.ln(),
+                Function::Exp => x.exp(),
+                Function::Sqrt => x.sqrt(),
             }
         }
     }

@@ -459,7 +459,11 @@ fn searches_html(h: &mut String, d: &ReportData) {
             );
             h.push_str("</div>\n");
         }
-        let _ = writeln!(h, "<p class=\"meta-note\">{}</p>", code_spans(&search_note(s)));
+        let _ = writeln!(
+            h,
+            "<p class=\"meta-note\">{}</p>",
+            code_spans(&search_note(s))
+        );
     }
     if !d.advice.is_empty() {
         h.push_str(

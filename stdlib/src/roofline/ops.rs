@@ -67,13 +67,7 @@ impl<F: FnMut(Op)> Ops<F> {
 }
 
 /// Which pass the ops describe.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Phase {
-    /// The whole prompt of every sequence, from an empty cache.
-    Prefill,
-    /// One new token per sequence; costs are affine in the context L.
-    Decode,
-}
+pub(crate) use crate::phase::Phase;
 
 /// Builder state: sizes as f64 once, so each formula reads like the table.
 struct Dims {

@@ -324,6 +324,74 @@ fn mark_answer(data: &mut ReportData, view: &SearchView, t: &Table, objective: O
     }
 }
 
+/// The loss–latency plot has a log axis: designs whose latency on the
+/// objective is zero (decode with one generated token: the prefill makes
+/// it) cannot be drawn. They stay in the tables and the data files; the
+/// plot leaves them out and a note says how many.
+fn leave_out_unplottable(data: &mut ReportData) {
+    let drawable = |s: f64| s.is_finite() && s > 0.0;
+    let before =
+        data.candidates.len() + data.frontiers.iter().map(|f| f.points.len()).sum::<usize>();
+    data.candidates.retain(|p| drawable(p.latency_s));
+    for f in &mut data.frontiers {
+        f.points.retain(|p| drawable(p.latency_s));
+    }
+    data.frontiers.retain(|f| !f.points.is_empty());
+    let after =
+        data.candidates.len() + data.frontiers.iter().map(|f| f.points.len()).sum::<usize>();
+    data.baselines.retain(|m| drawable(m.latency_s));
+    if data.chosen.as_ref().is_some_and(|m| !drawable(m.latency_s)) {
+        data.chosen = None;
+    }
+    data.budgets.retain(|b| drawable(b.latency_s));
+    if after < before {
+        data.notes.push(format!(
+            "{} plotted points have a {} of 0 s and are left out of the loss–latency plot, \
+             whose axis is logarithmic (with one generated token, the prefill produces it and \
+             decode takes no time); the tables and data files keep them.",
+            before - after,
+            data.objective
+        ));
+    }
+}
+
+/// Sizes in the unit the (first) budget writes its memory limit in: binary
+/// (GiB) when the limit is a whole number of them.
+fn binary_sizes(searches: &[(&str, &Arc<Artifact>)]) -> bool {
+    searches
+        .iter()
+        .filter_map(|(_, a)| a.as_table())
+        .filter_map(|t| meta::<Budget>(t, "budget"))
+        .flat_map(|b| b.limits)
+        .find(|l| l.metric == crate::budget::Metric::Memory)
+        .is_some_and(|l| {
+            let gib = 1024.0_f64.powi(3);
+            l.bound >= gib && (l.bound / gib).fract() == 0.0
+        })
+}
+
+/// The roofline chart shows the answer (the table's first row), in its
+/// precision, under the peak of that precision's compute type.
+fn answer_roofline(
+    data: &mut ReportData,
+    t: &Table,
+    h: &Headline,
+    hw: &Hardware,
+    wls: &[Workload],
+) {
+    let wl = wls
+        .iter()
+        .find(|w| w.precision.label() == h.precision)
+        .or_else(|| wls.first());
+    if let (Ok(arch), Some(wl)) = (candidates::arch_at(t, 0), wl) {
+        fill_ops(data, &arch, hw, wl);
+        if let Some((dtype, peak)) = hw.peak_for(wl.precision.compute()) {
+            data.hardware.compute_dtype = dtype.name().to_string();
+            data.hardware.peak_flops = peak;
+        }
+    }
+}
+
 /// An `advise` output as table rows: per width, the optimum that applies
 /// under each constraint, and the enumerated best beside them.
 fn fill_advice(data: &mut ReportData, stage: &str, v: &Value) {
@@ -642,131 +710,104 @@ fn report_data(
     outputs: &BTreeMap<String, Arc<Artifact>>,
     reported: &[String],
 ) -> Result<Option<ReportData>, String> {
-    {
-        let of_kind = |kind: &str| {
-            reported
-                .iter()
-                .filter_map(|n| {
-                    outputs
-                        .get(n)
-                        .filter(|a| a.kind == kind)
-                        .map(|a| (n.as_str(), a))
-                })
-                .collect::<Vec<_>>()
-        };
-        let searches = of_kind(search::KIND);
-        let frontiers = of_kind(pareto::KIND);
-        let fits = of_kind(fit::KIND);
-        let calibrations: Vec<&Value> = of_kind(hardware_io::KIND)
-            .into_iter()
-            .filter_map(|(_, a)| a.as_json())
-            .filter(|v| v["extra"]["calibration"].is_object())
-            .collect();
-        let advice = of_kind("advice");
-        if searches.is_empty()
-            && frontiers.is_empty()
-            && fits.is_empty()
-            && calibrations.is_empty()
-            && advice.is_empty()
-        {
-            return Ok(None);
-        }
-        let mut data = ReportData {
-            title: format!("rooflaw: {}", spec.sources.get(rooflaw_dsl::FileId(0)).name),
-            pipeline: spec.sources.get(rooflaw_dsl::FileId(0)).name.clone(),
-            ..ReportData::default()
-        };
-        // Sizes in the unit the (first) budget writes its memory limit in.
-        data.binary_sizes = searches
+    let of_kind = |kind: &str| {
+        reported
             .iter()
-            .filter_map(|(_, a)| a.as_table())
-            .filter_map(|t| meta::<Budget>(t, "budget"))
-            .flat_map(|b| b.limits)
-            .find(|l| l.metric == crate::budget::Metric::Memory)
-            .is_some_and(|l| {
-                let gib = 1024.0_f64.powi(3);
-                l.bound >= gib && (l.bound / gib).fract() == 0.0
-            });
-        // The first search with an answer leads, and decides the objective;
-        // its frontier is the one with the same objective.
-        let lead = searches
-            .iter()
-            .filter_map(|(n, a)| a.as_table().map(|t| (*n, t)))
-            .find(|(_, t)| t.rows() > 0)
-            .or_else(|| {
-                searches
-                    .first()
-                    .and_then(|(n, a)| a.as_table().map(|t| (*n, t)))
-            });
-        let objective: Objective = lead
-            .and_then(|(_, t)| meta(t, "objective"))
-            .or_else(|| {
-                frontiers
-                    .first()
-                    .and_then(|(_, a)| a.as_table())
-                    .and_then(|t| meta(t, "objective"))
+            .filter_map(|n| {
+                outputs
+                    .get(n)
+                    .filter(|a| a.kind == kind)
+                    .map(|a| (n.as_str(), a))
             })
-            .unwrap_or(Objective::Total);
-        data.objective = objective_name(objective).into();
-        let frontier_t = frontiers
-            .iter()
-            .filter_map(|(_, a)| a.as_table())
-            .find(|t| meta::<Objective>(t, "objective") == Some(objective))
-            .or_else(|| frontiers.first().and_then(|(_, a)| a.as_table()));
-        let context = frontier_t
-            .or(lead.map(|(_, t)| t))
-            .and_then(|t| fill_context(&mut data, t));
-        if let Some(t) = frontier_t {
-            fill_frontier(&mut data, t, objective);
-        }
-        for (name, a) in &searches {
-            let Some(t) = a.as_table() else { continue };
-            let own: Objective = meta(t, "objective").unwrap_or(objective);
-            let view = fill_search(&mut data, name, t, own);
-            if lead.is_some_and(|(n, _)| n == *name) {
-                mark_answer(&mut data, &view, t, own);
-                // The roofline chart shows the answer, in its precision.
-                if let (Some((hw, wls)), Some(h)) = (&context, &view.headline) {
-                    let wl = wls
-                        .iter()
-                        .find(|w| w.precision.label() == h.precision)
-                        .or_else(|| wls.first());
-                    if let (Ok(arch), Some(wl)) = (candidates::arch_at(t, 0), wl) {
-                        fill_ops(&mut data, &arch, hw, wl);
-                    }
-                }
-            }
-            data.searches.push(view);
-        }
-        for (name, a) in of_kind("advice") {
-            if let Some(v) = a.as_json() {
-                fill_advice(&mut data, name, v);
-            }
-        }
-        // Every reported fit, named by its stage (`report law_fit, params_fit`).
-        for name in reported {
-            if let Some(v) = outputs
-                .get(name)
-                .filter(|a| a.kind == fit::KIND)
-                .and_then(|a| a.as_json())
-            {
-                fill_fit(&mut data, name, v);
-            }
-        }
-        if let Some(v) = calibrations.first() {
-            fill_calibration(&mut data, &v["hardware"], &v["extra"]["calibration"]);
-        }
-        // Training runs are kind `runs` and timings `measurements` (those
-        // stages are behind a feature, so their constants are not named here).
-        for t in of_kind("runs").iter().filter_map(|(_, a)| a.as_table()) {
-            fill_trained(&mut data, t)?;
-        }
-        for t in of_kind("measurements")
-            .iter()
-            .filter_map(|(_, a)| a.as_table())
-        {
-            fill_measured_latency(&mut data, t)?;
-        }
-        Ok(Some(data))
+            .collect::<Vec<_>>()
+    };
+    let searches = of_kind(search::KIND);
+    let frontiers = of_kind(pareto::KIND);
+    let fits = of_kind(fit::KIND);
+    let calibrations: Vec<&Value> = of_kind(hardware_io::KIND)
+        .into_iter()
+        .filter_map(|(_, a)| a.as_json())
+        .filter(|v| v["extra"]["calibration"].is_object())
+        .collect();
+    let advice = of_kind("advice");
+    if searches.is_empty()
+        && frontiers.is_empty()
+        && fits.is_empty()
+        && calibrations.is_empty()
+        && advice.is_empty()
+    {
+        return Ok(None);
     }
+    let mut data = ReportData {
+        title: format!("rooflaw: {}", spec.sources.get(rooflaw_dsl::FileId(0)).name),
+        pipeline: spec.sources.get(rooflaw_dsl::FileId(0)).name.clone(),
+        ..ReportData::default()
+    };
+    data.binary_sizes = binary_sizes(&searches);
+    // The first search with an answer leads, and decides the objective;
+    // its frontier is the one with the same objective.
+    let search_tables: Vec<(&str, &Table)> = searches
+        .iter()
+        .filter_map(|(n, a)| a.as_table().map(|t| (*n, t)))
+        .collect();
+    let lead = (search_tables.iter().find(|(_, t)| t.rows() > 0))
+        .or(search_tables.first())
+        .copied();
+    let objective: Objective = lead
+        .and_then(|(_, t)| meta(t, "objective"))
+        .or_else(|| {
+            frontiers
+                .first()
+                .and_then(|(_, a)| a.as_table())
+                .and_then(|t| meta(t, "objective"))
+        })
+        .unwrap_or(Objective::Total);
+    data.objective = objective_name(objective).into();
+    let frontier_t = frontiers
+        .iter()
+        .filter_map(|(_, a)| a.as_table())
+        .find(|t| meta::<Objective>(t, "objective") == Some(objective))
+        .or_else(|| frontiers.first().and_then(|(_, a)| a.as_table()));
+    let context = frontier_t
+        .or(lead.map(|(_, t)| t))
+        .and_then(|t| fill_context(&mut data, t));
+    if let Some(t) = frontier_t {
+        fill_frontier(&mut data, t, objective);
+    }
+    for &(name, t) in &search_tables {
+        let own: Objective = meta(t, "objective").unwrap_or(objective);
+        let view = fill_search(&mut data, name, t, own);
+        if lead.is_some_and(|(n, _)| n == name) {
+            mark_answer(&mut data, &view, t, own);
+            if let (Some((hw, wls)), Some(h)) = (&context, &view.headline) {
+                answer_roofline(&mut data, t, h, hw, wls);
+            }
+        }
+        data.searches.push(view);
+    }
+    for (name, v) in advice.iter().filter_map(|(n, a)| Some((*n, a.as_json()?))) {
+        fill_advice(&mut data, name, v);
+    }
+    // Every reported fit, named by its stage (`report law_fit, params_fit`).
+    for (name, v) in fits.iter().filter_map(|(n, a)| Some((*n, a.as_json()?))) {
+        fill_fit(&mut data, name, v);
+    }
+    if let Some(v) = calibrations.first() {
+        fill_calibration(&mut data, &v["hardware"], &v["extra"]["calibration"]);
+    }
+    // Training runs are kind `runs` and timings `measurements` (those
+    // stages are behind a feature, so their constants are not named here).
+    for (kind, fill) in [
+        (
+            "runs",
+            fill_trained as fn(&mut ReportData, &Table) -> Result<(), String>,
+        ),
+        ("measurements", fill_measured_latency),
+    ] {
+        for t in of_kind(kind).iter().filter_map(|(_, a)| a.as_table()) {
+            fill(&mut data, t)?;
+        }
+    }
+    leave_out_unplottable(&mut data);
+    Ok(Some(data))
 }

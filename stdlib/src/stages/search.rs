@@ -110,6 +110,9 @@ impl StageKind for Search {
         }))
     }
 
+    // Read, search per precision, compare, record: one pass in sequence
+    // reads better than helpers passing the same state.
+    #[allow(clippy::too_many_lines)]
     fn run(&self, _: &RunCtx, params: &Value, inputs: &Inputs) -> Result<Artifact, StageError> {
         let input = inputs.require("designs")?;
         let t = input
