@@ -193,7 +193,10 @@ report f, b to "out"
     let base = &meta["baseline"][0];
     assert_eq!(base["id"], "small");
     assert_eq!(base["arch"]["layers"], 2);
-    assert!(base["loss"].as_f64().unwrap() > rows[0]["loss"].as_f64().unwrap());
+    // Without a budget the designs are held to the baseline's latency, and
+    // this baseline is the space's fastest design: the answer can be no
+    // worse than the baseline itself.
+    assert!(base["loss"].as_f64().unwrap() >= rows[0]["loss"].as_f64().unwrap());
 }
 
 /// A measurements file that lacks columns fails `rooflaw check`, in one

@@ -25,7 +25,7 @@ pub struct ProjectArgs {
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
     /// Let the pipeline read and write outside its project directory
-    /// (absolute paths, `..`, symbolic links leading out).
+    /// (absolute paths, .. components, symbolic links leading out).
     #[arg(long)]
     pub allow_outside_root: bool,
 }

@@ -91,17 +91,16 @@ pub fn headline_text(s: &SearchView, binary: bool) -> (String, String) {
             .baselines
             .iter()
             .map(|b| {
-                format!(
-                    "{} than {}",
-                    change(
-                        h.figures.ppl,
-                        b.figures.ppl,
-                        "lower",
-                        "higher",
-                        "perplexity"
-                    ),
-                    b.name
-                )
+                let ppl = change(
+                    h.figures.ppl,
+                    b.figures.ppl,
+                    "lower",
+                    "higher",
+                    "perplexity",
+                );
+                // "the same perplexity as", "12% lower perplexity than".
+                let link = if ppl.starts_with("the same") { "as" } else { "than" };
+                format!("{ppl} {link} {}", b.name)
             })
             .collect();
         format!("{design}: {}", vs.join("; "))
