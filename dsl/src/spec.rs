@@ -18,6 +18,8 @@ pub struct Spec {
     pub workloads: Vec<Block>,
     pub budgets: Vec<Budget>,
     pub spaces: Vec<Space>,
+    /// `corpus` blocks: training data files (the stdlib reads them).
+    pub corpora: Vec<Block>,
     /// In source order; the lowering has checked there is no cycle.
     pub stages: Vec<Stage>,
     pub reports: Vec<Report>,
@@ -35,6 +37,9 @@ impl Spec {
     }
     pub fn budget(&self, name: &str) -> Option<&Budget> {
         self.budgets.iter().find(|s| s.name.node == name)
+    }
+    pub fn corpus(&self, name: &str) -> Option<&Block> {
+        self.corpora.iter().find(|s| s.name.node == name)
     }
     pub fn space(&self, name: &str) -> Option<&Space> {
         self.spaces.iter().find(|s| s.name.node == name)
@@ -259,6 +264,7 @@ pub enum RefKind {
     Workload,
     Space,
     Budget,
+    Corpus,
 }
 
 impl RefKind {
@@ -269,6 +275,7 @@ impl RefKind {
             RefKind::Workload => "workload",
             RefKind::Space => "space",
             RefKind::Budget => "budget",
+            RefKind::Corpus => "corpus",
         }
     }
 }

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 pub mod cache;
 pub mod calibrate;
 pub mod check;
+pub mod consent;
 pub mod explain;
 pub mod fit;
 pub mod graph;
@@ -16,6 +17,7 @@ pub mod plan;
 pub mod presets;
 pub mod roofline;
 pub mod run;
+pub mod train_job;
 
 #[derive(Parser)]
 #[command(
@@ -54,6 +56,8 @@ pub enum Command {
     Calibrate(calibrate::Args),
     /// Describe this machine from measurements (`rooflaw hardware probe`).
     Hardware(hardware::Args),
+    /// Run one training job's directory (what a Slurm node runs for the Slurm executor).
+    TrainJob(train_job::Args),
 }
 
 /// The `--format` of commands that print either for people or for programs.
@@ -78,5 +82,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fit(a) => fit::run(&a),
         Command::Calibrate(a) => calibrate::run(&a),
         Command::Hardware(a) => hardware::run(&a),
+        Command::TrainJob(a) => Ok(train_job::run(&a)),
     }
 }

@@ -11,6 +11,8 @@ use rooflaw_engine::{Action, Bars, Session};
 
 use super::pipeline::{self, CacheArgs};
 
+// Independent command-line switches.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(clap::Args)]
 pub struct Args {
     /// The pipeline file.
@@ -31,6 +33,11 @@ pub struct Args {
     /// No progress bars and no summary.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Run the commands the pipeline names (`train(..., command: ...)`);
+    /// without it (or `allow_commands = true` in the user config) such a
+    /// pipeline fails before running anything.
+    #[arg(long)]
+    pub allow_commands: bool,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -39,6 +46,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     let opts = args.select.options(&loaded.spec, args.no_cache)?;
+    if !super::consent::grant(&loaded.spec, args.allow_commands)? {
+        return Ok(ExitCode::from(1));
+    }
     let store = pipeline::open_store(&args.file, &args.cache)?;
     let Some(session) = pipeline::session(&loaded, &store, &args.file) else {
         return Ok(ExitCode::from(1));
