@@ -203,8 +203,9 @@ fn an_external_trainer_needs_consent_and_is_cached() {
     ok(&rooflaw(d, &["run", "t.pipeline", "--allow-commands"]));
     let calls = std::fs::read_to_string(d.join("calls.txt")).unwrap();
     assert_eq!(calls.lines().count(), 2, "{calls}");
-    // The config.json the script read: a standard model_type, the corpus's vocabulary.
-    assert!(calls.lines().all(|l| l.starts_with("llama L") && l.ends_with("vocab 256")), "{calls}");
+    // The config.json the script read: a standard model_type (a space's
+    // designs have QK norms by default: Qwen3's), the corpus's vocabulary.
+    assert!(calls.lines().all(|l| l.starts_with("qwen3 L") && l.ends_with("vocab 256")), "{calls}");
     let mut losses = val_losses(d);
     losses.sort_by(f64::total_cmp);
     let expect = |l: f64| 2.0 + 10.0 / (l * 32.0).sqrt();
