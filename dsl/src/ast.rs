@@ -23,6 +23,7 @@ pub enum BlockKind {
     Workload,
     Budget,
     Space,
+    Corpus,
 }
 
 impl BlockKind {
@@ -32,6 +33,7 @@ impl BlockKind {
             BlockKind::Workload => "workload",
             BlockKind::Budget => "budget",
             BlockKind::Space => "space",
+            BlockKind::Corpus => "corpus",
         }
     }
 }

@@ -254,6 +254,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         | Rule::call_open
         | Rule::list
         | Rule::map
+        | Rule::tagged_map
         | Rule::paren
         | Rule::kw_true
         | Rule::kw_false => VALUE,
@@ -279,6 +280,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         | Rule::kw_workload
         | Rule::kw_budget
         | Rule::kw_space
+        | Rule::kw_corpus
         | Rule::kw_stage
         | Rule::kw_report => STATEMENT,
         Rule::kw_from => "`from`",
@@ -480,6 +482,7 @@ impl Builder<'_> {
                     Rule::kw_hardware => BlockKind::Hardware,
                     Rule::kw_workload => BlockKind::Workload,
                     Rule::kw_budget => BlockKind::Budget,
+                    Rule::kw_corpus => BlockKind::Corpus,
                     _ => BlockKind::Space,
                 };
                 let name = self.name(&inner.next()?);
@@ -803,6 +806,19 @@ impl Builder<'_> {
                 } else {
                     (Spanned::new(ExprKind::Tuple(items), span), d + 1)
                 }
+            }
+            Rule::tagged_map => {
+                let mut inner = pair.into_inner();
+                let (Some(tag), Some(map)) = (inner.next(), inner.next()) else {
+                    return (Spanned::new(ExprKind::Error, span), 1);
+                };
+                let kind = Spanned::new(ExprKind::Ident(tag.as_str().to_string()), self.span(&tag));
+                let (map, d) = self.build(map);
+                let mut entries = vec![(Spanned::new("kind".to_string(), kind.span), kind)];
+                if let ExprKind::Map(rest) = map.node {
+                    entries.extend(rest);
+                }
+                (Spanned::new(ExprKind::Map(entries), span), d)
             }
             Rule::map => {
                 let mut entries = Vec::new();

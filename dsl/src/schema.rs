@@ -124,6 +124,37 @@ pub const WORKLOAD_FIELDS: &[FieldSpec] = &[
     },
 ];
 
+/// Token id types of pre-tokenized corpus files.
+pub const TOKEN_DTYPES: &[&str] = &["uint16", "uint32"];
+
+pub const CORPUS_FIELDS: &[FieldSpec] = &[
+    FieldSpec {
+        path: "train",
+        ty: FieldType::Str,
+        doc: "training split: a file, or a pattern such as `notes/*.txt` (relative to the pipeline file)",
+    },
+    FieldSpec {
+        path: "valid",
+        ty: FieldType::Str,
+        doc: "validation split: a file or a pattern",
+    },
+    FieldSpec {
+        path: "tokens",
+        ty: FieldType::Choice(TOKEN_DTYPES),
+        doc: "the files are pre-tokenized flat arrays of little-endian token ids of this type (nanoGPT/Megatron `.bin`)",
+    },
+    FieldSpec {
+        path: "vocab",
+        ty: FieldType::Count,
+        doc: "vocabulary size: every token id is below it (required with `tokens`; pads a tokenizer's vocabulary otherwise)",
+    },
+    FieldSpec {
+        path: "tokenizer",
+        ty: FieldType::Str,
+        doc: "a Hugging Face `tokenizer.json` that tokenizes text files (default: one token per byte)",
+    },
+];
+
 /// Metrics a budget may constrain, with their dimension.
 pub const BUDGET_METRICS: &[(&str, Dim)] = &[
     ("latency.prefill", Dim::TIME),

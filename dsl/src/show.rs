@@ -120,7 +120,11 @@ impl crate::spec::Spec {
     pub fn summary(&self) -> String {
         use std::fmt::Write as _;
         let mut out = String::new();
-        for (kw, blocks) in [("hardware", &self.hardware), ("workload", &self.workloads)] {
+        for (kw, blocks) in [
+            ("hardware", &self.hardware),
+            ("workload", &self.workloads),
+            ("corpus", &self.corpora),
+        ] {
             for b in blocks {
                 let _ = write!(out, "{kw} {}", b.name.node);
                 if let Some(p) = &b.preset {

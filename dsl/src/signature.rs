@@ -11,6 +11,8 @@ pub enum ParamType {
     Workload,
     Space,
     Budget,
+    /// A `corpus` block's name.
+    Corpus,
     /// A number of this dimension; a bare number is accepted for counts and tokens.
     Number(Dim),
     /// A whole number (counts, seeds).
@@ -41,6 +43,7 @@ impl ParamType {
             ParamType::Workload => "a workload name".into(),
             ParamType::Space => "a space name".into(),
             ParamType::Budget => "a budget name".into(),
+            ParamType::Corpus => "a corpus name".into(),
             ParamType::Number(d) => d.describe(),
             ParamType::Integer => "a whole number".into(),
             ParamType::Str => "a string".into(),

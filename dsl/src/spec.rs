@@ -18,6 +18,8 @@ pub struct Spec {
     pub workloads: Vec<Block>,
     pub budgets: Vec<Budget>,
     pub spaces: Vec<Space>,
+    /// `corpus` blocks: training data files (the stdlib reads them).
+    pub corpora: Vec<Block>,
     /// In source order; the lowering has checked there is no cycle.
     pub stages: Vec<Stage>,
     pub reports: Vec<Report>,
@@ -54,6 +56,9 @@ impl Spec {
     }
     pub fn budget(&self, name: &str) -> Option<&Budget> {
         self.budgets.iter().find(|s| s.name.node == name)
+    }
+    pub fn corpus(&self, name: &str) -> Option<&Block> {
+        self.corpora.iter().find(|s| s.name.node == name)
     }
     pub fn space(&self, name: &str) -> Option<&Space> {
         self.spaces.iter().find(|s| s.name.node == name)
@@ -286,6 +291,7 @@ pub enum RefKind {
     Workload,
     Space,
     Budget,
+    Corpus,
 }
 
 impl RefKind {
@@ -296,6 +302,7 @@ impl RefKind {
             RefKind::Workload => "workload",
             RefKind::Space => "space",
             RefKind::Budget => "budget",
+            RefKind::Corpus => "corpus",
         }
     }
 }

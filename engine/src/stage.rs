@@ -96,6 +96,13 @@ pub trait StageKind: Send + Sync {
 
     fn run(&self, ctx: &RunCtx, params: &Value, inputs: &Inputs) -> Result<Artifact, StageError>;
 
+    /// What running the stage would cost, for `rooflaw plan` to show before
+    /// anything is spent (training: FLOPs and GPU-hours), given its inputs'
+    /// latest outputs. `None`: cheap, or not knowable yet.
+    fn estimate(&self, _params: &Value, _inputs: &Inputs) -> Option<Value> {
+        None
+    }
+
     /// Stages that time things (measurements) return true: the engine then
     /// runs them alone, after the other stages of their wave, and a map
     /// stage's items one at a time, so nothing else competes for the machine.

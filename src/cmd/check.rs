@@ -55,6 +55,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 // variable): `run` would refuse it, so `check` says so too.
                 if let Some(spec) = &out.spec {
                     diags.extend(rooflaw_engine::session::check(spec, &registry));
+                    if args.format == Format::Human
+                        && let Some(list) = super::consent::describe(spec)
+                    {
+                        eprint!("{list}");
+                    }
                 }
                 (diags, out.sources)
             }

@@ -7,6 +7,7 @@ pub mod cache;
 pub mod calibrate;
 pub mod check;
 pub mod completions;
+pub mod consent;
 pub mod explain;
 pub mod fit;
 pub mod graph;
@@ -19,6 +20,7 @@ pub mod presets;
 pub mod roofline;
 pub mod run;
 pub mod stages;
+pub mod train_job;
 
 #[derive(Parser)]
 #[command(
@@ -66,6 +68,8 @@ pub enum Command {
     /// Print the man page (roff): rooflaw man > rooflaw.1
     #[command(hide = true)]
     Man,
+    /// Run one training job's directory (what a Slurm node runs for the Slurm executor).
+    TrainJob(train_job::Args),
 }
 
 /// The `--format` of commands that print either for people or for programs.
@@ -94,6 +98,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stages(a) => stages::run(&a),
         Command::Completions(a) => completions::run(&a),
         Command::Man => completions::man(),
+        Command::TrainJob(a) => Ok(train_job::run(&a)),
     }
 }
 

@@ -124,7 +124,11 @@ pub fn open_store(pipeline: &Path, args: &CacheArgs) -> anyhow::Result<Store> {
         .cache
         .clone()
         .unwrap_or_else(|| Store::default_root(pipeline));
-    Store::open(&root).map_err(|e| anyhow::anyhow!("cannot open cache {}: {e}", root.display()))
+    let store = Store::open(&root)
+        .map_err(|e| anyhow::anyhow!("cannot open cache {}: {e}", root.display()))?;
+    // Corpus file hashes and tokenized text live with the cache.
+    rooflaw_stdlib::train::store::set_data_dir(store.root().join("corpora"));
+    Ok(store)
 }
 
 /// Bind a compiled pipeline to its cache; on errors (a stage's arguments do

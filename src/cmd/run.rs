@@ -11,6 +11,8 @@ use rooflaw_engine::{Action, Bars, Session};
 
 use super::pipeline::{self, CacheArgs};
 
+// Independent command-line switches.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(clap::Args)]
 pub struct Args {
     /// The pipeline file.
@@ -33,6 +35,11 @@ pub struct Args {
     /// No progress bars and no summary.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Run the commands the pipeline names (`train(..., command: ...)`);
+    /// without it (or `allow_commands = true` in the user config) such a
+    /// pipeline fails before running anything.
+    #[arg(long)]
+    pub allow_commands: bool,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -41,6 +48,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     let opts = args.select.options(&loaded.spec, args.no_cache)?;
+    if !super::consent::grant(&loaded.spec, args.allow_commands)? {
+        return Ok(ExitCode::from(1));
+    }
     let (store, _scratch) = writable_store(args)?;
     let Some(session) = pipeline::session(&loaded, &store, &args.file) else {
         return Ok(ExitCode::from(1));

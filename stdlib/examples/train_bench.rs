@@ -48,6 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         arch: bench_arch(),
         recipe,
         corpus: CorpusRef::of(&corpus),
+        trainer: None,
     };
     let dir = std::env::temp_dir().join(format!("rooflaw-train-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

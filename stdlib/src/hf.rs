@@ -238,3 +238,55 @@ pub fn from_value(value: &Value) -> Result<Architecture, HfError> {
     })?;
     Ok(arch)
 }
+
+/// The architecture as a Hugging Face `config.json` for a trainer of the
+/// user's own: the closest `model_type` (`llama`, `qwen2`, `qwen3`,
+/// `mixtral`, `qwen2_moe`, `qwen3_moe`) with the standard field names, the
+/// corpus's vocabulary and the sequence length, and the exact shape under
+/// `rooflaw_architecture` for what no standard field says.
+pub fn to_config(arch: &Architecture, vocab: u32, seq_len: u32) -> Value {
+    let moe = arch.experts > 1;
+    let model_type = match (moe, arch.qk_norm, arch.qkv_bias || arch.shared_ffn > 0) {
+        (false, true, _) => "qwen3",
+        (false, false, true) => "qwen2",
+        (false, false, false) => "llama",
+        (true, _, true) => "qwen2_moe",
+        (true, true, false) => "qwen3_moe",
+        (true, false, false) => "mixtral",
+    };
+    let mut c = serde_json::json!({
+        "model_type": model_type,
+        "architectures": [match model_type {
+            "qwen3" => "Qwen3ForCausalLM",
+            "qwen2" => "Qwen2ForCausalLM",
+            "llama" => "LlamaForCausalLM",
+            "qwen2_moe" => "Qwen2MoeForCausalLM",
+            "qwen3_moe" => "Qwen3MoeForCausalLM",
+            _ => "MixtralForCausalLM",
+        }],
+        "num_hidden_layers": arch.layers,
+        "hidden_size": arch.width,
+        "num_attention_heads": arch.heads,
+        "num_key_value_heads": arch.kv_heads,
+        "head_dim": arch.head_dim,
+        "intermediate_size": arch.ffn,
+        "vocab_size": vocab,
+        "max_position_embeddings": seq_len,
+        "tie_word_embeddings": arch.tied_embeddings,
+        "hidden_act": "silu",
+        "rms_norm_eps": 1e-6,
+    });
+    if moe {
+        let experts = if model_type == "mixtral" { "num_local_experts" } else { "num_experts" };
+        c[experts] = arch.experts.into();
+        c["num_experts_per_tok"] = arch.top_k.into();
+        c["moe_intermediate_size"] = arch.ffn.into();
+        if arch.shared_ffn > 0 {
+            c["shared_expert_intermediate_size"] = arch.shared_ffn.into();
+        }
+    }
+    let mut exact = arch.clone();
+    exact.vocab = vocab;
+    c["rooflaw_architecture"] = serde_json::to_value(&exact).unwrap_or_default();
+    c
+}

@@ -32,7 +32,7 @@ fn params_without_gradient(arch: &Architecture) -> Vec<String> {
     let dev = Device::Cpu;
     let model = Model::new(arch, 256, 32, 7, &dev).unwrap();
     let corpus = Corpus::load("sotu", &ByteTokenizer).unwrap();
-    let ids = Tensor::from_slice(&corpus.train[..8 * 33], (8, 33), &dev).unwrap();
+    let ids = Tensor::from_vec(corpus.train.window(0, 8 * 33).unwrap(), (8, 33), &dev).unwrap();
     let inputs = ids.narrow(1, 0, 32).unwrap();
     let targets = ids.narrow(1, 1, 32).unwrap().flatten_all().unwrap();
     let out = model.forward(&inputs.contiguous().unwrap()).unwrap();
@@ -103,6 +103,7 @@ fn job(arch: Architecture, tokens: u64, corpus: &Corpus) -> TrainJob {
         arch,
         recipe,
         corpus: CorpusRef::of(corpus),
+        trainer: None,
     }
 }
 

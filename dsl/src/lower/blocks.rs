@@ -18,6 +18,7 @@ pub(crate) fn lower_block(
 ) -> Block {
     let (fields_schema, preset_kind) = match b.kind {
         BlockKind::Hardware => (schema::HARDWARE_FIELDS, PresetKind::Hardware),
+        BlockKind::Corpus => (schema::CORPUS_FIELDS, PresetKind::Corpus),
         _ => (schema::WORKLOAD_FIELDS, PresetKind::Workload),
     };
     let preset = check_preset(b, preset_kind, registry, diags);
@@ -56,6 +57,79 @@ pub(crate) fn lower_block(
         fields,
         span: b.span,
     }
+}
+
+/// A `corpus` block: its fields, and which combinations make sense (the
+/// files themselves are the stdlib's to read).
+pub(crate) fn lower_corpus(
+    b: &ast::Block,
+    registry: &dyn Registry,
+    diags: &mut Diagnostics,
+) -> Block {
+    let block = lower_block(b, registry, diags);
+    if let Some(p) = &block.preset {
+        diags.push(
+            Diagnostic::error(
+                "rooflaw::misplaced",
+                "a corpus block names its files; it has no preset",
+            )
+            .at(p.span, "not allowed here")
+            .help(format!(
+                "use the bundled corpus as `corpus: \"{}\"` in `train`, or write `train = ...` and `valid = ...`",
+                p.node
+            )),
+        );
+    }
+    for required in ["train", "valid"] {
+        if block.field(required).is_none() {
+            diags.push(
+                Diagnostic::error(
+                    "rooflaw::missing-field",
+                    format!("corpus `{}` needs `{required}`", b.name.node),
+                )
+                .at(b.name.span, format!("no `{required}` file"))
+                .help(format!("e.g. `{required} = \"data/{required}.bin\"`")),
+            );
+        }
+    }
+    let tokens = block.field("tokens");
+    if let (Some(t), Some(k)) = (tokens, block.field("tokenizer")) {
+        diags.push(
+            Diagnostic::error(
+                "rooflaw::conflict",
+                "`tokens` (pre-tokenized files) and `tokenizer` (text files) exclude each other",
+            )
+            .at(k.path.span, "text files")
+            .also(t.path.span, "pre-tokenized files")
+            .help("pre-tokenized files are already ids; drop `tokenizer`, or `tokens` if the files are text"),
+        );
+    }
+    if let Some(t) = tokens {
+        match block.field("vocab").map(|v| &v.value.node) {
+            None => diags.push(
+                Diagnostic::error(
+                    "rooflaw::missing-field",
+                    format!("corpus `{}` has pre-tokenized files but no `vocab`", b.name.node),
+                )
+                .at(t.path.span, "token ids of an unknown vocabulary")
+                .help("say how many ids the tokenizer has, e.g. `vocab = 50304`"),
+            ),
+            Some(Value::Quantity(q))
+                if t.value.node == Value::Word("uint16".into()) && q.value > 65_536.0 =>
+            {
+                diags.push(
+                    Diagnostic::error(
+                        "rooflaw::out-of-range",
+                        format!("`vocab = {}` does not fit `uint16` token ids", q.value),
+                    )
+                    .at(t.value.span, "at most 65536 ids")
+                    .help("write `tokens = uint32` if the files hold 32-bit ids"),
+                );
+            }
+            Some(_) => {}
+        }
+    }
+    block
 }
 
 pub(crate) fn lower_budget(

@@ -162,6 +162,7 @@ fn lower(items: &[Item], registry: &dyn Registry, diags: &mut Diagnostics) -> Sp
                     BlockKind::Workload => RefKind::Workload,
                     BlockKind::Budget => RefKind::Budget,
                     BlockKind::Space => RefKind::Space,
+                    BlockKind::Corpus => RefKind::Corpus,
                 },
                 &b.name,
             ),
@@ -198,6 +199,7 @@ fn lower(items: &[Item], registry: &dyn Registry, diags: &mut Diagnostics) -> Sp
                 }
                 BlockKind::Budget => spec.budgets.push(blocks::lower_budget(b, registry, diags)),
                 BlockKind::Space => spec.spaces.push(space::lower_space(b, registry, diags)),
+                BlockKind::Corpus => spec.corpora.push(blocks::lower_corpus(b, registry, diags)),
             },
             Item::Stage(s) => {
                 if let Some(stage) = stages::lower_stage(s, &decls, registry, diags) {

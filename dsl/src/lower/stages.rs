@@ -162,6 +162,7 @@ fn ref_kind(ty: &ParamType) -> Option<RefKind> {
         ParamType::Workload => RefKind::Workload,
         ParamType::Space => RefKind::Space,
         ParamType::Budget => RefKind::Budget,
+        ParamType::Corpus => RefKind::Corpus,
         _ => return None,
     })
 }
@@ -176,6 +177,7 @@ fn shape_fits(e: &Expr, ty: &ParamType) -> bool {
             | ParamType::Workload
             | ParamType::Space
             | ParamType::Budget
+            | ParamType::Corpus
             | ParamType::Enum(_),
             ExprKind::Ident(_),
         )
@@ -363,7 +365,8 @@ fn check(
         | ParamType::Hardware
         | ParamType::Workload
         | ParamType::Space
-        | ParamType::Budget => Err(mismatch()),
+        | ParamType::Budget
+        | ParamType::Corpus => Err(mismatch()),
     }
 }
 

@@ -11,7 +11,13 @@ mod args;
 mod baseline;
 mod calibrate;
 pub(crate) mod candidates;
+#[cfg(feature = "train")]
+mod corpus;
+#[cfg(feature = "train")]
+mod cost;
 mod enumerate;
+#[cfg(feature = "train")]
+mod executor;
 mod fit;
 mod fit_form;
 mod hardware_io;

@@ -5,19 +5,38 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use rooflaw_dsl::spec::{Spec, Stage};
+use rooflaw_dsl::spec::{RefKind, Spec, Stage};
 use rooflaw_dsl::{Diagnostic, Dim, Param, ParamType, PresetKind, Signature};
 use rooflaw_engine::{Artifact, Column, Inputs, MapStage, RunCtx, StageError, StageKind, Table};
 use serde_json::{Value, json};
 
 use super::{args, candidates, search};
-use crate::train::{CorpusRef, Executor, LocalExecutor, Recipe, TrainJob, TrainResult};
+use crate::train::command::{self, ExternalTrainer};
+use crate::train::slurm::{self, SlurmSettings};
+use crate::train::{
+    CorpusRef, CorpusSpec, Executor, LocalExecutor, Recipe, TrainJob, TrainResult,
+};
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 pub(crate) const KIND: &str = "runs";
 
 pub(crate) struct Train {
     sig: Signature,
     executor: Arc<LocalExecutor>,
+    /// Where each job runs, by job key: the executor is a stage parameter,
+    /// not part of the job (a result is the same wherever it was trained).
+    dispatch: Mutex<HashMap<String, Dispatch>>,
+    /// Held while a stage's new jobs are submitted, so they go in once.
+    submitting: Mutex<()>,
+}
+
+/// A job sent to Slurm: the settings, and every job of its stage (submitted
+/// together as one array job).
+#[derive(Clone)]
+struct Dispatch {
+    settings: Arc<SlurmSettings>,
+    stage_jobs: Arc<Vec<TrainJob>>,
 }
 
 impl Train {
@@ -34,8 +53,11 @@ impl Train {
                     ),
                     Param::optional(
                         "corpus",
-                        ParamType::Preset(PresetKind::Corpus),
-                        "the corpus (default \"sotu\", the State of the Union addresses)",
+                        ParamType::Either(vec![
+                            ParamType::Corpus,
+                            ParamType::Preset(PresetKind::Corpus),
+                        ]),
+                        "a `corpus` block, or a bundled corpus by name (default \"sotu\", the State of the Union addresses)",
                     ),
                     Param::optional(
                         "tokens",
@@ -62,9 +84,31 @@ impl Train {
                         ParamType::Integer,
                         "seed of initialisation and batches (default 0)",
                     ),
+                    Param::optional(
+                        "command",
+                        ParamType::Str,
+                        "train with a command of your own instead: `python train.py --config {config} --out {result}` (needs `--allow-commands`)",
+                    ),
+                    Param::optional(
+                        "gpu",
+                        ParamType::Hardware,
+                        "the accelerator the jobs run on, for `rooflaw plan`'s cost estimate (its bf16 peak)",
+                    ),
+                    Param::optional(
+                        "utilisation",
+                        ParamType::Number(Dim::NONE),
+                        "model FLOPs utilisation assumed by the cost estimate (default 0.4)",
+                    ),
+                    Param::optional(
+                        "executor",
+                        ParamType::Map,
+                        "where jobs run: `local {}` (default) or `slurm { partition: \"gpu\", gpus: 1, time: 48 h, account: \"x\" }`",
+                    ),
                 ],
             },
             executor: Arc::new(LocalExecutor::new()),
+            dispatch: Mutex::new(HashMap::new()),
+            submitting: Mutex::new(()),
         }
     }
 }
@@ -79,7 +123,7 @@ impl StageKind for Train {
         2
     }
 
-    fn resolve(&self, stage: &Stage, _: &Spec) -> Result<Value, Vec<Diagnostic>> {
+    fn resolve(&self, stage: &Stage, spec: &Spec) -> Result<Value, Vec<Diagnostic>> {
         let int = |p, d| args::integer(stage, p, d).map_err(|e| vec![e]);
         let mut recipe = Recipe::small(
             args::number(stage, "tokens").unwrap_or(1e6) as u64,
@@ -94,15 +138,55 @@ impl StageKind for Train {
                     .at(stage.span, "this training recipe"),
             ]
         })?;
+        let base = std::path::Path::new(&spec.sources.get(stage.span.file).name)
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        let base = std::fs::canonicalize(&base).unwrap_or(base);
+        let command = match args::string(stage, "command") {
+            Some(c) => Some(ExternalTrainer::parse(c, &base).map_err(|why| {
+                vec![Diagnostic::error("rooflaw::command", why)
+                    .at(args::span(stage, "command"), "this command")
+                    .help(format!(
+                        "placeholders: {}; the command writes its result JSON to {{result}}",
+                        command::PLACEHOLDERS.iter().map(|p| format!("{{{p}}}")).collect::<Vec<_>>().join(", ")
+                    ))]
+            })?),
+            None => None,
+        };
+        let mut out = json!({ "recipe": args::json(&recipe) });
+        if let Some(c) = &command {
+            out["command"] = args::json(c);
+        }
+        if let Some(s) = super::executor::resolve(stage)? {
+            out["slurm"] = args::json(&s);
+        }
+        out["estimate"] = super::cost::resolve(stage, spec)?;
+        // The corpus's content hash is part of every job's key; a declared
+        // corpus's files go into the parameters too, for `items` to declare
+        // them to the executor (the items, and so their keys, hold only the hash).
+        if let Some(name) = args::reference(stage, "corpus", RefKind::Corpus) {
+            let block = spec
+                .corpus(name)
+                .ok_or_else(|| vec![args::missing(stage, "corpus")])?;
+            let (source, hash) = super::corpus::resolve(block, spec)?;
+            let r = CorpusRef {
+                name: name.to_string(),
+                hash,
+            };
+            out["corpus"] = args::json(&r);
+            out["source"] = args::json(&source);
+            return Ok(out);
+        }
         let corpus = args::string(stage, "corpus").unwrap_or("sotu");
-        // The corpus's content hash is part of every job's key.
         let c = self.executor.corpus(corpus).map_err(|e| {
             vec![
                 Diagnostic::error("rooflaw::unknown-corpus", e.to_string())
                     .at(args::span(stage, "corpus"), "this corpus"),
             ]
         })?;
-        Ok(json!({ "recipe": args::json(&recipe), "corpus": args::json(&CorpusRef::of(&c)) }))
+        out["corpus"] = args::json(&CorpusRef::of(&c));
+        Ok(out)
     }
 
     fn environment(&self, params: &Value) -> Value {
@@ -117,6 +201,76 @@ impl StageKind for Train {
     fn as_map(&self) -> Option<&dyn MapStage> {
         Some(self)
     }
+
+    fn estimate(&self, params: &Value, inputs: &Inputs) -> Option<Value> {
+        let archs = candidates::designs(inputs.get("candidates")?).ok()?;
+        let recipe: Recipe = serde_json::from_value(params["recipe"].clone()).ok()?;
+        let gpus = params["slurm"]["gpus"].as_u64().unwrap_or(1).max(1);
+        Some(super::cost::estimate(&archs, recipe.tokens, gpus, &params["estimate"]))
+    }
+}
+
+impl Train {
+    /// One job as a Slurm job: its directory staged in the cache (shared
+    /// with the nodes), submitted or re-attached to, polled until done.
+    fn run_on_slurm(
+        &self,
+        ctx: &RunCtx,
+        d: &Dispatch,
+        job: &TrainJob,
+        label: &str,
+    ) -> Result<Artifact, StageError> {
+        let fail = |e: crate::train::TrainError| StageError::new(format!("{label}: {e}"));
+        if job.trainer.is_some() && !command::commands_allowed() {
+            return Err(StageError::new(command::CONSENT_HINT));
+        }
+        // Job directories by job key, beside the engine's item directories,
+        // so every job of the stage can be staged and submitted at once.
+        let root = ctx.workdir.parent().unwrap_or(&ctx.workdir);
+        let dir_of = |j: &TrainJob| root.join(format!("slurm-{}", &j.key()[..32]));
+        let exe = std::env::current_exe()
+            .map_err(|e| StageError::new(format!("cannot find the rooflaw executable: {e}")))?;
+        {
+            let _one = self.submitting.lock().expect("submit lock poisoned");
+            let mut fresh = Vec::new();
+            for j in d.stage_jobs.iter() {
+                let spec = self.executor.declared(&j.corpus.hash);
+                let dir = dir_of(j);
+                if crate::train::job::stage_job(j, spec.as_ref(), &dir).map_err(fail)?.is_none() {
+                    fresh.push((j.clone(), dir));
+                }
+            }
+            slurm::submit_new(&d.settings, &fresh, &exe, &ctx.base_dir).map_err(fail)?;
+        }
+        let settings = &d.settings;
+        let workdir = dir_of(job);
+        let spec = self.executor.declared(&job.corpus.hash);
+        let staged = crate::train::job::stage_job(job, spec.as_ref(), &workdir).map_err(fail)?;
+        let r = if let Some(r) = staged {
+            r
+        } else {
+                let mut progress = |id: &str, state: &str, p: Option<&crate::train::Progress>| {
+                    ctx.progress.message(match p {
+                        Some(p) if p.steps > 0 => format!(
+                            "{label}: slurm job {id} {state}, step {}/{} loss {:.3}",
+                            p.step, p.steps, p.loss
+                        ),
+                        _ => format!("{label}: slurm job {id} {state}"),
+                    });
+                    if ctx.cancelled() {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                };
+                slurm::run(settings, job, &workdir, &exe, &ctx.base_dir, &mut progress)
+                    .map_err(fail)?
+        };
+        Ok(Artifact::json(
+            "run",
+            json!({ "result": args::json(&r), "arch": args::json(&job.arch) }),
+        ))
+    }
 }
 
 impl MapStage for Train {
@@ -126,22 +280,63 @@ impl MapStage for Train {
             .map_err(|e| StageError::new(e.to_string()))?;
         let corpus: CorpusRef = serde_json::from_value(params["corpus"].clone())
             .map_err(|e| StageError::new(e.to_string()))?;
-        Ok(archs
+        let parse = |e: serde_json::Error| StageError::new(e.to_string());
+        if !params["source"].is_null() {
+            let source: CorpusSpec = serde_json::from_value(params["source"].clone()).map_err(parse)?;
+            self.executor.declare(source, corpus.hash.clone());
+        }
+        let trainer: Option<ExternalTrainer> = if params["command"].is_null() {
+            None
+        } else {
+            Some(serde_json::from_value(params["command"].clone()).map_err(parse)?)
+        };
+        let slurm: Option<Arc<SlurmSettings>> = if params["slurm"].is_null() {
+            None
+        } else {
+            Some(Arc::new(serde_json::from_value(params["slurm"].clone()).map_err(parse)?))
+        };
+        let jobs: Vec<TrainJob> = archs
             .into_iter()
-            .map(|arch| {
-                args::json(&TrainJob {
-                    arch,
-                    recipe: recipe.clone(),
-                    corpus: corpus.clone(),
-                })
+            .map(|arch| TrainJob {
+                arch,
+                recipe: recipe.clone(),
+                corpus: corpus.clone(),
+                trainer: trainer.clone(),
             })
-            .collect())
+            .collect();
+        let mut dispatch = self.dispatch.lock().expect("dispatch lock poisoned");
+        let stage_jobs = Arc::new(jobs.clone());
+        for j in &jobs {
+            match &slurm {
+                Some(s) => dispatch.insert(
+                    j.key(),
+                    Dispatch {
+                        settings: s.clone(),
+                        stage_jobs: stage_jobs.clone(),
+                    },
+                ),
+                None => dispatch.remove(&j.key()),
+            };
+        }
+        Ok(jobs.iter().map(args::json).collect())
     }
 
     fn run_item(&self, ctx: &RunCtx, item: &Value) -> Result<Artifact, StageError> {
-        let job: TrainJob =
+        let mut job: TrainJob =
             serde_json::from_value(item.clone()).map_err(|e| StageError::new(e.to_string()))?;
         let label = crate::train::model::label(&job.arch);
+        if let Some(t) = &mut job.trainer {
+            t.cwd = Some(ctx.base_dir.clone());
+        }
+        let slurm = self
+            .dispatch
+            .lock()
+            .expect("dispatch lock poisoned")
+            .get(&job.key())
+            .cloned();
+        if let Some(d) = slurm {
+            return self.run_on_slurm(ctx, &d, &job, &label);
+        }
         let eta = crate::eta::Eta::start();
         let mut progress = |p: &crate::train::Progress| {
             ctx.progress.message(format!(

@@ -1,7 +1,7 @@
 //! Training text: the State of the Union corpus shipped in `stdlib/data/sotu`
 //! (see its README for provenance and checksums), split by year, tokenized,
 //! and cut into deterministic batches.
-use super::{TrainError, tokenizer::Tokenizer};
+use super::{TrainError, tokenizer::Tokenizer, tokens::Tokens};
 use crate::rng::SplitMix64;
 use std::io::Read;
 
@@ -19,8 +19,8 @@ pub enum Split {
     Test,
 }
 
-/// A tokenized corpus with its three splits.
-#[derive(Clone, Debug)]
+/// A tokenized corpus with its splits.
+#[derive(Debug)]
 pub struct Corpus {
     pub name: String,
     /// blake3 of the tokenizer name and the three uncompressed splits: what a
@@ -29,9 +29,10 @@ pub struct Corpus {
     /// The tokenizer's vocabulary size: the model's vocab (it overrides the
     /// architecture's `vocab`).
     pub vocab: usize,
-    pub train: Vec<u32>,
-    pub valid: Vec<u32>,
-    pub test: Vec<u32>,
+    pub train: Tokens,
+    pub valid: Tokens,
+    /// Declared corpora have none.
+    pub test: Option<Tokens>,
 }
 
 impl Corpus {
@@ -66,21 +67,22 @@ impl Corpus {
             h.update(&(part.len() as u64).to_le_bytes());
             h.update(part);
         }
+        let vocab = tokenizer.vocab_size();
         Self {
             name: name.to_string(),
             hash: h.finalize().to_hex().to_string(),
-            vocab: tokenizer.vocab_size(),
-            train: tokenizer.encode(train),
-            valid: tokenizer.encode(valid),
-            test: tokenizer.encode(test),
+            vocab,
+            train: Tokens::from_vec(tokenizer.encode(train), vocab),
+            valid: Tokens::from_vec(tokenizer.encode(valid), vocab),
+            test: Some(Tokens::from_vec(tokenizer.encode(test), vocab)),
         }
     }
 
-    pub fn split(&self, split: Split) -> &[u32] {
+    pub fn split(&self, split: Split) -> Option<&Tokens> {
         match split {
-            Split::Train => &self.train,
-            Split::Valid => &self.valid,
-            Split::Test => &self.test,
+            Split::Train => Some(&self.train),
+            Split::Valid => Some(&self.valid),
+            Split::Test => self.test.as_ref(),
         }
     }
 }
@@ -106,7 +108,7 @@ pub struct Batch {
 /// Draws `batch` windows of `seq_len + 1` tokens at uniformly random offsets.
 /// The same generator state always gives the same batch.
 pub fn sample_batch(
-    tokens: &[u32],
+    tokens: &Tokens,
     batch: usize,
     seq_len: usize,
     rng: &mut SplitMix64,
@@ -116,20 +118,20 @@ pub fn sample_batch(
             "batch and seq_len must be positive".into(),
         ));
     }
-    if tokens.len() < seq_len + 1 {
+    if tokens.len() < seq_len as u64 + 1 {
         return Err(TrainError::Corpus(format!(
             "split has {} tokens, fewer than seq_len + 1 = {}",
             tokens.len(),
             seq_len + 1
         )));
     }
-    let starts = (tokens.len() - seq_len) as u64;
+    let starts = tokens.len() - seq_len as u64;
     let mut inputs = Vec::with_capacity(batch * seq_len);
     let mut targets = Vec::with_capacity(batch * seq_len);
     for _ in 0..batch {
-        let s = rng.below(starts) as usize;
-        inputs.extend_from_slice(&tokens[s..s + seq_len]);
-        targets.extend_from_slice(&tokens[s + 1..=s + seq_len]);
+        let w = tokens.window(rng.below(starts), seq_len + 1)?;
+        inputs.extend_from_slice(&w[..seq_len]);
+        targets.extend_from_slice(&w[1..]);
     }
     Ok(Batch {
         inputs,
@@ -150,10 +152,10 @@ mod tests {
         // Byte counts from stdlib/data/sotu/README.md.
         assert_eq!(c.train.len(), 9_987_579);
         assert_eq!(c.valid.len(), 322_970);
-        assert_eq!(c.test.len(), 451_097);
-        assert!(
-            c.train
-                .starts_with(&ByteTokenizer.encode(b"Fellow-Citizens"))
+        assert_eq!(c.test.as_ref().unwrap().len(), 451_097);
+        assert_eq!(
+            c.train.window(0, 15).unwrap(),
+            ByteTokenizer.encode(b"Fellow-Citizens")
         );
     }
 
@@ -167,7 +169,7 @@ mod tests {
 
     #[test]
     fn batches_are_deterministic_and_shifted_by_one() {
-        let tokens: Vec<u32> = (0..1000).collect();
+        let tokens = Tokens::from_vec((0..1000).collect(), 1000);
         let a = sample_batch(&tokens, 4, 16, &mut SplitMix64::new(9)).unwrap();
         let b = sample_batch(&tokens, 4, 16, &mut SplitMix64::new(9)).unwrap();
         assert_eq!(a, b);
@@ -180,7 +182,7 @@ mod tests {
 
     #[test]
     fn too_short_split_is_an_error() {
-        let err = sample_batch(&[1, 2, 3], 1, 8, &mut SplitMix64::new(0)).unwrap_err();
+        let err = sample_batch(&Tokens::from_vec(vec![1, 2, 3], 4), 1, 8, &mut SplitMix64::new(0)).unwrap_err();
         assert!(err.to_string().contains("fewer than seq_len"), "{err}");
     }
 }

@@ -5,6 +5,8 @@
 use super::{
     TrainError,
     corpus::Corpus,
+    command::{self, ExternalTrainer},
+    declared::CorpusSpec,
     tokenizer::ByteTokenizer,
     trainer::{self, Progress},
 };
@@ -130,6 +132,10 @@ pub struct TrainJob {
     pub arch: Architecture,
     pub recipe: Recipe,
     pub corpus: CorpusRef,
+    /// A command of the user's that trains in rooflaw's place; absent (and
+    /// so absent from the key) for rooflaw's own trainer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trainer: Option<ExternalTrainer>,
 }
 
 impl TrainJob {
@@ -197,8 +203,14 @@ pub trait Executor: Send + Sync {
 /// Trains in this process on the recipe's device.
 #[derive(Default)]
 pub struct LocalExecutor {
+    /// Bundled corpora by name.
     corpora: Mutex<HashMap<String, Arc<Corpus>>>,
+    /// Declared corpora by content hash, and those opened.
+    declared: Mutex<HashMap<String, CorpusSpec>>,
+    opened: Mutex<HashMap<String, Arc<Corpus>>>,
 }
+
+pub const CORPUS_FILE: &str = "corpus.json";
 
 impl LocalExecutor {
     pub fn new() -> Self {
@@ -215,6 +227,49 @@ impl LocalExecutor {
         cache.insert(name.to_string(), c.clone());
         Ok(c)
     }
+
+    /// Make a declared corpus available to jobs that name its hash.
+    pub fn declare(&self, spec: CorpusSpec, hash: String) {
+        self.declared
+            .lock()
+            .expect("corpus lock poisoned")
+            .insert(hash, spec);
+    }
+
+    /// The declared corpus with this hash, if one was declared.
+    pub fn declared(&self, hash: &str) -> Option<CorpusSpec> {
+        self.declared
+            .lock()
+            .expect("corpus lock poisoned")
+            .get(hash)
+            .cloned()
+    }
+
+    /// A job's corpus: a declared one by hash (opened, and text tokenized,
+    /// once), else a bundled one by name.
+    fn corpus_of(&self, r: &CorpusRef) -> Result<Arc<Corpus>, TrainError> {
+        let Some(spec) = self.declared(&r.hash) else {
+            return self.corpus(&r.name);
+        };
+        // Held while opening, so concurrent jobs tokenize a text corpus once.
+        let mut opened = self.opened.lock().expect("corpus lock poisoned");
+        if let Some(c) = opened.get(&r.hash) {
+            return Ok(c.clone());
+        }
+        // The files may have changed since the pipeline was resolved; the
+        // hash is remembered per file version, so checking is cheap.
+        let actual = spec.hash()?;
+        if actual != r.hash {
+            return Err(TrainError::CorpusMismatch {
+                name: r.name.clone(),
+                expected: r.hash.clone(),
+                actual,
+            });
+        }
+        let c = Arc::new(spec.open(&r.hash)?);
+        opened.insert(r.hash.clone(), c.clone());
+        Ok(c)
+    }
 }
 
 impl Executor for LocalExecutor {
@@ -228,7 +283,13 @@ impl Executor for LocalExecutor {
         workdir: &Path,
         progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
     ) -> Result<TrainResult, TrainError> {
-        let corpus = self.corpus(&job.corpus.name)?;
+        if let Some(ext) = &job.trainer {
+            return self.run_command(ext, job, workdir, progress);
+        }
+        if let Some(r) = stage_job(job, self.declared(&job.corpus.hash).as_ref(), workdir)? {
+            return Ok(r);
+        }
+        let corpus = self.corpus_of(&job.corpus)?;
         if corpus.hash != job.corpus.hash {
             return Err(TrainError::CorpusMismatch {
                 name: job.corpus.name.clone(),
@@ -236,6 +297,52 @@ impl Executor for LocalExecutor {
                 actual: corpus.hash.clone(),
             });
         }
+        let device = match job.recipe.device {
+            DeviceKind::Cpu => candle_core::Device::Cpu,
+            DeviceKind::Cuda => candle_core::Device::new_cuda(0)?,
+        };
+        let result = trainer::train(job, &corpus, workdir, &device, progress)?;
+        write_json(&workdir.join(RESULT_FILE), &result)?;
+        Ok(result)
+    }
+}
+
+impl LocalExecutor {
+    /// A job whose trainer is the user's command, run here (needs consent).
+    fn run_command(
+        &self,
+        ext: &ExternalTrainer,
+        job: &TrainJob,
+        workdir: &Path,
+        progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
+    ) -> Result<TrainResult, TrainError> {
+        if !command::commands_allowed() {
+            return Err(TrainError::Command(command::CONSENT_HINT.into()));
+        }
+        let spec = self.declared(&job.corpus.hash);
+        if let Some(r) = stage_job(job, spec.as_ref(), workdir)? {
+            return Ok(r);
+        }
+        let vocab = match &spec {
+            Some(s) => s.vocab()?,
+            None => self.corpus(&job.corpus.name)?.vocab,
+        };
+        let cwd = ext.cwd.clone().unwrap_or_else(|| PathBuf::from("."));
+        let result = command::run(ext, job, spec.as_ref(), vocab, workdir, &cwd, progress)?;
+        write_json(&workdir.join(RESULT_FILE), &result)?;
+        Ok(result)
+    }
+}
+
+/// Make `workdir` the job's: write `job.json` (and the declared corpus's
+/// `corpus.json`, for a node to find the files), or check it already is;
+/// the finished result if there is one.
+pub fn stage_job(
+    job: &TrainJob,
+    corpus: Option<&CorpusSpec>,
+    workdir: &Path,
+) -> Result<Option<TrainResult>, TrainError> {
+    {
         std::fs::create_dir_all(workdir).map_err(TrainError::io(workdir))?;
         let key = job.key();
         let job_path = workdir.join(JOB_FILE);
@@ -251,29 +358,35 @@ impl Executor for LocalExecutor {
             if result_path.exists() {
                 let r: TrainResult = read_json(&result_path)?;
                 if r.job_key == key {
-                    return Ok(r);
+                    return Ok(Some(r));
                 }
             }
         } else {
             write_json(&job_path, job)?;
         }
-        let device = match job.recipe.device {
-            DeviceKind::Cpu => candle_core::Device::Cpu,
-            DeviceKind::Cuda => candle_core::Device::new_cuda(0)?,
-        };
-        let result = trainer::train(job, &corpus, workdir, &device, progress)?;
-        write_json(&workdir.join(RESULT_FILE), &result)?;
-        Ok(result)
+        if let Some(spec) = corpus {
+            // So a node running this directory (`rooflaw train-job`) finds the files.
+            write_json(&workdir.join(CORPUS_FILE), spec)?;
+        }
+        Ok(None)
     }
 }
 
 /// Runs the job described by `workdir/job.json` (what a cluster node runs).
-pub fn run_job_dir(workdir: &Path) -> Result<TrainResult, TrainError> {
+pub fn run_job_dir(
+    workdir: &Path,
+    progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
+) -> Result<TrainResult, TrainError> {
     let job: TrainJob = read_json(&workdir.join(JOB_FILE))?;
-    LocalExecutor::new().run(&job, workdir, &mut |_| ControlFlow::Continue(()))
+    let exec = LocalExecutor::new();
+    let corpus_path = workdir.join(CORPUS_FILE);
+    if corpus_path.exists() {
+        exec.declare(read_json(&corpus_path)?, job.corpus.hash.clone());
+    }
+    exec.run(&job, workdir, progress)
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
     let bytes = std::fs::read(path).map_err(TrainError::io(path))?;
     serde_json::from_slice(&bytes).map_err(|source| TrainError::Json {
         path: path.into(),
@@ -281,7 +394,7 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TrainErro
     })
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError> {
+pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError> {
     let json = serde_json::to_vec_pretty(value).map_err(|source| TrainError::Json {
         path: path.into(),
         source,
@@ -301,6 +414,7 @@ mod tests {
                 name: "sotu".into(),
                 hash: "abc".into(),
             },
+            trainer: None,
         }
     }
 

@@ -6,17 +6,24 @@
 // not code identifiers.
 #![allow(clippy::doc_markdown)]
 pub(crate) mod checkpoint;
+pub mod command;
 pub mod corpus;
+pub mod declared;
 pub(crate) mod fused;
 pub mod infer;
 pub mod job;
 pub mod model;
 pub mod ops;
 pub mod optim;
+pub mod slurm;
+pub mod store;
 pub mod tokenizer;
+pub mod tokens;
 pub mod trainer;
 
 pub use corpus::{Corpus, Split};
+pub use declared::{CorpusFormat, CorpusSpec};
+pub use tokens::{TokenDtype, Tokens};
 pub use infer::{InferModel, KvCache};
 pub use job::{CorpusRef, DeviceKind, Executor, LocalExecutor, Recipe, TrainJob, TrainResult};
 pub use model::Model;
@@ -65,6 +72,8 @@ pub enum TrainError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    #[error("{0}")]
+    Command(String),
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),
     /// Refused before allocating: it would not fit.

@@ -36,6 +36,42 @@ impl Tokenizer for ByteTokenizer {
     }
 }
 
+/// A Hugging Face `tokenizer.json`, through the `tokenizers` crate.
+pub struct HfTokenizer {
+    inner: tokenizers::Tokenizer,
+    /// blake3 of the file: the tokenizer's identity in a corpus hash.
+    pub hash: String,
+}
+
+impl HfTokenizer {
+    pub fn from_file(path: &std::path::Path) -> Result<Self, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let inner = tokenizers::Tokenizer::from_bytes(&bytes).map_err(|e| {
+            format!(
+                "{}: not a Hugging Face tokenizer.json: {e}",
+                path.display()
+            )
+        })?;
+        Ok(Self {
+            inner,
+            hash: blake3::hash(&bytes).to_hex().to_string(),
+        })
+    }
+
+    /// Ids including added tokens: what the model's embedding must cover.
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    /// Ids of `text`, without special tokens (a corpus is one long stream).
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>, String> {
+        self.inner
+            .encode_fast(text, false)
+            .map(|e| e.get_ids().to_vec())
+            .map_err(|e| e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
