@@ -83,8 +83,10 @@ fn wrong_columns_are_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
-        err.contains("no column `layers`")
-            && err.contains("layers, width, ffn_ratio, rho, kv_dim, loss"),
+        err.contains(
+            "the sun2026 form reads columns layers, width, ffn_ratio, rho, kv_dim, loss; \
+                 missing `layers`, `width`, `ffn_ratio`, `rho`, `kv_dim`;"
+        ),
         "{err}"
     );
 
@@ -192,4 +194,67 @@ report f, b to "out"
     assert_eq!(base["id"], "small");
     assert_eq!(base["arch"]["layers"], 2);
     assert!(base["loss"].as_f64().unwrap() > rows[0]["loss"].as_f64().unwrap());
+}
+
+/// A measurements file that lacks columns fails `rooflaw check`, in one
+/// diagnostic naming the file, the form and every missing column; one that
+/// has only the form's columns (semicolon-separated) fits.
+#[test]
+fn measurements_need_only_the_forms_columns_and_check_names_all_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("runs.csv"), "layers;heads;loss\n4;4;3.1\n").unwrap();
+    let pipeline = "stage m = measurements(\"runs.csv\")\nstage f = fit(m, form: chinchilla)\n";
+    std::fs::write(dir.path().join("f.pipeline"), pipeline).unwrap();
+    let out = common::rooflaw_in(dir.path(), &["check", "f.pipeline"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("runs.csv: the chinchilla form reads columns params, tokens, loss; missing `tokens`, `params`"),
+        "{err}"
+    );
+    assert_eq!(err.matches("rooflaw::missing-column").count(), 1, "{err}");
+
+    let mut csv = String::from("params;tokens;loss\n");
+    for i in 0..12 {
+        let (n, d) = (1e6 * f64::from(i + 1), 2e7 * f64::from(12 - i));
+        writeln!(
+            csv,
+            "{n};{d};{}",
+            1.7 + 400.0 / n.powf(0.34) + 410.0 / d.powf(0.28)
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.path().join("runs.csv"), csv).unwrap();
+    let out = common::rooflaw_in(dir.path(), &["run", "f.pipeline", "--quiet"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A coefficient the data cannot pin down (here `b`, of a term the losses do
+/// not follow) ends at its bound, and the fit says so.
+#[test]
+fn a_coefficient_at_its_bound_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("runs.csv");
+    let mut csv = String::from("params,tokens,loss\n");
+    for i in 0..12 {
+        let n = 1e6 * f64::from(i + 1);
+        writeln!(csv, "{n},1e9,{}", 2.0 + 300.0 / n.powf(0.3)).unwrap();
+    }
+    std::fs::write(&bad, csv).unwrap();
+    std::fs::write(
+        dir.path().join("f.pipeline"),
+        "stage m = measurements(\"runs.csv\")\n\
+         stage f = fit(m, form: e + a / params ** alpha + b * params,\n\
+                       coefs: { e: 0 .. 10, a: 0 .. 1e5, alpha: 0 .. 2, b: 0 .. 1 }, bootstrap: 0)\n",
+    )
+    .unwrap();
+    let out = common::rooflaw_in(dir.path(), &["run", "f.pipeline", "--quiet"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("warning: f: coefficient `b`"), "{err}");
+    assert!(err.contains("sits at a bound"), "{err}");
 }

@@ -24,20 +24,20 @@ impl Store {
             });
         }
         let json = serde_json::to_vec(entry).expect("an Entry always serialises");
+        self.clear_non_file(&self.entry_path(key))?;
         write_atomic(&self.tmp_dir(), &self.entry_path(key), &json)
     }
 
     /// The entry file parsed, without looking at its outputs.
-    fn read_entry(&self, key: &Hash) -> Result<Option<Result<Entry, String>>, Error> {
+    fn read_entry(&self, key: &Hash) -> Option<Result<Entry, String>> {
         let path = self.entry_path(key);
         let bytes = match fs::read(&path) {
             Ok(b) => b,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).ctx("read", &path),
+            Err(e) if e.kind() == ErrorKind::NotFound => return None,
+            // Broken, so recomputed (and replaced when committed).
+            Err(e) => return Some(Err(format!("entry file is unreadable: {e}"))),
         };
-        Ok(Some(
-            serde_json::from_slice(&bytes).map_err(|e| format!("entry file is unreadable: {e}")),
-        ))
+        Some(serde_json::from_slice(&bytes).map_err(|e| format!("entry file is unreadable: {e}")))
     }
 
     /// Whether `key` is cached, checking that every output object exists (a `stat` each, so a
@@ -58,7 +58,7 @@ impl Store {
         key: &Hash,
         present: impl Fn(&Hash) -> Result<bool, Error>,
     ) -> Result<Lookup, Error> {
-        let entry = match self.read_entry(key)? {
+        let entry = match self.read_entry(key) {
             None => return Ok(Lookup::Miss),
             Some(Err(reason)) => return Ok(Lookup::Broken(reason)),
             Some(Ok(entry)) => entry,
@@ -94,7 +94,7 @@ impl Store {
     /// The stored entry even when its outputs are gone: its manifest still explains a rerun.
     pub fn get_manifest(&self, key: &Hash) -> Result<Option<serde_json::Value>, Error> {
         Ok(self
-            .read_entry(key)?
+            .read_entry(key)
             .and_then(Result::ok)
             .map(|e| e.manifest))
     }
@@ -104,7 +104,7 @@ impl Store {
     pub fn ls(&self) -> Result<Vec<EntryInfo>, Error> {
         let mut out = Vec::new();
         for key in self.entry_keys()? {
-            let Some(Ok(entry)) = self.read_entry(&key)? else {
+            let Some(Ok(entry)) = self.read_entry(&key) else {
                 continue;
             };
             let mut size = 0;

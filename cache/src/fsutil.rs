@@ -1,6 +1,5 @@
 //! Crash-safe file writing: a reader sees either the old file or the complete new one.
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -22,13 +21,9 @@ pub(crate) fn unique_name(prefix: &str) -> String {
 /// write, fsync, rename, fsync the directory, so a crash never leaves a partial `dest`.
 pub(crate) fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> Result<(), Error> {
     let tmp = tmp_dir.join(unique_name("w"));
-    let result = (|| {
-        let mut f = File::create(&tmp).ctx("create", &tmp)?;
-        f.write_all(bytes).ctx("write", &tmp)?;
-        f.sync_all().ctx("fsync", &tmp)?;
-        drop(f);
-        publish(&tmp, dest)
-    })();
+    let result = crate::files::write_new(&tmp, bytes)
+        .ctx("write", &tmp)
+        .and_then(|()| publish(&tmp, dest));
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }

@@ -32,10 +32,12 @@
 //! assert!(matches!(store.lookup(&key)?, Lookup::Hit(_)));
 //! # Ok::<(), Error>(())
 //! ```
+pub mod boundary;
 mod canonical;
 mod entries;
 mod entry;
 mod error;
+pub mod files;
 mod fsutil;
 mod gc;
 mod hash;

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::IoContext;
-use crate::fsutil::write_atomic;
 use crate::{Error, Hash};
 
 /// The lock file format version this crate reads and writes.
@@ -68,18 +67,18 @@ impl LockFile {
     pub fn write(&self, path: &Path) -> Result<(), Error> {
         let text = yaml_serde::to_string(self).expect("a LockFile always serialises");
         let text = format!("# Written by rooflaw; commit it to pin results. Do not edit.\n{text}");
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        write_atomic(dir, path, text.as_bytes())
+        crate::files::write_atomic(path, text.as_bytes()).ctx("write", path)
     }
 
     /// Human-readable differences from `self` (the locked state) to `other` (what a run would
     /// write); empty when identical.
     pub fn diff(&self, other: &LockFile) -> Vec<String> {
         let mut out = Vec::new();
-        if self.pipeline != other.pipeline {
+        // Older lock files hold the path as typed; the lock sits beside its
+        // pipeline, so only the file name says which pipeline it pins, and
+        // a run from another directory must agree.
+        let name = |p: &str| Path::new(p).file_name().map(std::ffi::OsStr::to_os_string);
+        if name(&self.pipeline) != name(&other.pipeline) {
             out.push(format!(
                 "pipeline changed from `{}` to `{}`",
                 self.pipeline, other.pipeline

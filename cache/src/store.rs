@@ -48,6 +48,8 @@ pub struct Store {
     pub(crate) lock: File,
     pub(crate) warnings: Mutex<Vec<String>>,
     pub(crate) recovered: Recovered,
+    /// Opened without write permission: lookups work, writes fail.
+    pub(crate) read_only: bool,
 }
 
 pub(crate) const DIRS: [&str; 8] = [
@@ -71,17 +73,29 @@ impl Store {
             fs::create_dir_all(&path).ctx("create directory", &path)?;
         }
         let lock_path = root.join("lock");
-        let lock = OpenOptions::new()
+        let mut read_only = false;
+        let lock = match OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
             .write(true)
             .open(&lock_path)
-            .ctx("open", &lock_path)?;
+        {
+            Ok(f) => f,
+            // A cache one may not write (read-only mount, `chattr +i`, another
+            // user's): still readable, so `ls`, `plan` and `verify` work.
+            Err(e) if e.kind() == ErrorKind::PermissionDenied || e.raw_os_error() == Some(30) => {
+                read_only = true;
+                File::open(&lock_path).ctx("open", &lock_path)?
+            }
+            Err(e) => return Err(e).ctx("open", &lock_path),
+        };
         let mut recovered = Recovered::default();
         match lock.try_lock() {
             Ok(()) => {
-                recovered.tmp_files = clear_dir(&root.join("tmp"))?;
+                if !read_only {
+                    recovered.tmp_files = clear_dir(&root.join("tmp"))?;
+                }
                 lock.unlock().ctx("unlock", &lock_path)?;
             }
             Err(TryLockError::WouldBlock) => {}
@@ -94,8 +108,11 @@ impl Store {
             lock,
             warnings: Mutex::new(Vec::new()),
             recovered,
+            read_only,
         };
-        store.recovered.stale_runs = store.clean_stale_markers()?;
+        if !read_only {
+            store.recovered.stale_runs = store.clean_stale_markers()?;
+        }
         Ok(store)
     }
 
@@ -108,6 +125,11 @@ impl Store {
                 .unwrap_or(Path::new("."))
                 .join(".rooflaw"),
         }
+    }
+
+    /// Whether the store could only be opened for reading.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     pub fn root(&self) -> &Path {
@@ -204,6 +226,7 @@ impl Store {
     /// content may race here; both renames carry identical bytes, so either winning is fine.
     fn install(&self, tmp: &Path, h: &Hash) -> Result<(), Error> {
         let dest = self.object_path(h);
+        self.clear_non_file(&dest)?;
         let dir = dest.parent().expect("object paths have a parent");
         if !dir.is_dir() {
             fs::create_dir_all(dir).ctx("create directory", dir)?;
@@ -219,7 +242,12 @@ impl Store {
         let bytes = match fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).ctx("read", &path),
+            // A directory or an unreadable file in its place: move it aside
+            // so the object is recomputed instead of blocking every run.
+            Err(e) => {
+                self.move_aside(&path, &format!("unreadable ({e})"))?;
+                return Ok(None);
+            }
         };
         if Hash::from(hash_bytes(&bytes)) == *h {
             Ok(Some(bytes))
@@ -232,7 +260,16 @@ impl Store {
     /// Rehashes the object from disk without keeping it in memory. `Ok(false)` when missing or
     /// corrupt (a corrupt one is quarantined, as in `get`).
     pub fn check_object(&self, h: &Hash) -> Result<bool, Error> {
-        match Store::hash_object_file(&self.object_path(h))? {
+        let path = self.object_path(h);
+        let hashed = match Store::hash_object_file(&path) {
+            Ok(x) => x,
+            Err(Error::Io { source, .. }) => {
+                self.move_aside(&path, &format!("unreadable ({source})"))?;
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        };
+        match hashed {
             None => Ok(false),
             Some((actual, _)) if actual == *h => Ok(true),
             Some(_) => {
@@ -264,6 +301,40 @@ impl Store {
             }
         }
         Ok(Some((hasher.finalize().into(), size)))
+    }
+
+    /// Moves whatever is at `path` (a file, a directory, a link) into
+    /// `quarantine/`, with a warning saying why.
+    pub(crate) fn move_aside(&self, path: &Path, why: &str) -> Result<(), Error> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let to = self
+            .root
+            .join("quarantine")
+            .join(unique_name(&format!("{name}-")));
+        match fs::rename(path, &to) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e).ctx("quarantine", path),
+        }
+        self.warn(format!(
+            "{} was {why}; moved to {} and treated as missing",
+            path.display(),
+            to.display()
+        ));
+        Ok(())
+    }
+
+    /// Something other than a regular file where a file is to be written
+    /// (a directory left by hand, a link) is moved aside first, so the
+    /// write succeeds and never goes through a link.
+    pub(crate) fn clear_non_file(&self, dest: &Path) -> Result<(), Error> {
+        match fs::symlink_metadata(dest) {
+            Ok(m) if !m.is_file() => self.move_aside(dest, "not a regular file"),
+            _ => Ok(()),
+        }
     }
 
     /// Moves a corrupt object aside (kept for inspection, removed by gc) and records a warning.

@@ -26,11 +26,20 @@ pub struct VerifyReport {
     pub bad_entries: Vec<(PathBuf, String)>,
     /// Files under objects/ whose names are not hashes (left alone).
     pub strays: Vec<PathBuf>,
+    /// Objects that cannot be read at all (a directory in place of one, no
+    /// permission), with the reason.
+    pub unreadable: Vec<(PathBuf, String)>,
+    /// What `--repair` moved to quarantine (unreadable objects, bad
+    /// entries); the next run recomputes them.
+    pub repaired: Vec<PathBuf>,
 }
 
 impl VerifyReport {
     pub fn is_ok(&self) -> bool {
-        self.corrupt.is_empty() && self.missing.is_empty() && self.bad_entries.is_empty()
+        self.corrupt.is_empty()
+            && self.missing.is_empty()
+            && self.bad_entries.is_empty()
+            && self.unreadable.is_empty()
     }
 }
 
@@ -38,10 +47,31 @@ impl Store {
     /// Rehashes every object (quarantining corrupt ones, so they then read as missing) and
     /// checks that every entry's outputs are present.
     pub fn verify(&self) -> Result<VerifyReport, Error> {
+        self.verify_with(false)
+    }
+
+    /// [`Store::verify`], and moves to quarantine what cannot be read:
+    /// objects that are directories or unreadable, entries that do not
+    /// parse. Nothing else is needed for the next run to recompute them.
+    pub fn verify_repair(&self) -> Result<VerifyReport, Error> {
+        self.verify_with(true)
+    }
+
+    fn verify_with(&self, repair: bool) -> Result<VerifyReport, Error> {
         let mut report = VerifyReport::default();
         for (h, path) in self.object_files(&mut report.strays)? {
-            let Some((actual, size)) = Store::hash_object_file(&path)? else {
-                continue;
+            let (actual, size) = match Store::hash_object_file(&path) {
+                Ok(Some(x)) => x,
+                Ok(None) => continue,
+                Err(Error::Io { source, .. }) => {
+                    if repair {
+                        self.move_aside(&path, &format!("unreadable ({source})"))?;
+                        report.repaired.push(path.clone());
+                    }
+                    report.unreadable.push((path, source.to_string()));
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
             report.objects_checked += 1;
             report.bytes_checked += size;
@@ -52,11 +82,17 @@ impl Store {
         }
         for key in self.entry_keys()? {
             let path = self.entry_path(&key);
-            let bytes = fs::read(&path).ctx("read", &path)?;
-            let entry: Entry = match serde_json::from_slice(&bytes) {
+            let parsed = fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| serde_json::from_slice::<Entry>(&b).map_err(|e| e.to_string()));
+            let entry: Entry = match parsed {
                 Ok(e) => e,
                 Err(e) => {
-                    report.bad_entries.push((path, e.to_string()));
+                    if repair {
+                        self.move_aside(&path, "an unreadable entry")?;
+                        report.repaired.push(path.clone());
+                    }
+                    report.bad_entries.push((path, e));
                     continue;
                 }
             };

@@ -250,16 +250,30 @@ impl MietteDiagnostic {
             .find(|l| l.primary)
             .or(d.labels.first())
             .map(|l| l.span.file);
-        let (name, text) = primary_file.map_or((String::new(), String::new()), |f| {
-            let file = sources.get(f);
-            (file.name.clone(), file.text.clone())
-        });
-        let mut help = d.help.clone();
+        let anchors: Vec<usize> = d
+            .labels
+            .iter()
+            .filter(|l| Some(l.span.file) == primary_file)
+            .map(|l| l.span.start as usize)
+            .collect();
+        let (name, shown) = primary_file.map_or_else(
+            || (String::new(), Shown::new("", &[])),
+            |f| {
+                let file = sources.get(f);
+                (
+                    escape_controls(&file.name),
+                    Shown::new(&file.text, &anchors),
+                )
+            },
+        );
+        let mut help = d.help.as_deref().map(escape_controls);
         let mut labels = Vec::new();
         for l in &d.labels {
             if Some(l.span.file) == primary_file {
-                let span = miette::SourceSpan::from(l.span.start as usize..l.span.end as usize);
-                let text = (!l.message.is_empty()).then(|| l.message.clone());
+                let start = shown.offset(l.span.start as usize);
+                let end = shown.offset(l.span.end as usize).max(start);
+                let span = miette::SourceSpan::from(start..end);
+                let text = (!l.message.is_empty()).then(|| escape_controls(&l.message));
                 labels.push(if l.primary {
                     miette::LabeledSpan::new_primary_with_span(text, span)
                 } else {
@@ -267,11 +281,11 @@ impl MietteDiagnostic {
                 });
             } else {
                 let (line, col) = sources.line_col(l.span.file, l.span.start as usize);
-                let note = format!(
+                let note = escape_controls(&format!(
                     "{} ({}:{line}:{col})",
                     l.message,
                     sources.get(l.span.file).name
-                );
+                ));
                 help = Some(match help {
                     Some(h) => format!("{h}\n{note}"),
                     None => note,
@@ -279,14 +293,14 @@ impl MietteDiagnostic {
             }
         }
         Self {
-            message: d.message.clone(),
+            message: escape_controls(&d.message),
             code: d.code,
             severity: match d.severity {
                 Severity::Error => miette::Severity::Error,
                 Severity::Warning => miette::Severity::Warning,
             },
             help,
-            source: miette::NamedSource::new(name, text),
+            source: miette::NamedSource::new(name, shown.text),
             labels,
         }
     }
@@ -323,5 +337,161 @@ impl miette::Diagnostic for MietteDiagnostic {
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
         Some(Box::new(self.labels.iter().cloned()))
+    }
+}
+
+/// Control characters in text from a pipeline (a terminal escape sequence,
+/// a carriage return, a bidirectional override) written as escapes, so a
+/// file cannot drive the terminal of whoever checks it. Newlines and tabs
+/// are kept.
+pub fn escape_controls(s: &str) -> String {
+    if !s.chars().any(is_unsafe_char) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if is_unsafe_char(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+fn is_unsafe_char(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A visible character of the same UTF-8 length as `c`, so byte offsets of
+/// spans stay valid after the replacement.
+fn same_length_stand_in(c: char) -> char {
+    match c.len_utf8() {
+        1 => '?',
+        2 => '¿',
+        3 => '\u{FFFD}',
+        _ => '\u{1F5F5}',
+    }
+}
+
+/// Longest source line drawn whole. miette's renderer panics on columns past
+/// 65,535, and a 10,000-character line helps no reader: longer lines are cut
+/// to a window around the labels on them.
+const MAX_LINE: usize = 240;
+
+/// The text miette draws for a file: control characters replaced (same byte
+/// length), long lines windowed. Line numbers stay those of the file.
+struct Shown {
+    text: String,
+    /// Per line: original start and end, the original window drawn, and
+    /// where that window starts in `text`.
+    lines: Vec<ShownLine>,
+}
+
+struct ShownLine {
+    start: usize,
+    window: (usize, usize),
+    shown_at: usize,
+}
+
+impl Shown {
+    fn new(text: &str, anchors: &[usize]) -> Self {
+        let mut out = String::with_capacity(text.len().min(1 << 20));
+        let mut lines = Vec::new();
+        let mut start = 0;
+        for line in text.split_inclusive('\n') {
+            let body = line.strip_suffix('\n').unwrap_or(line);
+            let end = start + body.len();
+            let (ws, we) = if body.len() <= MAX_LINE {
+                (start, end)
+            } else {
+                let anchor = anchors
+                    .iter()
+                    .copied()
+                    .find(|a| (start..=end).contains(a))
+                    .unwrap_or(start);
+                let mut ws = anchor.saturating_sub(MAX_LINE / 2).max(start);
+                while !text.is_char_boundary(ws) {
+                    ws -= 1;
+                }
+                let mut we = (ws + MAX_LINE).min(end);
+                while !text.is_char_boundary(we) {
+                    we += 1;
+                }
+                (ws, we)
+            };
+            if ws > start {
+                out.push('…');
+            }
+            let shown_at = out.len();
+            out.extend(text[ws..we].chars().map(|c| {
+                if is_unsafe_char(c) {
+                    same_length_stand_in(c)
+                } else {
+                    c
+                }
+            }));
+            if we < end {
+                out.push('…');
+            }
+            if line.len() > body.len() {
+                out.push('\n');
+            }
+            lines.push(ShownLine {
+                start,
+                window: (ws, we),
+                shown_at,
+            });
+            start += line.len();
+        }
+        Self { text: out, lines }
+    }
+
+    /// Where a byte offset of the file lands in the shown text: inside its
+    /// line's window, or at the nearer edge of it.
+    fn offset(&self, o: usize) -> usize {
+        let i = self
+            .lines
+            .partition_point(|l| l.start <= o)
+            .saturating_sub(1);
+        let Some(l) = self.lines.get(i) else {
+            return self.text.len();
+        };
+        let (ws, we) = l.window;
+        l.shown_at + o.clamp(ws, we) - ws
+    }
+}
+
+#[cfg(test)]
+mod shown_tests {
+    use super::*;
+
+    #[test]
+    fn escapes_are_neutralised_without_moving_spans() {
+        let text = "a\u{1b}[31mb\n\u{202E}c";
+        let shown = Shown::new(text, &[]);
+        assert_eq!(shown.text.len(), text.len());
+        assert!(!shown.text.contains('\u{1b}'));
+        assert_eq!(
+            shown.offset(text.find('b').unwrap()),
+            text.find('b').unwrap()
+        );
+        assert_eq!(escape_controls("x\u{1b}y"), "x\\u{1b}y");
+    }
+
+    #[test]
+    fn long_lines_are_windowed_around_the_label() {
+        let text = format!(
+            "first\n{}HERE{}\nlast",
+            "x".repeat(100_000),
+            "y".repeat(100)
+        );
+        let at = text.find("HERE").unwrap();
+        let shown = Shown::new(&text, &[at]);
+        assert!(shown.text.len() < 1000);
+        let o = shown.offset(at);
+        assert_eq!(&shown.text[o..o + 4], "HERE");
+        assert!(shown.text.ends_with("\nlast"));
     }
 }

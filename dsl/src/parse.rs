@@ -777,6 +777,20 @@ impl Builder<'_> {
                 (Spanned::new(ExprKind::Call(name, args), span), d + 1)
             }
             Rule::list => {
+                // Counted before anything is built: a megabyte list literal
+                // is a mistake, and lowering it would take seconds and GBs.
+                let n = pair.clone().into_inner().len();
+                if n > MAX_LIST_ITEMS {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "rooflaw::limit",
+                            format!("a list of {n} items, more than the limit of {MAX_LIST_ITEMS}"),
+                        )
+                        .at(span, "this list")
+                        .help("describe many values with a range (`8 .. 4096 step 8`) instead"),
+                    );
+                    return (Spanned::new(ExprKind::Error, span), 1);
+                }
                 let (items, d) = self.all(pair.into_inner());
                 (Spanned::new(ExprKind::List(items), span), d + 1)
             }
@@ -907,6 +921,9 @@ fn arith_op(s: &str) -> BinOp {
     }
 }
 
+/// The most items a list literal may have.
+pub const MAX_LIST_ITEMS: usize = 10_000;
+
 /// The value of a number literal: `_` separators dropped, a `k`/`M`/`B`
 /// suffix applied (`10B` is ten billion; `10 B` with a space is ten bytes).
 pub fn number_value(text: &str) -> Result<f64, String> {
@@ -921,10 +938,15 @@ pub fn number_value(text: &str) -> Result<f64, String> {
         .parse()
         .map_err(|_| format!("`{text}` is not a number"))?;
     let v = v * factor;
-    if v.is_finite() {
-        Ok(v)
-    } else {
+    let mantissa = body.split(['e', 'E']).next().unwrap_or_default();
+    if !v.is_finite() {
         Err(format!("`{text}` is too large"))
+    } else if v == 0.0 && mantissa.chars().any(|c| matches!(c, '1'..='9')) {
+        Err(format!(
+            "`{text}` is too small to represent: it would silently become 0"
+        ))
+    } else {
+        Ok(v)
     }
 }
 
@@ -1044,6 +1066,8 @@ mod tests {
     #[test]
     fn number_value_rejects_overflow() {
         assert!(number_value("1e999").is_err());
+        assert!(number_value("1e-400").is_err(), "underflow is not 0");
+        assert_eq!(number_value("0e-400"), Ok(0.0));
         assert_eq!(number_value("7"), Ok(7.0));
     }
 }

@@ -21,6 +21,25 @@ pub struct Spec {
     /// In source order; the lowering has checked there is no cycle.
     pub stages: Vec<Stage>,
     pub reports: Vec<Report>,
+    /// Where the pipeline may read and write; the caller sets it (the DSL
+    /// does no IO) and the stages that touch files keep to it.
+    pub project: Project,
+}
+
+/// A pipeline's project directory. With no root (a library user, a test),
+/// paths are not confined.
+#[derive(Clone, Debug, Default)]
+pub struct Project {
+    pub root: Option<std::path::PathBuf>,
+    /// `--allow-outside-root`: the user accepts paths outside the root.
+    pub allow_outside: bool,
+}
+
+impl Project {
+    /// The root paths must stay inside, unless the user lifted the limit.
+    pub fn confining_root(&self) -> Option<&std::path::Path> {
+        self.root.as_deref().filter(|_| !self.allow_outside)
+    }
 }
 
 impl Spec {

@@ -4,12 +4,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rooflaw_cache::boundary::resolve_inside;
+use rooflaw_dsl::Diagnostic;
 use rooflaw_dsl::spec::Spec;
 
 use crate::artifact::{Artifact, Body};
+use crate::report_dir;
 use crate::stage::Registry;
 
 /// Write every `report` declaration of the spec; returns the files written.
+/// Each report directory is written whole into a fresh sibling and swapped
+/// in (see [`report_dir`](crate::report_dir)).
 pub fn export(
     spec: &Spec,
     registry: &Registry,
@@ -18,61 +23,86 @@ pub fn export(
 ) -> Result<Vec<PathBuf>, String> {
     let mut written = Vec::new();
     for report in &spec.reports {
-        let dir = base_dir.join(&report.dir.node);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let names: Vec<String> = report.stages.iter().map(|n| n.node.clone()).collect();
-        // Stage tables under `data/`, so a stage's name can never clash with
-        // the report's own files (its plot data is `frontier.csv` too).
-        let data = dir.join("data");
-        std::fs::create_dir_all(&data)
-            .map_err(|e| format!("cannot create {}: {e}", data.display()))?;
-        let mut here = Vec::new();
-        for name in &names {
-            let Some(artifact) = outputs.get(name) else {
-                continue;
-            };
-            here.extend(write_artifact(&data, name, artifact)?);
+        // A run stopped early (`--until`) leaves a report whose stages did
+        // not all run exactly as the last full run wrote it.
+        if report.stages.iter().any(|n| !outputs.contains_key(&n.node)) {
+            continue;
         }
-        if let Some(reporter) = registry.reporter() {
-            here.extend(reporter.write(&dir, spec, outputs, &names)?);
-        }
-        remove_stale(&dir, &here)?;
-        written.extend(here);
+        let dir = match spec.project.confining_root() {
+            // Checked at compile time too; links may have changed since.
+            Some(root) => base_dir
+                .join(resolve_inside(root, base_dir, &report.dir.node).map_err(|e| e.to_string())?),
+            None => base_dir.join(&report.dir.node),
+        };
+        let fresh = report_dir::stage(&dir)?;
+        let result = write_report(spec, registry, outputs, report, &fresh);
+        let here = match result {
+            Ok(h) => h,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&fresh);
+                return Err(e);
+            }
+        };
+        let rel: Vec<String> = here
+            .iter()
+            .filter_map(|p| p.strip_prefix(&fresh).ok())
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        report_dir::swap_in(&dir, &fresh, &rel)?;
+        written.extend(rel.iter().map(|r| dir.join(r)));
     }
     Ok(written)
 }
 
-/// Where a report directory lists the files rooflaw wrote into it.
-const MANIFEST: &str = ".rooflaw-report";
-
-/// Deletes the files the previous report into `dir` wrote and this one did
-/// not (a stage no longer reported, a plot renamed), so the directory shows
-/// one run; files rooflaw did not write are never touched. Then records
-/// `written` for the next run.
-fn remove_stale(dir: &Path, written: &[PathBuf]) -> Result<(), String> {
-    let now: Vec<String> = written
-        .iter()
-        .filter_map(|p| p.strip_prefix(dir).ok())
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
-    let manifest = dir.join(MANIFEST);
-    if let Ok(before) = std::fs::read_to_string(&manifest) {
-        for old in before.lines() {
-            // Only plain relative paths below `dir`, as this function writes them.
-            let rel = Path::new(old);
-            let inside = rel
-                .components()
-                .all(|c| matches!(c, std::path::Component::Normal(_)));
-            if inside && !old.is_empty() && !now.iter().any(|n| n == old) {
-                let _ = std::fs::remove_file(dir.join(rel));
-            }
-        }
+fn write_report(
+    spec: &Spec,
+    registry: &Registry,
+    outputs: &BTreeMap<String, Arc<Artifact>>,
+    report: &rooflaw_dsl::spec::Report,
+    dir: &Path,
+) -> Result<Vec<PathBuf>, String> {
+    let names: Vec<String> = report.stages.iter().map(|n| n.node.clone()).collect();
+    // Stage tables under `data/`, so a stage's name can never clash with
+    // the report's own files (its plot data is `frontier.csv` too).
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+    let mut here = Vec::new();
+    for name in &names {
+        let Some(artifact) = outputs.get(name) else {
+            continue;
+        };
+        here.extend(write_artifact(&data, name, artifact)?);
     }
-    let mut text = now.join("\n");
-    text.push('\n');
-    write_atomic(&manifest, text.as_bytes())
+    if let Some(reporter) = registry.reporter() {
+        here.extend(reporter.write(dir, spec, outputs, &names)?);
+    }
+    Ok(here)
 }
+
+/// Report directories that lead out of the project: located errors for
+/// `check` and before a run.
+pub fn check_dirs(spec: &Spec) -> Vec<Diagnostic> {
+    let Some(root) = spec.project.confining_root() else {
+        return Vec::new();
+    };
+    spec.reports
+        .iter()
+        .filter_map(|r| {
+            // Relative to the pipeline file, wherever the report is declared.
+            let file = &spec.sources.get(rooflaw_dsl::FileId(0)).name;
+            let from = Path::new(file).parent().unwrap_or(Path::new(""));
+            resolve_inside(root, from, &r.dir.node).err().map(|e| {
+                Diagnostic::error("rooflaw::outside-project", e.to_string())
+                    .at(r.dir.span, "outside the project")
+                    .help(OUTSIDE_HELP)
+            })
+        })
+        .collect()
+}
+
+/// How a user who trusts a pipeline lets it reach further.
+pub const OUTSIDE_HELP: &str = "name a path inside the project; to allow this anyway, run with \
+     `--root DIR` naming a directory that contains it, or `--allow-outside-root`";
 
 /// `<dir>/<name>.csv` and `<dir>/<name>.json` for a table, `<name>.json` for
 /// a document. Writes go through a temp file and a rename.
@@ -106,11 +136,7 @@ pub fn write_artifact(dir: &Path, name: &str, artifact: &Artifact) -> Result<Vec
     Ok(out)
 }
 
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    rooflaw_cache::files::write_atomic(path, bytes)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

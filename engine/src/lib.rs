@@ -8,6 +8,7 @@ pub mod export;
 pub mod graph;
 pub mod progress;
 pub mod reason;
+mod report_dir;
 pub mod session;
 pub mod stage;
 

@@ -73,6 +73,17 @@ impl Progress {
         self.bar.inc(n);
     }
 
+    /// A line the user should read after the run (a doubtful fit): above
+    /// the bars while they draw, on stderr otherwise.
+    pub fn warn(&self, stage: &str, msg: &str) {
+        let line = format!("warning: {stage}: {msg}");
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
+        }
+    }
+
     pub fn message(&self, msg: impl Into<String>) {
         self.bar.set_message(msg.into());
     }

@@ -25,7 +25,12 @@ pub enum Command {
     /// List cached entries: key, stage, kind, size, age.
     Ls,
     /// Rehash every object; corrupt ones are quarantined. Exits 1 if anything is wrong.
-    Verify,
+    Verify {
+        /// Also quarantine what cannot be read (a directory in place of an
+        /// object, an entry that does not parse), so the next run recomputes it.
+        #[arg(long)]
+        repair: bool,
+    },
     /// Delete entries and objects that no lock file and no recent run references.
     Gc(GcArgs),
 }
@@ -63,7 +68,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     let code = match &args.command {
         Command::Ls => ls(&store)?,
-        Command::Verify => verify(&store)?,
+        Command::Verify { repair } => verify(&store, *repair)?,
         Command::Gc(gc_args) => gc(&mut store, &root, gc_args)?,
     };
     for warning in store.warnings() {
@@ -119,8 +124,12 @@ fn ls(store: &Store) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn verify(store: &Store) -> anyhow::Result<ExitCode> {
-    let report = store.verify()?;
+fn verify(store: &Store, repair: bool) -> anyhow::Result<ExitCode> {
+    let report = if repair {
+        store.verify_repair()?
+    } else {
+        store.verify()?
+    };
     print!("{}", verify_text(&report));
     Ok(if report.is_ok() {
         ExitCode::SUCCESS
@@ -161,6 +170,22 @@ fn verify_text(r: &VerifyReport) -> String {
             why.clone(),
         ]);
     }
+    for (path, why) in &r.unreadable {
+        rows.push(vec![
+            "unreadable".into(),
+            path.display().to_string(),
+            "-".into(),
+            why.clone(),
+        ]);
+    }
+    for path in &r.repaired {
+        rows.push(vec![
+            "repaired".into(),
+            path.display().to_string(),
+            "-".into(),
+            "moved to quarantine/; recomputed on the next run".into(),
+        ]);
+    }
     for path in &r.strays {
         let note = "not an object name; left alone".to_owned();
         rows.push(vec![
@@ -179,6 +204,8 @@ fn verify_text(r: &VerifyReport) -> String {
     }
     if r.is_ok() {
         out.push_str("cache is intact\n");
+    } else if r.repaired.is_empty() && !(r.unreadable.is_empty() && r.bad_entries.is_empty()) {
+        out.push_str("`rooflaw cache verify --repair` moves the unreadable items aside\n");
     } else {
         out.push_str("affected stages will rerun on the next `rooflaw run`\n");
     }
@@ -440,7 +467,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         populated(dir.path());
         assert_eq!(
-            run(&args(dir.path(), Command::Verify)).unwrap(),
+            run(&args(dir.path(), Command::Verify { repair: false })).unwrap(),
             ExitCode::SUCCESS
         );
         let object = dir.path().join(".rooflaw/objects");
@@ -453,7 +480,7 @@ mod tests {
         let file = fs::read_dir(sub).unwrap().next().unwrap().unwrap().path();
         fs::write(file, "tampered").unwrap();
         assert_eq!(
-            run(&args(dir.path(), Command::Verify)).unwrap(),
+            run(&args(dir.path(), Command::Verify { repair: false })).unwrap(),
             ExitCode::from(1)
         );
     }

@@ -120,7 +120,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         ),
     }
     if let Some(path) = target {
-        std::fs::write(&path, hardware::to_yaml(&preset))
+        rooflaw_cache::files::write_atomic(&path, hardware::to_yaml(&preset).as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote the calibrated hardware to {}", path.display());
     }

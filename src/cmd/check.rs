@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use rooflaw_dsl::diagnostic::{JsonDiagnostic, to_json};
-use rooflaw_dsl::{Diagnostic, RenderOptions, SourceMap, compile, render};
+use rooflaw_dsl::{Diagnostic, RenderOptions, SourceMap, render};
 
-use crate::loader::{FsLoader, normalise};
+use crate::loader::{normalise, read_pipeline_text};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -28,6 +28,8 @@ pub struct Args {
     /// space fields in dependency order.
     #[arg(long)]
     pub summary: bool,
+    #[command(flatten)]
+    pub project: super::pipeline::ProjectArgs,
 }
 
 /// Exit 0 when every file is valid, 1 when any has an error.
@@ -40,9 +42,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         // Normalised like import names, so a file importing itself is
         // recognised as the same file.
         let name = normalise(path).to_string_lossy().into_owned();
-        let (diags, sources) = match std::fs::read_to_string(path) {
+        let (diags, sources) = match read_pipeline_text(path) {
             Ok(text) => {
-                let out = compile(&name, &text, &FsLoader, &registry);
+                let out = args.project.compile(path, &name, &text, &registry);
                 if let (true, Some(spec)) = (args.summary, &out.spec) {
                     print!("{}", spec.summary());
                 }
@@ -58,7 +60,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             Err(e) => {
                 // A file that cannot be read has no span to point at: report
                 // it as a located-nowhere diagnostic so JSON consumers see it.
-                let d = Diagnostic::error("rooflaw::io", format!("cannot read `{name}`: {e}"));
+                let d = Diagnostic::error("rooflaw::io", e);
                 (vec![d], SourceMap::default())
             }
         };

@@ -11,10 +11,12 @@ pub struct Args {
     pub stage: String,
     #[command(flatten)]
     pub cache: CacheArgs,
+    #[command(flatten)]
+    pub project: pipeline::ProjectArgs,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let Some(loaded) = pipeline::load(&args.file)? else {
+    let Some(loaded) = pipeline::load(&args.file, &args.project)? else {
         return Ok(ExitCode::from(1));
     };
     pipeline::check_stage_name(&loaded.spec, &args.stage)?;

@@ -1,13 +1,13 @@
 //! `rooflaw fit FILE.csv --form chinchilla|sun2026`: fit a loss law to losses
 //! measured elsewhere and print its coefficients, 95% bootstrap intervals
 //! and fit statistics.
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::ValueEnum;
-use rooflaw_stdlib::fit::{FitOptions, FitResult, Point, Stats, fit};
-use rooflaw_stdlib::law::{Form, Var, Vars};
+use rooflaw_stdlib::fit::{FitOptions, FitResult, Point, Stats, fit, runs};
+use rooflaw_stdlib::law::Form;
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -22,11 +22,15 @@ pub use super::TextOrJson as Format;
 
 #[derive(clap::Args)]
 #[command(after_help = "\
-CSV columns are named after the law's variables, plus `loss` (nats per token); other columns are ignored.
+CSV columns (`,` `;` tab or `|` separated, detected) are named after the law's variables, plus
+loss (nats per token); other columns are ignored.
   chinchilla: params, tokens, loss        (params = all parameters, embeddings included)
   sun2026:    layers, width, ffn_ratio, rho, kv_dim, loss
-              (ffn_ratio = top_k * ffn / width, rho = top_k / experts, kv_dim = head_dim * kv_heads;
-               optional experts, top_k)
+              (ffn_ratio = top_k * ffn / width, rho = top_k / experts, kv_dim = head_dim * kv_heads)
+In place of every variable but tokens, the architecture columns layers, width and ffn (one expert's
+intermediate size) will do; optional: heads (width / 64), kv_heads (heads), head_dim (width / heads),
+experts (1), top_k (1), shared_experts (0), vocab (32000), gated (1), tied (0), qk_norm (1),
+qkv_bias (0). The pipeline's measurements(\"runs.csv\") reads the same files with the same defaults.
 The fit minimises a Huber loss on ln-loss residuals with L-BFGS from a grid of starts
 (Hoffmann et al. 2022; Besiroglu et al. 2024).")]
 pub struct Args {
@@ -40,12 +44,13 @@ pub struct Args {
     /// L-BFGS starts [default: 4500 (Epoch's full grid) for chinchilla, 256 for sun2026].
     #[arg(long)]
     pub starts: Option<usize>,
-    /// Fraction of points held out for validation statistics.
-    #[arg(long, default_value_t = 0.0)]
+    /// Fraction of points held out for validation statistics (the pipeline's `fit` default too).
+    #[arg(long, default_value_t = runs::HOLDOUT)]
     pub holdout: f64,
-    /// Bootstrap resamples for the 95% intervals (0 for none).
-    #[arg(long, default_value_t = 100)]
+    /// Bootstrap resamples for the 95% intervals (0 for none; the pipeline's `fit` default too).
+    #[arg(long, default_value_t = runs::BOOTSTRAP)]
     pub bootstrap: usize,
+    /// Seed of the holdout split and the bootstrap.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     #[arg(long, value_enum, default_value_t)]
@@ -78,6 +83,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             serde_json::to_string_pretty(&Report::new(&result, &opts))?
         ),
     }
+    for w in &result.warnings {
+        eprintln!("warning: {w}");
+    }
     if !result.converged {
         eprintln!(
             "warning: the best start stopped on the iteration cap (|grad| {:.1e}); \
@@ -88,65 +96,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// One point per row; the columns the form reads must all be there.
-fn read_points(path: &PathBuf, form: &Form) -> anyhow::Result<Vec<Point>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .with_context(|| format!("reading {}", path.display()))?;
-    let headers = reader
-        .headers()
-        .with_context(|| format!("reading {}", path.display()))?
-        .clone();
-    let wanted: Vec<&str> = form
-        .vars()
-        .iter()
-        .map(|v| v.name())
-        .chain(["loss"])
-        .collect();
-    let column = |name: &str| headers.iter().position(|h| h == name);
-    for name in &wanted {
-        if column(name).is_none() {
-            bail!(
-                "{}: no column `{name}`; the {} form reads columns {}",
-                path.display(),
-                form.name(),
-                wanted.join(", ")
-            );
-        }
-    }
-    // Read every law variable the file has, so a range check can use them.
-    let present: Vec<(Var, usize)> = Var::ALL
-        .iter()
-        .filter_map(|&v| Some((v, column(v.name())?)))
-        .collect();
-    let loss_col = column("loss").expect("checked above");
-    let mut points = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 2;
-        let record = record.with_context(|| format!("{}: line {line}", path.display()))?;
-        let num = |col: usize, name: &str| -> anyhow::Result<f64> {
-            let text = record.get(col).unwrap_or("");
-            text.parse::<f64>().with_context(|| {
-                format!(
-                    "{}: line {line}, column `{name}`: `{text}` is not a number",
-                    path.display()
-                )
-            })
-        };
-        let mut vars = Vars::new();
-        for &(var, col) in &present {
-            vars.set(var, num(col, var.name())?);
-        }
-        points.push(Point {
-            vars,
-            loss: num(loss_col, "loss")?,
-        });
-    }
-    if points.is_empty() {
-        bail!("{}: no data rows", path.display());
-    }
-    Ok(points)
+/// One point per row (see [`runs::points`] for the columns).
+fn read_points(path: &Path, form: &Form) -> anyhow::Result<Vec<Point>> {
+    let table = runs::read_csv(path).map_err(anyhow::Error::msg)?;
+    runs::points(&table, form, &path.display().to_string()).map_err(anyhow::Error::msg)
 }
 
 #[derive(Serialize)]

@@ -7,6 +7,8 @@ use super::pipeline;
 pub struct Args {
     /// The pipeline file.
     pub file: PathBuf,
+    #[command(flatten)]
+    pub project: pipeline::ProjectArgs,
     #[arg(long, value_enum, default_value = "dot")]
     pub format: Format,
 }
@@ -18,7 +20,7 @@ pub enum Format {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let Some(loaded) = pipeline::load(&args.file)? else {
+    let Some(loaded) = pipeline::load(&args.file, &args.project)? else {
         return Ok(ExitCode::from(1));
     };
     let dag = match rooflaw_engine::Dag::build(&loaded.spec) {

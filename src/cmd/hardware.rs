@@ -68,7 +68,7 @@ fn probe_cmd(args: &ProbeArgs) -> anyhow::Result<ExitCode> {
         }
     };
     match &args.output {
-        Some(path) => std::fs::write(path, &text)
+        Some(path) => rooflaw_cache::files::write_atomic(path, text.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?,
         None => print!("{text}"),
     }

@@ -7,16 +7,19 @@ pub mod cache;
 pub mod calibrate;
 mod calibrate_runtime;
 pub mod check;
+pub mod completions;
 pub mod explain;
 pub mod fit;
 pub mod graph;
 pub mod hardware;
+pub mod init;
 pub mod measure;
 pub mod pipeline;
 pub mod plan;
 pub mod presets;
 pub mod roofline;
 pub mod run;
+pub mod stages;
 
 #[derive(Parser)]
 #[command(
@@ -53,8 +56,17 @@ pub enum Command {
     Fit(fit::Args),
     /// Compare the roofline with measured latencies and fit the hardware's efficiencies and launch overhead to them.
     Calibrate(calibrate::Args),
-    /// Describe this machine from measurements (`rooflaw hardware probe`).
+    /// Describe this machine from measurements (rooflaw hardware probe).
     Hardware(hardware::Args),
+    /// Write a commented starter pipeline for one device and a .gitignore.
+    Init(init::Args),
+    /// List the stage kinds a pipeline can use, with their parameters.
+    Stages(stages::Args),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::Args),
+    /// Print the man page (roff): rooflaw man > rooflaw.1
+    #[command(hide = true)]
+    Man,
 }
 
 /// The `--format` of commands that print either for people or for programs.
@@ -79,5 +91,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fit(a) => fit::run(&a),
         Command::Calibrate(a) => calibrate::run(&a),
         Command::Hardware(a) => hardware::run(&a),
+        Command::Init(a) => init::run(&a),
+        Command::Stages(a) => stages::run(&a),
+        Command::Completions(a) => completions::run(&a),
+        Command::Man => completions::man(),
     }
 }

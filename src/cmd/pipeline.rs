@@ -15,6 +15,61 @@ pub struct CacheArgs {
     pub cache: Option<PathBuf>,
 }
 
+/// Where a pipeline may read and write.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct ProjectArgs {
+    /// The project directory the pipeline's paths must stay inside
+    /// [default: the pipeline file's directory]
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Let the pipeline read and write outside its project directory
+    /// (absolute paths, `..`, symbolic links leading out).
+    #[arg(long)]
+    pub allow_outside_root: bool,
+}
+
+impl ProjectArgs {
+    pub fn project(&self, pipeline: &Path) -> rooflaw_dsl::spec::Project {
+        let root = self
+            .root
+            .clone()
+            .unwrap_or_else(|| match pipeline.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            });
+        rooflaw_dsl::spec::Project {
+            root: Some(root),
+            allow_outside: self.allow_outside_root,
+        }
+    }
+
+    /// Compile a pipeline's text with imports confined to the project, and
+    /// check the project's paths the stages do not see (report
+    /// directories).
+    pub fn compile(
+        &self,
+        path: &Path,
+        name: &str,
+        text: &str,
+        registry: &Registry,
+    ) -> rooflaw_dsl::Compiled {
+        let project = self.project(path);
+        let loader = crate::loader::FsLoader {
+            root: project.confining_root().map(Path::to_path_buf),
+        };
+        let mut compiled = rooflaw_dsl::compile(name, text, &loader, registry);
+        if let Some(spec) = &mut compiled.spec {
+            spec.project = project;
+            let escapes = rooflaw_engine::export::check_dirs(spec);
+            if !escapes.is_empty() {
+                compiled.diagnostics.extend(escapes);
+                compiled.spec = None;
+            }
+        }
+        compiled
+    }
+}
+
 pub struct Loaded {
     pub sources: SourceMap,
     pub spec: Spec,
@@ -22,12 +77,11 @@ pub struct Loaded {
 }
 
 /// Compile a pipeline file; on errors, print them and return `None`.
-pub fn load(path: &Path) -> anyhow::Result<Option<Loaded>> {
+pub fn load(path: &Path, project: &ProjectArgs) -> anyhow::Result<Option<Loaded>> {
     let registry = rooflaw_stdlib::registry();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let text = crate::loader::read_pipeline_text(path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let name = path.to_string_lossy().into_owned();
-    let compiled = rooflaw_dsl::compile(&name, &text, &crate::loader::FsLoader, &registry);
+    let compiled = project.compile(path, &name, &text, &registry);
     let warnings: Vec<_> = compiled
         .diagnostics
         .0

@@ -12,6 +12,8 @@ pub struct Args {
     pub file: PathBuf,
     #[command(flatten)]
     pub cache: CacheArgs,
+    #[command(flatten)]
+    pub project: pipeline::ProjectArgs,
     /// Plan as if these stages were forced, or only up to one.
     #[command(flatten)]
     pub select: pipeline::Selection,
@@ -22,7 +24,7 @@ pub struct Args {
 pub use super::TextOrJson as Format;
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let Some(loaded) = pipeline::load(&args.file)? else {
+    let Some(loaded) = pipeline::load(&args.file, &args.project)? else {
         return Ok(ExitCode::from(1));
     };
     let store = pipeline::open_store(&args.file, &args.cache)?;

@@ -1,5 +1,6 @@
-//! `rooflaw presets KIND [ID] [--format text|json]`: list the presets compiled
-//! into the binary, or show one with the source of every number.
+//! `rooflaw presets KIND [ID] [--format text|json|yaml]`: list the presets
+//! compiled into the binary, or show one with the source of every number;
+//! `--format yaml` writes a hardware preset as a file to start from.
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
@@ -31,7 +32,15 @@ pub enum Kind {
     Models,
 }
 
-pub use super::TextOrJson as Format;
+/// How a listing or a preset is printed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+    /// One hardware preset in the schema `--hardware FILE.yaml` reads.
+    Yaml,
+}
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let out = render(args.kind, args.id.as_deref(), args.format)?;
@@ -46,6 +55,7 @@ fn render(kind: Kind, id: Option<&str>, format: Format) -> anyhow::Result<String
             match format {
                 Format::Text => Ok(hardware_table(&all)),
                 Format::Json => json(&all),
+                Format::Yaml => Err(yaml_needs_one_preset()),
             }
         }
         (Kind::Hardware, Some(id)) => {
@@ -53,6 +63,7 @@ fn render(kind: Kind, id: Option<&str>, format: Format) -> anyhow::Result<String
             match format {
                 Format::Text => Ok(hardware_detail(&p)),
                 Format::Json => json(&p),
+                Format::Yaml => Ok(hardware_yaml(&p)),
             }
         }
         (Kind::Models, None) => {
@@ -61,6 +72,7 @@ fn render(kind: Kind, id: Option<&str>, format: Format) -> anyhow::Result<String
             match format {
                 Format::Text => Ok(model_table(&all)),
                 Format::Json => json(&all),
+                Format::Yaml => Err(no_model_yaml()),
             }
         }
         (Kind::Models, Some(id)) => {
@@ -69,9 +81,34 @@ fn render(kind: Kind, id: Option<&str>, format: Format) -> anyhow::Result<String
             match format {
                 Format::Text => Ok(model_detail(&row)),
                 Format::Json => json(&row),
+                Format::Yaml => Err(no_model_yaml()),
             }
         }
     }
+}
+
+fn yaml_needs_one_preset() -> anyhow::Error {
+    anyhow!(
+        "--format yaml writes one hardware preset as a file to start from; name it: \
+         `rooflaw presets hardware ID --format yaml > my-board.yaml`"
+    )
+}
+
+fn no_model_yaml() -> anyhow::Error {
+    anyhow!("--format yaml writes a hardware preset; for models use --format json")
+}
+
+/// The preset in the file schema, headed by how to use it. Every value keeps
+/// its source, so an edited copy shows which numbers were changed.
+fn hardware_yaml(p: &HardwarePreset) -> String {
+    format!(
+        "# Hardware preset `{}`, written by `rooflaw presets hardware {} --format yaml`.\n\
+         # Edit the values (and their sources), then pass the file: --hardware FILE.yaml,\n\
+         # or `hardware NAME from \"FILE.yaml\"` in a pipeline.\n{}",
+        p.hardware.id,
+        p.hardware.id,
+        hardware::to_yaml(p)
+    )
 }
 
 fn unknown(kind: &str, id: &str, ids: Vec<&str>) -> anyhow::Error {
@@ -149,6 +186,8 @@ fn hardware_table(all: &[HardwarePreset]) -> String {
                 peak(Dtype::Int8),
                 cell(hw.bandwidth, 1e9, src.bandwidth.as_ref()),
                 cell(hw.memory, 1e9, src.memory.as_ref()),
+                hw.memory_technology
+                    .map_or_else(|| "-".to_string(), |m| m.name().to_string()),
                 format!(
                     "{}/{}",
                     fmt_num(hw.efficiency_compute),
@@ -166,11 +205,12 @@ fn hardware_table(all: &[HardwarePreset]) -> String {
             "INT8 TOPS",
             "BW GB/s",
             "MEM GB",
+            "DRAM",
             "EFF C/M",
             "LAUNCH us",
         ],
         &rows,
-        &[false, false, true, true, true, true, true, true],
+        &[false, false, true, true, true, true, false, true, true],
     );
     out.push_str(
         "\n* derived, not quoted from a datasheet. Peaks are dense (no structured sparsity).\n\
@@ -240,6 +280,13 @@ fn hardware_detail(p: &HardwarePreset) -> String {
         Quantity::new(hw.launch, Dim::TIME).to_string(),
         src.launch.as_ref(),
     );
+    if let Some(m) = hw.memory_technology {
+        line(
+            "memory_technology",
+            m.name().to_string(),
+            src.memory_technology.as_ref(),
+        );
+    }
     out
 }
 
@@ -374,6 +421,7 @@ mod tests {
                 "624",
                 "2039",
                 "80",
+                "hbm2e",
                 "0.7/0.76",
                 "5"
             ]
@@ -421,6 +469,38 @@ mod tests {
             .unwrap();
         assert_eq!(llama["params_total"], 6_738_415_616_u64);
         assert_eq!(llama["hf_repo"], "meta-llama/Llama-2-7b-hf");
+    }
+
+    #[test]
+    fn yaml_writes_a_preset_that_loads_back_unchanged() {
+        for id in ["rtx-3090", "apple-m2-10c", "snapdragon-x-elite-npu"] {
+            let out = render(Kind::Hardware, Some(id), Format::Yaml).unwrap();
+            assert!(out.starts_with("# Hardware preset `"), "{out}");
+            let back = hardware::from_yaml(&out).unwrap();
+            let original = hardware::resolve_preset(id).unwrap();
+            assert_eq!(back.hardware.id, original.hardware.id);
+            assert_eq!(back.sources, original.sources, "{id}");
+            assert_eq!(
+                back.hardware.memory_technology,
+                original.hardware.memory_technology
+            );
+            assert_eq!(back.hardware.peak.len(), original.hardware.peak.len());
+        }
+        let out = render(Kind::Hardware, Some("apple-m2-10c"), Format::Yaml).unwrap();
+        assert!(out.contains("\nid: apple-m2\n"), "{out}");
+        assert!(out.contains("memory_technology:"), "{out}");
+    }
+
+    #[test]
+    fn yaml_without_one_hardware_preset_says_what_to_give() {
+        let e = render(Kind::Hardware, None, Format::Yaml)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("name it"), "{e}");
+        let e = render(Kind::Models, Some("llama-2-7b"), Format::Yaml)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--format json"), "{e}");
     }
 
     #[test]

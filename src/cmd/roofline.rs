@@ -117,7 +117,7 @@ pub(crate) fn resolve_model(arg: &str) -> anyhow::Result<(String, Architecture)>
         .is_some_and(|e| e.eq_ignore_ascii_case("json"))
         || path.is_file()
     {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {arg}"))?;
+        let text = rooflaw_cache::files::read_text(path, rooflaw_cache::files::INPUT_LIMIT)?;
         let arch = hf::from_json(&text).with_context(|| arg.to_owned())?;
         return Ok((arg.to_owned(), arch));
     }

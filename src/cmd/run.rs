@@ -18,10 +18,12 @@ pub struct Args {
     #[command(flatten)]
     pub cache: CacheArgs,
     #[command(flatten)]
+    pub project: pipeline::ProjectArgs,
+    #[command(flatten)]
     pub select: pipeline::Selection,
-    /// Worker threads [default: all cores].
-    #[arg(long, short = 'j', value_name = "N")]
-    pub jobs: Option<usize>,
+    /// Worker threads, 1 to 512 [default: all cores].
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub jobs: Option<u16>,
     /// Ignore cached results (results are still stored).
     #[arg(long)]
     pub no_cache: bool,
@@ -35,11 +37,11 @@ pub struct Args {
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let Some(loaded) = pipeline::load(&args.file)? else {
+    let Some(loaded) = pipeline::load(&args.file, &args.project)? else {
         return Ok(ExitCode::from(1));
     };
     let opts = args.select.options(&loaded.spec, args.no_cache)?;
-    let store = pipeline::open_store(&args.file, &args.cache)?;
+    let (store, _scratch) = writable_store(args)?;
     let Some(session) = pipeline::session(&loaded, &store, &args.file) else {
         return Ok(ExitCode::from(1));
     };
@@ -87,7 +89,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let bars = Bars::new(visible);
     let cancel = Arc::new(AtomicBool::new(false));
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.jobs.unwrap_or(0))
+        .num_threads(args.jobs.map_or(0, usize::from))
         .build()?;
     let outcomes = match pool.install(|| session.run(&opts, &bars, &cancel)) {
         Ok(o) => o,
@@ -99,7 +101,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
     // Lock file: keys and output hashes of what this run produced.
     if args.select.until.is_none() {
-        let mut lock = LockFile::new(args.file.to_string_lossy().into_owned());
+        let mut lock = LockFile::new(lock_name(&args.file));
         for o in &outcomes {
             lock.stages.insert(
                 o.stage.clone(),
@@ -135,8 +137,41 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             &session.base_dir,
             started.elapsed().as_secs_f64(),
         );
+        print_answers(&loaded.spec, &session.base_dir, &outputs)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each written report's answer, as its page leads with it, and where the
+/// page is: the last thing a run prints.
+fn print_answers(
+    spec: &rooflaw_dsl::spec::Spec,
+    base: &std::path::Path,
+    outputs: &BTreeMap<String, Arc<rooflaw_engine::Artifact>>,
+) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    for report in &spec.reports {
+        let names: Vec<String> = report.stages.iter().map(|n| n.node.clone()).collect();
+        if names.iter().any(|n| !outputs.contains_key(n)) {
+            continue;
+        }
+        let page = base.join(&report.dir.node).join("index.html");
+        let shown = page
+            .strip_prefix(std::env::current_dir().unwrap_or_default())
+            .unwrap_or(&page)
+            .to_path_buf();
+        // A closed stdout is the reader's choice, not an error of the run.
+        if let Some((title, body)) = rooflaw_stdlib::stages::headline(spec, outputs, &names)
+            .map_err(|e| anyhow::anyhow!("writing the report: {e}"))?
+        {
+            let _ = writeln!(out, "{title}\n{body}");
+        }
+        if page.is_file() {
+            let _ = writeln!(out, "report: {}", shown.display());
+        }
+    }
+    Ok(())
 }
 
 fn lock_from_plan(
@@ -144,7 +179,7 @@ fn lock_from_plan(
     plan: &[rooflaw_engine::PlanEntry],
     file: &std::path::Path,
 ) -> LockFile {
-    let mut lock = LockFile::new(file.to_string_lossy().into_owned());
+    let mut lock = LockFile::new(lock_name(file));
     for e in plan {
         let (Some(key), Action::Cached) = (&e.key, e.action) else {
             continue;
@@ -162,6 +197,54 @@ fn lock_from_plan(
         }
     }
     lock
+}
+
+/// The pipeline's cache, or, when that is read-only and `--no-cache` says
+/// nothing is to be read from it anyway, a throwaway one.
+fn writable_store(args: &Args) -> anyhow::Result<(rooflaw_cache::Store, Option<Scratch>)> {
+    let store = pipeline::open_store(&args.file, &args.cache)?;
+    if !store.is_read_only() {
+        return Ok((store, None));
+    }
+    if !args.no_cache {
+        anyhow::bail!(
+            "the cache {} is read-only; run with --no-cache (results are then not kept) or name a writable one with --cache DIR",
+            store.root().display()
+        );
+    }
+    let dir = Scratch::new()?;
+    let scratch = rooflaw_cache::Store::open(&dir.0)
+        .map_err(|e| anyhow::anyhow!("cannot open a scratch cache: {e}"))?;
+    Ok((scratch, Some(dir)))
+}
+
+/// A temporary cache directory, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> anyhow::Result<Self> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir =
+            std::env::temp_dir().join(format!("rooflaw-scratch-{}-{nanos}", std::process::id()));
+        std::fs::create_dir(&dir)?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The pipeline as a lock file names it: its file name, since the lock sits
+/// beside it, so the lock is the same from whatever directory one runs.
+fn lock_name(file: &std::path::Path) -> String {
+    file.file_name()
+        .map_or_else(|| file.to_string_lossy(), |n| n.to_string_lossy())
+        .into_owned()
 }
 
 fn print_summary(

@@ -183,6 +183,11 @@ impl HardwareSources {
                 hw.efficiency_vector.is_some(),
             ),
             ("launch", &self.launch, true),
+            (
+                "memory_technology",
+                &self.memory_technology,
+                hw.memory_technology.is_some(),
+            ),
         ];
         out.extend(
             singles
@@ -210,6 +215,9 @@ pub enum HardwareError {
     Field { path: String, message: String },
     #[error("cannot read {path}: {error}")]
     Io { path: String, error: std::io::Error },
+    /// Not a regular file, too large, or not UTF-8.
+    #[error("{0}")]
+    Input(String),
     #[error("unknown hardware preset `{id}`{}", did_you_mean_suffix(.suggestion.as_deref()))]
     UnknownPreset {
         id: String,
@@ -251,9 +259,13 @@ pub fn from_yaml(text: &str) -> Result<HardwarePreset, HardwareError> {
 
 /// Read a user's hardware YAML file (same schema as the presets).
 pub fn load(path: &Path) -> Result<HardwarePreset, HardwareError> {
-    let text = std::fs::read_to_string(path).map_err(|error| HardwareError::Io {
-        path: path.display().to_string(),
-        error,
+    use rooflaw_cache::files::{INPUT_LIMIT, InputError, read_text};
+    let text = read_text(path, INPUT_LIMIT).map_err(|e| match e {
+        InputError::Io { source, .. } => HardwareError::Io {
+            path: path.display().to_string(),
+            error: source,
+        },
+        other => HardwareError::Input(other.to_string()),
     })?;
     from_yaml(&text).map_err(|e| match e {
         HardwareError::Yaml(m) => HardwareError::Yaml(format!("{}: {m}", path.display())),
@@ -283,14 +295,21 @@ pub fn resolve_preset(arg: &str) -> Result<HardwarePreset, HardwareError> {
     if looks_like_file || path.is_file() {
         return load(path);
     }
-    all()
-        .iter()
-        .find(|p| p.hardware.id == arg)
+    find(arg)
         .cloned()
         .ok_or_else(|| HardwareError::UnknownPreset {
             id: arg.to_string(),
-            suggestion: rooflaw_dsl::did_you_mean(arg, ids()).map(str::to_string),
+            suggestion: rooflaw_dsl::did_you_mean(arg, names()).map(str::to_string),
         })
+}
+
+/// The preset an id or an alias names.
+fn find(name: &str) -> Option<&'static HardwarePreset> {
+    let id = crate::presets::HARDWARE_ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map_or(name, |(_, id)| *id);
+    all().iter().find(|p| p.hardware.id == id)
 }
 
 fn all() -> &'static [HardwarePreset] {
@@ -302,12 +321,9 @@ fn all() -> &'static [HardwarePreset] {
     })
 }
 
-/// The hardware preset with this id.
+/// The hardware preset with this id or alias.
 pub fn preset(id: &str) -> Option<Hardware> {
-    all()
-        .iter()
-        .find(|p| p.hardware.id == id)
-        .map(|p| p.hardware.clone())
+    find(id).map(|p| p.hardware.clone())
 }
 
 /// Every hardware preset with its sources, in listing order.
@@ -315,9 +331,22 @@ pub fn presets() -> Vec<HardwarePreset> {
     all().to_vec()
 }
 
-/// Ids of the hardware presets, for validation and did-you-mean.
+/// Ids of the hardware presets, one per preset file.
 pub fn ids() -> Vec<&'static str> {
     crate::presets::HARDWARE.iter().map(|e| e.id).collect()
+}
+
+/// Second names of presets, `(alias, id)`: `apple-m2-10c` for `apple-m2`.
+pub fn aliases() -> &'static [(&'static str, &'static str)] {
+    crate::presets::HARDWARE_ALIASES
+}
+
+/// Every name a preset answers to (ids, then aliases), for validation and
+/// did-you-mean.
+pub fn names() -> Vec<&'static str> {
+    let mut out = ids();
+    out.extend(aliases().iter().map(|(alias, _)| *alias));
+    out
 }
 
 /// What a numeric hardware field means, for parsing and range checks shared

@@ -303,6 +303,20 @@ pub fn measure_all(
     memory: f64,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<Measurement>, TrainError> {
+    // Checked before anything is allocated: a model that cannot fit would
+    // otherwise grow until the kernel kills the process.
+    let machine = crate::machine::Machine::this().memory;
+    if device.is_cpu()
+        && machine > 0.0
+        && let Some(j) = jobs.iter().find(|j| j.bytes() > machine)
+    {
+        return Err(TrainError::TooLarge(format!(
+            "measuring a model of {} parameters needs {:.1} GB for weights and KV cache, more than this machine's {:.1} GB of memory",
+            j.arch.params_total(),
+            j.bytes() / 1e9,
+            machine / 1e9
+        )));
+    }
     let runs: usize = jobs.iter().map(|j| j.plan.warmup + j.plan.repeats).sum();
     let mut done = 0;
     let mut out = Vec::with_capacity(jobs.len());

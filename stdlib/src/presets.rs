@@ -39,14 +39,14 @@ macro_rules! embed {
 }
 
 /// Listing order: Jetson modules, NVIDIA discrete GPUs, Apple silicon, then
-/// phone and board.
+/// phones, laptops and boards.
 pub(crate) const HARDWARE: &[Embedded] = embed!("hardware";
     "jetson-agx-orin-64gb",
     "jetson-agx-orin-32gb",
     "jetson-orin-nx-16gb",
     "jetson-orin-nx-8gb",
-    "jetson-orin-nano-8gb",
     "jetson-orin-nano-super",
+    "jetson-orin-nano-8gb",
     "jetson-thor",
     "a100-40gb",
     "a100-80gb",
@@ -54,10 +54,26 @@ pub(crate) const HARDWARE: &[Embedded] = embed!("hardware";
     "h100-pcie",
     "h200",
     "l40s",
+    "rtx-a6000",
+    "rtx-6000-ada",
+    "rtx-3090",
     "rtx-4090",
+    "apple-m1",
+    "apple-m1-7c",
+    "apple-m1-pro",
+    "apple-m1-pro-14c",
+    "apple-m1-max",
+    "apple-m1-max-24c",
+    "apple-m1-ultra",
+    "apple-m1-ultra-48c",
     "apple-m2",
+    "apple-m2-8c",
     "apple-m2-pro",
+    "apple-m2-pro-16c",
     "apple-m2-max",
+    "apple-m2-max-30c",
+    "apple-m2-ultra",
+    "apple-m2-ultra-60c",
     "apple-m3",
     "apple-m3-pro",
     "apple-m3-max",
@@ -65,8 +81,32 @@ pub(crate) const HARDWARE: &[Embedded] = embed!("hardware";
     "apple-m4-pro",
     "apple-m4-max",
     "snapdragon-8-gen-3",
+    "snapdragon-8-gen-3-npu",
+    "snapdragon-x-elite-npu",
     "raspberry-pi-5",
 );
+
+/// Second names for hardware presets, `(alias, id)`: the GPU-core count of a
+/// chip's full-GPU variant (`apple-m2-10c` is `apple-m2`), and the unit a
+/// phone preset models where a chip has several (`snapdragon-8-gen-3` is its
+/// Adreno GPU). Ids never change, so pipelines that name one keep working.
+pub(crate) const HARDWARE_ALIASES: &[(&str, &str)] = &[
+    ("apple-m1-8c", "apple-m1"),
+    ("apple-m1-pro-16c", "apple-m1-pro"),
+    ("apple-m1-max-32c", "apple-m1-max"),
+    ("apple-m1-ultra-64c", "apple-m1-ultra"),
+    ("apple-m2-10c", "apple-m2"),
+    ("apple-m2-pro-19c", "apple-m2-pro"),
+    ("apple-m2-max-38c", "apple-m2-max"),
+    ("apple-m2-ultra-76c", "apple-m2-ultra"),
+    ("apple-m3-10c", "apple-m3"),
+    ("apple-m3-pro-18c", "apple-m3-pro"),
+    ("apple-m3-max-40c", "apple-m3-max"),
+    ("apple-m4-10c", "apple-m4"),
+    ("apple-m4-pro-20c", "apple-m4-pro"),
+    ("apple-m4-max-40c", "apple-m4-max"),
+    ("snapdragon-8-gen-3-gpu", "snapdragon-8-gen-3"),
+];
 
 /// Listing order: by family, smallest first.
 pub(crate) const MODELS: &[Embedded] = embed!("models";

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::arch::Architecture;
-use crate::budget::{Budget, Feasibility, Metrics, Objective};
+use crate::budget::{Budget, Check, Feasibility, Metrics, Objective};
 use crate::pareto::{frontier, hypervolume};
 
 /// Something with figures and a predicted loss.
@@ -17,6 +17,15 @@ pub trait Evaluated {
     fn metrics(&self) -> &Metrics;
     /// Predicted validation loss (nats per token).
     fn loss(&self) -> f64;
+}
+
+impl<T: Evaluated> Evaluated for &T {
+    fn metrics(&self) -> &Metrics {
+        (*self).metrics()
+    }
+    fn loss(&self) -> f64 {
+        (*self).loss()
+    }
 }
 
 /// An evaluated candidate: the architecture, its figures, its loss.
@@ -177,6 +186,29 @@ pub fn search<T: Evaluated + Sync>(items: &[T], budget: &Budget, k: usize) -> Se
         )
         .reduce(|| TopK::new(budget, k), TopK::merge)
         .finish()
+}
+
+/// How close the designs come to each limit of a budget: per limit, the
+/// figure of the design with the most slack on it (the fastest for a latency
+/// limit, the smallest for a memory one), ignoring the other limits. Says why
+/// a search found nothing: "the fastest needs 41 ms". Designs without a loss
+/// do not count; `None` per limit when there are none.
+pub fn closest<T: Evaluated + Sync>(items: &[T], budget: &Budget) -> Vec<Option<Check>> {
+    budget
+        .limits
+        .iter()
+        .map(|l| {
+            let one = Budget {
+                name: budget.name.clone(),
+                limits: vec![*l],
+            };
+            items
+                .par_iter()
+                .filter(|t| !t.loss().is_nan() && !t.metrics().get(l.metric).is_nan())
+                .map(|t| one.check(t.metrics()).checks[0])
+                .max_by(|a, b| a.margin.total_cmp(&b.margin))
+        })
+        .collect()
 }
 
 /// The paper's headline comparison (§4.3.5): the lowest-loss design no

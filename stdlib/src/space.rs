@@ -720,6 +720,7 @@ impl CompiledSpace {
         }
         let requires = compile_requires(space, &known, &mut diags);
         check_slots(space, &slots, &levels, &mut diags);
+        check_ranges(&levels, &names, &mut diags);
         if diags.is_empty() {
             Ok(Self {
                 name: space.name.node.clone(),
@@ -765,6 +766,30 @@ impl CompiledSpace {
             l.expr.alternatives(&env, &mut v).ok()?;
             dedup(&mut v, l.arity);
             product = product.checked_mul((v.len() / l.arity) as u128)?;
+        }
+        Some(product)
+    }
+
+    /// At most how many candidates the space lists, before architecture
+    /// checks and `require`s, also when fields depend on earlier ones (a
+    /// list counts its items whatever they evaluate to); `None` when a
+    /// range's bounds depend on earlier fields.
+    pub fn size_bound(&self) -> Option<u128> {
+        let env = Env {
+            slots: &[],
+            arch: None,
+        };
+        let mut product: u128 = 1;
+        for l in &self.levels {
+            let n = if refers_to_slots(&l.expr) {
+                most_alternatives(&l.expr)?
+            } else {
+                let mut v = Vec::new();
+                l.expr.alternatives(&env, &mut v).ok()?;
+                dedup(&mut v, l.arity);
+                (v.len() / l.arity) as u128
+            };
+            product = product.checked_mul(n)?;
         }
         Some(product)
     }
@@ -1107,6 +1132,91 @@ fn levels_span(levels: &[Level], slot: usize) -> Span {
         .iter()
         .find(|l| (l.first_slot..l.first_slot + l.arity).contains(&slot))
         .map_or_else(Span::default, |l| l.span)
+}
+
+/// A field whose alternatives cannot be listed at all (`layers = 1 .. 1e18`)
+/// is a located error now, not a drop reason for every candidate at run
+/// time.
+fn check_ranges(levels: &[Level], names: &[String], diags: &mut Vec<Diagnostic>) {
+    let env = Env {
+        slots: &[],
+        arch: None,
+    };
+    for l in levels.iter().filter(|l| !refers_to_slots(&l.expr)) {
+        let mut v = Vec::new();
+        if let Err(why) = l.expr.alternatives(&env, &mut v) {
+            diags.push(
+                err(
+                    l.span,
+                    format!(
+                        "`{}` cannot be enumerated: {why}",
+                        names.get(l.first_slot).map_or("", String::as_str)
+                    ),
+                    "these alternatives",
+                )
+                .help("narrow the range or give it a larger `step`"),
+            );
+        }
+    }
+}
+
+/// The most candidates `enumerate` lists (`ROOFLAW_MAX_CANDIDATES`
+/// changes it): a space larger than that would run for hours and is
+/// almost always a typo; `refine` searches large spaces coarse-to-fine.
+pub const DEFAULT_MAX_CANDIDATES: u64 = 100_000_000;
+
+/// [`DEFAULT_MAX_CANDIDATES`], or `ROOFLAW_MAX_CANDIDATES` when set (`1e9`
+/// and `1000000000` both work).
+pub fn max_candidates() -> Result<u64, String> {
+    match std::env::var("ROOFLAW_MAX_CANDIDATES") {
+        Err(_) => Ok(DEFAULT_MAX_CANDIDATES),
+        Ok(v) => v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite() && *n >= 1.0 && n.fract() == 0.0)
+            .map(|n| n as u64)
+            .ok_or_else(|| format!("ROOFLAW_MAX_CANDIDATES=`{v}` is not a positive whole number")),
+    }
+}
+
+/// The message for a space over the limit.
+pub fn too_many(space: &str, count: &str, limit: u64) -> (String, String) {
+    (
+        format!("space `{space}` has {count} candidates, more than the limit of {limit}"),
+        "narrow its ranges, search it coarse-to-fine with `refine(space: ...)`, or raise the limit with ROOFLAW_MAX_CANDIDATES=N".to_string(),
+    )
+}
+
+/// At most how many alternatives `e` yields, whatever earlier fields are.
+fn most_alternatives(e: &CExpr) -> Option<u128> {
+    match e {
+        CExpr::List(items) => items.iter().map(most_alternatives).sum(),
+        CExpr::Tuple(items) => items.iter().map(most_alternatives).product(),
+        CExpr::Range(..) if !refers_to_slots(e) => {
+            let env = Env {
+                slots: &[],
+                arch: None,
+            };
+            let mut v = Vec::new();
+            e.alternatives(&env, &mut v).ok()?;
+            Some(v.len() as u128)
+        }
+        CExpr::Range(..) => None,
+        other if has_choice(other) => None,
+        _ => Some(1),
+    }
+}
+
+/// Whether a list or range hides inside an expression.
+fn has_choice(e: &CExpr) -> bool {
+    match e {
+        CExpr::List(_) | CExpr::Range(..) => true,
+        CExpr::Neg(x) | CExpr::Not(x) => has_choice(x),
+        CExpr::Bin(a, _, b) => has_choice(a) || has_choice(b),
+        CExpr::Tuple(xs) | CExpr::Call(_, xs) => xs.iter().any(has_choice),
+        CExpr::Num(_) | CExpr::Slot(_) | CExpr::Builtin(_) => false,
+    }
 }
 
 fn refers_to_slots(e: &CExpr) -> bool {

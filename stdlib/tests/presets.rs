@@ -26,8 +26,8 @@ fn every_preset_file_is_embedded() {
     assert_eq!(hw, files_on_disk("hardware"));
     assert_eq!(
         hardware::ids().len(),
-        25,
-        "issue #3 lists 25 hardware presets"
+        43,
+        "issue #3's 25 hardware presets and issue #12's calibration devices"
     );
     let ms: BTreeSet<String> = models::ids().into_iter().map(String::from).collect();
     assert_eq!(ms, files_on_disk("models"));
@@ -114,6 +114,7 @@ fn every_hardware_preset_is_complete_and_sourced() {
                 &p.sources.efficiency_compute,
                 &p.sources.efficiency_memory,
                 &p.sources.launch,
+                &p.sources.memory_technology,
             ]
             .into_iter()
             .flatten(),
@@ -143,6 +144,13 @@ fn hardware_preset_values_match_their_datasheets() {
         ("jetson-orin-nano-super", Dtype::Int8, 33.4e12, 102e9, 8e9),
         ("apple-m4-max", Dtype::Fp32, 15.1e12, 546e9, 128e9),
         ("raspberry-pi-5", Dtype::Fp32, 153.6e9, 17.1e9, 16e9),
+        ("rtx-3090", Dtype::Fp16, 71e12, 936e9, 24e9),
+        ("rtx-a6000", Dtype::Fp16, 154.8e12, 768e9, 48e9),
+        ("rtx-6000-ada", Dtype::Fp8, 728.5e12, 960e9, 48e9),
+        ("apple-m1", Dtype::Fp32, 2.6e12, 68.25e9, 16e9),
+        ("apple-m1-max-24c", Dtype::Fp16, 7.8e12, 400e9, 64e9),
+        ("apple-m2-ultra", Dtype::Bf16, 27.2e12, 800e9, 192e9),
+        ("snapdragon-x-elite-npu", Dtype::Int8, 45e12, 135e9, 64e9),
     ];
     for &(id, dtype, peak, bw, mem) in cases {
         let hw = hardware::preset(id).unwrap();
@@ -155,6 +163,76 @@ fn hardware_preset_values_match_their_datasheets() {
         assert!(close(hw.bandwidth, bw), "{id} bandwidth {}", hw.bandwidth);
         assert!(close(hw.memory, mem), "{id} memory {}", hw.memory);
     }
+}
+
+#[test]
+fn every_hardware_preset_names_its_memory_technology_with_a_source() {
+    use rooflaw_stdlib::hardware::MemoryClass;
+    for p in hardware::presets() {
+        let id = p.hardware.id.as_str();
+        let tech = p
+            .hardware
+            .memory_technology
+            .unwrap_or_else(|| panic!("{id}: no memory_technology"));
+        assert!(p.sources.memory_technology.is_some(), "{id}: unsourced");
+        // Unified-memory SoCs and boards use (LP)DDR, datacentre parts HBM,
+        // and discrete RTX/L-series cards GDDR.
+        let expected = if ["apple-", "jetson-", "snapdragon-", "raspberry-"]
+            .iter()
+            .any(|f| id.starts_with(f))
+        {
+            MemoryClass::Lpddr
+        } else if ["a100-", "h100-", "h200"].iter().any(|f| id.starts_with(f)) {
+            MemoryClass::Hbm
+        } else {
+            MemoryClass::Gddr
+        };
+        assert_eq!(tech.class(), expected, "{id}: {tech:?}");
+    }
+}
+
+#[test]
+fn aliases_name_existing_presets_and_resolve_to_them() {
+    let ids = hardware::ids();
+    for (alias, id) in hardware::aliases() {
+        assert!(ids.contains(id), "alias {alias} names no preset {id}");
+        assert!(!ids.contains(alias), "alias {alias} shadows a preset id");
+        assert_eq!(hardware::resolve(alias).unwrap().id, *id);
+    }
+    let gpu = hardware::preset("snapdragon-8-gen-3-gpu").unwrap();
+    assert_eq!(gpu, hardware::preset("snapdragon-8-gen-3").unwrap());
+    assert!(gpu.name.contains("Adreno"), "{}", gpu.name);
+    assert!(
+        hardware::preset("snapdragon-8-gen-3-npu")
+            .unwrap()
+            .name
+            .contains("Hexagon")
+    );
+}
+
+/// `CALIBRATION-IDS.md` maps the public-latency calibration set's hardware
+/// keys to preset names; each must resolve, and the GPU-core variants of a
+/// chip must differ in compute but not in bandwidth.
+#[test]
+fn calibration_devices_have_presets() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/hardware/CALIBRATION-IDS.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let rows: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells.len() > 3 && cells[1].starts_with('`'))
+                .then(|| (cells[1].trim_matches('`').to_string(), cells[2].trim_matches('`').to_string()))
+        })
+        .collect();
+    assert_eq!(rows.len(), 24, "the calibration set names 24 devices");
+    for (key, name) in &rows {
+        assert!(hardware::preset(name).is_some(), "{key}: no preset `{name}`");
+    }
+    let m1_7 = hardware::preset("apple-m1-7c").unwrap();
+    let m1_8 = hardware::preset("apple-m1-8c").unwrap();
+    assert!(m1_7.peak[&Dtype::Fp16] < m1_8.peak[&Dtype::Fp16]);
+    assert!((m1_7.bandwidth - m1_8.bandwidth).abs() < 1.0);
 }
 
 #[test]

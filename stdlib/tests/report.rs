@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rooflaw_stdlib::report::{
-    Bound, BudgetLine, CalibrationRow, Coefficient, FitPoint, FitView, Frontier, FrontierPoint,
-    HardwareInfo, Headline, Marked, OpPoint, Point, ReportData, ReportError, TopRow,
-    render_figures, write_report,
+    Bound, BudgetLine, CalibrationRow, Coefficient, Compared, Figures, FitPoint, FitView, Frontier,
+    FrontierPoint, HardwareInfo, Headline, Marked, OpPoint, Point, ReportData, ReportError,
+    SearchView, TopRow, render_figures, write_report,
 };
 
 /// Deterministic pseudo-random numbers in `[0, 1)` (`SplitMix64`), so the sample
@@ -192,29 +192,47 @@ fn sample(n: usize) -> ReportData {
                 latency_s: 2.0,
             },
         ],
-        baseline: Some(Marked {
+        baselines: vec![Marked {
             label: "Qwen2.5-0.5B".into(),
             latency_s: chosen.latency_s,
             loss: chosen.loss + 0.12,
-        }),
+        }],
         chosen: Some(Marked {
             label: chosen.label.clone(),
             latency_s: chosen.latency_s,
             loss: chosen.loss,
         }),
-        headline: Some(Headline {
-            baseline: "Qwen2.5-0.5B".into(),
-            best: chosen.label.clone(),
-            latency_s: chosen.latency_s,
-            loss_base: chosen.loss + 0.12,
-            loss_best: chosen.loss,
-            ppl_base: (chosen.loss + 0.12).exp(),
-            ppl_best: chosen.loss.exp(),
-            ppl_reduction_pct: (1.0 - (-0.12f64).exp()) * 100.0,
-        }),
+        searches: vec![SearchView {
+            stage: "best".into(),
+            objective: "total latency".into(),
+            limit: "budget `smart home` (latency.total <= 500 ms)".into(),
+            headline: Some(Headline {
+                design: chosen.label.clone(),
+                precision: "fp16".into(),
+                figures: Figures {
+                    latency_s: chosen.latency_s,
+                    memory_bytes: 2.4e8,
+                    loss: chosen.loss,
+                    ppl: chosen.loss.exp(),
+                },
+                baselines: vec![Compared {
+                    name: "Qwen2.5-0.5B".into(),
+                    figures: Figures {
+                        latency_s: chosen.latency_s,
+                        memory_bytes: 3e8,
+                        loss: chosen.loss + 0.12,
+                        ppl: (chosen.loss + 0.12).exp(),
+                    },
+                }],
+            }),
+            empty: None,
+            top,
+            feasible: 900,
+            searched: 1000,
+            searched_what: "every design".into(),
+        }],
         candidates,
         frontiers,
-        top,
         roofline_ops: ops,
         fits: vec![FitView {
             name: "law_fit".into(),
@@ -256,6 +274,9 @@ fn sample(n: usize) -> ReportData {
         }],
         trained: Vec::new(),
         notes: vec!["Synthetic sample data for the report tests <not a result>.".into()],
+        counts: None,
+        binary_sizes: false,
+        advice: Vec::new(),
     }
 }
 
@@ -369,8 +390,9 @@ fn html_is_self_contained_with_svgs_and_top_table() {
     );
     let table = &html[html.find("<table id=\"top\"").unwrap()..];
     let table = &table[..table.find("</table>").unwrap()];
-    assert_eq!(table.matches("<tr>").count(), data.top.len() + 1);
-    assert!(table.contains(&format!("<td>{}</td>", data.top[0].label)));
+    let top = &data.searches[0].top;
+    assert_eq!(table.matches("<tr>").count(), top.len() + 1);
+    assert!(table.contains(&format!("<td>{}</td>", top[0].label)));
     assert!(html.contains("&lt;not a result&gt;"), "notes are escaped");
     assert!(html.contains("id=\"coefficients\""));
     let table = &html[html.find("<table id=\"calibration\"").unwrap()..];
@@ -444,7 +466,7 @@ fn csv_and_json_load_back() {
         serde_json::from_str(&read(&dir.path().join("report.json"))).unwrap();
     assert_eq!(json["candidate_count"], 3_000);
     assert_eq!(json["candidates_file"], "candidates.csv");
-    assert_eq!(json["top"][0]["rank"], 1);
+    assert_eq!(json["searches"][0]["top"][0]["rank"], 1);
     assert_eq!(
         json["roofline_ops"][0]["bound"], "compute",
         "prefill projection at I = 1024"
@@ -483,7 +505,7 @@ fn a_million_candidates_render_fast_and_small() {
     assert!(elapsed.as_secs_f64() < 1.0, "render took {elapsed:?}");
     assert!(ll.svg.len() < 2_000_000, "svg is {} bytes", ll.svg.len());
     assert!(
-        ll.caption.contains("1,000,000 candidates"),
+        ll.caption.contains("1,000,000 designs"),
         "{}",
         ll.caption
     );
@@ -535,7 +557,7 @@ fn empty_report_still_renders() {
         assert!(!dir.path().join(absent).exists(), "{absent}");
     }
     let md = read(&dir.path().join("summary.md"));
-    assert!(!md.contains("Candidates"), "{md}");
+    assert!(!md.contains("Designs"), "{md}");
 }
 
 /// Writes the sample report where a person can open it:
@@ -577,4 +599,64 @@ fn several_fits_get_a_plot_and_a_table_each() {
     assert!(md.contains("| E2 |") && md.contains("| E |"), "{md}");
     let html = read(&dir.path().join("index.html"));
     assert!(html.contains("id=\"fig-fit-law_fit\"") && html.contains("id=\"fig-fit-params_fit\""));
+}
+
+/// The answer's title and sentence state every change with its sign in words,
+/// at three significant digits.
+#[test]
+fn the_headline_says_lower_or_higher_in_words() {
+    let mut s = sample(50).searches[0].clone();
+    let h = s.headline.as_mut().unwrap();
+    h.figures = Figures {
+        latency_s: 0.1,
+        memory_bytes: 2.0 * 1024.0_f64.powi(3),
+        loss: 3.0,
+        ppl: 20.0,
+    };
+    h.baselines[0].figures = Figures {
+        latency_s: 0.2,
+        memory_bytes: 1024.0_f64.powi(3),
+        loss: 2.9,
+        ppl: 19.72,
+    };
+    let design = h.design.clone();
+    let (title, body) = rooflaw_stdlib::report::headline_text(&s, true);
+    assert_eq!(
+        title,
+        format!("{design} (fp16): 1.42% higher perplexity than Qwen2.5-0.5B")
+    );
+    assert!(
+        body.contains("1.42% higher perplexity, 50% lower latency, 100% more memory"),
+        "{body}"
+    );
+    assert!(body.contains("memory 2 GiB"), "sizes in the budget's unit: {body}");
+    assert!(!body.contains("-1."), "no sign next to a word: {body}");
+
+    // A search that found nothing says so, with what the designs can reach.
+    s.headline = None;
+    s.empty = Some("no design meets budget `b` (latency.total <= 1 us): the fastest needs 41 ms (latency.total)".into());
+    let (title, body) = rooflaw_stdlib::report::headline_text(&s, true);
+    assert_eq!(title, "No design meets budget `b` (latency.total <= 1 us)");
+    assert!(body.ends_with("the fastest needs 41 ms (latency.total)"), "{body}");
+}
+
+/// Every search gets its section, headline and table; the first one's
+/// answer leads the page.
+#[test]
+fn every_search_has_a_section() {
+    let mut data = sample(50);
+    let mut second = data.searches[0].clone();
+    second.stage = "for_home".into();
+    second.headline = None;
+    second.top.clear();
+    second.empty = Some("no design meets budget `home`: the fastest needs 41 ms".into());
+    data.searches.push(second);
+    let dir = tempfile::tempdir().unwrap();
+    write_report(dir.path(), &data).unwrap();
+    let html = read(&dir.path().join("index.html"));
+    assert!(html.contains("id=\"search-best\"") && html.contains("id=\"search-for-home\""));
+    assert!(html.contains("id=\"headline-for-home\""), "the second search's own headline");
+    assert!(html.contains("the fastest needs 41 ms"));
+    let md = read(&dir.path().join("summary.md"));
+    assert!(md.contains("## Top designs of `for_home`"), "{md}");
 }

@@ -4,6 +4,7 @@
 //! and bootstrap intervals.
 mod model;
 pub(crate) mod rng;
+pub mod runs;
 mod stats;
 
 use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus};
@@ -73,6 +74,10 @@ pub struct FitResult {
     pub objective: f64,
     /// Starts that ran to completion (a start can fail in the line search).
     pub starts_run: usize,
+    /// What makes the fit doubtful: a coefficient on a bound of its range,
+    /// a held-out R² below 0 (worse than predicting the mean).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -102,6 +107,7 @@ pub(crate) struct Optimum {
 
 pub fn fit(points: &[Point], form: &Form, opts: &FitOptions) -> Result<FitResult, FitError> {
     check_options(opts)?;
+    check_size(points.len(), opts)?;
     let name = format!("fit:{}", form.name());
     for (index, p) in points.iter().enumerate() {
         form.check_vars(&name, &p.vars)
@@ -164,7 +170,22 @@ pub fn fit(points: &[Point], form: &Form, opts: &FitOptions) -> Result<FitResult
         .then(|| bootstrap(&model, &ln_loss, &train, &best.theta, &starts, opts));
 
     let coefs = model.coefficients(&best.theta);
+    let at_bounds = model.at_bounds(&coefs);
     let mut law = Law::new(&name, form.clone(), coefs).map_err(|e| BadPoint(0, &e))?;
+    let mut warnings: Vec<String> = law
+        .coefficients()
+        .enumerate()
+        .filter(|(i, _)| at_bounds.contains(i))
+        .map(|(_, (c, v))| {
+            format!("coefficient `{c}` = {v:.4e} sits at a bound of its range: the data does not pin it down (widen the range, or drop the term)")
+        })
+        .collect();
+    if let Some(h) = hold_stats.filter(|h| h.r2 < 0.0) {
+        warnings.push(format!(
+            "held-out R² is {:.3}: the law predicts the {} held-out runs worse than their mean loss",
+            h.r2, h.n
+        ));
+    }
     law.intervals.clone_from(&intervals);
     law.range = Some(span_of(form, &vars, &train));
     law.source = format!(
@@ -184,6 +205,7 @@ pub fn fit(points: &[Point], form: &Form, opts: &FitOptions) -> Result<FitResult
         gradient_norm,
         objective: best.cost,
         starts_run,
+        warnings,
     })
 }
 
@@ -213,6 +235,38 @@ fn check_options(o: &FitOptions) -> Result<(), FitError> {
     }
     if o.max_iters == 0 {
         return Err(FitError::BadOption("max_iters must be at least 1".into()));
+    }
+    Ok(())
+}
+
+/// The most points a fit takes: loss laws are fitted to tens to thousands
+/// of runs; a million rows is a wrong file, and would run for hours.
+pub const MAX_FIT_POINTS: usize = 100_000;
+/// The most bootstrap resamples: 95% intervals settle within a few thousand.
+pub const MAX_BOOTSTRAP: usize = 10_000;
+/// Point-evaluations one fit may cost (points × (starts + resamples)),
+/// about ten minutes of CPU.
+const MAX_FIT_WORK: u128 = 2_000_000_000;
+
+/// Refuses, before any work, a fit whose size would run for hours.
+fn check_size(points: usize, o: &FitOptions) -> Result<(), FitError> {
+    if points > MAX_FIT_POINTS {
+        return Err(FitError::BadOption(format!(
+            "{points} points, more than the {MAX_FIT_POINTS} a fit takes; fit a sample of them"
+        )));
+    }
+    if o.bootstrap > MAX_BOOTSTRAP {
+        return Err(FitError::BadOption(format!(
+            "{} bootstrap resamples, more than the limit of {MAX_BOOTSTRAP}",
+            o.bootstrap
+        )));
+    }
+    let work = points as u128 * (o.starts as u128 + o.bootstrap as u128);
+    if work > MAX_FIT_WORK {
+        return Err(FitError::BadOption(format!(
+            "{points} points × ({} starts + {} resamples) is {work} evaluations, more than the limit of {MAX_FIT_WORK}; use fewer starts or resamples",
+            o.starts, o.bootstrap
+        )));
     }
     Ok(())
 }

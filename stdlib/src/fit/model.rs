@@ -120,6 +120,27 @@ impl<'a> Model<'a> {
         }
     }
 
+    /// The coefficients (by index) that sit on a bound of their range: the
+    /// optimum is there, or beyond it, rather than inside.
+    pub fn at_bounds(&self, coefs: &[f64]) -> Vec<usize> {
+        const NEAR: f64 = 1e-6;
+        self.maps()
+            .iter()
+            .zip(coefs)
+            .enumerate()
+            .filter(|&(_, (m, &x))| match *m {
+                Map::Identity => false,
+                Map::Above(lo) => x - lo <= NEAR * lo.abs().max(1.0),
+                Map::Below(hi) => hi - x <= NEAR * hi.abs().max(1.0),
+                Map::Between(lo, hi) => {
+                    let s = (x - lo) / (hi - lo);
+                    s <= NEAR || s >= 1.0 - NEAR
+                }
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     /// θ → coefficient values in the form's order.
     pub fn coefficients(&self, theta: &[f64]) -> Vec<f64> {
         self.maps()

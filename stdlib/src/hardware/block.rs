@@ -7,7 +7,7 @@ use rooflaw_dsl::{Diagnostic, Span, Spanned};
 
 use super::{
     DEFAULT_EFFICIENCY_COMPUTE, DEFAULT_EFFICIENCY_MEMORY, DEFAULT_LAUNCH, FieldKind, Hardware,
-    ids, peak_dtype, preset,
+    names, peak_dtype, preset,
 };
 
 const UNKNOWN_PRESET: &str = "rooflaw::unknown-preset";
@@ -165,7 +165,7 @@ fn unknown_preset(p: &Spanned<String>) -> Diagnostic {
         format!("unknown hardware preset `{}`", p.node),
     )
     .at(p.span, "no hardware preset has this id");
-    match rooflaw_dsl::did_you_mean(&p.node, ids()) {
+    match rooflaw_dsl::did_you_mean(&p.node, names()) {
         Some(s) => d.help(format!("did you mean `{s}`?")),
         None => d.help("`rooflaw presets hardware` lists the presets"),
     }

@@ -16,16 +16,33 @@ pub struct ReportData {
     pub workload: String,
     /// What latency means on the x axis, e.g. "total latency".
     pub objective: String,
-    /// Every evaluated design. May be millions: the plot thins them, the CSV
-    /// keeps them all, and `report.json` only counts them.
+    /// Every evaluated design, or a thinned cloud of them (the `pareto`
+    /// stage keeps one per plot cell): the plot draws these, the CSV keeps
+    /// them, and `report.json` only counts them.
     pub candidates: Vec<Point>,
+    /// How many designs were evaluated (architectures × precisions), and of
+    /// how many architectures in how many precisions, when known; otherwise
+    /// `candidates` is all of them.
+    #[serde(default)]
+    pub counts: Option<Counts>,
+    /// Sizes in binary units (GiB), as the budget writes them.
+    #[serde(default)]
+    pub binary_sizes: bool,
     /// Non-dominated set per group (precision), any order.
     pub frontiers: Vec<Frontier>,
     pub budgets: Vec<BudgetLine>,
-    pub baseline: Option<Marked>,
+    /// Baseline models at the chosen design's precision.
+    #[serde(default)]
+    pub baselines: Vec<Marked>,
+    /// The first search's answer: the design the plots single out.
     pub chosen: Option<Marked>,
-    pub top: Vec<TopRow>,
-    pub headline: Option<Headline>,
+    /// Every reported search, in the report's order; the first one with an
+    /// answer is the page's headline.
+    #[serde(default)]
+    pub searches: Vec<SearchView>,
+    /// Closed-form optima of reported `advise` stages.
+    #[serde(default)]
+    pub advice: Vec<AdviceRow>,
     /// Operators of the chosen design, for the roofline chart.
     pub roofline_ops: Vec<OpPoint>,
     /// Predicted against measured loss, one view per reported fit.
@@ -143,20 +160,85 @@ pub struct TopRow {
     pub loss_margin: Option<f64>,
 }
 
-/// The paper's headline: at the baseline's latency, how much better the
-/// best design is.
+/// Designs evaluated: `architectures` × `precisions` = `designs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub architectures: u64,
+    pub precisions: u64,
+    pub designs: u64,
+}
+
+/// One `search` stage: what the designs were held to, its answer (or why
+/// there is none) and its top designs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SearchView {
+    /// The stage's name.
+    pub stage: String,
+    /// What latency means here, e.g. "total latency".
+    pub objective: String,
+    /// "budget `snappy` (latency.total <= 1.5 s, memory <= 4 GiB)", or "as
+    /// fast as qwen2.5-0.5b".
+    pub limit: String,
+    pub headline: Option<Headline>,
+    /// Why there is no answer: "no design meets budget `snappy`: the
+    /// fastest needs 41 ms".
+    pub empty: Option<String>,
+    pub top: Vec<TopRow>,
+    /// Designs within the limit, of those searched.
+    pub feasible: u64,
+    pub searched: u64,
+    /// What was searched: "the loss–latency frontier of `frontier`", "every
+    /// design of `latency`".
+    #[serde(default)]
+    pub searched_what: String,
+}
+
+/// A search's answer: its lowest-loss design within the limit, with its
+/// figures, against each baseline in the same precision.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Headline {
-    pub baseline: String,
-    pub best: String,
-    /// The latency both are compared at, seconds.
+    pub design: String,
+    /// Precision of the design and of the baselines' figures.
+    pub precision: String,
+    pub figures: Figures,
+    pub baselines: Vec<Compared>,
+}
+
+/// Latency (on the search's objective), memory and predicted loss.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
     pub latency_s: f64,
-    pub loss_base: f64,
-    pub loss_best: f64,
-    pub ppl_base: f64,
-    pub ppl_best: f64,
-    /// `(ppl_base − ppl_best) / ppl_base × 100`.
-    pub ppl_reduction_pct: f64,
+    pub memory_bytes: f64,
+    pub loss: f64,
+    pub ppl: f64,
+}
+
+/// A baseline model's figures in the answer's precision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Compared {
+    pub name: String,
+    pub figures: Figures,
+}
+
+/// One closed-form optimum of an `advise` stage (Theorems 5.1–5.3), rounded
+/// to a buildable design.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdviceRow {
+    pub stage: String,
+    pub width: f64,
+    /// `prefill`, `decode`, `memory`, or `searched` for the enumerated best.
+    pub constraint: String,
+    /// Which regime's optimum applies (`prefill latency`, `memory`, ...).
+    pub regime: String,
+    pub layers: u32,
+    pub ffn_ratio: f64,
+    pub heads: u32,
+    pub kv_heads: u32,
+    pub experts: u32,
+    pub top_k: u32,
+    pub loss: f64,
+    /// Stored weight bytes at the optimum, when given.
+    pub weight_bytes: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -284,11 +366,14 @@ impl ReportData {
         for b in &self.budgets {
             positive(|| format!("budget '{}' latency_s", b.name), b.latency_s)?;
         }
-        for (role, m) in [("baseline", &self.baseline), ("chosen", &self.chosen)] {
-            if let Some(m) = m {
-                positive(|| format!("{role} '{}' latency_s", m.label), m.latency_s)?;
-                finite(|| format!("{role} '{}' loss", m.label), m.loss)?;
-            }
+        let marked = self
+            .baselines
+            .iter()
+            .map(|m| ("baseline", m))
+            .chain(self.chosen.iter().map(|m| ("chosen", m)));
+        for (role, m) in marked {
+            positive(|| format!("{role} '{}' latency_s", m.label), m.latency_s)?;
+            finite(|| format!("{role} '{}' loss", m.label), m.loss)?;
         }
         if !self.roofline_ops.is_empty() {
             positive(|| "hardware peak_flops".into(), self.hardware.peak_flops)?;

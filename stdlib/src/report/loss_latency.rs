@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use super::data::{FrontierPoint, ReportData};
 use super::frame::{self, Axes, Swatch};
-use super::notation::si;
+use super::notation::{plain, si};
 use super::scale::{Kind, Scale};
 use super::svg::{FONT, INK, Placer, Rect, Svg, colour, escape, slug};
 use super::thin::{CELL_PX, Thinned, thin};
@@ -27,7 +27,7 @@ pub(crate) fn render(d: &ReportData) -> Rendered {
                 .flat_map(|f| f.points.iter().map(|p| p.latency_s)),
         )
         .chain(d.budgets.iter().map(|b| b.latency_s))
-        .chain(d.baseline.iter().chain(&d.chosen).map(|m| m.latency_s));
+        .chain(d.baselines.iter().chain(&d.chosen).map(|m| m.latency_s));
     let loss = d
         .candidates
         .iter()
@@ -37,7 +37,7 @@ pub(crate) fn render(d: &ReportData) -> Rendered {
                 .iter()
                 .flat_map(|f| f.points.iter().map(|p| p.loss)),
         )
-        .chain(d.baseline.iter().chain(&d.chosen).map(|m| m.loss));
+        .chain(d.baselines.iter().chain(&d.chosen).map(|m| m.loss));
     let x = Scale::fit(Kind::Log, lat, a.x0, a.x1);
     let y = Scale::fit(Kind::Linear, loss, a.y1, a.y0);
     let title = format!("Predicted loss vs {} — {}", d.objective, d.hardware.name);
@@ -97,7 +97,7 @@ pub(crate) fn render(d: &ReportData) -> Rendered {
             "latency budget".into(),
         ));
     }
-    if let Some(b) = &d.baseline {
+    for b in &d.baselines {
         legend.push((
             Swatch::Diamond(INK),
             format!("baseline ({})", shorten(&b.label, 16)),
@@ -150,8 +150,17 @@ fn draw_candidates(svg: &mut Svg, d: &ReportData, t: &Thinned, x: &Scale, y: &Sc
 }
 
 fn draw_marked(svg: &mut Svg, d: &ReportData, x: &Scale, y: &Scale, placer: &mut Placer) {
-    for (m, role, shape) in [(&d.baseline, "baseline", 0), (&d.chosen, "chosen", 1)] {
-        let Some(m) = m else { continue };
+    let marked = d
+        .baselines
+        .iter()
+        .map(|m| (m, "baseline", 0))
+        .chain(d.chosen.iter().map(|m| (m, "chosen", 1)));
+    for (k, (m, role, shape)) in marked.enumerate() {
+        let id = if k == 0 || shape == 1 {
+            role.to_string()
+        } else {
+            format!("{role}-{}", k + 1)
+        };
         let (px, py) = frame::clamp_to_area(x.px(m.latency_s), y.px(m.loss));
         placer.block(Rect {
             x0: px - 8.0,
@@ -168,10 +177,10 @@ fn draw_marked(svg: &mut Svg, d: &ReportData, x: &Scale, y: &Scale, placer: &mut
         let at = placer.force(px, py, &text, FONT);
         let _ = write!(
             svg.buf(),
-            r#"<g id="{role}" class="marked"><title>{} — {}, loss {:.4}</title>{marker}"#,
+            r#"<g id="{id}" class="marked"><title>{} — {}, loss {}</title>{marker}"#,
             escape(&text),
             si(m.latency_s, "s"),
-            m.loss
+            plain(m.loss)
         );
         svg.text(
             at.x,
@@ -185,16 +194,19 @@ fn draw_marked(svg: &mut Svg, d: &ReportData, x: &Scale, y: &Scale, placer: &mut
 }
 
 fn caption(d: &ReportData, shown: usize) -> String {
-    let total = d.candidates.len();
+    // The designs evaluated, not the thinned cloud the plot was handed.
+    let total = d.counts.map_or(d.candidates.len(), |c| {
+        usize::try_from(c.designs).unwrap_or(usize::MAX)
+    });
     let thinning = if shown < total {
         format!(
-            "{} candidates, {} drawn: the lowest-loss one per {CELL_PX:.0}×{CELL_PX:.0} px cell \
-             per group, plus every frontier point (the CSV has all of them)",
+            "{} designs, {} drawn: the lowest-loss one per {CELL_PX:.0}×{CELL_PX:.0} px cell \
+             per group, plus every frontier point",
             group_digits(total),
             group_digits(shown)
         )
     } else {
-        format!("all {} candidates drawn", group_digits(total))
+        format!("all {} designs drawn", group_digits(total))
     };
     let frontier_sizes: Vec<String> = d
         .frontiers

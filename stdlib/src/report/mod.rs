@@ -31,11 +31,13 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use data::{
-    Bound, BudgetLine, CalibrationRow, Coefficient, FitPoint, FitView, Frontier, FrontierPoint,
-    HardwareInfo, Headline, Marked, OpPoint, Point, ReportData, TopRow, TrainedRow,
+    AdviceRow, Bound, BudgetLine, CalibrationRow, Coefficient, Compared, Counts, Figures, FitPoint,
+    FitView, Frontier, FrontierPoint, HardwareInfo, Headline, Marked, OpPoint, Point, ReportData,
+    SearchView, TopRow, TrainedRow,
 };
 pub use error::ReportError;
-pub use notation::{plain, si};
+pub use notation::{bytes, percent, plain, si};
+pub use pages::headline_text;
 
 use pages::Figure;
 use scale::Kind;
@@ -172,14 +174,15 @@ struct ReportJson<'a> {
     hardware: &'a HardwareInfo,
     workload: &'a str,
     objective: &'a str,
+    counts: &'a Option<Counts>,
     candidate_count: usize,
     candidates_file: &'static str,
     frontiers: &'a [Frontier],
     budgets: &'a [BudgetLine],
-    baseline: &'a Option<Marked>,
+    baselines: &'a [Marked],
     chosen: &'a Option<Marked>,
-    top: &'a [TopRow],
-    headline: &'a Option<Headline>,
+    searches: &'a [SearchView],
+    advice: &'a [AdviceRow],
     roofline_ops: &'a [OpPoint],
     fits: &'a [FitView],
     validation: &'a Option<FitView>,
@@ -188,9 +191,11 @@ struct ReportJson<'a> {
 }
 
 fn write_file(path: PathBuf, contents: &str) -> Result<PathBuf, ReportError> {
-    std::fs::write(&path, contents).map_err(|source| ReportError::Io {
-        path: path.clone(),
-        source,
+    rooflaw_cache::files::write_atomic(&path, contents.as_bytes()).map_err(|source| {
+        ReportError::Io {
+            path: path.clone(),
+            source,
+        }
     })?;
     Ok(path)
 }
@@ -215,14 +220,15 @@ pub fn write_report(dir: &Path, data: &ReportData) -> Result<Vec<PathBuf>, Repor
         hardware: &data.hardware,
         workload: &data.workload,
         objective: &data.objective,
+        counts: &data.counts,
         candidate_count: data.candidates.len(),
         candidates_file: "candidates.csv",
         frontiers: &data.frontiers,
         budgets: &data.budgets,
-        baseline: &data.baseline,
+        baselines: &data.baselines,
         chosen: &data.chosen,
-        top: &data.top,
-        headline: &data.headline,
+        searches: &data.searches,
+        advice: &data.advice,
         roofline_ops: &data.roofline_ops,
         fits: &data.fits,
         validation: &data.validation,

@@ -54,6 +54,29 @@ pub fn plain(v: f64) -> String {
     trim(&format!("{v:.decimals$}"))
 }
 
+/// A size in bytes, three significant digits: in binary units (`3.12 GiB`)
+/// when `binary`, as the budget wrote its limit, else decimal (`3.35 GB`).
+pub fn bytes(v: f64, binary: bool) -> String {
+    const BINARY: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    if !binary || v == 0.0 || !v.is_finite() {
+        return si(v, "B");
+    }
+    let mut x = v;
+    let mut unit = 0;
+    // Switch at 1000, not 1024, so the number keeps three digits at most.
+    while x.abs() >= 1000.0 && unit + 1 < BINARY.len() {
+        x /= 1024.0;
+        unit += 1;
+    }
+    format!("{} {}", plain(x), BINARY[unit])
+}
+
+/// A percentage to three significant digits, without the sign: `12.3`,
+/// `1.4`, `0.512`.
+pub fn percent(v: f64) -> String {
+    plain(v.abs())
+}
+
 /// Mantissa in [1, 10) and decimal exponent after rounding to three
 /// significant digits.
 fn sci(v: f64) -> (f64, i32) {
@@ -90,6 +113,21 @@ mod tests {
             (1234.0, "", "1.23 k"),
         ] {
             assert_eq!(si(v, unit), want, "si({v}, {unit:?})");
+        }
+    }
+
+    #[test]
+    fn sizes_in_the_budgets_unit() {
+        let gib = 1024.0_f64.powi(3);
+        for (v, binary, want) in [
+            (4.0 * gib, true, "4 GiB"),
+            (3.123 * gib, true, "3.12 GiB"),
+            (3.123 * gib, false, "3.35 GB"),
+            (512.0 * 1024.0 * 1024.0, true, "512 MiB"),
+            (1000.0 * 1024.0 * 1024.0, true, "0.977 GiB"),
+            (0.0, true, "0 B"),
+        ] {
+            assert_eq!(bytes(v, binary), want, "bytes({v}, {binary})");
         }
     }
 

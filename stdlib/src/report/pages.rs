@@ -2,8 +2,10 @@
 //! script, no external URL) and a Markdown summary linking the SVG files.
 use std::fmt::Write as _;
 
-use super::data::{CalibrationRow, Coefficient, Headline, ReportData, TopRow, TrainedRow};
-use super::notation::si;
+use super::data::{
+    AdviceRow, CalibrationRow, Coefficient, Figures, ReportData, SearchView, TopRow, TrainedRow,
+};
+use super::notation::{bytes, percent, plain, si};
 use super::svg::escape;
 
 /// One rendered figure, as both documents place it.
@@ -30,19 +32,120 @@ th,td{padding:.25em .4em;border-bottom:1px solid #e6e6e6;white-space:nowrap}th{b
 text-align:left}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}.scroll{overflow-x:auto}\
 ul.notes li{margin:.3em 0}#coefficients{width:auto;margin-top:.5em}code{font-size:.95em}";
 
-fn headline_sentence(h: &Headline) -> String {
+/// `best` against `base` in words with its sign: "12.3% lower perplexity",
+/// "8.04% higher latency", "the same memory".
+fn change(best: f64, base: f64, less: &str, more: &str, what: &str) -> String {
+    let r = (best / base - 1.0) * 100.0;
+    if !r.is_finite() {
+        return format!("{what} not comparable");
+    }
+    // Below what three significant digits of the figures can show.
+    if r.abs() < 0.05 {
+        return format!("the same {what}");
+    }
+    let word = if r < 0.0 { less } else { more };
+    format!("{}% {word} {what}", percent(r))
+}
+
+fn figures_text(f: &Figures, objective: &str, binary: bool) -> String {
     format!(
-        "At the latency of {} ({}), {} reaches predicted loss {:.4} against {:.4}: \
-         perplexity {:.2} against {:.2}, {:.2}% lower.",
-        h.baseline,
-        si(h.latency_s, "s"),
-        h.best,
-        h.loss_best,
-        h.loss_base,
-        h.ppl_best,
-        h.ppl_base,
-        h.ppl_reduction_pct
+        "{objective} {}, memory {}, perplexity {}, loss {}",
+        si(f.latency_s, "s"),
+        bytes(f.memory_bytes, binary),
+        plain(f.ppl),
+        plain(f.loss)
     )
+}
+
+fn design_in(design: &str, precision: &str) -> String {
+    if precision.is_empty() {
+        design.to_string()
+    } else {
+        format!("{design} ({precision})")
+    }
+}
+
+/// A search's answer in words, shared by the page, the summary and the
+/// terminal: a title ("L24 d2048 (w4a16): 12.3% lower perplexity than
+/// qwen2.5-0.5b") and the sentences behind it; for a search that found
+/// nothing, why.
+pub fn headline_text(s: &SearchView, binary: bool) -> (String, String) {
+    let Some(h) = &s.headline else {
+        let why = s
+            .empty
+            .clone()
+            .unwrap_or_else(|| format!("no design meets {}", s.limit));
+        // The title is the sentence's claim, the body the whole of it.
+        let claim = why.split(':').next().unwrap_or(&why);
+        let mut title = claim.to_string();
+        if let Some(first) = title.get(..1) {
+            title.replace_range(..1, &first.to_uppercase());
+        }
+        return (title, why);
+    };
+    let design = design_in(&h.design, &h.precision);
+    let title = if h.baselines.is_empty() {
+        format!("{design}: the lowest predicted loss within {}", s.limit)
+    } else {
+        let vs: Vec<String> = h
+            .baselines
+            .iter()
+            .map(|b| {
+                format!(
+                    "{} than {}",
+                    change(
+                        h.figures.ppl,
+                        b.figures.ppl,
+                        "lower",
+                        "higher",
+                        "perplexity"
+                    ),
+                    b.name
+                )
+            })
+            .collect();
+        format!("{design}: {}", vs.join("; "))
+    };
+    let mut body = format!(
+        "Within {}, the lowest predicted loss is {design}'s: {}.",
+        s.limit,
+        figures_text(&h.figures, &s.objective, binary)
+    );
+    let also = if h.precision.is_empty() {
+        String::new()
+    } else {
+        format!(", also in {}", h.precision)
+    };
+    for b in &h.baselines {
+        let _ = write!(
+            body,
+            " Against {}{also} ({}): {}, {}, {}.",
+            b.name,
+            figures_text(&b.figures, &s.objective, binary),
+            change(
+                h.figures.ppl,
+                b.figures.ppl,
+                "lower",
+                "higher",
+                "perplexity"
+            ),
+            change(
+                h.figures.latency_s,
+                b.figures.latency_s,
+                "lower",
+                "higher",
+                "latency"
+            ),
+            change(
+                h.figures.memory_bytes,
+                b.figures.memory_bytes,
+                "less",
+                "more",
+                "memory"
+            ),
+        );
+    }
+    (title, body)
 }
 
 fn moe(t: &TopRow) -> String {
@@ -75,7 +178,7 @@ const TOP_HEADER: [(&str, bool); 17] = [
     ("margin", true),
 ];
 
-fn top_cells(t: &TopRow) -> [String; 17] {
+fn top_cells(t: &TopRow, binary: bool) -> [String; 17] {
     [
         t.rank.to_string(),
         t.label.clone(),
@@ -84,15 +187,15 @@ fn top_cells(t: &TopRow) -> [String; 17] {
         t.width.to_string(),
         t.heads.to_string(),
         t.kv_heads.to_string(),
-        format!("{:.2}", t.ffn_ratio),
+        plain(t.ffn_ratio),
         moe(t),
         si(t.params, ""),
         si(t.prefill_s, "s"),
         si(t.decode_s, "s"),
         si(t.total_s, "s"),
-        si(t.memory_bytes, "B"),
-        format!("{:.4}", t.loss),
-        format!("{:.2}", t.ppl),
+        bytes(t.memory_bytes, binary),
+        plain(t.loss),
+        plain(t.ppl),
         t.latency_margin_s.map_or("–".into(), |m| si(m, "s")),
     ]
 }
@@ -189,40 +292,12 @@ pub(crate) fn html(d: &ReportData, figures: &[Figure], files: &[String]) -> Stri
         escape(&d.title),
         escape(&d.title)
     );
-    let hw = &d.hardware;
-    let hw_text = format!(
-        "{} — peak {} ({}), {} DRAM, {} memory",
-        hw.name,
-        si(hw.peak_flops, "FLOP/s"),
-        hw.compute_dtype,
-        si(hw.bandwidth, "B/s"),
-        si(hw.memory, "B")
-    );
-    for (k, v) in [
-        ("Pipeline", d.pipeline.as_str()),
-        ("Hardware", hw_text.as_str()),
-        ("Workload", d.workload.as_str()),
-        ("Objective", d.objective.as_str()),
-    ] {
-        let _ = write!(h, "<dt>{k}</dt><dd>{}</dd>", escape(v));
-    }
-    if !d.candidates.is_empty() {
-        let _ = write!(
-            h,
-            "<dt>Candidates</dt><dd>{}</dd>",
-            super::loss_latency::group_digits(d.candidates.len())
-        );
+    for (k, v) in facts(d) {
+        let _ = write!(h, "<dt>{k}</dt><dd>{}</dd>", escape(&v));
     }
     let _ = writeln!(h, "</dl>");
-    if let Some(hl) = &d.headline {
-        let _ = writeln!(
-            h,
-            "<section class=\"headline\" id=\"headline\"><strong>{:.2}% lower perplexity</strong> \
-             than {} at the same latency.<br>{}</section>",
-            hl.ppl_reduction_pct,
-            escape(&hl.baseline),
-            escape(&headline_sentence(hl))
-        );
+    if let Some(p) = primary(d) {
+        headline_html(&mut h, p, d.binary_sizes, "headline");
     }
     if !d.trained.is_empty() {
         h.push_str("<h2>Trained: the chosen design against the baseline</h2>\n");
@@ -236,14 +311,14 @@ pub(crate) fn html(d: &ReportData, figures: &[Figure], files: &[String]) -> Stri
             d.trained.iter().map(trained_cells),
         );
     }
-    // The top designs follow the loss–latency plot they are drawn from.
+    // The searches follow the loss–latency plot they are drawn from.
     if !has_loss_latency(figures) {
-        top_table_html(&mut h, &d.top);
+        searches_html(&mut h, d);
     }
     for f in figures {
         figure_html(&mut h, f);
         if f.id == LOSS_LATENCY {
-            top_table_html(&mut h, &d.top);
+            searches_html(&mut h, d);
         }
         if f.id == VALIDATION && !d.calibration.is_empty() {
             html_table(
@@ -277,13 +352,173 @@ pub(crate) fn html(d: &ReportData, figures: &[Figure], files: &[String]) -> Stri
     h
 }
 
-fn top_table_html(h: &mut String, top: &[TopRow]) {
-    if top.is_empty() {
-        return;
+/// The header's facts, shared by both documents: pipeline, hardware,
+/// workload, objective and how many designs were evaluated.
+fn facts(d: &ReportData) -> Vec<(&'static str, String)> {
+    let hw = &d.hardware;
+    let mut out = vec![
+        ("Pipeline", d.pipeline.clone()),
+        (
+            "Hardware",
+            format!(
+                "{} — peak {} ({}), {} DRAM, {} memory",
+                hw.name,
+                si(hw.peak_flops, "FLOP/s"),
+                hw.compute_dtype,
+                si(hw.bandwidth, "B/s"),
+                bytes(hw.memory, d.binary_sizes)
+            ),
+        ),
+        ("Workload", d.workload.clone()),
+        ("Objective", d.objective.clone()),
+    ];
+    let digits =
+        |n: u64| super::loss_latency::group_digits(usize::try_from(n).unwrap_or(usize::MAX));
+    if let Some(c) = d.counts {
+        out.push((
+            "Designs",
+            format!(
+                "{} ({} architectures × {} precision{})",
+                digits(c.designs),
+                digits(c.architectures),
+                c.precisions,
+                if c.precisions == 1 { "" } else { "s" }
+            ),
+        ));
+    } else if !d.candidates.is_empty() {
+        out.push(("Designs", digits(d.candidates.len() as u64)));
     }
-    h.push_str("<h2>Top designs</h2>\n<div class=\"scroll\">");
-    html_table(h, "top", &TOP_HEADER, top.iter().map(top_cells));
-    h.push_str("</div>\n<p class=\"meta-note\">Margin: latency headroom under the budget.</p>\n");
+    out
+}
+
+/// The search the page leads with: the first with an answer, else the
+/// first.
+fn primary(d: &ReportData) -> Option<&SearchView> {
+    d.searches
+        .iter()
+        .find(|s| s.headline.is_some())
+        .or_else(|| d.searches.first())
+}
+
+fn headline_html(h: &mut String, s: &SearchView, binary: bool, id: &str) {
+    let (title, body) = headline_text(s, binary);
+    let _ = writeln!(
+        h,
+        "<section class=\"headline\" id=\"{id}\"><strong>{}</strong><br>{}</section>",
+        code_spans(&title),
+        code_spans(&body)
+    );
+}
+
+/// Escaped text with `names` in backticks set as code, as the Markdown
+/// shows them.
+fn code_spans(text: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in escape(text).split('`').enumerate() {
+        if i % 2 == 1 {
+            let _ = write!(out, "<code>{part}</code>");
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+/// Every search: its headline (the page's first already stands at the top),
+/// its top designs and how many designs met its limit.
+fn searches_html(h: &mut String, d: &ReportData) {
+    let lead = primary(d).map(|p| p.stage.as_str());
+    for (i, s) in d.searches.iter().enumerate() {
+        let _ = writeln!(
+            h,
+            "<h2 id=\"search-{}\">Top designs of <code>{}</code>: within {}</h2>",
+            super::svg::slug(&s.stage),
+            escape(&s.stage),
+            code_spans(&s.limit)
+        );
+        if lead != Some(s.stage.as_str()) {
+            headline_html(
+                h,
+                s,
+                d.binary_sizes,
+                &format!("headline-{}", super::svg::slug(&s.stage)),
+            );
+        }
+        if !s.top.is_empty() {
+            let id = if i == 0 {
+                "top".to_string()
+            } else {
+                format!("top-{}", super::svg::slug(&s.stage))
+            };
+            h.push_str("<div class=\"scroll\">");
+            html_table(
+                h,
+                &id,
+                &TOP_HEADER,
+                s.top.iter().map(|t| top_cells(t, d.binary_sizes)),
+            );
+            h.push_str("</div>\n");
+        }
+        let _ = writeln!(h, "<p class=\"meta-note\">{}</p>", code_spans(&search_note(s)));
+    }
+    if !d.advice.is_empty() {
+        h.push_str(
+            "<h2 id=\"advice\">Closed-form optima (Theorems 5.1–5.3)</h2>\n<div class=\"scroll\">",
+        );
+        html_table(
+            h,
+            "advice",
+            &ADVICE_HEADER,
+            d.advice.iter().map(|a| advice_cells(a, d.binary_sizes)),
+        );
+        h.push_str("</div>\n");
+    }
+}
+
+fn search_note(s: &SearchView) -> String {
+    format!(
+        "{} of the {} designs searched ({}) are within {}; margin: latency headroom under it.",
+        super::loss_latency::group_digits(usize::try_from(s.feasible).unwrap_or(usize::MAX)),
+        super::loss_latency::group_digits(usize::try_from(s.searched).unwrap_or(usize::MAX)),
+        s.searched_what,
+        s.limit
+    )
+}
+
+const ADVICE_HEADER: [(&str, bool); 12] = [
+    ("stage", false),
+    ("width", true),
+    ("constraint", false),
+    ("regime", false),
+    ("layers", true),
+    ("FFN ratio", true),
+    ("heads", true),
+    ("kv heads", true),
+    ("experts (K/E)", true),
+    ("loss", true),
+    ("ppl", true),
+    ("weights", true),
+];
+
+fn advice_cells(a: &AdviceRow, binary: bool) -> [String; 12] {
+    [
+        a.stage.clone(),
+        plain(a.width),
+        a.constraint.clone(),
+        a.regime.clone(),
+        a.layers.to_string(),
+        plain(a.ffn_ratio),
+        a.heads.to_string(),
+        a.kv_heads.to_string(),
+        if a.experts > 1 {
+            format!("{}/{}", a.top_k, a.experts)
+        } else {
+            "dense".into()
+        },
+        plain(a.loss),
+        plain(a.loss.exp()),
+        a.weight_bytes.map_or("–".into(), |b| bytes(b, binary)),
+    ]
 }
 
 /// An HTML table: a header of (name, numeric) columns, numeric ones
@@ -364,39 +599,18 @@ fn md_cell(s: &str) -> String {
 
 pub(crate) fn markdown(d: &ReportData, figures: &[Figure], files: &[String]) -> String {
     let mut m = String::new();
-    let hw = &d.hardware;
     let _ = writeln!(m, "# {}\n", d.title);
-    let _ = writeln!(m, "- **Pipeline:** {}", d.pipeline);
-    let _ = writeln!(
-        m,
-        "- **Hardware:** {} — peak {} ({}), {} DRAM, {} memory",
-        hw.name,
-        si(hw.peak_flops, "FLOP/s"),
-        hw.compute_dtype,
-        si(hw.bandwidth, "B/s"),
-        si(hw.memory, "B")
-    );
-    let _ = writeln!(m, "- **Workload:** {}", d.workload);
-    let _ = writeln!(m, "- **Objective:** {}", d.objective);
-    if !d.candidates.is_empty() {
-        let _ = writeln!(
-            m,
-            "- **Candidates:** {}",
-            super::loss_latency::group_digits(d.candidates.len())
-        );
+    for (k, v) in facts(d) {
+        let _ = writeln!(m, "- **{k}:** {v}");
     }
     let _ = writeln!(m);
-    if let Some(hl) = &d.headline {
-        let _ = writeln!(
-            m,
-            "> **{:.2}% lower perplexity.** {}\n",
-            hl.ppl_reduction_pct,
-            headline_sentence(hl)
-        );
+    if let Some(p) = primary(d) {
+        let (title, body) = headline_text(p, d.binary_sizes);
+        let _ = writeln!(m, "> **{title}.** {body}\n");
     }
     trained_markdown(&mut m, &d.trained);
     if !has_loss_latency(figures) {
-        top_markdown(&mut m, &d.top);
+        searches_markdown(&mut m, d);
     }
     for f in figures {
         let _ = writeln!(
@@ -405,7 +619,7 @@ pub(crate) fn markdown(d: &ReportData, figures: &[Figure], files: &[String]) -> 
             f.heading, f.heading, f.file, f.caption
         );
         if f.id == LOSS_LATENCY {
-            top_markdown(&mut m, &d.top);
+            searches_markdown(&mut m, d);
         }
         if f.id == VALIDATION && !d.calibration.is_empty() {
             md_table(
@@ -436,13 +650,32 @@ pub(crate) fn markdown(d: &ReportData, figures: &[Figure], files: &[String]) -> 
     m
 }
 
-/// The top designs as a Markdown table; nothing when there are none.
-fn top_markdown(m: &mut String, top: &[TopRow]) {
-    if top.is_empty() {
-        return;
+/// Every search as in [`searches_html`], in Markdown.
+fn searches_markdown(m: &mut String, d: &ReportData) {
+    let lead = primary(d).map(|p| p.stage.as_str());
+    for s in &d.searches {
+        let _ = writeln!(m, "## Top designs of `{}`: within {}\n", s.stage, s.limit);
+        if lead != Some(s.stage.as_str()) {
+            let (title, body) = headline_text(s, d.binary_sizes);
+            let _ = writeln!(m, "> **{title}.** {body}\n");
+        }
+        if !s.top.is_empty() {
+            md_table(
+                m,
+                &TOP_HEADER,
+                s.top.iter().map(|t| top_cells(t, d.binary_sizes)),
+            );
+        }
+        let _ = writeln!(m, "*{}*\n", search_note(s));
     }
-    m.push_str("## Top designs\n\n");
-    md_table(m, &TOP_HEADER, top.iter().map(top_cells));
+    if !d.advice.is_empty() {
+        m.push_str("## Closed-form optima (Theorems 5.1–5.3)\n\n");
+        md_table(
+            m,
+            &ADVICE_HEADER,
+            d.advice.iter().map(|a| advice_cells(a, d.binary_sizes)),
+        );
+    }
 }
 
 /// A Markdown table: a header of (name, numeric) columns, numeric ones

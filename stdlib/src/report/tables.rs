@@ -23,8 +23,10 @@ struct FrontierRow<'a> {
     loss: f64,
 }
 
-#[derive(Serialize)]
+#[derive(Default, Serialize)]
 struct TopCsvRow<'a> {
+    /// The `search` stage the row belongs to.
+    search: &'a str,
     rank: u32,
     label: &'a str,
     group: &'a str,
@@ -76,15 +78,41 @@ fn write_rows<T: Serialize>(
     path: PathBuf,
     rows: impl IntoIterator<Item = T>,
 ) -> Result<PathBuf, ReportError> {
+    write_rows_or_header(path, rows, None)
+}
+
+/// As [`write_rows`], and with no rows the header of `blank`, so an empty
+/// table still reads as one (with its columns) rather than as an empty file.
+fn write_rows_or_header<T: Serialize>(
+    path: PathBuf,
+    rows: impl IntoIterator<Item = T>,
+    blank: Option<T>,
+) -> Result<PathBuf, ReportError> {
     let err = |source| ReportError::Csv {
         path: path.clone(),
         source,
     };
-    let mut w = csv::Writer::from_path(&path).map_err(err)?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut any = false;
     for r in rows {
         w.serialize(r).map_err(err)?;
+        any = true;
     }
-    w.flush().map_err(|source| ReportError::Io {
+    if let (false, Some(b)) = (any, blank) {
+        let mut header = csv::Writer::from_writer(Vec::new());
+        header.serialize(b).map_err(err)?;
+        let text = header.into_inner().map_err(|e| ReportError::Io {
+            path: path.clone(),
+            source: e.into_error(),
+        })?;
+        let first = text.split(|&c| c == b'\n').next().unwrap_or_default();
+        w.write_record(first.split(|&c| c == b',')).map_err(err)?;
+    }
+    let bytes = w.into_inner().map_err(|e| ReportError::Io {
+        path: path.clone(),
+        source: e.into_error(),
+    })?;
+    rooflaw_cache::files::write_atomic(&path, &bytes).map_err(|source| ReportError::Io {
         path: path.clone(),
         source,
     })?;
@@ -95,7 +123,7 @@ fn write_rows<T: Serialize>(
 pub(crate) fn write_csvs(dir: &Path, d: &ReportData) -> Result<Vec<PathBuf>, ReportError> {
     let mut out = Vec::new();
     // A report of measurements or a calibration alone has no candidates.
-    let searched = !(d.candidates.is_empty() && d.frontiers.is_empty() && d.top.is_empty());
+    let searched = !(d.candidates.is_empty() && d.frontiers.is_empty() && d.searches.is_empty());
     if searched {
         out.extend([
             write_rows(
@@ -118,29 +146,34 @@ pub(crate) fn write_csvs(dir: &Path, d: &ReportData) -> Result<Vec<PathBuf>, Rep
                     })
                 }),
             )?,
-            write_rows(
+            write_rows_or_header(
                 dir.join("top.csv"),
-                d.top.iter().map(|t| TopCsvRow {
-                    rank: t.rank,
-                    label: &t.label,
-                    group: &t.group,
-                    layers: t.layers,
-                    width: t.width,
-                    heads: t.heads,
-                    kv_heads: t.kv_heads,
-                    ffn_ratio: t.ffn_ratio,
-                    experts: t.experts,
-                    top_k: t.top_k,
-                    params_m: t.params / 1e6,
-                    prefill_ms: t.prefill_s * 1e3,
-                    decode_ms: t.decode_s * 1e3,
-                    total_ms: t.total_s * 1e3,
-                    memory_gb: t.memory_bytes / 1e9,
-                    loss: t.loss,
-                    ppl: t.ppl,
-                    latency_margin_ms: t.latency_margin_s.map(|m| m * 1e3),
-                    loss_margin: t.loss_margin,
-                }),
+                d.searches
+                    .iter()
+                    .flat_map(|s| s.top.iter().map(move |t| (s, t)))
+                    .map(|(s, t)| TopCsvRow {
+                        search: &s.stage,
+                        rank: t.rank,
+                        label: &t.label,
+                        group: &t.group,
+                        layers: t.layers,
+                        width: t.width,
+                        heads: t.heads,
+                        kv_heads: t.kv_heads,
+                        ffn_ratio: t.ffn_ratio,
+                        experts: t.experts,
+                        top_k: t.top_k,
+                        params_m: t.params / 1e6,
+                        prefill_ms: t.prefill_s * 1e3,
+                        decode_ms: t.decode_s * 1e3,
+                        total_ms: t.total_s * 1e3,
+                        memory_gb: t.memory_bytes / 1e9,
+                        loss: t.loss,
+                        ppl: t.ppl,
+                        latency_margin_ms: t.latency_margin_s.map(|m| m * 1e3),
+                        loss_margin: t.loss_margin,
+                    }),
+                Some(TopCsvRow::default()),
             )?,
         ]);
     }

@@ -114,6 +114,9 @@ pub(crate) fn hardware(
                 .parent()
                 .map(std::path::Path::to_path_buf)
                 .unwrap_or_default();
+            if let Some(file) = block.preset_file() {
+                project_path(spec, &dir, file)?;
+            }
             crate::hardware::from_block_in(block, &dir).map(HardwareArg::Block)
         }
         Some(ArgValue::Ref(RefKind::Stage, name)) => match spec.stage(&name.node) {
@@ -255,4 +258,24 @@ pub(crate) fn budget_from_params(v: &serde_json::Value) -> Option<crate::budget:
         name: m.get("name")?.as_str()?.to_string(),
         limits,
     })
+}
+
+/// `file`, written in a pipeline file in `dir`, once it is known to stay
+/// inside the project (unless the user allowed more): otherwise a located
+/// error, before anything is read.
+pub(crate) fn project_path(
+    spec: &Spec,
+    dir: &std::path::Path,
+    file: &rooflaw_dsl::Spanned<String>,
+) -> Result<std::path::PathBuf, Vec<Diagnostic>> {
+    match spec.project.confining_root() {
+        None => Ok(dir.join(&file.node)),
+        Some(root) => rooflaw_cache::boundary::resolve_inside(root, dir, &file.node).map_err(|e| {
+            vec![
+                Diagnostic::error("rooflaw::outside-project", e.to_string())
+                    .at(file.span, "outside the project")
+                    .help(rooflaw_engine::export::OUTSIDE_HELP),
+            ]
+        }),
+    }
 }

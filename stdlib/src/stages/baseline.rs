@@ -11,6 +11,8 @@
 //! defaults and validity rules are exactly a space's (`ffn` is the ratio,
 //! `heads` defaults to `width / 64`, ...), and a shape a space could hold is
 //! the same architecture here.
+//!
+//! `baseline: ["qwen2.5-0.5b", { ... }]` compares with each of several.
 use rooflaw_dsl::spec::{ArgValue, Expr, Space, SpaceField, Stage};
 use rooflaw_dsl::{Diagnostic, Name, Spanned, did_you_mean};
 use serde_json::{Value, json};
@@ -18,12 +20,35 @@ use serde_json::{Value, json};
 use super::args;
 use crate::space::{CompiledSpace, SPACE_FIELDS};
 
-/// `{ id, name, arch }` of the baseline, or `Null` when there is none.
+/// `[{ id, name, arch }, ...]`, one per baseline, in the order written
+/// (empty when there is none).
 pub(crate) fn resolve(stage: &Stage) -> Result<Value, Vec<Diagnostic>> {
-    let span = args::span(stage, "baseline");
-    match args::value(stage, "baseline") {
-        None => Ok(Value::Null),
-        Some(ArgValue::Str(id)) => {
+    let Some(arg) = stage.arg("baseline") else {
+        return Ok(json!([]));
+    };
+    let items: Vec<&Spanned<ArgValue>> = match &arg.value.node {
+        ArgValue::List(items) => items.iter().collect(),
+        _ => vec![&arg.value],
+    };
+    let mut out = Vec::new();
+    let mut diags = Vec::new();
+    for item in items {
+        match one(item) {
+            Ok(v) => out.push(v),
+            Err(mut d) => diags.append(&mut d),
+        }
+    }
+    if diags.is_empty() {
+        Ok(Value::Array(out))
+    } else {
+        Err(diags)
+    }
+}
+
+fn one(v: &Spanned<ArgValue>) -> Result<Value, Vec<Diagnostic>> {
+    let span = v.span;
+    match &v.node {
+        ArgValue::Str(id) => {
             let m = crate::models::find(id).ok_or_else(|| {
                 let ids = crate::models::ids();
                 let mut d = Diagnostic::error(
@@ -38,18 +63,21 @@ pub(crate) fn resolve(stage: &Stage) -> Result<Value, Vec<Diagnostic>> {
             })?;
             Ok(json!({ "id": m.id, "name": m.name, "arch": args::json(&m.arch) }))
         }
-        Some(ArgValue::Map(kv)) => inline(kv, stage),
-        Some(_) => Err(vec![
+        ArgValue::Map(kv) => inline(kv, span),
+        _ => Err(vec![
             Diagnostic::error(
                 "rooflaw::type",
-                "`baseline` is a model preset name or a map of architecture fields",
+                "`baseline` is a model preset name, a map of architecture fields, or a list of them",
             )
             .at(span, "expected a string or a map"),
         ]),
     }
 }
 
-fn inline(kv: &[(Name, Spanned<ArgValue>)], stage: &Stage) -> Result<Value, Vec<Diagnostic>> {
+fn inline(
+    kv: &[(Name, Spanned<ArgValue>)],
+    span: rooflaw_dsl::Span,
+) -> Result<Value, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let mut fields = Vec::new();
     let mut name = "baseline".to_string();
@@ -97,11 +125,10 @@ fn inline(kv: &[(Name, Spanned<ArgValue>)], stage: &Stage) -> Result<Value, Vec<
             helper: false,
         });
     }
-    diags.extend(missing_required(kv, args::span(stage, "baseline")));
+    diags.extend(missing_required(kv, span));
     if !diags.is_empty() {
         return Err(diags);
     }
-    let span = args::span(stage, "baseline");
     let space = Space {
         name: Spanned::new("baseline".into(), span),
         fields,

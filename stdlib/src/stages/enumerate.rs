@@ -35,7 +35,29 @@ impl StageKind for Enumerate {
     }
 
     fn resolve(&self, stage: &Stage, spec: &Spec) -> Result<Value, Vec<Diagnostic>> {
-        Ok(json!({ "space": args::space(stage, spec, "space")? }))
+        let space = args::space(stage, spec, "space")?;
+        // Counted before anything is enumerated: a space whose size is known
+        // up front and too large is a located error at `check` time.
+        let name = args::reference(stage, "space", rooflaw_dsl::spec::RefKind::Space)
+            .and_then(|n| spec.space(n));
+        if let Some(s) = name {
+            let compiled = CompiledSpace::compile(s)?;
+            let limit = crate::space::max_candidates().map_err(|e| {
+                vec![
+                    Diagnostic::error("rooflaw::limit", e)
+                        .at(args::span(stage, "space"), "this space"),
+                ]
+            })?;
+            if let Some(n) = compiled.size_bound().filter(|n| *n > u128::from(limit)) {
+                let (msg, help) = crate::space::too_many(compiled.name(), &format!("{n}"), limit);
+                return Err(vec![
+                    Diagnostic::error("rooflaw::limit", msg)
+                        .at(args::span(stage, "space"), format!("{n} candidates"))
+                        .help(help),
+                ]);
+            }
+        }
+        Ok(json!({ "space": space }))
     }
 
     fn run(&self, ctx: &RunCtx, params: &Value, _: &Inputs) -> Result<Artifact, StageError> {
@@ -46,11 +68,21 @@ impl StageKind for Enumerate {
             StageError::new(d.first().map_or_else(String::new, |d| d.message.clone()))
         })?;
         ctx.progress.message("counting candidates");
+        let limit = crate::space::max_candidates().map_err(StageError::new)?;
+        // Stops as soon as the limit is passed, so a huge space whose fields
+        // depend on each other fails in seconds, not hours.
+        let seen = std::sync::atomic::AtomicU64::new(0);
         let (count, drops) = compiled
             .chunks(rayon::current_num_threads() * 8)
             .into_par_iter()
             .map(|mut e| {
-                let n = (&mut e).count() as u64;
+                let mut n = 0u64;
+                for _ in &mut e {
+                    n += 1;
+                    if seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= limit {
+                        break;
+                    }
+                }
                 (n, e.drops().clone())
             })
             .reduce(
@@ -60,6 +92,11 @@ impl StageKind for Enumerate {
                     (a + b, da)
                 },
             );
+        if count > limit {
+            let (msg, help) =
+                crate::space::too_many(compiled.name(), &format!("more than {limit}"), limit);
+            return Err(StageError::new(format!("{msg}; {help}")));
+        }
         if count == 0 {
             return Err(StageError::new(format!(
                 "space `{}` has no valid candidate: {} invalid, {} rejected by `require`",

@@ -1,13 +1,14 @@
 //! `fit(runs, form: sun2026)`: fit a loss law to measured losses, and
 //! `measurements("file.csv")`: losses measured elsewhere, as a table.
+use rooflaw_cache::files::{INPUT_LIMIT, read_input};
+use rooflaw_dsl::spec::RefKind;
 use rooflaw_dsl::spec::{Spec, Stage};
 use rooflaw_dsl::{Diagnostic, Dim, Param, ParamType, Signature};
-use rooflaw_engine::{Artifact, Column, Inputs, RunCtx, StageError, StageKind, Table};
+use rooflaw_engine::{Artifact, Inputs, RunCtx, StageError, StageKind, Table};
 use serde_json::{Value, json};
 
-use super::{args, candidates, fit_form};
-use crate::fit::{FitOptions, Point, fit};
-use crate::law::{Var, Vars};
+use super::{args, fit_form};
+use crate::fit::{FitOptions, fit, runs};
 
 pub(crate) const KIND: &str = "fit";
 
@@ -40,7 +41,7 @@ impl Fit {
                 Param::optional(
                     "holdout",
                     ParamType::Number(Dim::NONE),
-                    "fraction of runs held out (default 0.2)",
+                    "fraction of runs held out (default 0.2, as `rooflaw fit --holdout`)",
                 ),
                 Param::optional(
                     "bootstrap",
@@ -57,33 +58,26 @@ impl Fit {
     }
 }
 
-/// Law variables of every row: columns named after a variable win, else
-/// they are computed from the architecture columns when the table has them.
-fn points(t: &Table) -> Result<Vec<Point>, StageError> {
-    let loss = t
-        .column("val_loss")
-        .or_else(|| t.column("loss"))
-        .ok_or_else(|| StageError::new("the runs have no `loss` (or `val_loss`) column"))?;
-    let has_arch = t.column("layers").is_some() && t.column("heads").is_some();
-    (0..t.rows())
-        .map(|i| {
-            let tokens = t.column("tokens").map(|c| c.f64_at(i));
-            let mut vars = if has_arch {
-                Vars::of(&candidates::arch_at(t, i)?, tokens)
-            } else {
-                Vars::new()
-            };
-            for var in Var::ALL {
-                if let Some(c) = t.column(var.name()) {
-                    vars.set(var, c.f64_at(i));
-                }
-            }
-            Ok(Point {
-                vars,
-                loss: loss.f64_at(i),
-            })
-        })
-        .collect()
+/// The file a `measurements` input reads, relative to the pipeline, and how
+/// errors name the runs: the file, or the stage they come from.
+fn runs_source(stage: &Stage, spec: &Spec) -> (String, Option<std::path::PathBuf>) {
+    let Some(name) = args::reference(stage, "runs", RefKind::Stage) else {
+        return ("the runs".to_owned(), None);
+    };
+    match spec.stage(name) {
+        Some(input) if input.kind.node == "measurements" => {
+            let file = args::string(input, "file").unwrap_or_default();
+            (file.to_owned(), Some(pipeline_dir(input, spec).join(file)))
+        }
+        _ => (format!("the runs of stage `{name}`"), None),
+    }
+}
+
+fn pipeline_dir(stage: &Stage, spec: &Spec) -> std::path::PathBuf {
+    std::path::Path::new(&spec.sources.get(stage.span.file).name)
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 impl StageKind for Fit {
@@ -94,13 +88,26 @@ impl StageKind for Fit {
     fn version(&self) -> u32 {
         // 2: custom forms (the `form` parameter may be a form object).
         // 3: the output names the held-out points.
-        3
+        // 4: only the form's columns are needed; warnings in the output.
+        4
     }
 
-    fn resolve(&self, stage: &Stage, _: &Spec) -> Result<Value, Vec<Diagnostic>> {
+    fn resolve(&self, stage: &Stage, spec: &Spec) -> Result<Value, Vec<Diagnostic>> {
         let int = |p, d| args::integer(stage, p, d).map_err(|e| vec![e]);
         let form = fit_form::resolve(stage)?;
-        let holdout = args::number(stage, "holdout").unwrap_or(0.2);
+        // A measurements file that lacks columns fails `check`, not the run.
+        let (source, path) = runs_source(stage, spec);
+        if let (Some(path), Ok(f)) = (path, fit_form::form(&form))
+            && let Ok(t) = runs::read_csv(&path)
+            && let Some(msg) = runs::missing(&t, &f, &source)
+        {
+            return Err(vec![
+                Diagnostic::error("rooflaw::missing-column", msg)
+                    .at(args::span(stage, "runs"), "these runs")
+                    .help("`rooflaw stages measurements` lists the columns each form reads"),
+            ]);
+        }
+        let holdout = args::number(stage, "holdout").unwrap_or(runs::HOLDOUT);
         if !(0.0..0.9).contains(&holdout) {
             return Err(vec![
                 Diagnostic::error(
@@ -110,13 +117,27 @@ impl StageKind for Fit {
                 .at(args::span(stage, "holdout"), "out of range"),
             ]);
         }
+        let bootstrap = int("bootstrap", 200)?;
+        if bootstrap > crate::fit::MAX_BOOTSTRAP as u64 {
+            return Err(vec![
+                Diagnostic::error(
+                    "rooflaw::limit",
+                    format!(
+                        "{bootstrap} bootstrap resamples, more than the limit of {}",
+                        crate::fit::MAX_BOOTSTRAP
+                    ),
+                )
+                .at(args::span(stage, "bootstrap"), "too many"),
+            ]);
+        }
         Ok(json!({
             "form": form,
             "huber": args::number(stage, "huber").unwrap_or(1e-3),
             "starts": int("starts", 256)?,
             "holdout": holdout,
-            "bootstrap": int("bootstrap", 200)?,
+            "bootstrap": int("bootstrap", runs::BOOTSTRAP as u64)?,
             "seed": int("seed", 0)?,
+            "source": source,
         }))
     }
 
@@ -125,19 +146,25 @@ impl StageKind for Fit {
         let t = runs
             .as_table()
             .ok_or_else(|| StageError::new("`fit` reads a table of runs"))?;
-        let pts = points(t)?;
         let form = fit_form::form(&params["form"]).map_err(StageError::new)?;
+        let source = params["source"].as_str().unwrap_or("the runs");
+        let pts = runs::points(t, &form, source).map_err(StageError::new)?;
         let opts = FitOptions {
             huber_delta: params["huber"].as_f64().unwrap_or(1e-3),
             starts: params["starts"].as_u64().unwrap_or(256) as usize,
-            holdout: params["holdout"].as_f64().unwrap_or(0.2),
-            bootstrap: params["bootstrap"].as_u64().unwrap_or(200) as usize,
+            holdout: params["holdout"].as_f64().unwrap_or(runs::HOLDOUT),
+            bootstrap: params["bootstrap"]
+                .as_u64()
+                .map_or(runs::BOOTSTRAP, |b| b as usize),
             seed: params["seed"].as_u64().unwrap_or(0),
             ..FitOptions::default()
         };
         ctx.progress
             .message(format!("fitting {} to {} runs", form.name(), pts.len()));
         let r = fit(&pts, &form, &opts).map_err(|e| StageError::new(format!("fit: {e}")))?;
+        for w in &r.warnings {
+            ctx.progress.warn(&ctx.stage, w);
+        }
         // Predicted vs measured for every run, for the report's scatter.
         let predicted: Vec<f64> = pts
             .iter()
@@ -159,6 +186,7 @@ impl StageKind for Fit {
                 "holdout": r.holdout.as_ref().map(args::json),
                 "heldout": r.heldout,
                 "converged": r.converged,
+                "warnings": r.warnings,
                 "gradient_norm": r.gradient_norm,
                 "measured": pts.iter().map(|p| p.loss).collect::<Vec<_>>(),
                 "predicted": predicted,
@@ -173,7 +201,13 @@ impl Measurements {
     pub(crate) fn new() -> Self {
         Self(Signature {
             kind: "measurements",
-            doc: "A CSV of runs measured elsewhere (one row per run; columns named after law variables or architecture fields, plus `loss`).",
+            doc: "A CSV of runs measured elsewhere, one row per run (`,` `;` tab or `|` separated, detected). \
+                  Columns: `loss` and those the fit's form reads: chinchilla `params, tokens`; \
+                  sun2026 `layers, width, ffn_ratio, rho, kv_dim`; a custom form its variables. \
+                  Instead of the variables, architecture columns `layers, width, ffn` (one expert's \
+                  intermediate size) with optional heads (width / 64), kv_heads (heads), head_dim \
+                  (width / heads), experts (1), top_k (1), shared_experts (0), vocab (32000), \
+                  gated (1), tied (0), qk_norm (1), qkv_bias (0). Other columns are ignored.",
             params: vec![Param::input(
                 "file",
                 ParamType::Str,
@@ -189,7 +223,8 @@ impl StageKind for Measurements {
     }
 
     fn version(&self) -> u32 {
-        1
+        // 2: delimiter detection, the `line` column.
+        2
     }
 
     fn resolve(&self, stage: &Stage, spec: &Spec) -> Result<Value, Vec<Diagnostic>> {
@@ -199,16 +234,20 @@ impl StageKind for Measurements {
             .parent()
             .map(std::path::Path::to_path_buf)
             .unwrap_or_default();
-        let path = base.join(file);
-        let bytes = std::fs::read(&path).map_err(|e| {
+        let written = rooflaw_dsl::Spanned {
+            node: file.to_string(),
+            span: args::span(stage, "file"),
+        };
+        let path = args::project_path(spec, &base, &written)?;
+        let unreadable = |e: String| {
             vec![
-                Diagnostic::error(
-                    "rooflaw::unreadable-file",
-                    format!("cannot read {}: {e}", path.display()),
-                )
-                .at(args::span(stage, "file"), "this file"),
+                Diagnostic::error("rooflaw::unreadable-file", e)
+                    .at(args::span(stage, "file"), "this file"),
             ]
-        })?;
+        };
+        let bytes = read_input(&path, INPUT_LIMIT).map_err(|e| unreadable(e.to_string()))?;
+        // Refused now rather than when the stage runs.
+        runs::parse_csv(&path, bytes.clone()).map_err(unreadable)?;
         Ok(json!({ "file": file, "blake3": blake3_hex(&bytes) }))
     }
 
@@ -220,31 +259,9 @@ impl StageKind for Measurements {
     }
 }
 
-/// A CSV file as a table: a column whose every cell parses as a number is
-/// `F64`, any other `Str`.
+/// A CSV file of runs as a table (delimiter detected, a `line` column).
 pub(crate) fn read_csv(path: &std::path::Path) -> Result<Table, StageError> {
-    let mut reader = csv::Reader::from_path(path)
-        .map_err(|e| StageError::new(format!("{}: {e}", path.display())))?;
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| StageError::new(format!("{}: {e}", path.display())))?
-        .iter()
-        .map(String::from)
-        .collect();
-    let mut cells: Vec<Vec<String>> = vec![Vec::new(); headers.len()];
-    for (line, rec) in reader.records().enumerate() {
-        let rec =
-            rec.map_err(|e| StageError::new(format!("{} line {}: {e}", path.display(), line + 2)))?;
-        for (col, v) in cells.iter_mut().zip(rec.iter()) {
-            col.push(v.trim().to_string());
-        }
-    }
-    let mut t = Table::new();
-    for (name, col) in headers.into_iter().zip(cells) {
-        let nums: Option<Vec<f64>> = col.iter().map(|s| s.parse().ok()).collect();
-        t.push(name, nums.map_or(Column::Str(col), Column::F64));
-    }
-    Ok(t)
+    runs::read_csv(path).map_err(StageError::new)
 }
 
 fn blake3_hex(bytes: &[u8]) -> String {

@@ -23,6 +23,8 @@ mod pareto;
 mod probe;
 mod refine;
 mod reporter;
+
+pub use reporter::headline;
 mod roofline;
 mod sample;
 mod search;
@@ -34,7 +36,7 @@ mod workload;
 /// Preset names of each kind, for validation and did-you-mean.
 fn presets(kind: PresetKind) -> Vec<String> {
     match kind {
-        PresetKind::Hardware => crate::hardware::ids()
+        PresetKind::Hardware => crate::hardware::names()
             .into_iter()
             .map(String::from)
             .collect(),

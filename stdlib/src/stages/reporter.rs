@@ -13,8 +13,9 @@ use super::{fit, hardware_io, pareto, search};
 use crate::budget::{Budget, Objective};
 use crate::hardware::Hardware;
 use crate::report::{
-    Bound, CalibrationRow, Coefficient, FitPoint, FitView, Frontier, FrontierPoint, HardwareInfo,
-    Headline, Marked, OpPoint, Point, ReportData, TopRow, TrainedRow, write_report,
+    AdviceRow, Bound, CalibrationRow, Coefficient, Compared, Counts, Figures, FitPoint, FitView,
+    Frontier, FrontierPoint, HardwareInfo, Headline, Marked, OpPoint, Point, ReportData,
+    SearchView, TopRow, TrainedRow, write_report,
 };
 use crate::workload::Workload;
 
@@ -84,11 +85,18 @@ fn fill_frontier(data: &mut ReportData, t: &Table, objective: Objective) {
                 })
             })
             .collect();
-        if let Some(total) = cloud["total"].as_u64() {
-            data.notes.push(format!(
-                "{total} designs evaluated; the plot shows {} of them (one per cell of a 240×120 grid) and every frontier point.",
-                data.candidates.len()
-            ));
+        if let Some(designs) = cloud["total"].as_u64() {
+            // Every architecture is evaluated once per workload precision.
+            let precisions = t
+                .meta
+                .get("workloads")
+                .and_then(Value::as_array)
+                .map_or(1, |w| w.len().max(1) as u64);
+            data.counts = Some(Counts {
+                architectures: designs / precisions,
+                precisions,
+                designs,
+            });
         }
     }
     if let Some(n) = t
@@ -132,7 +140,64 @@ fn fill_context(data: &mut ReportData, t: &Table) -> Option<(Hardware, Vec<Workl
     Some((hw, wls))
 }
 
-fn fill_search(data: &mut ReportData, t: &Table, objective: Objective) {
+/// "budget `snappy` (latency.total <= 1.5 s, memory <= 4 GiB)", or what a
+/// search without a budget held its designs to.
+fn limit_text(t: &Table, budget: Option<&Budget>) -> String {
+    if let Some(b) = budget {
+        let limits: Vec<String> = b.limits.iter().map(ToString::to_string).collect();
+        return format!("budget `{}` ({})", b.name, limits.join(", "));
+    }
+    match t.meta.get("limit") {
+        Some(l) if l["kind"] == "baseline" => {
+            format!(
+                "the latency of {}",
+                l["name"]
+                    .as_str()
+                    .unwrap_or("the baseline")
+                    .trim_start_matches("as fast as ")
+            )
+        }
+        _ => "no budget".into(),
+    }
+}
+
+/// Why a search found nothing, from how close its designs came to each
+/// limit: "no design meets budget `snappy`: the fastest needs 41 ms".
+fn empty_text(t: &Table, limit: &str, binary: bool) -> String {
+    let closest: Vec<Option<crate::budget::Check>> = meta(t, "closest").unwrap_or_default();
+    let needs: Vec<String> = closest
+        .iter()
+        .flatten()
+        .filter(|c| !c.holds)
+        .map(|c| {
+            let who = match (c.limit.metric.dim(), c.limit.op) {
+                (d, _) if d == rooflaw_dsl::Dim::TIME => "the fastest",
+                (d, _) if d == rooflaw_dsl::Dim::BYTES => "the smallest",
+                (_, rooflaw_dsl::spec::CmpOp::Gt | rooflaw_dsl::spec::CmpOp::Ge) => "the largest",
+                _ => "the closest",
+            };
+            let value = if c.limit.metric.dim() == rooflaw_dsl::Dim::BYTES {
+                crate::report::bytes(c.value, binary)
+            } else if c.limit.metric.dim() == rooflaw_dsl::Dim::TIME {
+                crate::report::si(c.value, "s")
+            } else {
+                crate::report::plain(c.value)
+            };
+            format!("{who} needs {value} ({})", c.limit.metric.name())
+        })
+        .collect();
+    if t.meta.get("searched").and_then(Value::as_u64) == Some(0) {
+        return format!("no design to search within {limit}");
+    }
+    if needs.is_empty() {
+        // Each limit alone is met by some design, but none meets all.
+        format!("no design meets {limit}: each limit alone is met, never all at once")
+    } else {
+        format!("no design meets {limit}: {}", needs.join("; "))
+    }
+}
+
+fn fill_search(data: &mut ReportData, stage: &str, t: &Table, objective: Objective) -> SearchView {
     let col = pareto::column(objective);
     let groups = t
         .strs("precision")
@@ -140,19 +205,20 @@ fn fill_search(data: &mut ReportData, t: &Table, objective: Objective) {
         .unwrap_or_default();
     let best_loss = t.f64s("loss").and_then(|l| l.first().copied());
     let budget: Option<Budget> = meta(t, "budget");
-    let limit = budget.as_ref().and_then(|b| {
+    let latency_limit = budget.as_ref().and_then(|b| {
         b.limits
             .iter()
             .find(|l| l.metric == objective.metric())
             .map(|l| l.bound)
     });
+    let mut top = Vec::new();
     for i in 0..t.rows() {
         let Ok(a) = candidates::arch_at(t, i) else {
             continue;
         };
         let f = |c: &str| t.column(c).map_or(f64::NAN, |col| col.f64_at(i));
         let lat = f(col) / 1e3;
-        data.top.push(TopRow {
+        top.push(TopRow {
             rank: f("rank") as u32,
             label: label(&a),
             group: groups.get(i).cloned().unwrap_or_default(),
@@ -170,11 +236,80 @@ fn fill_search(data: &mut ReportData, t: &Table, objective: Objective) {
             memory_bytes: f("memory_bytes"),
             loss: f("loss"),
             ppl: f("perplexity"),
-            latency_margin_s: limit.map(|b| b - lat),
+            latency_margin_s: latency_limit.map(|b| b - lat),
             loss_margin: best_loss.map(|b| f("loss") - b),
         });
     }
-    if let Some(b) = &budget {
+    let limit = limit_text(t, budget.as_ref());
+    let headlines: Vec<Value> = meta(t, "headline").unwrap_or_default();
+    let g = |h: &Value, k: &str| h[k].as_f64().unwrap_or(f64::NAN);
+    let figures = |h: &Value, who: &str| Figures {
+        latency_s: g(h, &format!("{who}_latency_ms")) / 1e3,
+        memory_bytes: g(h, &format!("{who}_memory_bytes")),
+        loss: g(h, &format!("{who}_loss")),
+        ppl: g(h, &format!("{who}_perplexity")),
+    };
+    // The answer is the top row; each headline compares it with a baseline.
+    let headline = top.first().map(|first| Headline {
+        design: first.label.clone(),
+        precision: first.group.clone(),
+        figures: Figures {
+            latency_s: t.f64s(col).map_or(f64::NAN, |l| l[0] / 1e3),
+            memory_bytes: first.memory_bytes,
+            loss: first.loss,
+            ppl: first.ppl,
+        },
+        baselines: headlines
+            .iter()
+            .map(|h| Compared {
+                name: h["baseline"].as_str().unwrap_or("baseline").to_string(),
+                figures: figures(h, "baseline"),
+            })
+            .collect(),
+    });
+    SearchView {
+        stage: stage.to_string(),
+        objective: objective_name(objective).into(),
+        empty: headline
+            .is_none()
+            .then(|| empty_text(t, &limit, data.binary_sizes)),
+        limit,
+        headline,
+        top,
+        searched_what: if t.meta.contains_key("frontier_sizes") {
+            "the loss–latency frontier".into()
+        } else {
+            "every design".into()
+        },
+        feasible: t.meta.get("feasible").and_then(Value::as_u64).unwrap_or(0),
+        searched: t.meta.get("searched").and_then(Value::as_u64).unwrap_or(0),
+    }
+}
+
+/// The plots single out the lead search's answer and its baselines, and
+/// draw its budget's latency limit.
+fn mark_answer(data: &mut ReportData, view: &SearchView, t: &Table, objective: Objective) {
+    if let Some(h) = &view.headline {
+        data.chosen = Some(Marked {
+            label: if h.precision.is_empty() {
+                h.design.clone()
+            } else {
+                format!("{} ({})", h.design, h.precision)
+            },
+            latency_s: h.figures.latency_s,
+            loss: h.figures.loss,
+        });
+        data.baselines = h
+            .baselines
+            .iter()
+            .map(|b| Marked {
+                label: b.name.clone(),
+                latency_s: b.figures.latency_s,
+                loss: b.figures.loss,
+            })
+            .collect();
+    }
+    if let Some(b) = meta::<Budget>(t, "budget") {
         for l in b.limits.iter().filter(|l| l.metric == objective.metric()) {
             data.budgets.push(crate::report::BudgetLine {
                 name: format!(
@@ -187,50 +322,79 @@ fn fill_search(data: &mut ReportData, t: &Table, objective: Objective) {
             });
         }
     }
-    let headlines: Vec<Value> = meta(t, "headline").unwrap_or_default();
-    if let Some(h) = headlines.first() {
-        let best: Option<crate::Architecture> = serde_json::from_value(h["best"].clone()).ok();
-        let best_label = best.as_ref().map(label).unwrap_or_default();
-        let base = h["baseline"].as_str().unwrap_or("baseline").to_string();
-        let g = |k: &str| h[k].as_f64().unwrap_or(f64::NAN);
-        data.baseline = Some(Marked {
-            label: base.clone(),
-            latency_s: g("baseline_latency_ms") / 1e3,
-            loss: g("baseline_loss"),
-        });
-        data.chosen = Some(Marked {
-            label: best_label.clone(),
-            latency_s: g("best_latency_ms") / 1e3,
-            loss: g("best_loss"),
-        });
-        data.headline = Some(Headline {
-            baseline: base,
-            best: best_label,
-            latency_s: g("baseline_latency_ms") / 1e3,
-            loss_base: g("baseline_loss"),
-            loss_best: g("best_loss"),
-            ppl_base: g("baseline_perplexity"),
-            ppl_best: g("best_perplexity"),
-            ppl_reduction_pct: g("perplexity_reduction_pct"),
-        });
-        for h in headlines.iter().skip(1) {
-            data.notes.push(format!(
-                "At {} ({}): best {:.3} vs baseline {:.3} loss, perplexity −{:.1}%.",
-                h["precision"].as_str().unwrap_or(""),
-                rooflaw_dsl::Quantity::new(
-                    h["baseline_latency_ms"].as_f64().unwrap_or(0.0) / 1e3,
-                    rooflaw_dsl::Dim::TIME
-                ),
-                h["best_loss"].as_f64().unwrap_or(f64::NAN),
-                h["baseline_loss"].as_f64().unwrap_or(f64::NAN),
-                h["perplexity_reduction_pct"].as_f64().unwrap_or(f64::NAN),
-            ));
+}
+
+/// An `advise` output as table rows: per width, the optimum that applies
+/// under each constraint, and the enumerated best beside them.
+fn fill_advice(data: &mut ReportData, stage: &str, v: &Value) {
+    let row = |width: f64, constraint: &str, regime: &str, o: &Value| {
+        let r = &o["rounded"];
+        let u = |k: &str| {
+            r[k].as_u64()
+                .and_then(|x| u32::try_from(x).ok())
+                .unwrap_or(0)
+        };
+        AdviceRow {
+            stage: stage.to_string(),
+            width,
+            constraint: constraint.into(),
+            regime: regime.replace('_', " "),
+            layers: u("layers"),
+            ffn_ratio: r["ffn_ratio"].as_f64().unwrap_or(f64::NAN),
+            heads: u("heads"),
+            kv_heads: u("kv_heads"),
+            experts: u("experts"),
+            top_k: u("top_k"),
+            loss: r["loss"].as_f64().unwrap_or(f64::NAN),
+            weight_bytes: o["memory"].as_f64(),
         }
-    } else if let Some(top) = data.top.first() {
-        data.chosen = Some(Marked {
-            label: top.label.clone(),
-            latency_s: t.f64s(col).map_or(f64::NAN, |l| l[0] / 1e3),
-            loss: top.loss,
+    };
+    for w in v["widths"].as_array().into_iter().flatten() {
+        let width = w["width"].as_f64().unwrap_or(f64::NAN);
+        let a = &w["advice"];
+        if !a.is_object() {
+            data.notes.push(format!(
+                "`{stage}` at width {}: {}",
+                crate::report::plain(width),
+                w["error"].as_str().unwrap_or("no advice")
+            ));
+            continue;
+        }
+        for phase in ["prefill", "decode"] {
+            let p = &a[phase];
+            if !p.is_object() {
+                continue;
+            }
+            let applies = p["applies"].as_str().unwrap_or("");
+            let which = if applies.ends_with("latency") {
+                "latency"
+            } else if applies == "memory" {
+                "memory"
+            } else {
+                "dual"
+            };
+            if p[which].is_object() {
+                data.advice.push(row(width, phase, applies, &p[which]));
+            }
+        }
+        data.advice
+            .push(row(width, "memory", "memory", &a["memory"]));
+    }
+    let best = &v["enumerated_best"];
+    if let Ok(arch) = serde_json::from_value::<crate::Architecture>(best["arch"].clone()) {
+        data.advice.push(AdviceRow {
+            stage: stage.to_string(),
+            width: f64::from(arch.width),
+            constraint: "searched".into(),
+            regime: label(&arch),
+            layers: arch.layers,
+            ffn_ratio: arch.ffn_ratio(),
+            heads: arch.heads,
+            kv_heads: arch.kv_heads,
+            experts: arch.experts,
+            top_k: arch.top_k,
+            loss: best["loss"].as_f64().unwrap_or(f64::NAN),
+            weight_bytes: None,
         });
     }
 }
@@ -445,10 +609,49 @@ impl Reporter for HtmlReport {
         outputs: &BTreeMap<String, Arc<Artifact>>,
         reported: &[String],
     ) -> Result<Vec<PathBuf>, String> {
+        match report_data(spec, outputs, reported)? {
+            Some(data) => write_report(dir, &data).map_err(|e| e.to_string()),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+/// The answer of a `report` declaration in words, as its page leads with it:
+/// a title and the sentences behind it (see [`crate::report::headline_text`]);
+/// `None` when it reports no search.
+pub fn headline(
+    spec: &Spec,
+    outputs: &BTreeMap<String, Arc<Artifact>>,
+    reported: &[String],
+) -> Result<Option<(String, String)>, String> {
+    let Some(data) = report_data(spec, outputs, reported)? else {
+        return Ok(None);
+    };
+    let lead = data
+        .searches
+        .iter()
+        .find(|s| s.headline.is_some())
+        .or_else(|| data.searches.first());
+    Ok(lead.map(|s| crate::report::headline_text(s, data.binary_sizes)))
+}
+
+/// What the page shows, from the reported stages' outputs; `None` when
+/// nothing reported has a page.
+fn report_data(
+    spec: &Spec,
+    outputs: &BTreeMap<String, Arc<Artifact>>,
+    reported: &[String],
+) -> Result<Option<ReportData>, String> {
+    {
         let of_kind = |kind: &str| {
             reported
                 .iter()
-                .filter_map(|n| outputs.get(n).filter(|a| a.kind == kind))
+                .filter_map(|n| {
+                    outputs
+                        .get(n)
+                        .filter(|a| a.kind == kind)
+                        .map(|a| (n.as_str(), a))
+                })
                 .collect::<Vec<_>>()
         };
         let searches = of_kind(search::KIND);
@@ -456,64 +659,88 @@ impl Reporter for HtmlReport {
         let fits = of_kind(fit::KIND);
         let calibrations: Vec<&Value> = of_kind(hardware_io::KIND)
             .into_iter()
-            .filter_map(|a| a.as_json())
+            .filter_map(|(_, a)| a.as_json())
             .filter(|v| v["extra"]["calibration"].is_object())
             .collect();
-        if searches.is_empty() && frontiers.is_empty() && fits.is_empty() && calibrations.is_empty()
+        let advice = of_kind("advice");
+        if searches.is_empty()
+            && frontiers.is_empty()
+            && fits.is_empty()
+            && calibrations.is_empty()
+            && advice.is_empty()
         {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let mut data = ReportData {
             title: format!("rooflaw: {}", spec.sources.get(rooflaw_dsl::FileId(0)).name),
             pipeline: spec.sources.get(rooflaw_dsl::FileId(0)).name.clone(),
             ..ReportData::default()
         };
-        // The search with a headline decides the objective; its frontier is
-        // the one with the same objective.
-        let search_t = searches
+        // Sizes in the unit the (first) budget writes its memory limit in.
+        data.binary_sizes = searches
             .iter()
-            .filter_map(|a| a.as_table())
-            .find(|t| {
-                t.meta
-                    .get("headline")
-                    .and_then(Value::as_array)
-                    .is_some_and(|h| !h.is_empty())
-            })
-            .or_else(|| searches.first().and_then(|a| a.as_table()));
-        let objective: Objective = search_t
-            .and_then(|t| meta(t, "objective"))
+            .filter_map(|(_, a)| a.as_table())
+            .filter_map(|t| meta::<Budget>(t, "budget"))
+            .flat_map(|b| b.limits)
+            .find(|l| l.metric == crate::budget::Metric::Memory)
+            .is_some_and(|l| {
+                let gib = 1024.0_f64.powi(3);
+                l.bound >= gib && (l.bound / gib).fract() == 0.0
+            });
+        // The first search with an answer leads, and decides the objective;
+        // its frontier is the one with the same objective.
+        let lead = searches
+            .iter()
+            .filter_map(|(n, a)| a.as_table().map(|t| (*n, t)))
+            .find(|(_, t)| t.rows() > 0)
+            .or_else(|| {
+                searches
+                    .first()
+                    .and_then(|(n, a)| a.as_table().map(|t| (*n, t)))
+            });
+        let objective: Objective = lead
+            .and_then(|(_, t)| meta(t, "objective"))
             .or_else(|| {
                 frontiers
                     .first()
-                    .and_then(|a| a.as_table())
+                    .and_then(|(_, a)| a.as_table())
                     .and_then(|t| meta(t, "objective"))
             })
             .unwrap_or(Objective::Total);
         data.objective = objective_name(objective).into();
         let frontier_t = frontiers
             .iter()
-            .filter_map(|a| a.as_table())
+            .filter_map(|(_, a)| a.as_table())
             .find(|t| meta::<Objective>(t, "objective") == Some(objective))
-            .or_else(|| frontiers.first().and_then(|a| a.as_table()));
+            .or_else(|| frontiers.first().and_then(|(_, a)| a.as_table()));
         let context = frontier_t
-            .or(search_t)
+            .or(lead.map(|(_, t)| t))
             .and_then(|t| fill_context(&mut data, t));
         if let Some(t) = frontier_t {
             fill_frontier(&mut data, t, objective);
         }
-        if let Some(t) = search_t {
-            fill_search(&mut data, t, objective);
+        for (name, a) in &searches {
+            let Some(t) = a.as_table() else { continue };
+            let own: Objective = meta(t, "objective").unwrap_or(objective);
+            let view = fill_search(&mut data, name, t, own);
+            if lead.is_some_and(|(n, _)| n == *name) {
+                mark_answer(&mut data, &view, t, own);
+                // The roofline chart shows the answer, in its precision.
+                if let (Some((hw, wls)), Some(h)) = (&context, &view.headline) {
+                    let wl = wls
+                        .iter()
+                        .find(|w| w.precision.label() == h.precision)
+                        .or_else(|| wls.first());
+                    if let (Ok(arch), Some(wl)) = (candidates::arch_at(t, 0), wl) {
+                        fill_ops(&mut data, &arch, hw, wl);
+                    }
+                }
+            }
+            data.searches.push(view);
         }
-        if let Some((hw, wls)) = &context {
-            let chosen = search_t
-                .and_then(|t| meta::<Vec<Value>>(t, "headline"))
-                .and_then(|h| {
-                    h.first()
-                        .and_then(|h| serde_json::from_value(h["best"].clone()).ok())
-                })
-                .or_else(|| search_t.and_then(|t| candidates::arch_at(t, 0).ok()));
-            if let (Some(arch), Some(wl)) = (chosen, wls.first()) {
-                fill_ops(&mut data, &arch, hw, wl);
+        for (name, a) in of_kind("advice") {
+            if let Some(v) = a.as_json() {
+                fill_advice(&mut data, name, v);
             }
         }
         // Every reported fit, named by its stage (`report law_fit, params_fit`).
@@ -531,13 +758,15 @@ impl Reporter for HtmlReport {
         }
         // Training runs are kind `runs` and timings `measurements` (those
         // stages are behind a feature, so their constants are not named here).
-        for t in of_kind("runs").iter().filter_map(|a| a.as_table()) {
+        for t in of_kind("runs").iter().filter_map(|(_, a)| a.as_table()) {
             fill_trained(&mut data, t)?;
         }
-        for t in of_kind("measurements").iter().filter_map(|a| a.as_table()) {
+        for t in of_kind("measurements")
+            .iter()
+            .filter_map(|(_, a)| a.as_table())
+        {
             fill_measured_latency(&mut data, t)?;
         }
-        let _ = search::KIND;
-        write_report(dir, &data).map_err(|e| e.to_string())
+        Ok(Some(data))
     }
 }

@@ -6,10 +6,12 @@ use rooflaw_dsl::{Diagnostic, Param, ParamType, PresetKind, Signature};
 use rooflaw_engine::{Artifact, Column, Inputs, RunCtx, StageError, StageKind, Table};
 use serde_json::{Value, json};
 
-use super::{args, law, pareto, roofline};
-use crate::budget::{Budget, Metrics, Objective};
+use super::{args, law, pareto};
+use rooflaw_dsl::spec::CmpOp;
+
+use crate::budget::{Budget, Check, Limit, Metrics, Objective};
 use crate::hardware::Hardware;
-use crate::search::{Evaluated, headline};
+use crate::search::Evaluated;
 use crate::workload::Workload;
 
 pub(crate) const KIND: &str = "search";
@@ -30,8 +32,11 @@ impl Search {
                 Param::optional("budget", ParamType::Budget, "latency and memory limits"),
                 Param::optional(
                     "baseline",
-                    ParamType::Either(vec![ParamType::Preset(PresetKind::Model), ParamType::Map]),
-                    "a model preset, or a shape `{ layers: 3, width: 112, ... }` with a space's field names, to compare with",
+                    ParamType::OneOrMany(Box::new(ParamType::Either(vec![
+                        ParamType::Preset(PresetKind::Model),
+                        ParamType::Map,
+                    ]))),
+                    "a model preset, or a shape `{ layers: 3, width: 112, ... }` with a space's field names, or a list of them, to compare with",
                 ),
                 Param::optional(
                     "law",
@@ -88,8 +93,9 @@ impl StageKind for Search {
     }
 
     fn version(&self) -> u32 {
-        // 2: the baseline's architecture is in the `baseline` metadata.
-        2
+        // 3: several baselines; the headline is the answer under the
+        // budget against each of them.
+        3
     }
 
     fn resolve(&self, stage: &Stage, spec: &Spec) -> Result<Value, Vec<Diagnostic>> {
@@ -104,7 +110,6 @@ impl StageKind for Search {
         }))
     }
 
-    #[allow(clippy::too_many_lines)]
     fn run(&self, _: &RunCtx, params: &Value, inputs: &Inputs) -> Result<Artifact, StageError> {
         let input = inputs.require("designs")?;
         let t = input
@@ -133,39 +138,94 @@ impl StageKind for Search {
             })
             .unwrap_or(Objective::Total);
         let budget: Option<Budget> = args::budget_from_params(&params["budget"]);
-        let open = Budget {
-            name: "none".into(),
-            limits: vec![],
-        };
         let rows: Vec<Row> = (0..t.rows())
             .map(|i| Row {
                 metrics: row_metrics(t, i),
                 loss: loss[i],
             })
             .collect();
-        let k = params["top"].as_u64().unwrap_or(5) as usize;
-        let result = crate::search::search(&rows, budget.as_ref().unwrap_or(&open), k);
+        let precisions = t
+            .strs("precision")
+            .map(<[String]>::to_vec)
+            .unwrap_or_default();
+        let precision_of = |i: usize| precisions.get(i).map_or("", String::as_str);
+        let hw: Option<Hardware> = t
+            .meta
+            .get("hardware")
+            .and_then(|h| serde_json::from_value(h.clone()).ok());
+        let wls: Vec<Workload> = t
+            .meta
+            .get("workloads")
+            .and_then(|w| serde_json::from_value(w.clone()).ok())
+            .unwrap_or_default();
+        let baselines = params["baseline"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|b| Baseline::evaluate(b, &law, tokens, hw.as_ref(), &wls))
+            .collect::<Result<Vec<_>, _>>()?;
 
-        let mut out = t.select(&result.top.iter().map(|p| p.index).collect::<Vec<_>>());
+        // One search per precision, each under the budget, or without one
+        // under "no slower than the first baseline at this precision" (the
+        // paper's question), so a design is always judged beside a baseline
+        // that runs in its own precision.
+        let mut groups: Vec<&str> = Vec::new();
+        for i in 0..rows.len() {
+            if !groups.contains(&precision_of(i)) {
+                groups.push(precision_of(i));
+            }
+        }
+        let k = params["top"].as_u64().unwrap_or(5) as usize;
+        let mut picks = Vec::new();
+        let (mut feasible, mut total) = (0, 0);
+        let mut closest: Vec<Option<Check>> = Vec::new();
+        let mut limit_of: Option<Budget> = None;
+        for g in &groups {
+            let index: Vec<usize> = (0..rows.len()).filter(|&i| precision_of(i) == *g).collect();
+            let items: Vec<&Row> = index.iter().map(|&i| &rows[i]).collect();
+            let limit = match (&budget, baselines.first()) {
+                (Some(b), _) => b.clone(),
+                (None, Some(base)) => base.as_limit(g, objective),
+                (None, None) => Budget {
+                    name: "none".into(),
+                    limits: vec![],
+                },
+            };
+            let r = crate::search::search(&items, &limit, k);
+            feasible += r.feasible;
+            total += r.total;
+            picks.extend(r.top.into_iter().map(|mut p| {
+                p.index = index[p.index];
+                p
+            }));
+            let near = crate::search::closest(&items, &limit);
+            closest.resize(near.len().max(closest.len()), None);
+            for (c, n) in closest.iter_mut().zip(near) {
+                if n.is_some_and(|n| c.is_none_or(|c| n.margin > c.margin)) {
+                    *c = n;
+                }
+            }
+            limit_of.get_or_insert(limit);
+        }
+        picks.sort_by(|a, b| a.loss.total_cmp(&b.loss).then(a.index.cmp(&b.index)));
+        picks.truncate(k);
+
+        let mut out = t.select(&picks.iter().map(|p| p.index).collect::<Vec<_>>());
         if out.column("loss").is_none() {
-            out.push(
-                "loss",
-                Column::F64(result.top.iter().map(|p| p.loss).collect()),
-            );
+            out.push("loss", Column::F64(picks.iter().map(|p| p.loss).collect()));
             out.push(
                 "perplexity",
-                Column::F64(result.top.iter().map(|p| p.perplexity).collect()),
+                Column::F64(picks.iter().map(|p| p.perplexity).collect()),
             );
         }
         out.columns.insert(
             0,
             (
                 "rank".into(),
-                Column::I32((1..=i32::try_from(result.top.len()).unwrap_or(i32::MAX)).collect()),
+                Column::I32((1..=i32::try_from(picks.len()).unwrap_or(i32::MAX)).collect()),
             ),
         );
-        let margins: Vec<String> = result
-            .top
+        let margins: Vec<String> = picks
             .iter()
             .map(|p| {
                 p.feasibility
@@ -178,80 +238,33 @@ impl StageKind for Search {
             .collect();
         out.push("margins", Column::Str(margins));
 
-        // The headline comparison, per precision: the baseline evaluated on
-        // the same chip and workload, and the best design no slower than it.
+        // The answer (the lowest-loss design within the limit) against every
+        // baseline in the answer's precision.
         let mut headlines = Vec::new();
-        let mut baseline_rows = Vec::new();
-        if let Some(base) = params["baseline"].as_object() {
-            let arch: crate::Architecture = serde_json::from_value(base["arch"].clone())
-                .map_err(|e| StageError::new(e.to_string()))?;
-            let hw: Option<Hardware> = t
-                .meta
-                .get("hardware")
-                .and_then(|h| serde_json::from_value(h.clone()).ok());
-            let wls: Vec<Workload> = t
-                .meta
-                .get("workloads")
-                .and_then(|w| serde_json::from_value(w.clone()).ok())
-                .unwrap_or_default();
-            let (base_loss, extrapolated) = match law.predict(&arch, tokens) {
-                Ok(l) => (l, false),
-                Err(_) => (
-                    law.clone()
-                        .with_extrapolate(true)
-                        .predict(&arch, tokens)
-                        .map_err(|e| StageError::new(e.to_string()))?,
-                    true,
-                ),
-            };
-            let precisions = t
-                .strs("precision")
-                .map(<[String]>::to_vec)
-                .unwrap_or_default();
-            for wl in &wls {
-                let Some(hw) = &hw else { break };
-                let s = crate::roofline::evaluate(&arch, hw, wl)
-                    .map_err(|e| StageError::new(format!("baseline: {e}")))?;
-                let m = Metrics::from_summary(&s);
-                let label = wl.precision.label();
-                let group: Vec<usize> = (0..rows.len())
-                    .filter(|&i| precisions.get(i).is_none_or(|p| *p == label))
-                    .collect();
-                let items: Vec<Row> = group
-                    .iter()
-                    .map(|&i| Row {
-                        metrics: rows[i].metrics,
-                        loss: rows[i].loss,
-                    })
-                    .collect();
-                baseline_rows.push(json!({
-                    "id": base["id"],
-                    "arch": base["arch"],
-                    "precision": label,
-                    "latency_ms": m.objective(objective) * 1e3,
-                    "metrics": m,
-                    "loss": base_loss,
-                    "perplexity": base_loss.exp(),
-                    "loss_extrapolated": extrapolated,
+        if let Some(best) = picks.first() {
+            let precision = precision_of(best.index);
+            let arch = super::candidates::arch_at(t, best.index)?;
+            for base in &baselines {
+                let Some(m) = base.at(precision) else {
+                    continue;
+                };
+                let (bl, pl) = (best.loss, base.loss);
+                headlines.push(json!({
+                    "precision": precision,
+                    "baseline": base.id,
+                    "objective": objective,
+                    "baseline_latency_ms": m.objective(objective) * 1e3,
+                    "best_latency_ms": best.metrics.objective(objective) * 1e3,
+                    "baseline_memory_bytes": m.memory_bytes,
+                    "best_memory_bytes": best.metrics.memory_bytes,
+                    "baseline_loss": pl,
+                    "best_loss": bl,
+                    "baseline_perplexity": pl.exp(),
+                    "best_perplexity": bl.exp(),
+                    "perplexity_reduction_pct": (1.0 - (bl - pl).exp()) * 100.0,
+                    "loss_reduction_pct": (1.0 - bl / pl) * 100.0,
+                    "best": args::json(&arch),
                 }));
-                if let Some(h) = headline(&items, &m, base_loss, objective, budget.as_ref()) {
-                    let best = group[h.best];
-                    let arch = super::candidates::arch_at(t, best)?;
-                    headlines.push(json!({
-                        "precision": label,
-                        "baseline": base["id"],
-                        "objective": objective,
-                        "baseline_latency_ms": h.baseline_latency * 1e3,
-                        "best_latency_ms": h.best_latency * 1e3,
-                        "baseline_loss": h.baseline_loss,
-                        "best_loss": h.best_loss,
-                        "baseline_perplexity": h.baseline_perplexity,
-                        "best_perplexity": h.best_perplexity,
-                        "perplexity_reduction_pct": h.perplexity_reduction * 100.0,
-                        "loss_reduction_pct": h.loss_reduction * 100.0,
-                        "best": args::json(&arch),
-                    }));
-                }
             }
         }
         out.meta.clone_from(&t.meta);
@@ -260,22 +273,131 @@ impl StageKind for Search {
             "budget".into(),
             budget.as_ref().map(args::json).unwrap_or_default(),
         );
-        out.meta.insert("feasible".into(), json!(result.feasible));
-        out.meta.insert("searched".into(), json!(result.total));
+        // What the designs were held to: the budget, or the first baseline's
+        // latency per precision.
+        let implied = budget.is_none() && !baselines.is_empty();
+        out.meta.insert(
+            "limit".into(),
+            json!({
+                "kind": if budget.is_some() { "budget" } else if implied { "baseline" } else { "none" },
+                "name": limit_of.as_ref().map_or("none", |b| b.name.as_str()),
+            }),
+        );
+        out.meta.insert("feasible".into(), json!(feasible));
+        out.meta.insert("searched".into(), json!(total));
         out.meta.insert("objective".into(), json!(objective));
-        out.meta.insert("baseline".into(), json!(baseline_rows));
+        out.meta.insert(
+            "baseline".into(),
+            json!(
+                baselines
+                    .iter()
+                    .flat_map(|b| b.rows(objective))
+                    .collect::<Vec<_>>()
+            ),
+        );
         out.meta.insert("headline".into(), json!(headlines));
-        let _ = roofline::KIND;
+        out.meta.insert("closest".into(), args::json(&closest));
         Ok(Artifact::table(KIND, out))
     }
 }
 
-/// A design a search singled out, to train and measure: the baseline, and
-/// per precision the best design no slower than it (the headline), or the
-/// top-ranked design when there is no baseline to compare with.
+/// A baseline model, evaluated on the searched hardware in every workload
+/// precision.
+struct Baseline {
+    id: String,
+    arch: Value,
+    loss: f64,
+    /// The law refused the shape and was extrapolated for it.
+    extrapolated: bool,
+    /// (precision label, figures).
+    at: Vec<(String, Metrics)>,
+}
+
+impl Baseline {
+    fn evaluate(
+        b: &Value,
+        law: &crate::law::Law,
+        tokens: Option<f64>,
+        hw: Option<&Hardware>,
+        wls: &[Workload],
+    ) -> Result<Self, StageError> {
+        let arch: crate::Architecture = serde_json::from_value(b["arch"].clone())
+            .map_err(|e| StageError::new(e.to_string()))?;
+        let (loss, extrapolated) = match law.predict(&arch, tokens) {
+            Ok(l) => (l, false),
+            Err(_) => (
+                law.clone()
+                    .with_extrapolate(true)
+                    .predict(&arch, tokens)
+                    .map_err(|e| StageError::new(e.to_string()))?,
+                true,
+            ),
+        };
+        let mut at = Vec::new();
+        if let Some(hw) = hw {
+            for wl in wls {
+                let s = crate::roofline::evaluate(&arch, hw, wl)
+                    .map_err(|e| StageError::new(format!("baseline: {e}")))?;
+                at.push((wl.precision.label(), Metrics::from_summary(&s)));
+            }
+        }
+        Ok(Self {
+            id: b["id"].as_str().unwrap_or("baseline").to_string(),
+            arch: b["arch"].clone(),
+            loss,
+            extrapolated,
+            at,
+        })
+    }
+
+    /// Figures in `precision`; a table without precisions has one workload.
+    fn at(&self, precision: &str) -> Option<&Metrics> {
+        self.at
+            .iter()
+            .find(|(p, _)| p == precision)
+            .or_else(|| self.at.first().filter(|_| precision.is_empty()))
+            .map(|(_, m)| m)
+    }
+
+    /// "No slower than this baseline" in `precision`, as a budget.
+    fn as_limit(&self, precision: &str, objective: Objective) -> Budget {
+        Budget {
+            name: format!("as fast as {}", self.id),
+            limits: self
+                .at(precision)
+                .map(|m| Limit {
+                    metric: objective.metric(),
+                    op: CmpOp::Le,
+                    bound: m.objective(objective),
+                })
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    fn rows(&self, objective: Objective) -> Vec<Value> {
+        self.at
+            .iter()
+            .map(|(p, m)| {
+                json!({
+                    "id": self.id,
+                    "arch": self.arch,
+                    "precision": p,
+                    "latency_ms": m.objective(objective) * 1e3,
+                    "metrics": m,
+                    "loss": self.loss,
+                    "perplexity": self.loss.exp(),
+                    "loss_extrapolated": self.extrapolated,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A design a search singled out, to train and measure: each baseline, and
+/// the search's answer (its top-ranked design).
 pub(crate) struct Chosen {
-    /// `baseline`, or `best` (`best fp16` when the search covers several
-    /// precisions).
+    /// `baseline` or `best`.
     pub role: String,
     pub arch: crate::Architecture,
     pub predicted_loss: f64,
@@ -301,10 +423,8 @@ pub(crate) fn chosen(a: &Artifact) -> Result<Vec<Chosen>, StageError> {
             .cloned()
             .unwrap_or_default()
     };
-    let (baselines, headlines) = (list("baseline"), list("headline"));
-    let several = headlines.len() > 1;
     let mut out: Vec<Chosen> = Vec::new();
-    for b in &baselines {
+    for b in &list("baseline") {
         out.push(Chosen {
             role: "baseline".into(),
             arch: arch(&b["arch"])?,
@@ -312,20 +432,7 @@ pub(crate) fn chosen(a: &Artifact) -> Result<Vec<Chosen>, StageError> {
             predicted_latency_ms: f(&b["latency_ms"]),
         });
     }
-    for h in &headlines {
-        let p = h["precision"].as_str().unwrap_or_default();
-        out.push(Chosen {
-            role: if several {
-                format!("best {p}")
-            } else {
-                "best".into()
-            },
-            arch: arch(&h["best"])?,
-            predicted_loss: f(&h["best_loss"]),
-            predicted_latency_ms: f(&h["best_latency_ms"]),
-        });
-    }
-    if headlines.is_empty() && t.rows() > 0 {
+    if t.rows() > 0 {
         let objective: Objective = t
             .meta
             .get("objective")

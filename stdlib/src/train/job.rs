@@ -286,9 +286,7 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError> {
         path: path.into(),
         source,
     })?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, json).map_err(TrainError::io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(TrainError::io(path))
+    rooflaw_cache::files::write_atomic(path, &json).map_err(TrainError::io(path))
 }
 
 #[cfg(test)]

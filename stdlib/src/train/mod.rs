@@ -67,6 +67,9 @@ pub enum TrainError {
     },
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),
+    /// Refused before allocating: it would not fit.
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 impl TrainError {
