@@ -230,6 +230,8 @@ fn llama_bench_output_calibrates_a_runtime_profile() {
     let dir = tempfile::tempdir().unwrap();
     let hw = fx.join("rtx-4080.yaml");
     let hw = hw.to_str().unwrap();
+    let config = fx.join("qwen2.5-7b-config.json");
+    let config = config.to_str().unwrap();
     for file in ["bench.json", "bench.jsonl", "bench.csv", "table.csv"] {
         let profile = dir.path().join(format!("{file}.yaml"));
         let out = rooflaw(&[
@@ -239,6 +241,8 @@ fn llama_bench_output_calibrates_a_runtime_profile() {
             hw,
             "--runtime",
             "llama.cpp",
+            "--model",
+            config,
             "-o",
             profile.to_str().unwrap(),
         ]);
@@ -255,7 +259,7 @@ fn llama_bench_output_calibrates_a_runtime_profile() {
         let out = rooflaw(&[
             "roofline",
             "--model",
-            "qwen2.5-7b",
+            config,
             "--hardware",
             hw,
             "--runtime",

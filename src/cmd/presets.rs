@@ -514,7 +514,7 @@ mod tests {
             row.contains("30.53B") && row.contains("Qwen/Qwen3-30B-A3B"),
             "{row}"
         );
-        assert_eq!(out.lines().count(), 22);
+        assert_eq!(out.lines().count(), 21);
     }
 
     #[test]

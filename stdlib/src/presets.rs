@@ -113,7 +113,6 @@ pub(crate) const MODELS: &[Embedded] = embed!("models";
     "qwen2.5-0.5b",
     "qwen2.5-1.5b",
     "qwen2.5-3b",
-    "qwen2.5-7b",
     "qwen3-0.6b",
     "qwen3-1.7b",
     "qwen3-4b",
