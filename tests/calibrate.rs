@@ -221,3 +221,86 @@ fn pipeline_stage_calibrates_and_reports_the_validation() {
         "{svg}"
     );
 }
+
+/// llama-bench's documented outputs calibrate a llama.cpp profile, and the
+/// profile predicts with `--runtime profile.yaml`.
+#[test]
+fn llama_bench_output_calibrates_a_runtime_profile() {
+    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/llama-bench");
+    let dir = tempfile::tempdir().unwrap();
+    let hw = fx.join("rtx-4080.yaml");
+    let hw = hw.to_str().unwrap();
+    let config = fx.join("qwen2.5-7b-config.json");
+    let config = config.to_str().unwrap();
+    for file in ["bench.json", "bench.jsonl", "bench.csv", "table.csv"] {
+        let profile = dir.path().join(format!("{file}.yaml"));
+        let out = rooflaw(&[
+            "calibrate",
+            fx.join(file).to_str().unwrap(),
+            "--hardware",
+            hw,
+            "--runtime",
+            "llama.cpp",
+            "--model",
+            config,
+            "-o",
+            profile.to_str().unwrap(),
+        ]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("calibrated on 2 measurements"), "{stdout}");
+        let text = std::fs::read_to_string(&profile).unwrap();
+        assert!(text.contains("rooflaw calibrate"), "{text}");
+
+        let out = rooflaw(&[
+            "roofline",
+            "--model",
+            config,
+            "--hardware",
+            hw,
+            "--runtime",
+            profile.to_str().unwrap(),
+            "--precision",
+            "w4a16",
+            "--prompt",
+            "512",
+            "--generate",
+            "129",
+            "--format",
+            "json",
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        // The profile was fitted to 8.4 ms per generated token (118.9 t/s):
+        // it predicts that, within the Q4_K_M-vs-w4a16 byte difference.
+        let per_token = v["decode_ms_per_token"].as_f64().unwrap();
+        assert!((6.0..11.0).contains(&per_token), "{file}: {per_token}");
+        assert!(v["decode_ms_per_token_lo"].as_f64().unwrap() <= per_token);
+        assert!(v["decode_ms_per_token_hi"].as_f64().unwrap() >= per_token);
+        assert_eq!(v["runtime"], "llama.cpp");
+    }
+}
+
+#[test]
+fn bad_measurement_files_name_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("bad.jsonl");
+    std::fs::write(&f, "{\"avg_ns\": 5, \"n_prompt\": 512, \"n_gen\": 128}\n").unwrap();
+    let out = rooflaw(&[
+        "calibrate",
+        f.to_str().unwrap(),
+        "--hardware",
+        "rtx-4090",
+        "--runtime",
+        "llama.cpp",
+        "--model",
+        "llama-3.1-8b",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("record 1") && err.contains("ppN"), "{err}");
+}

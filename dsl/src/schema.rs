@@ -16,6 +16,9 @@ pub enum FieldType {
     Precision,
     /// One bare word of a fixed set.
     Choice(&'static [&'static str]),
+    /// A name, as a bare word or a string (`mlc`, `"llama.cpp"`,
+    /// `"profile.yaml"`), checked by whoever resolves it.
+    Name,
 }
 
 pub struct FieldSpec {
@@ -121,6 +124,11 @@ pub const WORKLOAD_FIELDS: &[FieldSpec] = &[
         path: "experts",
         ty: FieldType::Choice(&["grouped", "looped"]),
         doc: "MoE kernels: `grouped` (one grouped GEMM per projection, the default) or `looped` (one kernel per expert hit, as candle and eager frameworks run them)",
+    },
+    FieldSpec {
+        path: "runtime",
+        ty: FieldType::Name,
+        doc: "the runtime that executes it: a preset (`llama_cpp` or \"llama.cpp\", mlc, mlx, vllm, \"tensorrt-llm\", executorch, qnn, candle, tinychat, ideal) or a profile file (\"profile.yaml\"); sets attention and MoE kernels unless given",
     },
 ];
 

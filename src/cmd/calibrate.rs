@@ -38,9 +38,22 @@ pub struct Args {
     /// Write the calibrated efficiencies and launch back into the --hardware YAML file.
     #[arg(long, conflicts_with = "output")]
     pub write: bool,
-    /// Write the calibrated hardware to this YAML file.
-    #[arg(long)]
+    /// Write the calibrated hardware (or, with --runtime, the runtime profile)
+    /// to this YAML file.
+    #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
+    /// Calibrate a runtime profile instead of the hardware: the runtime the
+    /// measurements ran on (a preset such as llama.cpp, or a profile YAML).
+    /// Reads llama-bench output (-o json, jsonl or csv) or a plain table
+    /// (device, model, format, runtime, phase, prompt, generate, context,
+    /// value, unit).
+    #[arg(long)]
+    pub runtime: Option<String>,
+    /// With --runtime: the model measured (a preset or config.json), where
+    /// the file does not name one; llama-bench files are matched to a preset
+    /// by their parameter count otherwise.
+    #[arg(long)]
+    pub model: Option<String>,
     /// Output format: text for people, json for programs.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -70,6 +83,9 @@ fn load_hardware(arg: &str) -> anyhow::Result<(HardwarePreset, Option<PathBuf>)>
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    if let Some(rt) = &args.runtime {
+        return super::calibrate_runtime::run(args, rt);
+    }
     let (base, file) = load_hardware(&args.hardware)?;
     let target = match (&args.output, args.write, &file) {
         (Some(out), _, _) => Some(out.clone()),

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 
 pub mod cache;
 pub mod calibrate;
+mod calibrate_runtime;
 pub mod check;
 pub mod completions;
 pub mod consent;

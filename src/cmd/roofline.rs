@@ -5,8 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use rooflaw_stdlib::roofline::{self, Breakdown, OpRow, Summary};
+use rooflaw_stdlib::runtime::{self, BandPhase, Coverage};
 use rooflaw_stdlib::{
-    Architecture, Attention, Experts, Hardware, Precision, Workload, gguf, hardware, hf, models,
+    Architecture, Attention, Experts, Hardware, Precision, RuntimeRef, Workload, gguf, hardware, hf,
+    models,
 };
 use serde_json::{Value, json};
 
@@ -66,13 +68,19 @@ pub struct Args {
     pub precision: Vec<String>,
     // clap prints doc comments as written: help text stays free of Markdown.
     #[allow(clippy::doc_markdown)]
-    /// Fused (FlashAttention) or unfused attention (scores written to DRAM).
-    #[arg(long, value_enum, default_value_t = AttentionArg::Fused)]
-    pub attention: AttentionArg,
+    /// Fused (FlashAttention) or unfused attention (scores written to DRAM);
+    /// default: the runtime's, else fused.
+    #[arg(long, value_enum)]
+    pub attention: Option<AttentionArg>,
     /// Mixture-of-experts kernels: one grouped GEMM per projection, or one kernel per
-    /// expert hit (candle, eager frameworks).
-    #[arg(long, value_enum, default_value_t = ExpertsArg::Grouped)]
-    pub experts: ExpertsArg,
+    /// expert hit (candle, eager frameworks); default: the runtime's, else grouped.
+    #[arg(long, value_enum)]
+    pub experts: Option<ExpertsArg>,
+    /// The runtime: a preset (rooflaw presets runtimes: llama.cpp, mlc, mlx, vllm,
+    /// tensorrt-llm, executorch, qnn, candle, tinychat, ideal) or a profile YAML
+    /// (rooflaw calibrate -o).
+    #[arg(long, default_value = "ideal")]
+    pub runtime: String,
     /// Also print the per-operator table of both phases (one combination only).
     #[arg(long)]
     pub ops: bool,
@@ -150,16 +158,22 @@ fn evaluate_one(
     let (model_name, arch, own) = resolve_model_and_format(model)?;
     let hw = hardware::resolve(hardware)?;
     let precision = precision_for(precision, own, model)?;
-    let mut wl = Workload::new(args.batch, args.prompt, args.generate, precision);
+    let rt = runtime::resolve(&args.runtime)?;
+    let mut wl = Workload::new(args.batch, args.prompt, args.generate, precision)
+        .on(RuntimeRef::new(rt.runtime));
     wl.context = args.context;
-    wl.attention = match args.attention {
-        AttentionArg::Fused => Attention::Fused,
-        AttentionArg::Unfused => Attention::Unfused,
-    };
-    wl.experts = match args.experts {
-        ExpertsArg::Grouped => Experts::Grouped,
-        ExpertsArg::Looped => Experts::Looped,
-    };
+    if let Some(a) = args.attention {
+        wl.attention = match a {
+            AttentionArg::Fused => Attention::Fused,
+            AttentionArg::Unfused => Attention::Unfused,
+        };
+    }
+    if let Some(e) = args.experts {
+        wl.experts = match e {
+            ExpertsArg::Grouped => Experts::Grouped,
+            ExpertsArg::Looped => Experts::Looped,
+        };
+    }
     let summary = roofline::evaluate(&arch, &hw, &wl)?;
     Ok((model_name, hw, wl, summary))
 }
@@ -295,7 +309,7 @@ fn text(model: &str, hw: &Hardware, wl: &Workload, s: &Summary, ops: Option<&Bre
         (
             "workload",
             format!(
-                "batch {}, {}prompt {}, generate {}, {} attention",
+                "batch {}, {}prompt {}, generate {}, {} attention, runtime {}",
                 wl.batch,
                 if wl.context > 0 {
                     format!("context {}, ", wl.context)
@@ -304,7 +318,8 @@ fn text(model: &str, hw: &Hardware, wl: &Workload, s: &Summary, ops: Option<&Bre
                 },
                 wl.prompt,
                 wl.generate,
-                attention
+                attention,
+                wl.runtime.id
             ),
         ),
         (
@@ -340,6 +355,7 @@ fn text(model: &str, hw: &Hardware, wl: &Workload, s: &Summary, ops: Option<&Bre
             ),
         ),
         ("total", format!("{:>10.3} ms", s.total * 1e3)),
+        ("band", band_text(wl, hw, s)),
         ("throughput", format!("{:>10.1} tokens/s", s.tokens_per_s)),
         (
             "memory",
@@ -373,6 +389,43 @@ fn text(model: &str, hw: &Hardware, wl: &Workload, s: &Summary, ops: Option<&Bre
         }
     }
     out
+}
+
+/// The p10–p90 range of each phase, and where it comes from.
+fn band_text(wl: &Workload, hw: &Hardware, s: &Summary) -> String {
+    let r = runtime::Ranges::new(&wl.runtime, hw, s);
+    let ms = |(lo, hi): (f64, f64)| format!("{:.3}–{:.3}", lo * 1e3, hi * 1e3);
+    let why = |c: &Coverage, phase: BandPhase| match c {
+        Coverage::Calibrated(b) => format!(
+            "{} {}: {} rows on {} devices",
+            phase.name(),
+            b.memory.map_or("all hardware", |m| memory_class(m)),
+            b.rows,
+            b.devices
+        ),
+        Coverage::Uncalibrated(_) => format!(
+            "{}: no calibration data for {} on this hardware, widest band",
+            phase.name(),
+            wl.runtime.id
+        ),
+    };
+    format!(
+        "prefill {} ms, decode {} ms/token, total {} ms  ({:.0}% bands, leave-one-device-out; {}; {})",
+        ms(r.prefill_s),
+        ms(r.decode_per_token_s),
+        ms(r.total_s),
+        runtime::COVERAGE * 100.0,
+        why(&r.prefill, BandPhase::Prefill),
+        why(&r.decode, BandPhase::Decode),
+    )
+}
+
+fn memory_class(m: hardware::MemoryClass) -> &'static str {
+    match m {
+        hardware::MemoryClass::Lpddr => "LPDDR",
+        hardware::MemoryClass::Gddr => "GDDR",
+        hardware::MemoryClass::Hbm => "HBM",
+    }
 }
 
 fn op_table(out: &mut String, title: &str, rows: &[OpRow]) {
@@ -429,6 +482,17 @@ fn to_json(
         m.insert("context".into(), json!(wl.context));
         m.insert("precision".into(), json!(wl.precision.label()));
         m.insert("attention".into(), json!(wl.attention));
+        m.insert("runtime".into(), json!(wl.runtime.id));
+        let r = runtime::Ranges::new(&wl.runtime, hw, s);
+        for (k, (lo, hi)) in [
+            ("prefill_ms", r.prefill_s),
+            ("decode_ms_per_token", r.decode_per_token_s),
+            ("total_ms", r.total_s),
+        ] {
+            m.insert(format!("{k}_lo"), json!(lo * 1e3));
+            m.insert(format!("{k}_hi"), json!(hi * 1e3));
+        }
+        m.insert("band_calibrated".into(), json!(r.calibrated()));
         if let Some(b) = ops {
             m.insert("ops".into(), serde_json::to_value(b).unwrap_or(Value::Null));
         }
@@ -565,8 +629,9 @@ mod tests {
             generate,
             context: 0,
             precision: precision.map(str::to_owned).into_iter().collect(),
-            attention: AttentionArg::Fused,
-            experts: ExpertsArg::Grouped,
+            attention: None,
+            experts: None,
+            runtime: "ideal".into(),
             ops: false,
             format: Format::Json,
         }

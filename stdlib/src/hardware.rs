@@ -316,18 +316,9 @@ fn find(name: &str) -> Option<&'static HardwarePreset> {
 fn all() -> &'static [HardwarePreset] {
     static PRESETS: OnceLock<Vec<HardwarePreset>> = OnceLock::new();
     PRESETS.get_or_init(|| {
-        crate::presets::HARDWARE
-            .iter()
-            .map(|e| {
-                let p = from_yaml(e.text).unwrap_or_else(|err| {
-                    // Embedded files are checked by stdlib/tests/presets.rs; this
-                    // only fires if that test was skipped.
-                    panic!("embedded hardware preset {} is invalid: {err}", e.id)
-                });
-                assert_eq!(p.hardware.id, e.id, "embedded hardware preset id mismatch");
-                p
-            })
-            .collect()
+        crate::presets::parse_all(crate::presets::HARDWARE, "hardware", from_yaml, |p| {
+            p.hardware.id.as_str()
+        })
     })
 }
 

@@ -9,6 +9,26 @@ pub(crate) struct Embedded {
     pub(crate) text: &'static str,
 }
 
+/// Every file of `table` parsed; `id` reads back the id the file states,
+/// which must be its stem. Embedded files are checked by the tests, so a
+/// failure here means those were skipped.
+pub(crate) fn parse_all<T, E: std::fmt::Display>(
+    table: &[Embedded],
+    kind: &str,
+    parse: fn(&str) -> Result<T, E>,
+    id: fn(&T) -> &str,
+) -> Vec<T> {
+    table
+        .iter()
+        .map(|e| {
+            let p = parse(e.text)
+                .unwrap_or_else(|err| panic!("embedded {kind} preset {} is invalid: {err}", e.id));
+            assert_eq!(id(&p), e.id, "embedded {kind} preset id mismatch");
+            p
+        })
+        .collect()
+}
+
 macro_rules! embed {
     ($dir:literal; $($id:literal),* $(,)?) => {
         &[$(Embedded {
@@ -172,4 +192,20 @@ pub(crate) const MODELS: &[Embedded] = embed!("models";
     "gemma-2-2b",
     "olmoe-1b-7b",
     "qwen3-30b-a3b",
+);
+
+/// Listing order: `ideal` first, then by where they run (desktop and
+/// server GPUs, Apple, edge and phone NPUs).
+pub(crate) const RUNTIMES: &[Embedded] = embed!("runtimes";
+    "ideal",
+    "llama.cpp",
+    "vllm",
+    "tensorrt-llm",
+    "tinychat",
+    "mlc",
+    "mlx",
+    "executorch",
+    "qnn",
+    "candle",
+    "transformers",
 );

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::precision::Precision;
+use crate::runtime::RuntimeRef;
 
 /// How the attention scores are computed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -89,6 +90,10 @@ pub struct Workload {
     pub attention: Attention,
     #[serde(default)]
     pub experts: Experts,
+    /// The runtime that executes it; `ideal` (the hardware's own figures)
+    /// is left out of the serialised form, so existing keys are unchanged.
+    #[serde(default, skip_serializing_if = "RuntimeRef::is_ideal")]
+    pub runtime: RuntimeRef,
 }
 
 impl Workload {
@@ -110,7 +115,22 @@ impl Workload {
             precision,
             attention: Attention::Fused,
             experts: Experts::Grouped,
+            runtime: RuntimeRef::ideal(),
         }
+    }
+
+    /// This workload run by `rt`, with its attention and expert kernels
+    /// where the runtime fixes them.
+    #[must_use]
+    pub fn on(mut self, rt: RuntimeRef) -> Self {
+        if let Some(a) = rt.attention {
+            self.attention = a;
+        }
+        if let Some(e) = rt.experts {
+            self.experts = e;
+        }
+        self.runtime = rt;
+        self
     }
 
     /// Decode steps: every output token after the first, which prefill

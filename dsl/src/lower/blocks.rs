@@ -331,6 +331,16 @@ fn field_value(spec: &FieldSpec, path: &str, e: &Expr) -> Result<Value, Diagnost
             )
             .at(e.span, "expected a string")),
         },
+        FieldType::Name => match &e.node {
+            ExprKind::Str(s) => Ok(Value::Str(s.clone())),
+            ExprKind::Ident(w) => Ok(Value::Word(w.clone())),
+            other => Err(Diagnostic::error(
+                "rooflaw::type",
+                format!("{what} expects a name, found {}", other.describe()),
+            )
+            .at(e.span, "expected a word or a string")
+            .help("names with dots or dashes are quoted: `runtime = \"llama.cpp\"`")),
+        },
         FieldType::Choice(options) => match &e.node {
             ExprKind::Ident(w) if options.contains(&w.as_str()) => Ok(Value::Word(w.clone())),
             other => {

@@ -22,6 +22,7 @@ pub use validate::RooflineError;
 use crate::arch::Architecture;
 use crate::format::TensorBytes;
 use crate::hardware::Hardware;
+use crate::runtime::Runtime;
 use crate::workload::Workload;
 
 use affine::{Affine, sum_max};
@@ -37,25 +38,65 @@ struct Rates {
     /// Bandwidth of the element-wise operators ([`Engine::Vector`]).
     vector_bandwidth: f64,
     launch: f64,
+    /// The runtime's fixed cost per forward pass.
+    per_pass: f64,
+    /// See [`crate::runtime::Efficiency::gemm_half_tokens`].
+    gemm_half_tokens: Option<f64>,
+    /// Query heads per KV head where unfused attention reads the cache
+    /// once per query head ([`Runtime::kv_per_query_head`]), else 1.
+    kv_reads: f64,
 }
 
 impl Rates {
-    fn new(hw: &Hardware, wl: &Workload) -> Result<Rates, RooflineError> {
+    fn new(
+        arch: &Architecture,
+        hw: &Hardware,
+        wl: &Workload,
+        rt: &Runtime,
+    ) -> Result<Rates, RooflineError> {
         validate::hardware(hw)?;
         let p = &wl.precision;
+        let f = rt.figures(hw);
         let peak = |d| {
             hw.peak_for(d)
-                .map(|(_, v)| v * hw.efficiency_compute)
+                .map(|(_, v)| v * f.compute)
                 .ok_or(RooflineError::NoPeak(d))
         };
         Ok(Rates {
             matmul: peak(p.compute())?,
             head: peak(p.embedding())?,
             vector: peak(p.vector())?,
-            bandwidth: hw.bandwidth * hw.efficiency_memory,
-            vector_bandwidth: hw.bandwidth * hw.vector_efficiency(),
-            launch: hw.launch,
+            bandwidth: hw.bandwidth * f.memory,
+            vector_bandwidth: hw.bandwidth * f.vector,
+            launch: f.launch,
+            per_pass: f.per_token,
+            gemm_half_tokens: f.gemm_half_tokens,
+            kv_reads: if f.kv_per_query_head {
+                f64::from(arch.heads) / f64::from(arch.kv_heads)
+            } else {
+                1.0
+            },
         })
+    }
+
+    /// `op` as this runtime runs it: unfused attention's cache reads
+    /// repeated per query head where K and V are broadcast.
+    fn adjust(&self, mut op: Op) -> Op {
+        if self.kv_reads != 1.0 && matches!(op.name, "qk" | "score_v") {
+            op.kv_read = op.kv_read.times(self.kv_reads);
+        }
+        op
+    }
+
+    /// These rates for a pass of `tokens` tokens: GEMMs that small reach
+    /// less of their peak where the runtime says so.
+    fn for_tokens(mut self, tokens: f64) -> Rates {
+        if let Some(h) = self.gemm_half_tokens {
+            let f = tokens / (tokens + h);
+            self.matmul *= f;
+            self.head *= f;
+        }
+        self
     }
 
     fn peak(&self, e: Engine) -> f64 {
@@ -96,6 +137,15 @@ impl Cost {
             Bound::Compute
         } else {
             Bound::Memory
+        }
+    }
+
+    /// A fixed cost outside any operator (the runtime's per-pass cost);
+    /// counted with the launches, so it never decides the bound.
+    fn add_fixed(&mut self, t: f64) {
+        if t > 0.0 {
+            self.time += t;
+            self.launch += t;
         }
     }
 
@@ -184,29 +234,47 @@ fn check(
     arch: &Architecture,
     hw: &Hardware,
     wl: &Workload,
+    rt: &Runtime,
 ) -> Result<(Rates, TensorBytes), RooflineError> {
     validate::architecture(arch)?;
     validate::workload(arch, wl)?;
-    Ok((Rates::new(hw, wl)?, wl.precision.tensor_bytes(arch)))
+    Ok((Rates::new(arch, hw, wl, rt)?, wl.precision.tensor_bytes(arch)))
 }
 
-/// Prefill and decode latency and the memory footprint of `arch` on `hw`.
+/// Prefill and decode latency and the memory footprint of `arch` on `hw`,
+/// run by the workload's runtime.
 pub fn evaluate(
     arch: &Architecture,
     hw: &Hardware,
     wl: &Workload,
 ) -> Result<Summary, RooflineError> {
-    let (r, bytes) = check(arch, hw, wl)?;
+    evaluate_on(arch, hw, wl, wl.runtime.get())
+}
+
+/// [`evaluate`] with the figures of `rt` in place of the workload's
+/// runtime (its kernels are the workload's): what a fit tries candidates
+/// with, without interning each.
+pub fn evaluate_on(
+    arch: &Architecture,
+    hw: &Hardware,
+    wl: &Workload,
+    rt: &Runtime,
+) -> Result<Summary, RooflineError> {
+    let (r, bytes) = check(arch, hw, wl, rt)?;
     let s = f64::from(wl.prompt);
     let n = u64::from(wl.decode_steps());
     let steps = Steps::new(wl.cached(), wl.decode_steps());
+    let b = f64::from(wl.batch);
+    let (r_pre, r_dec) = (r.for_tokens(b * s), r.for_tokens(b));
     let mut pre = Cost::default();
     let mut largest_act = 0.0_f64;
     if wl.prompt > 0 {
         ops::build(arch, wl, &bytes, Phase::Prefill, |op| {
-            pre.add(&prefill_cost(&op, &r, s));
+            let op = r.adjust(op);
+            pre.add(&prefill_cost(&op, &r_pre, s));
             largest_act = largest_act.max(op.act.at(s));
         });
+        pre.add_fixed(r.per_pass);
     }
     let mut dec = Cost::default();
     // Without a prompt the first token comes out of the first decode step.
@@ -214,11 +282,16 @@ pub fn evaluate(
     if n > 0 {
         let first = Steps::new(wl.cached(), 1);
         ops::build(arch, wl, &bytes, Phase::Decode, |op| {
-            dec.add(&decode_cost::<false>(&op, &r, &steps));
+            let op = r.adjust(op);
+            dec.add(&decode_cost::<false>(&op, &r_dec, &steps));
             if wl.prompt == 0 {
-                first_step += decode_cost::<false>(&op, &r, &first).time;
+                first_step += decode_cost::<false>(&op, &r_dec, &first).time;
             }
         });
+        dec.add_fixed(r.per_pass * steps.n);
+        if wl.prompt == 0 {
+            first_step += r.per_pass;
+        }
     }
 
     let weights_bytes = memory::weights(arch, &bytes);
@@ -258,20 +331,24 @@ pub fn breakdown(
     hw: &Hardware,
     wl: &Workload,
 ) -> Result<Breakdown, RooflineError> {
-    let (r, bytes) = check(arch, hw, wl)?;
+    let (r, bytes) = check(arch, hw, wl, wl.runtime.get())?;
     let s = f64::from(wl.prompt);
     let n = u64::from(wl.decode_steps());
     let steps = Steps::new(wl.cached(), wl.decode_steps());
+    let b = f64::from(wl.batch);
+    let (r_pre, r_dec) = (r.for_tokens(b * s), r.for_tokens(b));
     let mut prefill = Vec::new();
     if wl.prompt > 0 {
         ops::build(arch, wl, &bytes, Phase::Prefill, |op| {
-            prefill.push(OpRow::new(&op, prefill_cost(&op, &r, s), 1.0));
+            let op = r.adjust(op);
+            prefill.push(OpRow::new(&op, prefill_cost(&op, &r_pre, s), 1.0));
         });
     }
     let mut decode = Vec::new();
     if n > 0 {
         ops::build(arch, wl, &bytes, Phase::Decode, |op| {
-            let cost = decode_cost::<true>(&op, &r, &steps);
+            let op = r.adjust(op);
+            let cost = decode_cost::<true>(&op, &r_dec, &steps);
             decode.push(OpRow::new(&op, cost, n as f64));
         });
     }

@@ -184,7 +184,7 @@ fn moe_layer_by_hand() {
 
 /// Decode time by stepping through every token, for comparison.
 fn decode_by_loop(arch: &Architecture, hw: &Hardware, wl: &Workload) -> f64 {
-    let r = Rates::new(hw, wl).unwrap();
+    let r = Rates::new(arch, hw, wl, wl.runtime.get()).unwrap();
     let mut decode = Vec::new();
     let bytes = wl.precision.tensor_bytes(arch);
     ops::build(arch, wl, &bytes, Phase::Decode, |op| decode.push(op));

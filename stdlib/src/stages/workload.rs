@@ -4,6 +4,7 @@ use rooflaw_dsl::spec::{Block, Value};
 use rooflaw_dsl::{Diagnostic, Spanned};
 
 use crate::precision::{Precision, PrecisionError};
+use crate::runtime::RuntimeRef;
 use crate::workload::{Attention, Experts, Workload};
 
 pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>> {
@@ -57,16 +58,25 @@ pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>
         diags.extend(nothing_to_run(block));
     }
     let words = precision_words(block, &mut diags);
-    let attention = choice(block, "attention", Attention::parse, &mut diags).unwrap_or_default();
-    let experts = choice(block, "experts", Experts::parse, &mut diags).unwrap_or_default();
+    let attention = choice(block, "attention", Attention::parse, &mut diags);
+    let experts = choice(block, "experts", Experts::parse, &mut diags);
+    let runtime = runtime(block, &mut diags);
     let mut out = Vec::new();
     for w in &words {
         match Precision::parse(&w.node) {
             Ok(p) => {
                 let mut wl = Workload::new(batch.max(1), prompt, generate, p);
+                if let Some(rt) = runtime {
+                    wl = wl.on(rt);
+                }
                 wl.context = context;
-                wl.attention = attention;
-                wl.experts = experts;
+                // What the block says wins over the runtime's kernels.
+                if let Some(a) = attention {
+                    wl.attention = a;
+                }
+                if let Some(e) = experts {
+                    wl.experts = e;
+                }
                 out.push(wl);
             }
             Err(e) => diags.push(
@@ -138,6 +148,28 @@ fn nothing_to_run(block: &Block) -> Option<Diagnostic> {
              prompt only (ppN)",
         ),
     )
+}
+
+/// The `runtime` field: a preset or a profile file.
+fn runtime(block: &Block, diags: &mut Vec<Diagnostic>) -> Option<RuntimeRef> {
+    let v = &block.field("runtime")?.value;
+    let (Value::Word(name) | Value::Str(name)) = &v.node else {
+        return None;
+    };
+    match crate::runtime::resolve(name) {
+        Ok(p) => Some(RuntimeRef::new(p.runtime)),
+        Err(e) => {
+            diags.push(
+                Diagnostic::error("rooflaw::invalid-runtime", e.to_string())
+                    .at(v.span, "not a runtime")
+                    .help(format!(
+                        "runtimes: {} (quote names with dots or dashes), or a profile \"FILE.yaml\"",
+                        crate::runtime::ids().join(", ")
+                    )),
+            );
+            None
+        }
+    }
 }
 
 /// A choice field (`attention = unfused`): the language has checked the
