@@ -35,8 +35,8 @@ pub struct Args {
     /// No progress bars and no summary.
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Run the commands the pipeline names (`train(..., command: ...)`);
-    /// without it (or `allow_commands = true` in the user config) such a
+    /// Run the commands the pipeline names (train(..., command: ...));
+    /// without it (or allow_commands = true in the user config) such a
     /// pipeline fails before running anything.
     #[arg(long)]
     pub allow_commands: bool,

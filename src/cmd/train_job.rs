@@ -15,7 +15,7 @@ pub struct Args {
     /// The job's directory (in the cache of the pipeline that submitted it).
     pub dir: PathBuf,
     /// Where corpus bookkeeping lives (file hashes, tokenized text)
-    /// [default: the `corpora` directory of the cache holding DIR]
+    /// [default: the corpora directory of the cache holding DIR]
     #[arg(long, value_name = "DIR")]
     pub corpora: Option<PathBuf>,
 }
