@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 mod common;
+use common::ok;
 
 /// `rooflaw` in `dir` with the test-only stage kinds (`sleep`) registered.
 fn command(dir: &Path) -> Command {
@@ -15,16 +16,6 @@ fn command(dir: &Path) -> Command {
 
 fn rooflaw(dir: &Path, args: &[&str]) -> Output {
     command(dir).args(args).output().expect("rooflaw runs")
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A copy of the quickstart pipeline in a fresh directory.

@@ -48,6 +48,7 @@ pub struct Block {
     /// `hardware orin from "jetson-agx-orin-64gb" { ... }`
     pub preset: Option<Spanned<String>>,
     pub fields: Vec<Field>,
+    #[serde(default)]
     pub span: Span,
 }
 
@@ -135,6 +136,7 @@ pub struct Budget {
     pub name: Name,
     pub preset: Option<Spanned<String>>,
     pub constraints: Vec<Constraint>,
+    #[serde(default)]
     pub span: Span,
 }
 
@@ -144,6 +146,7 @@ pub struct Constraint {
     pub metric: Name,
     pub op: CmpOp,
     pub bound: Spanned<Quantity>,
+    #[serde(default)]
     pub span: Span,
 }
 
@@ -155,6 +158,7 @@ pub struct Space {
     /// builtins computed by the enumerator, which only `require` may use).
     pub fields: Vec<SpaceField>,
     pub requires: Vec<Spanned<Expr>>,
+    #[serde(default)]
     pub span: Span,
 }
 
@@ -213,6 +217,7 @@ pub struct Stage {
     pub kind: Name,
     /// In signature order, defaults not filled in (the stage kind does that).
     pub args: Vec<Arg>,
+    #[serde(default)]
     pub span: Span,
 }
 
@@ -293,5 +298,6 @@ pub enum ArgValue {
 pub struct Report {
     pub stages: Vec<Name>,
     pub dir: Spanned<String>,
+    #[serde(default)]
     pub span: Span,
 }

@@ -86,14 +86,29 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let visible = !args.quiet && std::io::stderr().is_terminal();
     let bars = Bars::new(visible);
     let cancel = Arc::new(AtomicBool::new(false));
+    {
+        // Ctrl-C (or SIGTERM) asks every running stage to stop; finished
+        // work stays in the cache. A second one gives up waiting.
+        let cancel = cancel.clone();
+        let _ = ctrlc::set_handler(move || {
+            if cancel.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\nstopping: finished stages stay cached (Ctrl-C again to quit now)");
+        });
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.jobs.unwrap_or(0))
         .build()?;
     let outcomes = match pool.install(|| session.run(&opts, &bars, &cancel)) {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(1));
+        Err(failure) => {
+            eprint!(
+                "{}",
+                pipeline::render(&[failure.diagnostic()], &loaded.sources)
+            );
+            // 128 + SIGINT, as a shell reports an interrupted command.
+            return Ok(ExitCode::from(if failure.cancelled() { 130 } else { 1 }));
         }
     };
 

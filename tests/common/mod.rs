@@ -22,3 +22,15 @@ pub fn rooflaw_in(dir: &Path, args: &[&str]) -> Output {
 pub fn rooflaw(args: &[&str]) -> Output {
     rooflaw_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
 }
+
+/// Assert that `out` succeeded, showing its output when not; its stdout.
+pub fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -249,7 +249,6 @@ fn measure_items(items: &[(&RunCtx, &Value)]) -> Result<Vec<Artifact>, StageErro
         })
         .collect();
     let memory = crate::machine::Machine::this().memory / 4.0;
-    let mut cancelled = false;
     let ms = measure_all(&jobs, &default_device(), memory, &mut |p| {
         ctx.progress.message(format!(
             "{}: {} {}/{}",
@@ -258,12 +257,13 @@ fn measure_items(items: &[(&RunCtx, &Value)]) -> Result<Vec<Artifact>, StageErro
             p.run,
             p.runs
         ));
-        cancelled |= ctx.cancelled();
+        if ctx.cancelled() {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
     })
     .map_err(|e| StageError::new(e.to_string()))?;
-    if cancelled {
-        return Err(StageError::new("cancelled"));
-    }
     Ok(items
         .iter()
         .zip(&parsed)
