@@ -169,6 +169,7 @@ impl Session<'_> {
     }
 
     /// Run (or reuse) one stage whose inputs are all finished.
+    #[allow(clippy::too_many_lines)]
     pub(crate) fn run_stage(
         &self,
         stage: &str,

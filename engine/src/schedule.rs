@@ -52,6 +52,8 @@ pub enum RunError {
 }
 
 impl RunError {
+    // By value, to be passed to `map_err` as is.
+    #[allow(clippy::needless_pass_by_value)]
     pub(crate) fn cache(e: rooflaw_cache::Error) -> Self {
         RunError::Cache(e.to_string())
     }
@@ -122,8 +124,7 @@ impl Session<'_> {
             .filter(|s| wanted.contains(*s))
             .collect();
         let done: Finished = Mutex::new(BTreeMap::new());
-        let (outcomes, error) = self.drive(&order, opts, bars, cancel, &done);
-        let mut outcomes = outcomes;
+        let (mut outcomes, error) = self.drive(&order, opts, bars, cancel, &done);
         let pos: BTreeMap<&String, usize> =
             order.iter().enumerate().map(|(i, s)| (*s, i)).collect();
         outcomes.sort_by_key(|o| pos.get(&o.stage).copied().unwrap_or(usize::MAX));
