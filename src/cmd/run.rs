@@ -85,18 +85,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
     let visible = !args.quiet && std::io::stderr().is_terminal();
     let bars = Bars::new(visible);
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        // Ctrl-C (or SIGTERM) asks every running stage to stop; finished
-        // work stays in the cache. A second one gives up waiting.
-        let cancel = cancel.clone();
-        let _ = ctrlc::set_handler(move || {
-            if cancel.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-            eprintln!("\nstopping: finished stages stay cached (Ctrl-C again to quit now)");
-        });
-    }
+    let cancel = cancel_on_signal();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.jobs.unwrap_or(0))
         .build()?;
@@ -152,6 +141,20 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C (or SIGTERM) asks every running stage to stop; finished work stays
+/// in the cache. A second one gives up waiting.
+fn cancel_on_signal() -> Arc<AtomicBool> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping: finished stages stay cached (Ctrl-C again to quit now)");
+    });
+    cancel
 }
 
 fn lock_from_plan(
