@@ -5,8 +5,8 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 mod common;
-
 use common::ok;
+
 
 /// `rooflaw` in `dir` with the test-only stage kinds (`sleep`) registered.
 fn command(dir: &Path) -> Command {

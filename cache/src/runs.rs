@@ -18,17 +18,37 @@ pub struct RunRecord {
     pub pipeline: String,
     pub created: u64,
     pub keys: Vec<Hash>,
+    /// How the run ended: `finished`, `failed` or `cancelled` (records
+    /// written before runs were told apart read as `finished`).
+    #[serde(default = "finished")]
+    pub status: String,
+}
+
+fn finished() -> String {
+    "finished".into()
 }
 
 impl Store {
     /// Records that a run of `pipeline` used `keys` (stage and item keys), and prunes that
     /// pipeline's records beyond `MAX_RUN_RECORDS`.
     pub fn record_run(&self, pipeline: &Path, keys: &[Hash]) -> Result<(), Error> {
+        self.record_run_status(pipeline, keys, "finished")
+    }
+
+    /// [`Store::record_run`] for a run that ended as `status` (a cancelled
+    /// or failed run's finished stages are roots too).
+    pub fn record_run_status(
+        &self,
+        pipeline: &Path,
+        keys: &[Hash],
+        status: &str,
+    ) -> Result<(), Error> {
         let pipeline = fs::canonicalize(pipeline).unwrap_or_else(|_| pipeline.to_path_buf());
         let record = RunRecord {
             pipeline: pipeline.display().to_string(),
             created: unix_now(),
             keys: keys.to_vec(),
+            status: status.to_string(),
         };
         let dir = self.root.join("runs/records");
         // unique_name starts with pid-nanos; prefix the nanos so names sort by time.

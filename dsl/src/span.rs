@@ -71,22 +71,36 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
     }
 }
 
-/// Replace every serialised `Spanned` (`{"node": .., "span": ..}`) by its
-/// node: the form that identifies a declaration's meaning, not its place.
+/// The meaning of a serialised spec value without its places: every
+/// `Spanned` (`{"node": .., "span": ..}`) becomes its node and every span
+/// field (`"span": {"file", "start", "end"}`, `"call_span"`, ...) is dropped.
+/// Spans are data for diagnostics, never identity: cache keys and manifests
+/// are built from this form, so a comment that moves a declaration changes
+/// nothing. Spec types read it back (their spans default to zero).
 pub fn strip_spans(v: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match v {
         Value::Object(mut m)
-            if m.len() == 2 && m.contains_key("node") && m.contains_key("span") =>
+            if m.len() == 2 && m.contains_key("node") && m.get("span").is_some_and(is_span) =>
         {
             strip_spans(m.remove("node").unwrap_or(Value::Null))
         }
-        Value::Object(m) => {
-            Value::Object(m.into_iter().map(|(k, v)| (k, strip_spans(v))).collect())
-        }
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .filter(|(k, v)| !(k.ends_with("span") && is_span(v)))
+                .map(|(k, v)| (k, strip_spans(v)))
+                .collect(),
+        ),
         Value::Array(a) => Value::Array(a.into_iter().map(strip_spans).collect()),
         other => other,
     }
+}
+
+/// A serialised [`Span`]: exactly `file`, `start` and `end`.
+fn is_span(v: &serde_json::Value) -> bool {
+    v.as_object().is_some_and(|m| {
+        m.len() == 3 && ["file", "start", "end"].iter().all(|k| m.contains_key(*k))
+    })
 }
 
 impl<T> Spanned<T> {

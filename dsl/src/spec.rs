@@ -72,6 +72,7 @@ pub struct Block {
     /// `hardware orin from "jetson-agx-orin-64gb" { ... }`
     pub preset: Option<Spanned<String>>,
     pub fields: Vec<Field>,
+    #[serde(default)]
     pub span: Span,
 }
 
@@ -167,6 +168,7 @@ pub struct Budget {
     pub name: Name,
     pub preset: Option<Spanned<String>>,
     pub constraints: Vec<Constraint>,
+    #[serde(default)]
     pub span: Span,
 }
 
@@ -176,6 +178,7 @@ pub struct Constraint {
     pub metric: Name,
     pub op: CmpOp,
     pub bound: Spanned<Quantity>,
+    #[serde(default)]
     pub span: Span,
 }
 
@@ -187,6 +190,7 @@ pub struct Space {
     /// builtins computed by the enumerator, which only `require` may use).
     pub fields: Vec<SpaceField>,
     pub requires: Vec<Spanned<Expr>>,
+    #[serde(default)]
     pub span: Span,
 }
 
@@ -245,6 +249,7 @@ pub struct Stage {
     pub kind: Name,
     /// In signature order, defaults not filled in (the stage kind does that).
     pub args: Vec<Arg>,
+    #[serde(default)]
     pub span: Span,
 }
 
@@ -327,5 +332,6 @@ pub enum ArgValue {
 pub struct Report {
     pub stages: Vec<Name>,
     pub dir: Spanned<String>,
+    #[serde(default)]
     pub span: Span,
 }

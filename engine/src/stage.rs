@@ -10,6 +10,7 @@ use rooflaw_dsl::{Diagnostic, PresetKind, Signature};
 use serde_json::Value;
 
 use crate::artifact::Artifact;
+use crate::contract::Contract;
 use crate::progress::Progress;
 
 /// A stage failed while running. The message is shown to the user as is, so
@@ -165,6 +166,7 @@ pub struct Registry {
     space_fields: &'static [&'static str],
     space_builtins: &'static [&'static str],
     reporter: Option<Arc<dyn Reporter>>,
+    contracts: BTreeMap<&'static str, Contract>,
 }
 
 impl Registry {
@@ -179,11 +181,25 @@ impl Registry {
             space_fields,
             space_builtins,
             reporter: None,
+            contracts: BTreeMap::new(),
         }
     }
 
     pub fn register(&mut self, kind: Arc<dyn StageKind>) {
         self.kinds.insert(kind.signature().kind, kind);
+    }
+
+    /// Declare what a stage kind produces and what its inputs take.
+    pub fn set_contract(&mut self, kind: &'static str, contract: Contract) {
+        self.contracts.insert(kind, contract);
+    }
+
+    pub fn contract(&self, kind: &str) -> Option<&Contract> {
+        self.contracts.get(kind)
+    }
+
+    pub fn contracts(&self) -> impl Iterator<Item = (&'static str, &Contract)> {
+        self.contracts.iter().map(|(k, c)| (*k, c))
     }
 
     pub fn set_reporter(&mut self, r: Arc<dyn Reporter>) {

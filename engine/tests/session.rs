@@ -610,3 +610,170 @@ fn an_exclusive_map_stage_gets_its_uncached_items_in_one_call() {
     let squares = Artifact::decode(&bytes).unwrap();
     assert_eq!(squares.as_json().unwrap(), &json!([16, 1, 25, 9]));
 }
+
+/// `gate` waits (up to a deadline, so a broken scheduler fails instead of
+/// hanging) until `open` has run; `open` depends on `first`.
+struct Gate {
+    sig: Signature,
+    open: Arc<AtomicBool>,
+    /// `wait`, `open` or `fail`.
+    mode: &'static str,
+}
+
+impl StageKind for Gate {
+    fn signature(&self) -> &Signature {
+        &self.sig
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn resolve(&self, stage: &Stage, _: &Spec) -> Result<Value, Vec<Diagnostic>> {
+        Ok(json!({ "name": stage.name.node }))
+    }
+    fn run(&self, ctx: &RunCtx, _: &Value, _: &Inputs) -> Result<Artifact, StageError> {
+        use std::sync::atomic::Ordering;
+        match self.mode {
+            "open" => {
+                self.open.store(true, Ordering::SeqCst);
+                return Ok(Artifact::json("done", json!(ctx.stage)));
+            }
+            "fail" => return Err(StageError::new("boom")),
+            _ => {}
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !self.open.load(Ordering::SeqCst) {
+            if ctx.cancelled() {
+                return Err(StageError::new("cancelled"));
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(StageError::new("never released"));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        Ok(Artifact::json("done", json!(ctx.stage)))
+    }
+}
+
+fn gate_registry(open: &Arc<AtomicBool>) -> Registry {
+    let mut r = registry();
+    for mode in ["wait", "open", "fail"] {
+        r.register(Arc::new(Gate {
+            sig: Signature {
+                kind: mode,
+                doc: "",
+                params: vec![Param {
+                    name: "after",
+                    ty: ParamType::Stage,
+                    required: false,
+                    positional: true,
+                    doc: "",
+                }],
+            },
+            open: open.clone(),
+            mode,
+        }));
+    }
+    r
+}
+
+fn after(upstream: &str) -> (&'static str, ArgValue) {
+    (
+        "after",
+        ArgValue::Ref(RefKind::Stage, sp(upstream.to_string())),
+    )
+}
+
+fn value_a() -> Stage {
+    stage(
+        "a",
+        "value",
+        vec![("x", ArgValue::Quantity(Quantity::new(1.0, Dim::TIME)))],
+    )
+}
+
+/// Run `spec` once with the gate stages registered.
+fn run_gated(
+    spec: &Spec,
+    r: &Registry,
+) -> Result<Vec<rooflaw_engine::Outcome>, rooflaw_engine::RunFailure> {
+    let f = Fixture::new();
+    Session::new(spec, r, &f.store, &f.pipeline).unwrap().run(
+        &Options::default(),
+        &Bars::new(false),
+        &Arc::new(AtomicBool::new(false)),
+    )
+}
+
+#[test]
+fn a_stage_starts_when_its_inputs_are_ready_not_when_its_wave_is() {
+    let open = Arc::new(AtomicBool::new(false));
+    let r = gate_registry(&open);
+    // `slow` shares the first wave with `a`; `release` is in the second.
+    let spec = Spec {
+        stages: vec![
+            stage("slow", "wait", vec![]),
+            value_a(),
+            stage("release", "open", vec![after("a")]),
+        ],
+        ..Spec::default()
+    };
+    assert_eq!(run_gated(&spec, &r).unwrap().len(), 3);
+}
+
+#[test]
+fn a_failed_stage_is_named_with_what_finished() {
+    let open = Arc::new(AtomicBool::new(false));
+    let r = gate_registry(&open);
+    let span = Span::new(rooflaw_dsl::FileId(0), 10, 20);
+    let mut bad = stage("bad", "fail", vec![after("a")]);
+    bad.span = span;
+    let spec = Spec {
+        stages: vec![value_a(), bad, stage("later", "open", vec![after("bad")])],
+        ..Spec::default()
+    };
+    let failure = run_gated(&spec, &r).unwrap_err();
+    let d = failure.diagnostic();
+    assert_eq!(d.message, "stage `bad` failed: boom");
+    assert_eq!(d.labels[0].span, span);
+    assert_eq!(d.help.as_deref(), Some("finished (kept in the cache): `a`"));
+    assert!(
+        !open.load(std::sync::atomic::Ordering::SeqCst),
+        "`later` must not start"
+    );
+}
+
+#[test]
+fn cancelling_stops_the_run_and_keeps_what_finished() {
+    let open = Arc::new(AtomicBool::new(false));
+    let r = gate_registry(&open);
+    let spec = Spec {
+        stages: vec![value_a(), stage("slow", "wait", vec![after("a")])],
+        ..Spec::default()
+    };
+    let f = Fixture::new();
+    let s = Session::new(&spec, &r, &f.store, &f.pipeline).unwrap();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let failure = std::thread::scope(|scope| {
+        let run = scope.spawn(|| s.run(&Options::default(), &Bars::new(false), &cancel));
+        // Cancel once `a` is committed and `slow` is waiting.
+        while s.plan(&Options::default())[0].action != Action::Cached {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+        run.join().unwrap().unwrap_err()
+    });
+    assert!(failure.cancelled(), "{failure}");
+    let finished: Vec<&str> = failure.finished.iter().map(|o| o.stage.as_str()).collect();
+    assert_eq!(finished, ["a"]);
+    assert!(failure.diagnostic().help.unwrap().contains("`a`"));
+    let p: Vec<(String, Action)> = Session::new(&spec, &r, &f.store, &f.pipeline)
+        .unwrap()
+        .plan(&Options::default())
+        .into_iter()
+        .map(|e| (e.stage, e.action))
+        .collect();
+    assert_eq!(
+        p,
+        [("a".into(), Action::Cached), ("slow".into(), Action::Run)]
+    );
+}

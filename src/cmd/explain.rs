@@ -52,11 +52,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     let Some(old) = old else {
         println!("\nno earlier run of this stage in this cache; current manifest:");
-        println!("{}", serde_json::to_string_pretty(&new)?);
+        println!("{}", serde_json::to_string_pretty(&new.to_value())?);
         return Ok(ExitCode::SUCCESS);
     };
-    let mut changes = Vec::new();
-    rooflaw_engine::reason::diff_values("", &old, &new, &mut changes);
+    let changes = new.field_changes(&old);
     if changes.is_empty() {
         println!("\nmanifest unchanged since the last run");
     } else {

@@ -97,15 +97,19 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
     let visible = !args.quiet && std::io::stderr().is_terminal();
     let bars = Bars::new(visible);
-    let cancel = Arc::new(AtomicBool::new(false));
+    let cancel = cancel_on_signal();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.jobs.map_or(0, usize::from))
         .build()?;
     let outcomes = match pool.install(|| session.run(&opts, &bars, &cancel)) {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(1));
+        Err(failure) => {
+            eprint!(
+                "{}",
+                pipeline::render(&[failure.diagnostic()], &loaded.sources)
+            );
+            // 128 + SIGINT, as a shell reports an interrupted command.
+            return Ok(ExitCode::from(if failure.cancelled() { 130 } else { 1 }));
         }
     };
 
@@ -182,6 +186,20 @@ fn print_answers(
         }
     }
     Ok(())
+}
+
+/// Ctrl-C (or SIGTERM) asks every running stage to stop; finished work stays
+/// in the cache. A second one gives up waiting.
+fn cancel_on_signal() -> Arc<AtomicBool> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping: finished stages stay cached (Ctrl-C again to quit now)");
+    });
+    cancel
 }
 
 fn lock_from_plan(

@@ -12,6 +12,7 @@
 //! measured with their runs interleaved ([`measure_all`]). Token ids are deterministic
 //! random ids from the vocab (decoding feeds them instead of the argmax, so
 //! sampling, which the roofline does not model, is not timed).
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
@@ -285,7 +286,10 @@ pub fn measure(
         &[Job { arch, plan, dtype }],
         device,
         f64::INFINITY,
-        progress,
+        &mut |p| {
+            progress(p);
+            ControlFlow::Continue(())
+        },
     )?;
     Ok(all.remove(0))
 }
@@ -301,7 +305,7 @@ pub fn measure_all(
     jobs: &[Job],
     device: &Device,
     memory: f64,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
 ) -> Result<Vec<Measurement>, TrainError> {
     // Checked before anything is allocated: a model that cannot fit would
     // otherwise grow until the kernel kills the process.
@@ -333,19 +337,23 @@ pub fn measure_all(
             .iter()
             .map(|j| Bench::new(j.arch, j.plan, j.dtype, device))
             .collect::<Result<Vec<_>, _>>()?;
+        // `Break` from the caller (a cancelled run) stops between two runs.
         let mut tick = |item: usize, warmup: bool| {
             done += 1;
-            progress(Progress {
+            match progress(Progress {
                 run: done,
                 runs,
                 warmup,
                 item: first + item,
-            });
+            }) {
+                ControlFlow::Continue(()) => Ok(()),
+                ControlFlow::Break(()) => Err(TrainError::Cancelled),
+            }
         };
         for (i, (b, j)) in benches.iter_mut().zip(group).enumerate() {
             for _ in 0..j.plan.warmup {
                 b.run()?;
-                tick(i, true);
+                tick(i, true)?;
             }
         }
         let rounds = group.iter().map(|j| j.plan.repeats).max().unwrap_or(0);
@@ -354,7 +362,7 @@ pub fn measure_all(
                 if round < j.plan.repeats {
                     let t = b.run()?;
                     b.timed.push(t);
-                    tick(i, false);
+                    tick(i, false)?;
                 }
             }
         }
@@ -509,6 +517,7 @@ mod tests {
         let mut order = Vec::new();
         let ms = measure_all(&jobs, &Device::Cpu, f64::INFINITY, &mut |p| {
             order.push((p.item, p.warmup));
+            ControlFlow::Continue(())
         })
         .unwrap();
         // Warm-ups first, then rounds alternating between the two.
@@ -527,7 +536,11 @@ mod tests {
         assert_eq!((ms[0].runs.len(), ms[1].runs.len()), (2, 3));
         // No room for two: each is measured on its own, in order.
         let mut order = Vec::new();
-        measure_all(&jobs, &Device::Cpu, 1.0, &mut |p| order.push(p.item)).unwrap();
+        measure_all(&jobs, &Device::Cpu, 1.0, &mut |p| {
+            order.push(p.item);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
         assert_eq!(order, vec![0, 0, 0, 1, 1, 1, 1]);
     }
 }

@@ -23,8 +23,8 @@ pub fn rooflaw(args: &[&str]) -> Output {
     rooflaw_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
 }
 
-/// Asserts the command succeeded, showing its output when it did not.
-pub fn ok(out: &Output) {
+/// Assert that `out` succeeded, showing its output when not; its stdout.
+pub fn ok(out: &Output) -> String {
     assert!(
         out.status.success(),
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",
@@ -32,4 +32,5 @@ pub fn ok(out: &Output) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

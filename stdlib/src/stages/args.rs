@@ -164,7 +164,7 @@ pub(crate) fn hardware_of(
     }
 }
 
-/// A `space` reference as canonical parameters (spans stripped), compiled
+/// A `space` reference as parameters (the engine strips its spans), compiled
 /// first so its errors surface at `check`/`plan` time, with spans.
 pub(crate) fn space(
     stage: &Stage,
@@ -177,7 +177,7 @@ pub(crate) fn space(
         .space(name)
         .ok_or_else(|| vec![missing(stage, param)])?;
     crate::space::CompiledSpace::compile(space)?;
-    Ok(rooflaw_dsl::strip_spans(json(space)))
+    Ok(json(space))
 }
 
 /// Look up a `workload` reference: one workload per precision it lists.

@@ -19,8 +19,8 @@ use crate::law::{CoefSpec, CustomForm, Form, LawError, Var};
 /// The preset forms `form:` names with a bare word.
 pub(crate) const FORMS: &[&str] = &["sun2026", "chinchilla"];
 
-/// The form as stage parameters: a preset's name, or the custom form without
-/// spans (so moving it in the file does not rerun the fit).
+/// The form as stage parameters: a preset's name, or the custom form (whose
+/// spans the engine strips, so moving it in the file does not rerun the fit).
 pub(crate) fn resolve(stage: &Stage) -> Result<Value, Vec<Diagnostic>> {
     let coefs = stage.arg("coefs");
     let expr = match args::value(stage, "form") {
@@ -98,7 +98,7 @@ pub(crate) fn resolve(stage: &Stage) -> Result<Value, Vec<Diagnostic>> {
         };
         vec![Diagnostic::error("rooflaw::invalid-form", e.to_string()).at(span, "here")]
     })?;
-    Ok(rooflaw_dsl::strip_spans(args::json(&Form::Custom(form))))
+    Ok(args::json(&Form::Custom(form)))
 }
 
 /// The form that [`resolve`] wrote into the parameters.

@@ -249,7 +249,6 @@ fn measure_items(items: &[(&RunCtx, &Value)]) -> Result<Vec<Artifact>, StageErro
         })
         .collect();
     let memory = crate::machine::Machine::this().memory / 4.0;
-    let mut cancelled = false;
     let eta = crate::eta::Eta::start();
     let ms = measure_all(&jobs, &default_device(), memory, &mut |p| {
         ctx.progress.message(format!(
@@ -260,12 +259,13 @@ fn measure_items(items: &[(&RunCtx, &Value)]) -> Result<Vec<Artifact>, StageErro
             p.runs,
             eta.suffix(p.run as u64, p.runs as u64)
         ));
-        cancelled |= ctx.cancelled();
+        if ctx.cancelled() {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
     })
     .map_err(|e| StageError::new(e.to_string()))?;
-    if cancelled {
-        return Err(StageError::new("cancelled"));
-    }
     Ok(items
         .iter()
         .zip(&parsed)

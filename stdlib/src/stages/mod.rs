@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use rooflaw_dsl::PresetKind;
-use rooflaw_engine::Registry;
+use rooflaw_engine::{Contract, Registry};
 
 mod advise;
 mod args;
@@ -70,6 +70,126 @@ pub fn measured_samples(
     calibrate::samples(&t).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Tables with one architecture per row: what `roofline`, `sample`,
+/// `train` and `measure` take.
+const DESIGNS: &[&str] = &[
+    candidates::LAZY,
+    candidates::TABLE,
+    roofline::KIND,
+    pareto::KIND,
+    search::KIND,
+];
+const LAW: &[&str] = &[law::KIND];
+const HARDWARE: &[&str] = &[hardware_io::KIND];
+const RUNS: &[&str] = &["runs", "measurements"];
+
+/// What each stage kind produces and what its stage inputs take, so
+/// `check` rejects `pareto(candidates, law)` on the argument.
+const CONTRACTS: &[(&str, Contract)] = &[
+    (
+        "enumerate",
+        Contract {
+            produces: candidates::LAZY,
+            takes: &[],
+        },
+    ),
+    (
+        "sample",
+        Contract {
+            produces: candidates::TABLE,
+            takes: &[("candidates", DESIGNS)],
+        },
+    ),
+    (
+        "roofline",
+        Contract {
+            produces: roofline::KIND,
+            takes: &[("candidates", DESIGNS), ("hardware", HARDWARE)],
+        },
+    ),
+    (
+        "law",
+        Contract {
+            produces: law::KIND,
+            takes: &[("source", &[fit::KIND])],
+        },
+    ),
+    (
+        "pareto",
+        Contract {
+            produces: pareto::KIND,
+            takes: &[("latency", &[roofline::KIND]), ("law", LAW)],
+        },
+    ),
+    (
+        "refine",
+        Contract {
+            produces: pareto::KIND,
+            takes: &[("law", LAW), ("hardware", HARDWARE)],
+        },
+    ),
+    (
+        "search",
+        Contract {
+            produces: search::KIND,
+            takes: &[("designs", &[pareto::KIND, roofline::KIND]), ("law", LAW)],
+        },
+    ),
+    (
+        "advise",
+        Contract {
+            produces: "advice",
+            takes: &[
+                ("law", LAW),
+                ("best", &[search::KIND]),
+                ("hardware", HARDWARE),
+            ],
+        },
+    ),
+    (
+        "fit",
+        Contract {
+            produces: fit::KIND,
+            takes: &[("runs", RUNS)],
+        },
+    ),
+    (
+        "measurements",
+        Contract {
+            produces: "runs",
+            takes: &[],
+        },
+    ),
+    (
+        "calibrate",
+        Contract {
+            produces: hardware_io::KIND,
+            takes: &[("measurements", RUNS), ("hardware", HARDWARE)],
+        },
+    ),
+    (
+        "train",
+        Contract {
+            produces: "runs",
+            takes: &[("candidates", DESIGNS)],
+        },
+    ),
+    (
+        "probe",
+        Contract {
+            produces: hardware_io::KIND,
+            takes: &[],
+        },
+    ),
+    (
+        "measure",
+        Contract {
+            produces: "measurements",
+            takes: &[("candidates", DESIGNS)],
+        },
+    ),
+];
+
 /// Every stage kind rooflaw ships.
 pub fn registry() -> Registry {
     let mut r = Registry::new(
@@ -95,6 +215,9 @@ pub fn registry() -> Registry {
     r.register(Arc::new(probe::Probe::new()));
     #[cfg(feature = "train")]
     r.register(Arc::new(measure::Measure::new()));
+    for (kind, contract) in CONTRACTS {
+        r.set_contract(kind, *contract);
+    }
     if std::env::var_os("ROOFLAW_TEST_STAGES").is_some() {
         r.register(Arc::new(sleep::Sleep::new()));
     }

@@ -60,6 +60,9 @@ pub enum TrainError {
     },
     #[error("training {arch} interrupted after step {step}; checkpoint saved, run again to resume")]
     Interrupted { arch: String, step: u64 },
+    /// The run was cancelled (Ctrl-C) between two timed runs.
+    #[error("cancelled")]
+    Cancelled,
     #[error("checkpoint {}: {why}", path.display())]
     Checkpoint { path: PathBuf, why: String },
     #[error("{}: {source}", path.display())]
