@@ -164,7 +164,7 @@ fn round(rt: &mut runtime::Runtime) {
             *v = v.map(fit::round4);
         }
     }
-    e.gemm_half_tokens = e.gemm_half_tokens.map(|g| g.round());
+    e.gemm_half_tokens = e.gemm_half_tokens.map(f64::round);
     rt.per_token = (rt.per_token * 1e7).round() / 1e7;
 }
 
