@@ -7,7 +7,6 @@ use std::time::Duration;
 mod common;
 use common::ok;
 
-
 /// `rooflaw` in `dir` with the test-only stage kinds (`sleep`) registered.
 fn command(dir: &Path) -> Command {
     let mut c = common::command(dir);

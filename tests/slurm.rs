@@ -94,8 +94,22 @@ report t to "out"
     for r in &records {
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(r).unwrap()).unwrap();
         let ids = v["ids"].as_array().unwrap();
-        assert_eq!(ids.len(), 1, "{} was submitted {} times", r.display(), ids.len());
-        arrays.insert(ids[0].as_str().unwrap().split('_').next().unwrap().to_string());
+        assert_eq!(
+            ids.len(),
+            1,
+            "{} was submitted {} times",
+            r.display(),
+            ids.len()
+        );
+        arrays.insert(
+            ids[0]
+                .as_str()
+                .unwrap()
+                .split('_')
+                .next()
+                .unwrap()
+                .to_string(),
+        );
         let job_dir = r.parent().unwrap();
         let logs: Vec<_> = std::fs::read_dir(job_dir)
             .unwrap()
@@ -112,9 +126,19 @@ report t to "out"
     // Where it ran is not part of the key: the same runs locally are cached.
     let local = std::fs::read_to_string(d.join("s.pipeline"))
         .unwrap()
-        .replace("executor: slurm { gpus: 0, cpus: 1, time: 10 min, poll: 0.5 s }", "executor: local {}");
+        .replace(
+            "executor: slurm { gpus: 0, cpus: 1, time: 10 min, poll: 0.5 s }",
+            "executor: local {}",
+        );
     std::fs::write(d.join("s.pipeline"), local).unwrap();
-    let out = common::command(d).args(["run", "s.pipeline"]).output().unwrap();
-    let log = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && log.contains("[0 run, 3 cached]"), "{log}");
+    let out = common::command(d)
+        .args(["run", "s.pipeline"])
+        .output()
+        .unwrap();
+    let log =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && log.contains("[0 run, 3 cached]"),
+        "{log}"
+    );
 }

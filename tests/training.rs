@@ -102,7 +102,11 @@ fn bad_corpus_files_are_located_diagnostics() {
     std::fs::write(d.join("ok.bin"), ids(2_000, 64)).unwrap();
     std::fs::write(d.join("empty.bin"), []).unwrap();
     for (train, valid, want) in [
-        ("odd.bin", "ok.bin", "3 bytes is not a whole number of uint16 ids"),
+        (
+            "odd.bin",
+            "ok.bin",
+            "3 bytes is not a whole number of uint16 ids",
+        ),
         ("big.bin", "ok.bin", "past the vocabulary of 64"),
         ("ok.bin", "empty.bin", "the validation split is empty"),
         ("nope.bin", "ok.bin", "no file"),
@@ -119,7 +123,11 @@ fn bad_corpus_files_are_located_diagnostics() {
         assert!(!out.status.success(), "{train}/{valid} passed:\n{t}");
         assert!(t.contains(want), "{train}/{valid}: no `{want}` in\n{t}");
         // The diagnostic points at the field holding the bad file.
-        let field = if want.contains("validation") { valid } else { train };
+        let field = if want.contains("validation") {
+            valid
+        } else {
+            train
+        };
         assert!(t.contains(&format!("\"{field}\"")), "{t}");
     }
     // The language's own checks: pre-tokenized files need a vocabulary.
@@ -174,7 +182,10 @@ fn text_with_a_tokenizer_json_is_tokenized_once() {
     );
     let log = ok(&rooflaw(d, &["run", "t.pipeline"]));
     assert!(log.contains("[2 run, 0 cached]"), "{log}");
-    assert_eq!(std::fs::metadata(&train).unwrap().modified().unwrap(), first);
+    assert_eq!(
+        std::fs::metadata(&train).unwrap().modified().unwrap(),
+        first
+    );
     // The model's vocabulary is the tokenizer's: 8 ids, so losses are below ln 8.
     assert!(val_losses(d).iter().all(|l| *l < 8f64.ln()));
 }
@@ -194,7 +205,10 @@ fn an_external_trainer_needs_consent_and_is_cached() {
     let out = rooflaw(d, &["run", "t.pipeline"]);
     let t = text(&out);
     assert!(!out.status.success(), "{t}");
-    assert!(t.contains("--allow-commands") && t.contains("python3 train.py"), "{t}");
+    assert!(
+        t.contains("--allow-commands") && t.contains("python3 train.py"),
+        "{t}"
+    );
     assert!(!d.join("calls.txt").exists());
     // `plan` lists the command too.
     let t = ok(&rooflaw(d, &["plan", "t.pipeline"]));
@@ -205,15 +219,27 @@ fn an_external_trainer_needs_consent_and_is_cached() {
     assert_eq!(calls.lines().count(), 2, "{calls}");
     // The config.json the script read: a standard model_type (a space's
     // designs have QK norms by default: Qwen3's), the corpus's vocabulary.
-    assert!(calls.lines().all(|l| l.starts_with("qwen3 L") && l.ends_with("vocab 256")), "{calls}");
+    assert!(
+        calls
+            .lines()
+            .all(|l| l.starts_with("qwen3 L") && l.ends_with("vocab 256")),
+        "{calls}"
+    );
     let mut losses = val_losses(d);
     losses.sort_by(f64::total_cmp);
     let expect = |l: f64| 2.0 + 10.0 / (l * 32.0).sqrt();
-    assert!((losses[0] - expect(2.0)).abs() < 1e-12 && (losses[1] - expect(1.0)).abs() < 1e-12, "{losses:?}");
+    assert!(
+        (losses[0] - expect(2.0)).abs() < 1e-12 && (losses[1] - expect(1.0)).abs() < 1e-12,
+        "{losses:?}"
+    );
 
     // Cached like rooflaw's own runs; consent from the user's config file works too.
     std::fs::create_dir_all(d.join("no-config/rooflaw")).unwrap();
-    std::fs::write(d.join("no-config/rooflaw/config.toml"), "allow_commands = true # mine\n").unwrap();
+    std::fs::write(
+        d.join("no-config/rooflaw/config.toml"),
+        "allow_commands = true # mine\n",
+    )
+    .unwrap();
     let log = ok(&rooflaw(d, &["run", "t.pipeline"]));
     assert!(log.contains("cached"), "{log}");
     assert_eq!(std::fs::read_to_string(d.join("calls.txt")).unwrap(), calls);
@@ -222,7 +248,13 @@ fn an_external_trainer_needs_consent_and_is_cached() {
     s.push_str("# edited\n");
     std::fs::write(d.join("train.py"), s).unwrap();
     ok(&rooflaw(d, &["run", "t.pipeline"]));
-    assert_eq!(std::fs::read_to_string(d.join("calls.txt")).unwrap().lines().count(), 4);
+    assert_eq!(
+        std::fs::read_to_string(d.join("calls.txt"))
+            .unwrap()
+            .lines()
+            .count(),
+        4
+    );
 }
 
 #[test]
@@ -240,22 +272,36 @@ fn the_paper_scale_pipeline_checks_and_plans_its_cost() {
     std::fs::write(d.join("data/paper-scale/val.bin"), &tokens[..8_000]).unwrap();
     ok(&rooflaw(d, &["check", "paper-scale.pipeline"]));
     // The designs cost nothing to pick; then the plan prices their training.
-    ok(&rooflaw(d, &["run", "paper-scale.pipeline", "--until", "designs"]));
+    ok(&rooflaw(
+        d,
+        &["run", "paper-scale.pipeline", "--until", "designs"],
+    ));
     let plan = ok(&rooflaw(d, &["plan", "paper-scale.pipeline"]));
     assert!(
         plan.contains("cost of `runs`: 170 runs × 10000000000 tokens"),
         "{plan}"
     );
-    assert!(plan.contains("GPU-hours") && plan.contains("H200"), "{plan}");
+    assert!(
+        plan.contains("GPU-hours") && plan.contains("H200"),
+        "{plan}"
+    );
     let out = rooflaw(d, &["plan", "paper-scale.pipeline", "--format", "json"]);
     ok(&out);
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let runs = rows.as_array().unwrap().iter().find(|r| r["stage"] == "runs").unwrap();
+    let runs = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["stage"] == "runs")
+        .unwrap();
     let e = &runs["estimate"];
     assert_eq!(e["runs"], 170);
     let hours = e["gpu_hours"].as_f64().unwrap();
     let flops = e["flops"].as_f64().unwrap();
     // GPU-hours are the FLOPs at 40% of the H200's bf16 peak.
     let peak = e["peak_flops"].as_f64().unwrap();
-    assert!((hours - flops / (0.4 * peak) / 3600.0).abs() < 1e-6 * hours, "{e}");
+    assert!(
+        (hours - flops / (0.4 * peak) / 3600.0).abs() < 1e-6 * hours,
+        "{e}"
+    );
 }

@@ -56,8 +56,16 @@ pub fn run(args: &Args, rt: &str) -> anyhow::Result<ExitCode> {
         base.runtime.name, c.rows, hw.name
     );
     println!("median |error|   {:>8} {:>8}", base.runtime.id, "fitted");
-    println!("decode           {:>8} {:>8}", pct(c.before.0), pct(c.after.0));
-    println!("prefill          {:>8} {:>8}", pct(c.before.1), pct(c.after.1));
+    println!(
+        "decode           {:>8} {:>8}",
+        pct(c.before.0),
+        pct(c.after.0)
+    );
+    println!(
+        "prefill          {:>8} {:>8}",
+        pct(c.before.1),
+        pct(c.after.1)
+    );
     let e = &c.preset.runtime.efficiency;
     let class = hw.memory_technology.map(|t| t.class());
     println!(

@@ -69,7 +69,10 @@ pub fn grant(spec: &Spec, flag: bool) -> anyhow::Result<bool> {
     let allowed = flag || allowed_by_config()?;
     rooflaw_stdlib::train::command::allow_commands(allowed);
     if !allowed && let Some(list) = describe(spec) {
-        eprint!("error: {}\n{list}", rooflaw_stdlib::train::command::CONSENT_HINT);
+        eprint!(
+            "error: {}\n{list}",
+            rooflaw_stdlib::train::command::CONSENT_HINT
+        );
         return Ok(false);
     }
     Ok(true)
@@ -86,10 +89,13 @@ pub fn describe(spec: &Spec) -> Option<String> {
     for (stage, c) in &cmds {
         let _ = writeln!(out, "  {stage}: {c}");
     }
-    out.push_str("they run only with `rooflaw run --allow-commands` (or `allow_commands = true` in ");
     out.push_str(
-        &config_path().map_or_else(|| "the config file".to_string(), |p| p.display().to_string()),
+        "they run only with `rooflaw run --allow-commands` (or `allow_commands = true` in ",
     );
+    out.push_str(&config_path().map_or_else(
+        || "the config file".to_string(),
+        |p| p.display().to_string(),
+    ));
     out.push_str(")\n");
     Some(out)
 }

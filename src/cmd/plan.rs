@@ -100,8 +100,7 @@ pub fn render_estimates(estimates: &BTreeMap<String, serde_json::Value>) -> Stri
         let _ = write!(
             out,
             "\ncost of `{stage}`: {} runs × {} tokens, 6·N·D = {flops:.3e} FLOPs",
-            e["runs"],
-            e["tokens_per_run"]
+            e["runs"], e["tokens_per_run"]
         );
         match (e["gpu_hours"].as_f64(), e["peak_flops"].as_f64()) {
             (Some(h), Some(peak)) => {
@@ -122,7 +121,10 @@ pub fn render_estimates(estimates: &BTreeMap<String, serde_json::Value>) -> Stri
         }
     }
     if estimates.len() > 1 {
-        let _ = writeln!(out, "total: {total_flops:.3e} FLOPs, {total_hours:.0} GPU-hours");
+        let _ = writeln!(
+            out,
+            "total: {total_flops:.3e} FLOPs, {total_hours:.0} GPU-hours"
+        );
     }
     out
 }

@@ -7,8 +7,8 @@ use anyhow::{Context, bail};
 use rooflaw_stdlib::roofline::{self, Breakdown, OpRow, Summary};
 use rooflaw_stdlib::runtime::{self, BandPhase, Coverage};
 use rooflaw_stdlib::{
-    Architecture, Attention, Experts, Hardware, Precision, RuntimeRef, Workload, gguf, hardware, hf,
-    models,
+    Architecture, Attention, Experts, Hardware, Precision, RuntimeRef, Workload, gguf, hardware,
+    hf, models,
 };
 use serde_json::{Value, json};
 
@@ -221,7 +221,10 @@ fn precision_for(
         _ => bail!(
             "{model} stores its weights as {}; --precision cannot change them (give the file's \
              own type, e.g. `{}_kv8`, to change the KV cache, or leave --precision out)",
-            file_mix.map_or_else(|| "the types in its header".to_owned(), |m| m.name().to_owned()),
+            file_mix.map_or_else(
+                || "the types in its header".to_owned(),
+                |m| m.name().to_owned()
+            ),
             file_mix.map_or("Q4_K_M", |m| m.name()),
         ),
     }
@@ -616,7 +619,10 @@ mod tests {
         assert_eq!(tokens("2_048"), Ok(2048));
         assert_eq!(tokens("2k tokens"), Ok(2000));
         assert_eq!(tokens("0"), Ok(0));
-        assert_eq!(tokens("1.5"), Err("`1.5` is not a whole number of tokens".into()));
+        assert_eq!(
+            tokens("1.5"),
+            Err("`1.5` is not a whole number of tokens".into())
+        );
         assert!(tokens("lots").is_err());
     }
 
@@ -654,10 +660,16 @@ mod tests {
         let err = summary(&args("llama-3.2-1b", Some("q4_km"), 1, 1))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("did you mean") && err.contains("`Q4_K_M`"), "{err}");
+        assert!(
+            err.contains("did you mean") && err.contains("`Q4_K_M`"),
+            "{err}"
+        );
         let err = summary(&args("llama-2-7b", Some("fp16"), 4000, 200))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("exceeds the model's maximum context of 4096"), "{err}");
+        assert!(
+            err.contains("exceeds the model's maximum context of 4096"),
+            "{err}"
+        );
     }
 }

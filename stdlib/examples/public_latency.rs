@@ -78,7 +78,10 @@ fn main() -> Result<(), String> {
         n as f64 / hs.len() as f64
     };
     for ((g, phase), (b, a)) in &groups {
-        let devices: BTreeSet<&str> = a.iter().map(|h| samples[h.sample].device.as_str()).collect();
+        let devices: BTreeSet<&str> = a
+            .iter()
+            .map(|h| samples[h.sample].device.as_str())
+            .collect();
         println!(
             "{:<34} {:<8} {:>5} {:>4} {:>7} {:>7} {:>9}",
             g,
@@ -95,11 +98,22 @@ fn main() -> Result<(), String> {
     let all: Vec<&Held> = after.iter().collect();
     println!(
         "{:<34} {:<8} {:>5} {:>4} {:>7} {:>7}",
-        "all", "decode", "", "", pct(bd), pct(ad)
+        "all",
+        "decode",
+        "",
+        "",
+        pct(bd),
+        pct(ad)
     );
     println!(
         "{:<34} {:<8} {:>5} {:>4} {:>7} {:>7} {:>9}",
-        "all", "prefill", "", "", pct(bp), pct(ap), pct(in_band(&all))
+        "all",
+        "prefill",
+        "",
+        "",
+        pct(bp),
+        pct(ap),
+        pct(in_band(&all))
     );
 
     if let Ok(g) = std::env::var("DUMP") {
@@ -205,10 +219,19 @@ fn write_preset(
     );
     let note = format!(
         "leave-one-device-out median error: decode {}, prefill {}",
-        if d.is_nan() { "n/a".into() } else { format!("{:.1}%", d * 100.0) },
-        if pf.is_nan() { "n/a".into() } else { format!("{:.1}%", pf * 100.0) }
+        if d.is_nan() {
+            "n/a".into()
+        } else {
+            format!("{:.1}%", d * 100.0)
+        },
+        if pf.is_nan() {
+            "n/a".into()
+        } else {
+            format!("{:.1}%", pf * 100.0)
+        }
     );
-    p.sources.retain(|k, _| !k.starts_with("efficiency.") && k != "per_token");
+    p.sources
+        .retain(|k, _| !k.starts_with("efficiency.") && k != "per_token");
     p.runtime = rt;
     let fitted = Source {
         source,

@@ -244,7 +244,10 @@ fn elem_size(ty: u32) -> Option<u64> {
 /// Parses the header of a GGUF stream (`path` names it in errors).
 pub fn read_header(r: impl BufRead, path: &str) -> Result<Header, GgufError> {
     let mut c = Cursor { r, path };
-    if &c.bytes::<4>().map_err(|_| GgufError::Magic { path: path.to_owned() })? != b"GGUF" {
+    if &c.bytes::<4>().map_err(|_| GgufError::Magic {
+        path: path.to_owned(),
+    })? != b"GGUF"
+    {
         return Err(GgufError::Magic {
             path: path.to_owned(),
         });
@@ -272,7 +275,9 @@ pub fn read_header(r: impl BufRead, path: &str) -> Result<Header, GgufError> {
         if n_dims == 0 || n_dims > 4 {
             return Err(c.corrupt(format!("tensor `{name}` has {n_dims} dimensions")));
         }
-        let dims = (0..n_dims).map(|_| c.u64()).collect::<Result<Vec<_>, _>>()?;
+        let dims = (0..n_dims)
+            .map(|_| c.u64())
+            .collect::<Result<Vec<_>, _>>()?;
         let id = c.u32()?;
         let _offset = c.u64()?;
         let ty = GgmlType::from_id(id).ok_or_else(|| GgufError::UnknownType {
@@ -379,7 +384,9 @@ pub fn model(h: &Header, path: &str, fallback_name: &str) -> Result<GgufModel, G
         (up[1], h.tensor("blk.0.ffn_gate_exps.weight").is_some())
     } else {
         let up = shape("blk.0.ffn_up.weight").ok_or_else(|| {
-            unsupported(format!("`{family}` has no blk.0.ffn_up.weight: its FFN layout is not modelled"))
+            unsupported(format!(
+                "`{family}` has no blk.0.ffn_up.weight: its FFN layout is not modelled"
+            ))
         })?;
         (up[1], h.tensor("blk.0.ffn_gate.weight").is_some())
     };

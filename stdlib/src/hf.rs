@@ -277,7 +277,11 @@ pub fn to_config(arch: &Architecture, vocab: u32, seq_len: u32) -> Value {
         "rms_norm_eps": 1e-6,
     });
     if moe {
-        let experts = if model_type == "mixtral" { "num_local_experts" } else { "num_experts" };
+        let experts = if model_type == "mixtral" {
+            "num_local_experts"
+        } else {
+            "num_experts"
+        };
         c[experts] = arch.experts.into();
         c["num_experts_per_tok"] = arch.top_k.into();
         c["moe_intermediate_size"] = arch.ffn.into();

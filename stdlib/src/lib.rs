@@ -39,6 +39,6 @@ pub use hardware::{Hardware, HardwarePreset};
 pub use law::{Law, LawError};
 pub use models::ModelPreset;
 pub use precision::{Dtype, Precision};
-pub use stages::registry;
 pub use runtime::{Runtime, RuntimeRef};
+pub use stages::registry;
 pub use workload::{Attention, Experts, Workload};

@@ -132,9 +132,13 @@ fn suggestions(word: &str) -> Vec<String> {
     let lower: Vec<String> = pool.iter().map(|n| n.to_ascii_lowercase()).collect();
     let mut out = Vec::new();
     while out.len() < 3 {
-        let Some(hit) = rooflaw_dsl::did_you_mean(word, lower.iter().map(String::as_str).filter(|l| {
-            !out.iter().any(|o: &String| o.eq_ignore_ascii_case(l))
-        })) else {
+        let Some(hit) = rooflaw_dsl::did_you_mean(
+            word,
+            lower
+                .iter()
+                .map(String::as_str)
+                .filter(|l| !out.iter().any(|o: &String| o.eq_ignore_ascii_case(l))),
+        ) else {
             break;
         };
         if let Some(i) = lower.iter().position(|l| l == hit) {
@@ -262,7 +266,11 @@ impl Precision {
             };
             // llama.cpp dequantises blocks to f16 for its large matmuls and
             // keeps the KV cache in f16 by default.
-            let act = if weights.bits() >= 16 { weights } else { Dtype::Fp16 };
+            let act = if weights.bits() >= 16 {
+                weights
+            } else {
+                Dtype::Fp16
+            };
             (Scheme::Llama(m), weights, act)
         } else {
             let n = Named::parse(base)?;
@@ -282,7 +290,11 @@ impl Precision {
     pub fn of_file(bytes: crate::format::FileBytes) -> Precision {
         let base = bytes.mix.and_then(|m| Self::named(m.name()));
         let weights = base.map_or(Dtype::Int4, |p| p.weights);
-        let activations = if weights.bits() >= 16 { weights } else { Dtype::Fp16 };
+        let activations = if weights.bits() >= 16 {
+            weights
+        } else {
+            Dtype::Fp16
+        };
         Precision {
             weights,
             activations,
@@ -627,16 +639,20 @@ mod tests {
         );
         let back: Precision = serde_json::from_value(v).unwrap();
         assert_eq!(back, Precision::parse("w4a16kv8").unwrap());
-        let q: Precision =
-            serde_json::from_value(serde_json::to_value(Precision::parse("Q4_K_M").unwrap()).unwrap())
-                .unwrap();
+        let q: Precision = serde_json::from_value(
+            serde_json::to_value(Precision::parse("Q4_K_M").unwrap()).unwrap(),
+        )
+        .unwrap();
         assert_eq!(q.label(), "Q4_K_M");
     }
 
     #[test]
     fn unknown_names_list_the_close_ones_and_groups_say_why() {
         let err = Precision::parse("q4_km").unwrap_err().to_string();
-        assert!(err.starts_with("unknown precision `q4_km` (did you mean"), "{err}");
+        assert!(
+            err.starts_with("unknown precision `q4_km` (did you mean"),
+            "{err}"
+        );
         assert!(err.contains("`Q4_K_M`"), "{err}");
         let err = Precision::parse("q4f16").unwrap_err().to_string();
         assert!(err.contains("`q4f16_1`"), "{err}");

@@ -16,7 +16,11 @@ fn root() -> PathBuf {
 #[test]
 fn cross_validated_error_does_not_regress() {
     let (samples, skipped) = calibration::load(&root().join("bench/public-latency/data")).unwrap();
-    assert_eq!(samples.len() + skipped.len(), 300, "the calibration set has 300 rows");
+    assert_eq!(
+        samples.len() + skipped.len(),
+        300,
+        "the calibration set has 300 rows"
+    );
     let text = std::fs::read_to_string(root().join("bench/public-latency/baseline.json")).unwrap();
     let base: serde_json::Value = serde_json::from_str(&text).unwrap();
     let committed = |k: &str| base[k].as_f64().unwrap();
@@ -33,8 +37,14 @@ fn cross_validated_error_does_not_regress() {
         committed("prefill_median_error")
     );
     // The fitted model beats today's on both phases.
-    let (d0, p0) = fit::medians(&samples, &fit::cross_validate(&samples, Physics::IDEAL).unwrap());
-    assert!(decode < d0 && prefill < p0, "fit {decode}/{prefill} vs today {d0}/{p0}");
+    let (d0, p0) = fit::medians(
+        &samples,
+        &fit::cross_validate(&samples, Physics::IDEAL).unwrap(),
+    );
+    assert!(
+        decode < d0 && prefill < p0,
+        "fit {decode}/{prefill} vs today {d0}/{p0}"
+    );
 }
 
 #[test]
@@ -42,6 +52,10 @@ fn every_calibration_device_has_a_memory_class_and_rows_map_to_presets() {
     let (samples, _) = calibration::load(&root().join("bench/public-latency/data")).unwrap();
     for s in &samples {
         assert!(s.hw.memory_technology.is_some(), "{}", s.id);
-        assert!(rooflaw_stdlib::runtime::preset(&s.runtime).is_some(), "{}", s.runtime);
+        assert!(
+            rooflaw_stdlib::runtime::preset(&s.runtime).is_some(),
+            "{}",
+            s.runtime
+        );
     }
 }

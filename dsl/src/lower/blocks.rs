@@ -109,7 +109,10 @@ pub(crate) fn lower_corpus(
             None => diags.push(
                 Diagnostic::error(
                     "rooflaw::missing-field",
-                    format!("corpus `{}` has pre-tokenized files but no `vocab`", b.name.node),
+                    format!(
+                        "corpus `{}` has pre-tokenized files but no `vocab`",
+                        b.name.node
+                    ),
                 )
                 .at(t.path.span, "token ids of an unknown vocabulary")
                 .help("say how many ids the tokenizer has, e.g. `vocab = 50304`"),

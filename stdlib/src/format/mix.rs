@@ -5,8 +5,8 @@
 //! rows do not fill a block falling back to a smaller block.
 use serde::{Deserialize, Serialize};
 
-use super::ggml::GgmlType as G;
 use super::Class;
+use super::ggml::GgmlType as G;
 
 /// One llama.cpp file type (`LLAMA_FTYPE_MOSTLY_*`).
 #[allow(non_camel_case_types)] // llama.cpp's own spelling
@@ -222,7 +222,8 @@ impl Mix {
             };
         }
         if self == M::MXFP4_MOE {
-            let routed = s.experts > 1 && matches!(class, Class::FfnGate | Class::FfnUp | Class::FfnDown);
+            let routed =
+                s.experts > 1 && matches!(class, Class::FfnGate | Class::FfnUp | Class::FfnDown);
             return if routed { G::MXFP4 } else { G::Q8_0 };
         }
         if class == Class::TokenEmbd {
@@ -391,9 +392,14 @@ fn fallback(t: G, columns: u64) -> G {
         return t;
     }
     let next = match t {
-        G::IQ1_S | G::IQ1_M | G::IQ2_XXS | G::IQ2_XS | G::IQ2_S | G::IQ3_XXS | G::IQ3_S | G::IQ4_XS => {
-            G::IQ4_NL
-        }
+        G::IQ1_S
+        | G::IQ1_M
+        | G::IQ2_XXS
+        | G::IQ2_XS
+        | G::IQ2_S
+        | G::IQ3_XXS
+        | G::IQ3_S
+        | G::IQ4_XS => G::IQ4_NL,
         G::Q2_K | G::Q3_K | G::TQ1_0 | G::TQ2_0 => G::Q4_0,
         G::Q4_K => G::Q5_0,
         G::Q5_K => G::Q5_1,
@@ -494,7 +500,13 @@ mod tests {
                     ffn: 4 * width,
                 };
                 for m in Mix::all() {
-                    for class in [Class::AttnV, Class::FfnDown, Class::FfnGate, Class::FfnUp, Class::AttnQ] {
+                    for class in [
+                        Class::AttnV,
+                        Class::FfnDown,
+                        Class::FfnGate,
+                        Class::FfnUp,
+                        Class::AttnQ,
+                    ] {
                         let each: Vec<G> = (0..n).map(|i| m.tensor_type(class, i, &s)).collect();
                         match m.layers(class, &s) {
                             None => assert!(
@@ -506,7 +518,11 @@ mod tests {
                                 assert_eq!(set.count(n) as usize, inside, "{set:?} n={n}");
                                 for (i, t) in each.iter().enumerate() {
                                     let rep = set.member(n, set.contains(i as u32, n)).unwrap();
-                                    assert_eq!(*t, m.tensor_type(class, rep, &s), "{m:?} {class:?} {i}/{n}");
+                                    assert_eq!(
+                                        *t,
+                                        m.tensor_type(class, rep, &s),
+                                        "{m:?} {class:?} {i}/{n}"
+                                    );
                                 }
                             }
                         }

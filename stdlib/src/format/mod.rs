@@ -78,7 +78,10 @@ pub enum Storage {
     Dtype(Dtype),
     Ggml(GgmlType),
     /// `weights` elements in `bytes`, scales (and biases) included.
-    Blocked { weights: u16, bytes: u16 },
+    Blocked {
+        weights: u16,
+        bytes: u16,
+    },
 }
 
 impl Storage {
@@ -142,15 +145,71 @@ const NAMED: [(Named, &str, Storage, Storage, Dtype, Dtype); 9] = {
     }
     const FP16: Storage = Storage::Dtype(Dtype::Fp16);
     [
-        (Named::Q4f16_1, "q4f16_1", b(32, 18), b(32, 18), Dtype::Int4, Dtype::Fp16),
-        (Named::Q4f32_1, "q4f32_1", b(32, 20), b(32, 20), Dtype::Int4, Dtype::Fp32),
-        (Named::Q3f16_1, "q3f16_1", b(40, 18), b(40, 18), Dtype::Int4, Dtype::Fp16),
-        (Named::Mlx4, "mlx_4bit", b(64, 36), b(64, 36), Dtype::Int4, Dtype::Fp16),
-        (Named::Mlx8, "mlx_8bit", b(64, 68), b(64, 68), Dtype::Int8, Dtype::Fp16),
+        (
+            Named::Q4f16_1,
+            "q4f16_1",
+            b(32, 18),
+            b(32, 18),
+            Dtype::Int4,
+            Dtype::Fp16,
+        ),
+        (
+            Named::Q4f32_1,
+            "q4f32_1",
+            b(32, 20),
+            b(32, 20),
+            Dtype::Int4,
+            Dtype::Fp32,
+        ),
+        (
+            Named::Q3f16_1,
+            "q3f16_1",
+            b(40, 18),
+            b(40, 18),
+            Dtype::Int4,
+            Dtype::Fp16,
+        ),
+        (
+            Named::Mlx4,
+            "mlx_4bit",
+            b(64, 36),
+            b(64, 36),
+            Dtype::Int4,
+            Dtype::Fp16,
+        ),
+        (
+            Named::Mlx8,
+            "mlx_8bit",
+            b(64, 68),
+            b(64, 68),
+            Dtype::Int8,
+            Dtype::Fp16,
+        ),
         (Named::Nf4, "nf4", b(64, 36), FP16, Dtype::Int4, Dtype::Fp16),
-        (Named::Nf4Dq, "nf4_dq", b(16384, 8452), FP16, Dtype::Int4, Dtype::Fp16),
-        (Named::Nvfp4, "nvfp4", b(16, 9), FP16, Dtype::Fp4, Dtype::Fp4),
-        (Named::Mxfp4, "mxfp4", Storage::Ggml(GgmlType::MXFP4), FP16, Dtype::Fp4, Dtype::Fp16),
+        (
+            Named::Nf4Dq,
+            "nf4_dq",
+            b(16384, 8452),
+            FP16,
+            Dtype::Int4,
+            Dtype::Fp16,
+        ),
+        (
+            Named::Nvfp4,
+            "nvfp4",
+            b(16, 9),
+            FP16,
+            Dtype::Fp4,
+            Dtype::Fp4,
+        ),
+        (
+            Named::Mxfp4,
+            "mxfp4",
+            Storage::Ggml(GgmlType::MXFP4),
+            FP16,
+            Dtype::Fp4,
+            Dtype::Fp16,
+        ),
     ]
 };
 
@@ -164,7 +223,10 @@ impl Named {
     }
 
     pub fn parse(s: &str) -> Option<Named> {
-        NAMED.into_iter().find(|r| r.1.eq_ignore_ascii_case(s)).map(|r| r.0)
+        NAMED
+            .into_iter()
+            .find(|r| r.1.eq_ignore_ascii_case(s))
+            .map(|r| r.0)
     }
 
     pub fn all() -> impl Iterator<Item = Named> {
@@ -347,8 +409,22 @@ impl TensorBytes {
 /// did-you-mean.
 pub fn names() -> Vec<String> {
     let mut v: Vec<String> = [
-        "fp32", "bf16", "fp16", "fp8", "fp8_e4m3", "int8", "w8a8", "w8a16", "w4a16", "w4a8",
-        "w4a4", "w4a16g128", "awq", "gptq", "q0f16", "q0f32",
+        "fp32",
+        "bf16",
+        "fp16",
+        "fp8",
+        "fp8_e4m3",
+        "int8",
+        "w8a8",
+        "w8a16",
+        "w4a16",
+        "w4a8",
+        "w4a4",
+        "w4a16g128",
+        "awq",
+        "gptq",
+        "q0f16",
+        "q0f32",
     ]
     .into_iter()
     .map(str::to_owned)

@@ -127,14 +127,19 @@ fn a_written_file_round_trips_through_the_header_reader() {
     assert_eq!((m.name.as_str(), m.family.as_str()), ("tiny", "llama"));
     let a = &m.arch;
     assert_eq!(
-        (a.layers, a.width, a.heads, a.kv_heads, a.head_dim, a.ffn, a.vocab),
+        (
+            a.layers, a.width, a.heads, a.kv_heads, a.head_dim, a.ffn, a.vocab
+        ),
         (2, 256, 4, 2, 64, 512, 1000)
     );
     assert!(a.gated && !a.tied_embeddings && !a.qkv_bias && !a.is_moe());
     assert_eq!(a.max_context, Some(4096));
     assert_eq!(m.bytes.mix, Some(Mix::Q4_K_M));
     // Exactly the file's bytes: IQ4_XS is 136 bytes per 256 weights.
-    assert_eq!(m.bytes.get(Class::FfnDown), (2 * 2 * 136 * 256, 2 * 512 * 256));
+    assert_eq!(
+        m.bytes.get(Class::FfnDown),
+        (2 * 2 * 136 * 256, 2 * 512 * 256)
+    );
     assert_eq!(m.bytes.get(Class::Output), (1000 * 210, 256 * 1000));
 }
 
@@ -182,7 +187,10 @@ fn bad_files_are_clear_errors() {
         err(b"PK\x03\x04 a zip"),
         "test.gguf: not a GGUF file (it does not start with `GGUF`)"
     );
-    assert_eq!(err(b"GG"), "test.gguf: not a GGUF file (it does not start with `GGUF`)");
+    assert_eq!(
+        err(b"GG"),
+        "test.gguf: not a GGUF file (it does not start with `GGUF`)"
+    );
     let mut v1 = b"GGUF".to_vec();
     v1.extend(1_u32.to_le_bytes());
     assert_eq!(
@@ -245,7 +253,10 @@ fn reading_a_file_names_it() {
     assert_eq!(m.arch.layers, 2);
     let missing = dir.path().join("none.gguf");
     let e = read(&missing).unwrap_err().to_string();
-    assert!(e.starts_with(&format!("{}: cannot read", missing.display())), "{e}");
+    assert!(
+        e.starts_with(&format!("{}: cannot read", missing.display())),
+        "{e}"
+    );
 }
 
 /// candle (a maintained GGUF implementation) writes a file; rooflaw's
@@ -273,7 +284,10 @@ fn files_candle_writes_read_the_same_in_both_readers() {
     let refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (*n, t)).collect();
     gguf_file::write(
         &mut buf,
-        &[("general.architecture", &arch), ("llama.block_count", &layers)],
+        &[
+            ("general.architecture", &arch),
+            ("llama.block_count", &layers),
+        ],
         &refs,
     )
     .unwrap();
@@ -286,8 +300,16 @@ fn files_candle_writes_read_the_same_in_both_readers() {
         let mut dims: Vec<u64> = c.shape.dims().iter().map(|d| *d as u64).collect();
         dims.reverse();
         assert_eq!(t.dims, dims, "{}", t.name);
-        assert_eq!(t.ty.name().replace('_', ""), format!("{:?}", c.ggml_dtype).to_uppercase().replace('_', ""));
-        assert_eq!(t.bytes() as usize, c.shape.elem_count() / c.ggml_dtype.block_size() * c.ggml_dtype.type_size());
+        assert_eq!(
+            t.ty.name().replace('_', ""),
+            format!("{:?}", c.ggml_dtype)
+                .to_uppercase()
+                .replace('_', "")
+        );
+        assert_eq!(
+            t.bytes() as usize,
+            c.shape.elem_count() / c.ggml_dtype.block_size() * c.ggml_dtype.type_size()
+        );
     }
     assert_eq!(ours.metadata["llama.block_count"], Meta::Int(1));
 }

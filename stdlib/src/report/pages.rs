@@ -99,7 +99,11 @@ pub fn headline_text(s: &SearchView, binary: bool) -> (String, String) {
                     "perplexity",
                 );
                 // "the same perplexity as", "12% lower perplexity than".
-                let link = if ppl.starts_with("the same") { "as" } else { "than" };
+                let link = if ppl.starts_with("the same") {
+                    "as"
+                } else {
+                    "than"
+                };
                 format!("{ppl} {link} {}", b.name)
             })
             .collect();

@@ -25,7 +25,10 @@ pub(crate) fn weights(arch: &Architecture, bytes: &TensorBytes) -> f64 {
     let matrices = 2 * u64::from(arch.width) * arch.q_dim()
         + 2 * u64::from(arch.width) * arch.kv_dim()
         + u64::from(arch.experts) * arch.expert_params()
-        + u64::from(arch.shared_experts) * ffn_m * u64::from(arch.width) * u64::from(arch.shared_ffn)
+        + u64::from(arch.shared_experts)
+            * ffn_m
+            * u64::from(arch.width)
+            * u64::from(arch.shared_ffn)
         + arch.router_params();
     let vectors = arch.params_non_embedding() - u64::from(arch.layers) * matrices;
     f64::from(arch.layers) * per_layer

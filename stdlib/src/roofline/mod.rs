@@ -238,7 +238,10 @@ fn check(
 ) -> Result<(Rates, TensorBytes), RooflineError> {
     validate::architecture(arch)?;
     validate::workload(arch, wl)?;
-    Ok((Rates::new(arch, hw, wl, rt)?, wl.precision.tensor_bytes(arch)))
+    Ok((
+        Rates::new(arch, hw, wl, rt)?,
+        wl.precision.tensor_bytes(arch),
+    ))
 }
 
 /// Prefill and decode latency and the memory footprint of `arch` on `hw`,

@@ -550,7 +550,10 @@ fn prompt_zero_decodes_from_the_cache_and_generate_zero_runs_the_prompt_only() {
 
     let pp = Workload::new(1, 512, 0, prec("fp16"));
     let s = evaluate(&arch, &hw, &pp).unwrap();
-    assert_eq!((s.decode, s.decode_per_token, s.tokens_per_s), (0.0, 0.0, 0.0));
+    assert_eq!(
+        (s.decode, s.decode_per_token, s.tokens_per_s),
+        (0.0, 0.0, 0.0)
+    );
     assert!(s.prefill > 0.0 && s.total == s.prefill && s.ttft == s.prefill);
     assert_eq!(
         evaluate(&arch, &hw, &Workload::new(1, 0, 0, prec("fp16"))),
@@ -632,7 +635,10 @@ fn formats_store_the_embedding_and_head_as_their_runtime_does() {
     let b = breakdown(&arch, &hw, &Workload::new(1, 16, 2, prec("Q4_K_M"))).unwrap();
     let v = row(&b.decode, "v_proj").1 / (32.0 * 4096.0 * 1024.0);
     assert_eq!(v, f64::midpoint(210.0, 144.0) / 256.0);
-    assert_eq!(row(&b.decode, "q_proj").1 / (32.0 * 4096.0 * 4096.0), 144.0 / 256.0);
+    assert_eq!(
+        row(&b.decode, "q_proj").1 / (32.0 * 4096.0 * 4096.0),
+        144.0 / 256.0
+    );
 }
 
 #[test]

@@ -130,7 +130,8 @@ fn read(path: &Path) -> Result<String, CalibrationError> {
 }
 
 fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, CalibrationError> {
-    yaml_serde::from_str(&read(path)?).map_err(|e| invalid(&path.display().to_string(), e.to_string()))
+    yaml_serde::from_str(&read(path)?)
+        .map_err(|e| invalid(&path.display().to_string(), e.to_string()))
 }
 
 /// Decode steps a rate is measured over where the source does not say, and
@@ -221,7 +222,10 @@ pub fn load(dir: &Path) -> Result<(Vec<Sample>, Vec<(String, String)>), Calibrat
     for row in set.rows {
         let at = format!("calibration.yaml row {}", row.id);
         let Some(entry) = models.get(&row.model) else {
-            return Err(invalid(&at, format!("model `{}` is not in models.yaml", row.model)));
+            return Err(invalid(
+                &at,
+                format!("model `{}` is not in models.yaml", row.model),
+            ));
         };
         let Some(entry) = entry else {
             skipped.push((row.id, format!("model size not stated ({})", row.model)));
@@ -235,9 +239,12 @@ pub fn load(dir: &Path) -> Result<(Vec<Sample>, Vec<(String, String)>), Calibrat
             }
             ModelEntry::Shapes { arch, .. } => arch.clone(),
         };
-        let d = devices
-            .get(&row.hardware)
-            .ok_or_else(|| invalid(&at, format!("device `{}` is not in devices.yaml", row.hardware)))?;
+        let d = devices.get(&row.hardware).ok_or_else(|| {
+            invalid(
+                &at,
+                format!("device `{}` is not in devices.yaml", row.hardware),
+            )
+        })?;
         let runtime = runtime_of(&row.framework, &row.precision)
             .ok_or_else(|| invalid(&at, format!("no runtime for framework `{}`", row.framework)))?;
         let hw = hardware(&row.hardware, d, false).map_err(|m| invalid(&at, m))?;
@@ -251,11 +258,19 @@ pub fn load(dir: &Path) -> Result<(Vec<Sample>, Vec<(String, String)>), Calibrat
         let generate = count(row.gen_len.as_ref());
         let (phase, wl, measured) = match (row.phase.as_str(), row.unit.as_str()) {
             ("prefill", "t/s") => {
-                let n = prompt.filter(|n| *n > 0).ok_or_else(|| invalid(&at, "prefill without prompt_len"))?;
-                (BandPhase::Prefill, Workload::new(1, n, 1, precision), f64::from(n) / row.value)
+                let n = prompt
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| invalid(&at, "prefill without prompt_len"))?;
+                (
+                    BandPhase::Prefill,
+                    Workload::new(1, n, 1, precision),
+                    f64::from(n) / row.value,
+                )
             }
             ("ttft", "ms") => {
-                let n = prompt.filter(|n| *n > 0).ok_or_else(|| invalid(&at, "ttft without prompt_len"))?;
+                let n = prompt
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| invalid(&at, "ttft without prompt_len"))?;
                 // The Hugging Face baseline re-processes the chat history
                 // with the question (its TTFT grows with it); New TinyChat
                 // keeps it cached.
@@ -288,7 +303,10 @@ pub fn load(dir: &Path) -> Result<(Vec<Sample>, Vec<(String, String)>), Calibrat
             (p, u) => return Err(invalid(&at, format!("unknown phase/unit `{p}` / `{u}`"))),
         };
         if !(measured.is_finite() && measured > 0.0) {
-            return Err(invalid(&at, format!("value {} is not a positive time", row.value)));
+            return Err(invalid(
+                &at,
+                format!("value {} is not a positive time", row.value),
+            ));
         }
         samples.push(Sample {
             id: row.id,
@@ -315,12 +333,18 @@ fn hardware(id: &str, d: &Device, acc16: bool) -> Result<Hardware, String> {
         (Some(t), _, _) => t * 1e12,
         // FP32 lanes × FMA × clock; FP16 runs at the same rate.
         (None, Some(cores), Some(ghz)) => cores * 128.0 * 2.0 * ghz * 1e9,
-        _ => return Err(format!("device `{id}` needs fp16_tflops or gpu_cores and gpu_clock_ghz")),
+        _ => {
+            return Err(format!(
+                "device `{id}` needs fp16_tflops or gpu_cores and gpu_clock_ghz"
+            ));
+        }
     };
     Ok(Hardware {
         id: id.to_string(),
         name: id.to_string(),
-        peak: [(Dtype::Fp16, fp16), (Dtype::Bf16, fp16)].into_iter().collect(),
+        peak: [(Dtype::Fp16, fp16), (Dtype::Bf16, fp16)]
+            .into_iter()
+            .collect(),
         bandwidth: d.bandwidth_gbps * 1e9,
         memory: d.memory_gb * 1e9,
         efficiency_compute: crate::hardware::DEFAULT_EFFICIENCY_COMPUTE,

@@ -204,11 +204,12 @@ impl Reader {
     fn class(&mut self, c: Option<&ClassFile>, path: &str) -> Result<ByClass, RuntimeError> {
         let mut out = ByClass::default();
         let Some(c) = c else { return Ok(out) };
-        let mut one = |f: &Option<Figure<Amount>>, key: &str| -> Result<Option<f64>, RuntimeError> {
-            f.as_ref()
-                .map(|f| self.amount(f, &format!("{path}.{key}"), Kind::Fraction))
-                .transpose()
-        };
+        let mut one =
+            |f: &Option<Figure<Amount>>, key: &str| -> Result<Option<f64>, RuntimeError> {
+                f.as_ref()
+                    .map(|f| self.amount(f, &format!("{path}.{key}"), Kind::Fraction))
+                    .transpose()
+            };
         out.default = one(&c.default, "default")?;
         out.lpddr = one(&c.lpddr, "lpddr")?;
         out.gddr = one(&c.gddr, "gddr")?;
@@ -236,7 +237,11 @@ fn parse_amount(s: &str, path: &str, kind: Kind) -> Result<f64, RuntimeError> {
         Some(u) if u.dim == want => Ok(num * u.factor),
         Some(u) => Err(err(
             path,
-            format!("`{unit}` is {}, but this field is {}", u.dim.describe(), want.describe()),
+            format!(
+                "`{unit}` is {}, but this field is {}",
+                u.dim.describe(),
+                want.describe()
+            ),
         )),
         None => Err(err(path, format!("unknown unit `{unit}`"))),
     }
@@ -317,7 +322,11 @@ pub fn from_yaml(text: &str) -> Result<RuntimePreset, RuntimeError> {
 pub(super) fn figure_paths(rt: &Runtime) -> Vec<String> {
     let mut out = Vec::new();
     let e = &rt.efficiency;
-    for (name, c) in [("memory", &e.memory), ("compute", &e.compute), ("vector", &e.vector)] {
+    for (name, c) in [
+        ("memory", &e.memory),
+        ("compute", &e.compute),
+        ("vector", &e.vector),
+    ] {
         if c.default.is_some() {
             out.push(format!("efficiency.{name}.default"));
         }
@@ -393,8 +402,7 @@ pub fn to_yaml(p: &RuntimePreset) -> String {
         default_format: rt.default_format.clone(),
         launch_model: Some(sourced(p, "launch_model", rt.launch_model)),
         launch: rt.launch.map(|l| fig("launch", Amount::Number(l))),
-        per_token: (rt.per_token > 0.0)
-            .then(|| fig("per_token", Amount::Number(rt.per_token))),
+        per_token: (rt.per_token > 0.0).then(|| fig("per_token", Amount::Number(rt.per_token))),
         attention: rt.attention.map(|a| sourced(p, "attention", a)),
         experts: rt.experts.map(|a| sourced(p, "experts", a)),
         kv_per_query_head: rt

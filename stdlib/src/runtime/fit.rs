@@ -67,7 +67,10 @@ impl Physics {
         p.by_memory_class = true;
         out.push(("+ efficiencies by memory class", p));
         p.fp16_accumulate = true;
-        out.push(("+ FP16-accumulate GEMM rate (GeForce) where the runtime uses it", p));
+        out.push((
+            "+ FP16-accumulate GEMM rate (GeForce) where the runtime uses it",
+            p,
+        ));
         p.runtime_attention = true;
         out.push(("+ unfused attention where the runtime does not fuse", p));
         p.per_token = true;
@@ -79,11 +82,41 @@ impl Physics {
     pub fn drop_one() -> Vec<(&'static str, Physics)> {
         let f = Physics::FULL;
         vec![
-            ("full − by memory class", Physics { by_memory_class: false, ..f }),
-            ("full − FP16-accumulate rate", Physics { fp16_accumulate: false, ..f }),
-            ("full − runtime attention", Physics { runtime_attention: false, ..f }),
-            ("full − fixed cost per token", Physics { per_token: false, ..f }),
-            ("full + GEMM shape (tried, not kept)", Physics { gemm_shape: true, ..f }),
+            (
+                "full − by memory class",
+                Physics {
+                    by_memory_class: false,
+                    ..f
+                },
+            ),
+            (
+                "full − FP16-accumulate rate",
+                Physics {
+                    fp16_accumulate: false,
+                    ..f
+                },
+            ),
+            (
+                "full − runtime attention",
+                Physics {
+                    runtime_attention: false,
+                    ..f
+                },
+            ),
+            (
+                "full − fixed cost per token",
+                Physics {
+                    per_token: false,
+                    ..f
+                },
+            ),
+            (
+                "full + GEMM shape (tried, not kept)",
+                Physics {
+                    gemm_shape: true,
+                    ..f
+                },
+            ),
         ]
     }
 }
@@ -218,7 +251,11 @@ fn search(slot: Slot, rt: &mut Runtime, rows: &[&Sample], physics: Physics) {
     let best = if fc < fd { c } else { d };
     // Keep the start when the search found nothing better (a flat loss).
     let start = to(slot.get(rt).clamp(lo.max(f64::MIN_POSITIVE), hi));
-    let x = if f(best, rt) <= f(start, rt) { best } else { start };
+    let x = if f(best, rt) <= f(start, rt) {
+        best
+    } else {
+        start
+    };
     slot.set(rt, from(x));
 }
 
@@ -246,8 +283,16 @@ pub fn fit(base: &Runtime, train: &[&Sample], physics: Physics) -> Runtime {
     rt.efficiency = Efficiency::default();
     rt.per_token = 0.0;
     rt.bands = Bands::default();
-    let decode: Vec<&Sample> = train.iter().copied().filter(|s| s.phase == BandPhase::Decode).collect();
-    let prefill: Vec<&Sample> = train.iter().copied().filter(|s| s.phase == BandPhase::Prefill).collect();
+    let decode: Vec<&Sample> = train
+        .iter()
+        .copied()
+        .filter(|s| s.phase == BandPhase::Decode)
+        .collect();
+    let prefill: Vec<&Sample> = train
+        .iter()
+        .copied()
+        .filter(|s| s.phase == BandPhase::Prefill)
+        .collect();
     let mut dec_slots = vec![Slot::Memory(None)];
     let mut pre_slots = vec![Slot::Compute(None)];
     if physics.per_token {
@@ -311,7 +356,11 @@ pub fn lodo(samples: &[Sample], base: &Runtime, physics: Physics) -> Vec<Held> {
             .map(|i| &samples[*i])
             .filter(|s| s.device != d)
             .collect();
-        let p = if train.is_empty() { Physics::IDEAL } else { physics };
+        let p = if train.is_empty() {
+            Physics::IDEAL
+        } else {
+            physics
+        };
         let rt = fit(base, &train, p);
         for i in mine.iter().copied().filter(|i| samples[*i].device == d) {
             if let Some(pred) = predict(&samples[i], &rt, p) {
@@ -363,7 +412,10 @@ pub fn bands(samples: &[Sample], held: &[Held], min_rows: usize) -> Bands {
             continue;
         }
         let ratios: Vec<f64> = hs.iter().map(|h| h.ratio).collect();
-        let devices: BTreeSet<&str> = hs.iter().map(|h| samples[h.sample].device.as_str()).collect();
+        let devices: BTreeSet<&str> = hs
+            .iter()
+            .map(|h| samples[h.sample].device.as_str())
+            .collect();
         out.push(Band {
             memory,
             phase,
@@ -398,7 +450,10 @@ pub fn cross_validate(samples: &[Sample], physics: Physics) -> Result<Vec<Held>,
 /// Median error per phase over `held`: (decode, prefill).
 pub fn medians(samples: &[Sample], held: &[Held]) -> (f64, f64) {
     let of = |p: BandPhase| {
-        let hs: Vec<&Held> = held.iter().filter(|h| samples[h.sample].phase == p).collect();
+        let hs: Vec<&Held> = held
+            .iter()
+            .filter(|h| samples[h.sample].phase == p)
+            .collect();
         median_error(&hs)
     };
     (of(BandPhase::Decode), of(BandPhase::Prefill))

@@ -72,7 +72,13 @@ pub fn llama_bench_format(model_type: &str) -> Option<String> {
         "large" => "_l",
         "extra small" => "_xs",
         "extra extra small" => "_xxs",
-        other => return Some(format!("{}_{}", base.to_ascii_lowercase(), other.replace(' ', "_"))),
+        other => {
+            return Some(format!(
+                "{}_{}",
+                base.to_ascii_lowercase(),
+                other.replace(' ', "_")
+            ));
+        }
     };
     Some(format!("{}{suffix}", base.to_ascii_lowercase()))
 }
@@ -132,7 +138,9 @@ pub fn read(path: &Path) -> Result<Vec<Measurement>, MeasuredError> {
 
 /// CSV rows as JSON objects of strings (llama-bench quotes every field).
 fn csv_records(text: &str, path: &str) -> Result<Vec<Value>, MeasuredError> {
-    let mut rd = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut rd = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
     let headers = rd
         .headers()
         .map_err(|e| MeasuredError::File {
@@ -244,7 +252,12 @@ fn table(r: &Value) -> Result<Measurement, String> {
         (_, "ms" | "ms/token") => value / 1e3,
         (BandPhase::Prefill, "t/s" | "tokens/s") if prompt > 0 => f64::from(prompt) / value,
         (BandPhase::Decode, "t/s" | "tokens/s") => 1.0 / value,
-        (_, u) => return Err(format!("unit `{u}` does not fit phase {} (prefill t/s needs `prompt`)", phase.name())),
+        (_, u) => {
+            return Err(format!(
+                "unit `{u}` does not fit phase {} (prefill t/s needs `prompt`)",
+                phase.name()
+            ));
+        }
     };
     if phase == BandPhase::Prefill && prompt == 0 {
         return Err("a prefill row needs `prompt` > 0".into());

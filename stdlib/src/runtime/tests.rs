@@ -53,8 +53,13 @@ fn names_are_forgiving_and_unknown_ones_suggest() {
     assert_eq!(resolve("tensorrt_llm").unwrap().runtime.id, "tensorrt-llm");
     let e = resolve("vlm").unwrap_err().to_string();
     assert_eq!(e, "unknown runtime `vlm`; did you mean `vllm`?");
-    let e = resolve("/nonexistent/profile.yaml").unwrap_err().to_string();
-    assert!(e.starts_with("cannot read /nonexistent/profile.yaml"), "{e}");
+    let e = resolve("/nonexistent/profile.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("cannot read /nonexistent/profile.yaml"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -66,13 +71,17 @@ fn bad_figures_name_their_field() {
         e,
         "efficiency.memory.gddr: an efficiency is a fraction in (0, 1], got 1.5"
     );
-    let e = from_yaml("id: x\nper_token: 3 GB\n").unwrap_err().to_string();
+    let e = from_yaml("id: x\nper_token: 3 GB\n")
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with("per_token: `GB` is"), "{e}");
     let e = from_yaml("id: x\nspeed: 3\n").unwrap_err().to_string();
     assert!(e.contains("unknown field `speed`"), "{e}");
-    let e = from_yaml("id: x\nbands:\n- {phase: decode, lo: 2, hi: 1, median_error: 0.1, rows: 3, devices: 1}\n")
-        .unwrap_err()
-        .to_string();
+    let e = from_yaml(
+        "id: x\nbands:\n- {phase: decode, lo: 2, hi: 1, median_error: 0.1, rows: 3, devices: 1}\n",
+    )
+    .unwrap_err()
+    .to_string();
     assert_eq!(e, "bands[0]: needs 0 < lo <= hi, got lo 2 and hi 1");
 }
 

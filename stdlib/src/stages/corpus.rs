@@ -28,7 +28,8 @@ pub(crate) fn resolve(block: &Block, spec: &Spec) -> Result<(CorpusSpec, String)
         })
     };
     let mut diags = Vec::new();
-    let mut files = |f: &str| match text(f) {
+    let mut files = |f: &str| {
+        match text(f) {
         Some((pattern, span)) => declared::expand(&base, pattern).unwrap_or_else(|why| {
             diags.push(
                 Diagnostic::error("rooflaw::unreadable-file", format!("corpus `{}`: {why}", block.name.node))
@@ -38,6 +39,7 @@ pub(crate) fn resolve(block: &Block, spec: &Spec) -> Result<(CorpusSpec, String)
             Vec::new()
         }),
         None => Vec::new(),
+    }
     };
     let train = files("train");
     let valid = files("valid");
@@ -115,7 +117,10 @@ fn empty_valid(block: &Block) -> Diagnostic {
     at(
         block,
         "valid",
-        format!("corpus `{}`: the validation split is empty", block.name.node),
+        format!(
+            "corpus `{}`: the validation split is empty",
+            block.name.node
+        ),
         "no tokens",
     )
     .help("the validation loss is what the law is fitted to; hold out some of the data")

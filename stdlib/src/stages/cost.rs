@@ -1,8 +1,8 @@
 //! What a `train` stage would cost, for `rooflaw plan`: 6·N·D FLOPs per run
 //! (N the active parameters, D the tokens), and at an assumed utilisation of
 //! the target accelerator's bf16 peak, GPU-hours.
-use rooflaw_dsl::spec::{Spec, Stage};
 use rooflaw_dsl::Diagnostic;
+use rooflaw_dsl::spec::{Spec, Stage};
 use serde_json::{Value, json};
 
 use super::args;
@@ -52,15 +52,18 @@ pub(crate) fn estimate(archs: &[Architecture], tokens: u64, gpus: u64, settings:
         "utilisation": settings["utilisation"],
     });
     if let Some(peak) = settings["peak_flops"].as_f64() {
-        let util = settings["utilisation"].as_f64().unwrap_or(DEFAULT_UTILISATION);
+        let util = settings["utilisation"]
+            .as_f64()
+            .unwrap_or(DEFAULT_UTILISATION);
         // Each job holds `gpus` devices; the FLOPs are shared among them.
         let hours = total / (peak * util) / 3600.0;
         out["device"] = settings["device"].clone();
         out["dtype"] = settings["dtype"].clone();
         out["peak_flops"] = json!(peak);
         out["gpu_hours"] = json!(hours);
-        out["wall_hours_per_run_max"] =
-            json!(out["flops_max_run"].as_f64().unwrap_or(0.0) / (peak * util * gpus as f64) / 3600.0);
+        out["wall_hours_per_run_max"] = json!(
+            out["flops_max_run"].as_f64().unwrap_or(0.0) / (peak * util * gpus as f64) / 3600.0
+        );
     }
     out
 }

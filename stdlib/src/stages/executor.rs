@@ -29,8 +29,11 @@ pub(crate) fn resolve(stage: &Stage) -> Result<Option<SlurmSettings>, Vec<Diagno
         Some(ArgValue::Enum(k) | ArgValue::Str(k)) => k.as_str(),
         _ => {
             return Err(vec![
-                Diagnostic::error("rooflaw::executor", "which executor? write `slurm { ... }` or `local {}`")
-                    .at(span, "no executor kind"),
+                Diagnostic::error(
+                    "rooflaw::executor",
+                    "which executor? write `slurm { ... }` or `local {}`",
+                )
+                .at(span, "no executor kind"),
             ]);
         }
     };
@@ -38,9 +41,12 @@ pub(crate) fn resolve(stage: &Stage) -> Result<Option<SlurmSettings>, Vec<Diagno
     for (k, _) in entries {
         if !KEYS.contains(&k.node.as_str()) {
             diags.push(
-                Diagnostic::error("rooflaw::executor", format!("unknown executor setting `{}`", k.node))
-                    .at(k.span, "not a setting")
-                    .help(format!("settings: {}", KEYS[1..].join(", "))),
+                Diagnostic::error(
+                    "rooflaw::executor",
+                    format!("unknown executor setting `{}`", k.node),
+                )
+                .at(k.span, "not a setting")
+                .help(format!("settings: {}", KEYS[1..].join(", "))),
             );
         }
     }
@@ -56,7 +62,11 @@ pub(crate) fn resolve(stage: &Stage) -> Result<Option<SlurmSettings>, Vec<Diagno
             None
         }
     };
-    if diags.is_empty() { Ok(settings) } else { Err(diags) }
+    if diags.is_empty() {
+        Ok(settings)
+    } else {
+        Err(diags)
+    }
 }
 
 fn slurm<'a>(
@@ -66,7 +76,10 @@ fn slurm<'a>(
     let mut s = SlurmSettings::default();
     let text = |k: &str, diags: &mut Vec<Diagnostic>| match get(k) {
         None => None,
-        Some(Spanned { node: ArgValue::Str(v) | ArgValue::Enum(v), .. }) => Some(v.clone()),
+        Some(Spanned {
+            node: ArgValue::Str(v) | ArgValue::Enum(v),
+            ..
+        }) => Some(v.clone()),
         Some(v) => {
             diags.push(wrong(k, v.span, "a string"));
             None
@@ -74,11 +87,10 @@ fn slurm<'a>(
     };
     let count = |k: &str, diags: &mut Vec<Diagnostic>| match get(k) {
         None => None,
-        Some(Spanned { node: ArgValue::Quantity(q), .. })
-            if q.value >= 0.0 && q.value.fract() == 0.0 && q.value < 1e6 =>
-        {
-            Some(q.value as u32)
-        }
+        Some(Spanned {
+            node: ArgValue::Quantity(q),
+            ..
+        }) if q.value >= 0.0 && q.value.fract() == 0.0 && q.value < 1e6 => Some(q.value as u32),
         Some(v) => {
             diags.push(wrong(k, v.span, "a whole number"));
             None
@@ -86,11 +98,10 @@ fn slurm<'a>(
     };
     let seconds = |k: &str, diags: &mut Vec<Diagnostic>| match get(k) {
         None => None,
-        Some(Spanned { node: ArgValue::Quantity(q), .. })
-            if q.dim == rooflaw_dsl::Dim::TIME && q.value > 0.0 =>
-        {
-            Some(q.value)
-        }
+        Some(Spanned {
+            node: ArgValue::Quantity(q),
+            ..
+        }) if q.dim == rooflaw_dsl::Dim::TIME && q.value > 0.0 => Some(q.value),
         Some(v) => {
             diags.push(wrong(k, v.span, "a duration such as `48 h` or `2 s`"));
             None

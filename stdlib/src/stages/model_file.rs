@@ -11,7 +11,12 @@ use serde_json::{Value, json};
 use super::args;
 
 /// `{ id, name, arch }` of the model in `file`.
-pub(crate) fn read(file: &str, stage: &Stage, spec: &Spec, span: Span) -> Result<Value, Vec<Diagnostic>> {
+pub(crate) fn read(
+    file: &str,
+    stage: &Stage,
+    spec: &Spec,
+    span: Span,
+) -> Result<Value, Vec<Diagnostic>> {
     let dir = Path::new(&spec.sources.get(stage.span.file).name)
         .parent()
         .map(Path::to_path_buf)

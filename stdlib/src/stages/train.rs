@@ -13,9 +13,7 @@ use serde_json::{Value, json};
 use super::{args, candidates, search};
 use crate::train::command::{self, ExternalTrainer};
 use crate::train::slurm::{self, SlurmSettings};
-use crate::train::{
-    CorpusRef, CorpusSpec, Executor, LocalExecutor, Recipe, TrainJob, TrainResult,
-};
+use crate::train::{CorpusRef, CorpusSpec, Executor, LocalExecutor, Recipe, TrainJob, TrainResult};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -145,12 +143,18 @@ impl StageKind for Train {
         let base = std::fs::canonicalize(&base).unwrap_or(base);
         let command = match args::string(stage, "command") {
             Some(c) => Some(ExternalTrainer::parse(c, &base).map_err(|why| {
-                vec![Diagnostic::error("rooflaw::command", why)
-                    .at(args::span(stage, "command"), "this command")
-                    .help(format!(
-                        "placeholders: {}; the command writes its result JSON to {{result}}",
-                        command::PLACEHOLDERS.iter().map(|p| format!("{{{p}}}")).collect::<Vec<_>>().join(", ")
-                    ))]
+                vec![
+                    Diagnostic::error("rooflaw::command", why)
+                        .at(args::span(stage, "command"), "this command")
+                        .help(format!(
+                            "placeholders: {}; the command writes its result JSON to {{result}}",
+                            command::PLACEHOLDERS
+                                .iter()
+                                .map(|p| format!("{{{p}}}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                ]
             })?),
             None => None,
         };
@@ -206,7 +210,12 @@ impl StageKind for Train {
         let archs = candidates::designs(inputs.get("candidates")?).ok()?;
         let recipe: Recipe = serde_json::from_value(params["recipe"].clone()).ok()?;
         let gpus = params["slurm"]["gpus"].as_u64().unwrap_or(1).max(1);
-        Some(super::cost::estimate(&archs, recipe.tokens, gpus, &params["estimate"]))
+        Some(super::cost::estimate(
+            &archs,
+            recipe.tokens,
+            gpus,
+            &params["estimate"],
+        ))
     }
 }
 
@@ -236,7 +245,10 @@ impl Train {
             for j in d.stage_jobs.iter() {
                 let spec = self.executor.declared(&j.corpus.hash);
                 let dir = dir_of(j);
-                if crate::train::job::stage_job(j, spec.as_ref(), &dir).map_err(fail)?.is_none() {
+                if crate::train::job::stage_job(j, spec.as_ref(), &dir)
+                    .map_err(fail)?
+                    .is_none()
+                {
                     fresh.push((j.clone(), dir));
                 }
             }
@@ -249,22 +261,21 @@ impl Train {
         let r = if let Some(r) = staged {
             r
         } else {
-                let mut progress = |id: &str, state: &str, p: Option<&crate::train::Progress>| {
-                    ctx.progress.message(match p {
-                        Some(p) if p.steps > 0 => format!(
-                            "{label}: slurm job {id} {state}, step {}/{} loss {:.3}",
-                            p.step, p.steps, p.loss
-                        ),
-                        _ => format!("{label}: slurm job {id} {state}"),
-                    });
-                    if ctx.cancelled() {
-                        ControlFlow::Break(())
-                    } else {
-                        ControlFlow::Continue(())
-                    }
-                };
-                slurm::run(settings, job, &workdir, &exe, &ctx.base_dir, &mut progress)
-                    .map_err(fail)?
+            let mut progress = |id: &str, state: &str, p: Option<&crate::train::Progress>| {
+                ctx.progress.message(match p {
+                    Some(p) if p.steps > 0 => format!(
+                        "{label}: slurm job {id} {state}, step {}/{} loss {:.3}",
+                        p.step, p.steps, p.loss
+                    ),
+                    _ => format!("{label}: slurm job {id} {state}"),
+                });
+                if ctx.cancelled() {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            };
+            slurm::run(settings, job, &workdir, &exe, &ctx.base_dir, &mut progress).map_err(fail)?
         };
         Ok(Artifact::json(
             "run",
@@ -282,7 +293,8 @@ impl MapStage for Train {
             .map_err(|e| StageError::new(e.to_string()))?;
         let parse = |e: serde_json::Error| StageError::new(e.to_string());
         if !params["source"].is_null() {
-            let source: CorpusSpec = serde_json::from_value(params["source"].clone()).map_err(parse)?;
+            let source: CorpusSpec =
+                serde_json::from_value(params["source"].clone()).map_err(parse)?;
             self.executor.declare(source, corpus.hash.clone());
         }
         let trainer: Option<ExternalTrainer> = if params["command"].is_null() {
@@ -293,7 +305,9 @@ impl MapStage for Train {
         let slurm: Option<Arc<SlurmSettings>> = if params["slurm"].is_null() {
             None
         } else {
-            Some(Arc::new(serde_json::from_value(params["slurm"].clone()).map_err(parse)?))
+            Some(Arc::new(
+                serde_json::from_value(params["slurm"].clone()).map_err(parse)?,
+            ))
         };
         let jobs: Vec<TrainJob> = archs
             .into_iter()

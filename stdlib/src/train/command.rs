@@ -67,13 +67,19 @@ impl ExternalTrainer {
                 if !PLACEHOLDERS.contains(&name) {
                     return Err(format!(
                         "unknown placeholder `{{{name}}}`; known: {}",
-                        PLACEHOLDERS.iter().map(|p| format!("{{{p}}}")).collect::<Vec<_>>().join(", ")
+                        PLACEHOLDERS
+                            .iter()
+                            .map(|p| format!("{{{p}}}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ));
                 }
             }
         }
         if !argv.iter().any(|w| w.contains("{result}")) {
-            return Err("the command must be told where to write its result: pass `{result}`".into());
+            return Err(
+                "the command must be told where to write its result: pass `{result}`".into(),
+            );
         }
         let mut files = BTreeMap::new();
         for w in argv.iter().filter(|w| !w.contains('{')) {
@@ -190,9 +196,12 @@ pub fn run(
         .argv
         .iter()
         .map(|w| {
-            PLACEHOLDERS.iter().zip(&paths).fold(w.clone(), |w, (name, p)| {
-                w.replace(&format!("{{{name}}}"), &p.to_string_lossy())
-            })
+            PLACEHOLDERS
+                .iter()
+                .zip(&paths)
+                .fold(w.clone(), |w, (name, p)| {
+                    w.replace(&format!("{{{name}}}"), &p.to_string_lossy())
+                })
         })
         .collect();
     let result_path = &paths[3];
@@ -228,7 +237,10 @@ pub fn run(
         if flow.is_break() {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(TrainError::Interrupted { arch: label, step: 0 });
+            return Err(TrainError::Interrupted {
+                arch: label,
+                step: 0,
+            });
         }
         std::thread::sleep(Duration::from_millis(200));
     };
@@ -244,7 +256,11 @@ pub fn run(
     arch.vocab = vocab32(vocab);
     let r = read_result(result_path, job, workdir, started.elapsed().as_secs_f64())?;
     Ok(TrainResult {
-        params: if r.params == 0 { arch.params_total() } else { r.params },
+        params: if r.params == 0 {
+            arch.params_total()
+        } else {
+            r.params
+        },
         ..r
     })
 }
@@ -262,7 +278,10 @@ fn prepare(
 ) -> Result<Vec<PathBuf>, TrainError> {
     let config = workdir.join(CONFIG_FILE);
     let seq_len = u32::try_from(job.recipe.seq_len).unwrap_or(u32::MAX);
-    write_json(&config, &crate::hf::to_config(&job.arch, vocab32(vocab), seq_len))?;
+    write_json(
+        &config,
+        &crate::hf::to_config(&job.arch, vocab32(vocab), seq_len),
+    )?;
     let recipe = workdir.join(RECIPE_FILE);
     write_json(
         &recipe,
@@ -317,7 +336,12 @@ fn read_result(
         val_loss: r.val_loss,
         val_ppl: r.val_loss.exp(),
         wall_s: r.wall_s,
-        tokens_per_s: r.tokens as f64 / if r.wall_s > 0.0 { r.wall_s } else { wall.max(1e-9) },
+        tokens_per_s: r.tokens as f64
+            / if r.wall_s > 0.0 {
+                r.wall_s
+            } else {
+                wall.max(1e-9)
+            },
         evals: r.evals,
         model_path: workdir.to_path_buf(),
         model_hash: blake3::hash(&bytes).to_hex().to_string(),

@@ -182,7 +182,13 @@ mod tests {
 
     #[test]
     fn too_short_split_is_an_error() {
-        let err = sample_batch(&Tokens::from_vec(vec![1, 2, 3], 4), 1, 8, &mut SplitMix64::new(0)).unwrap_err();
+        let err = sample_batch(
+            &Tokens::from_vec(vec![1, 2, 3], 4),
+            1,
+            8,
+            &mut SplitMix64::new(0),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("fewer than seq_len"), "{err}");
     }
 }

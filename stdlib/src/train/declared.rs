@@ -69,7 +69,9 @@ impl CorpusSpec {
             CorpusFormat::Tokens { vocab, .. } => *vocab,
             CorpusFormat::Text { tokenizer, vocab } => {
                 let own = match tokenizer {
-                    Some(p) => HfTokenizer::from_file(p).map_err(TrainError::Corpus)?.vocab_size(),
+                    Some(p) => HfTokenizer::from_file(p)
+                        .map_err(TrainError::Corpus)?
+                        .vocab_size(),
                     None => 256,
                 };
                 vocab.unwrap_or(own).max(own)
@@ -140,7 +142,8 @@ fn tokenize_once(
             None => text.bytes().map(u32::from).collect(),
         };
         for id in ids {
-            w.write_all(&id.to_le_bytes()).map_err(TrainError::io(&tmp))?;
+            w.write_all(&id.to_le_bytes())
+                .map_err(TrainError::io(&tmp))?;
         }
         Ok(())
     };
@@ -241,9 +244,16 @@ mod tests {
             std::fs::write(dir.path().join(n), "x").unwrap();
         }
         let got = expand(dir.path(), "*.txt").unwrap();
-        let names: Vec<_> = got.iter().map(|p| p.file_name().unwrap().to_owned()).collect();
+        let names: Vec<_> = got
+            .iter()
+            .map(|p| p.file_name().unwrap().to_owned())
+            .collect();
         assert_eq!(names, ["a.txt", "b.txt"]);
-        assert!(expand(dir.path(), "*.bin").unwrap_err().contains("no file matches"));
+        assert!(
+            expand(dir.path(), "*.bin")
+                .unwrap_err()
+                .contains("no file matches")
+        );
         assert!(expand(dir.path(), "d.txt").unwrap_err().contains("no file"));
     }
 }

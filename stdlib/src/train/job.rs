@@ -4,8 +4,8 @@
 //! executor plugs in behind the same trait.
 use super::{
     TrainError,
-    corpus::Corpus,
     command::{self, ExternalTrainer},
+    corpus::Corpus,
     declared::CorpusSpec,
     tokenizer::ByteTokenizer,
     trainer::{self, Progress},

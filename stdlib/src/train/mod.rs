@@ -23,11 +23,11 @@ pub mod trainer;
 
 pub use corpus::{Corpus, Split};
 pub use declared::{CorpusFormat, CorpusSpec};
-pub use tokens::{TokenDtype, Tokens};
 pub use infer::{InferModel, KvCache};
 pub use job::{CorpusRef, DeviceKind, Executor, LocalExecutor, Recipe, TrainJob, TrainResult};
 pub use model::Model;
 pub use tokenizer::{ByteTokenizer, Tokenizer};
+pub use tokens::{TokenDtype, Tokens};
 pub use trainer::{Progress, train};
 
 use std::path::PathBuf;

@@ -203,14 +203,19 @@ fn record(dir: &Path, id: String) -> Result<(), TrainError> {
 pub fn array_script(s: &SlurmSettings, dirs: &[&Path], rooflaw: &Path, cwd: &Path) -> String {
     let q = |p: &Path| shell_quote(&p.to_string_lossy());
     let mut lines = header(s, "rooflaw-train", cwd);
-    lines.push(format!("#SBATCH --array=0-{}", dirs.len().saturating_sub(1)));
+    lines.push(format!(
+        "#SBATCH --array=0-{}",
+        dirs.len().saturating_sub(1)
+    ));
     lines.push("#SBATCH --output=/dev/null".into());
     lines.push(format!(
         "dirs=({})",
         dirs.iter().map(|d| q(d)).collect::<Vec<_>>().join(" ")
     ));
     lines.push("dir=${dirs[$SLURM_ARRAY_TASK_ID]}".into());
-    lines.push(r#"exec > "$dir/slurm-${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}.log" 2>&1"#.into());
+    lines.push(
+        r#"exec > "$dir/slurm-${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}.log" 2>&1"#.into(),
+    );
     lines.push(format!("exec {} train-job \"$dir\"", q(rooflaw)));
     lines.join("\n") + "\n"
 }
@@ -264,7 +269,12 @@ fn sbatch(path: &Path) -> Result<String, TrainError> {
     }
     let text = String::from_utf8_lossy(&out.stdout);
     // `--parsable` prints `id` or `id;cluster`.
-    let id = text.trim().split(';').next().unwrap_or_default().to_string();
+    let id = text
+        .trim()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
         return Err(TrainError::Command(format!(
             "sbatch printed `{}`, not a job id",
@@ -286,10 +296,15 @@ pub fn script(
     let q = |p: &Path| shell_quote(&p.to_string_lossy());
     let name = format!(
         "rooflaw-{}",
-        super::model::label(&job.arch).replace(' ', "_").replace('/', "-")
+        super::model::label(&job.arch)
+            .replace(' ', "_")
+            .replace('/', "-")
     );
     let mut lines = header(s, &name, cwd);
-    lines.push(format!("#SBATCH --output={}", q(&workdir.join("slurm-%j.log"))));
+    lines.push(format!(
+        "#SBATCH --output={}",
+        q(&workdir.join("slurm-%j.log"))
+    ));
     lines.push(format!("exec {} train-job {}", q(rooflaw), q(workdir)));
     lines.join("\n") + "\n"
 }
@@ -349,10 +364,7 @@ pub fn write_progress(workdir: &Path, p: &Progress) {
         "loss": if p.loss.is_finite() { Some(p.loss) } else { None },
         "tokens_per_s": p.tokens_per_s,
     });
-    let _ = super::store::write_atomic(
-        &workdir.join(PROGRESS_FILE),
-        v.to_string().as_bytes(),
-    );
+    let _ = super::store::write_atomic(&workdir.join(PROGRESS_FILE), v.to_string().as_bytes());
 }
 
 fn log_tail(workdir: &Path, id: Option<&str>) -> String {
@@ -391,9 +403,23 @@ mod tests {
             time_s: Some(48 * 3600),
             ..SlurmSettings::default()
         };
-        let text = script(&s, &job, Path::new("/c/it's"), Path::new("/bin/rooflaw"), Path::new("/p"));
-        let array = array_script(&s, &[Path::new("/a"), Path::new("/b")], Path::new("/bin/rooflaw"), Path::new("/p"));
-        assert!(array.contains("#SBATCH --array=0-1\n") && array.contains("dirs=('/a' '/b')"), "{array}");
+        let text = script(
+            &s,
+            &job,
+            Path::new("/c/it's"),
+            Path::new("/bin/rooflaw"),
+            Path::new("/p"),
+        );
+        let array = array_script(
+            &s,
+            &[Path::new("/a"), Path::new("/b")],
+            Path::new("/bin/rooflaw"),
+            Path::new("/p"),
+        );
+        assert!(
+            array.contains("#SBATCH --array=0-1\n") && array.contains("dirs=('/a' '/b')"),
+            "{array}"
+        );
         for line in [
             "#SBATCH --partition='gpu'",
             "#SBATCH --account='lab'",
@@ -402,7 +428,10 @@ mod tests {
             "#SBATCH --chdir='/p'",
             r"exec '/bin/rooflaw' train-job '/c/it'\''s'",
         ] {
-            assert!(text.lines().any(|l| l == line), "{line} missing from\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from\n{text}"
+            );
         }
     }
 }

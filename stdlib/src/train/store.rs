@@ -116,7 +116,9 @@ mod tests {
             .filter(|p| std::fs::read_to_string(p).unwrap().contains(&real))
             .collect();
         assert_eq!(memos.len(), 1);
-        let doctored = std::fs::read_to_string(&memos[0]).unwrap().replace(&real, "remembered");
+        let doctored = std::fs::read_to_string(&memos[0])
+            .unwrap()
+            .replace(&real, "remembered");
         std::fs::write(&memos[0], doctored).unwrap();
         assert_eq!(file_hash(&f).unwrap(), "remembered");
         // A new version (another size) is read again.

@@ -46,12 +46,8 @@ pub struct HfTokenizer {
 impl HfTokenizer {
     pub fn from_file(path: &std::path::Path) -> Result<Self, String> {
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let inner = tokenizers::Tokenizer::from_bytes(&bytes).map_err(|e| {
-            format!(
-                "{}: not a Hugging Face tokenizer.json: {e}",
-                path.display()
-            )
-        })?;
+        let inner = tokenizers::Tokenizer::from_bytes(&bytes)
+            .map_err(|e| format!("{}: not a Hugging Face tokenizer.json: {e}", path.display()))?;
         Ok(Self {
             inner,
             hash: blake3::hash(&bytes).to_hex().to_string(),

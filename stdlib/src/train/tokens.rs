@@ -190,7 +190,10 @@ impl Tokens {
                 Part::Memory(v) => out.extend_from_slice(&v[local as usize..local as usize + take]),
                 Part::File(f) => f.read(local, take, &mut out)?,
             }
-            if let Some(k) = out[before..].iter().position(|&id| id as usize >= self.vocab) {
+            if let Some(k) = out[before..]
+                .iter()
+                .position(|&id| id as usize >= self.vocab)
+            {
                 return Err(TrainError::Corpus(format!(
                     "{}: token {} is id {}, past the vocabulary of {}; \
                      is `vocab` right, and `tokens` the type the file was written with?",
@@ -215,7 +218,11 @@ impl Tokens {
         }
         let span = self.len - size;
         for k in 0..windows {
-            let start = if windows > 1 { span * k / (windows - 1) } else { 0 };
+            let start = if windows > 1 {
+                span * k / (windows - 1)
+            } else {
+                0
+            };
             self.window(start, size as usize)?;
         }
         Ok(())
@@ -238,25 +245,46 @@ mod tests {
         let a: Vec<u8> = (0u16..10).flat_map(u16::to_le_bytes).collect();
         let b: Vec<u8> = (10u16..25).flat_map(u16::to_le_bytes).collect();
         let t = Tokens::files(
-            &[write(dir.path(), "a.bin", &a), write(dir.path(), "b.bin", &b)],
+            &[
+                write(dir.path(), "a.bin", &a),
+                write(dir.path(), "b.bin", &b),
+            ],
             TokenDtype::Uint16,
             100,
         )
         .unwrap();
         assert_eq!(t.len(), 25);
         assert_eq!(t.window(7, 6).unwrap(), (7..13).collect::<Vec<u32>>());
-        let c: Vec<u8> = [70_000u32, 3].iter().flat_map(|x| x.to_le_bytes()).collect();
-        let t = Tokens::files(&[write(dir.path(), "c.bin", &c)], TokenDtype::Uint32, 80_000).unwrap();
+        let c: Vec<u8> = [70_000u32, 3]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        let t = Tokens::files(
+            &[write(dir.path(), "c.bin", &c)],
+            TokenDtype::Uint32,
+            80_000,
+        )
+        .unwrap();
         assert_eq!(t.window(0, 2).unwrap(), vec![70_000, 3]);
-        assert!(t.window(1, 2).unwrap_err().to_string().contains("past the split"));
+        assert!(
+            t.window(1, 2)
+                .unwrap_err()
+                .to_string()
+                .contains("past the split")
+        );
     }
 
     #[test]
     fn odd_sized_uint16_file_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "odd.bin", &[1, 2, 3]);
-        let err = Tokens::files(&[p], TokenDtype::Uint16, 10).unwrap_err().to_string();
-        assert!(err.contains("odd.bin") && err.contains("3 bytes") && err.contains("uint16"), "{err}");
+        let err = Tokens::files(&[p], TokenDtype::Uint16, 10)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("odd.bin") && err.contains("3 bytes") && err.contains("uint16"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -265,8 +293,16 @@ mod tests {
         let mut ids: Vec<u16> = vec![1; 10_000];
         ids[9_999] = 500;
         let bytes: Vec<u8> = ids.iter().flat_map(|x| x.to_le_bytes()).collect();
-        let t = Tokens::files(&[write(dir.path(), "v.bin", &bytes)], TokenDtype::Uint16, 256).unwrap();
+        let t = Tokens::files(
+            &[write(dir.path(), "v.bin", &bytes)],
+            TokenDtype::Uint16,
+            256,
+        )
+        .unwrap();
         let err = t.check_sample(8, 64).unwrap_err().to_string();
-        assert!(err.contains("token 9999 is id 500") && err.contains("256"), "{err}");
+        assert!(
+            err.contains("token 9999 is id 500") && err.contains("256"),
+            "{err}"
+        );
     }
 }
