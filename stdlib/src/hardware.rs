@@ -289,12 +289,8 @@ pub fn resolve(arg: &str) -> Result<Hardware, HardwareError> {
 
 /// [`resolve`], with the sources of the numbers.
 pub fn resolve_preset(arg: &str) -> Result<HardwarePreset, HardwareError> {
-    let path = Path::new(arg);
-    let looks_like_file = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
-    if looks_like_file || path.is_file() {
-        return load(path);
+    if crate::presets::names_a_file(arg) {
+        return load(Path::new(arg));
     }
     find(arg)
         .cloned()

@@ -9,6 +9,15 @@ pub(crate) struct Embedded {
     pub(crate) text: &'static str,
 }
 
+/// Whether a `--hardware`/`--runtime` argument names a file rather than a
+/// preset: a `.yaml`/`.yml` name, or any existing path.
+pub(crate) fn names_a_file(arg: &str) -> bool {
+    let path = std::path::Path::new(arg);
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+        || path.is_file()
+}
+
 /// Every file of `table` parsed; `id` reads back the id the file states,
 /// which must be its stem. Embedded files are checked by the tests, so a
 /// failure here means those were skipped.

@@ -123,9 +123,11 @@ struct Set {
 }
 
 fn read(path: &Path) -> Result<String, CalibrationError> {
-    std::fs::read_to_string(path).map_err(|e| CalibrationError::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
+    rooflaw_cache::files::read_text(path, rooflaw_cache::files::INPUT_LIMIT).map_err(|e| {
+        CalibrationError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        }
     })
 }
 

@@ -83,17 +83,16 @@ pub fn llama_bench_format(model_type: &str) -> Option<String> {
     Some(format!("{}{suffix}", base.to_ascii_lowercase()))
 }
 
-fn io(path: &Path, e: &std::io::Error) -> MeasuredError {
-    MeasuredError::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
-}
-
 /// Read measurements from `path`: llama-bench JSON (an array), JSONL, or
 /// CSV (llama-bench's columns, or the plain table's).
 pub fn read(path: &Path) -> Result<Vec<Measurement>, MeasuredError> {
-    let text = std::fs::read_to_string(path).map_err(|e| io(path, &e))?;
+    let text =
+        rooflaw_cache::files::read_text(path, rooflaw_cache::files::INPUT_LIMIT).map_err(|e| {
+            MeasuredError::Io {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            }
+        })?;
     let p = path.display().to_string();
     let trimmed = text.trim_start();
     let records: Vec<Value> = if trimmed.starts_with('[') {

@@ -306,22 +306,22 @@ pub fn preset(name: &str) -> Option<RuntimePreset> {
 
 /// Read a runtime profile file.
 pub fn load(path: &Path) -> Result<RuntimePreset, RuntimeError> {
-    let text = std::fs::read_to_string(path).map_err(|e| RuntimeError::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
+    // Bounded, regular files only, like every other input rooflaw reads.
+    let text =
+        rooflaw_cache::files::read_text(path, rooflaw_cache::files::INPUT_LIMIT).map_err(|e| {
+            RuntimeError::Io {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            }
+        })?;
     from_yaml(&text).map_err(|e| e.in_file(path))
 }
 
 /// What `--runtime` and `runtime =` name: a `.yaml`/`.yml` file or an
 /// existing path is loaded, anything else is a preset id.
 pub fn resolve(arg: &str) -> Result<RuntimePreset, RuntimeError> {
-    let path = Path::new(arg);
-    let looks_like_file = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
-    if looks_like_file || path.is_file() {
-        return load(path);
+    if crate::presets::names_a_file(arg) {
+        return load(Path::new(arg));
     }
     preset(arg).ok_or_else(|| RuntimeError::Unknown {
         name: arg.to_string(),
