@@ -91,9 +91,14 @@ pub(crate) fn evaluate_all(
         }
         c
     })?;
-    let mut archs = candidates::ArchColumns::default();
-    let mut metrics = vec![Vec::new(); METRICS.len()];
-    let mut fits = Vec::new();
+    // Sized once: growing million-row columns by doubling spends more on
+    // page faults than the roofline itself.
+    let total = chunks.iter().map(|c| c.fits.len()).sum();
+    let mut archs = candidates::ArchColumns::with_capacity(total);
+    let mut metrics: Vec<Vec<f64>> = (0..METRICS.len())
+        .map(|_| Vec::with_capacity(total))
+        .collect();
+    let mut fits = Vec::with_capacity(total);
     let mut skipped = 0;
     let mut first_error = None;
     for c in chunks {
