@@ -133,6 +133,44 @@ pub(crate) fn write_new(tmp: &Path, bytes: &[u8]) -> io::Result<()> {
     f.sync_all()
 }
 
+/// Writes a file into a directory that only this run writes and that is
+/// published whole later (a report being staged): no temporary name and no
+/// sync per file, since nobody reads the directory before
+/// [`sync_tree`] makes it durable and it is renamed into place. An
+/// existing file or link at `dest` is replaced, never written through.
+pub fn write_staged(dest: &Path, bytes: &[u8]) -> io::Result<()> {
+    match fs::remove_file(dest) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(dest)?
+        .write_all(bytes)
+}
+
+/// Makes the files `rel` under `root`, written with [`write_staged`], and
+/// the directories holding them durable: one sync per file and per
+/// directory, instead of a temporary file and two syncs per file.
+pub fn sync_tree(root: &Path, rel: &[String]) -> io::Result<()> {
+    let mut dirs = std::collections::BTreeSet::new();
+    dirs.insert(root.to_path_buf());
+    for r in rel {
+        let path = root.join(r);
+        File::open(&path)?.sync_all()?;
+        if let Some(parent) = path.parent() {
+            dirs.insert(parent.to_path_buf());
+        }
+    }
+    for dir in dirs {
+        if cfg!(unix) {
+            File::open(&dir)?.sync_all()?;
+        }
+    }
+    Ok(())
+}
+
 /// A fresh hidden name beside `dest` for a file that will be renamed to it.
 pub fn temp_beside(dest: &Path) -> PathBuf {
     let name = dest

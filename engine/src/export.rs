@@ -105,38 +105,39 @@ pub const OUTSIDE_HELP: &str = "name a path inside the project; to allow this an
      `--root DIR` naming a directory that contains it, or `--allow-outside-root`";
 
 /// `<dir>/<name>.csv` and `<dir>/<name>.json` for a table, `<name>.json` for
-/// a document. Writes go through a temp file and a rename.
+/// a document, into a report directory being staged (see
+/// [`report_dir`](crate::report_dir), which syncs it before publishing).
 pub fn write_artifact(dir: &Path, name: &str, artifact: &Artifact) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     match &artifact.body {
         Body::Table(t) => {
             let csv = dir.join(format!("{name}.csv"));
-            write_atomic(&csv, t.to_csv().as_bytes())?;
+            write_staged(&csv, t.to_csv().as_bytes())?;
             out.push(csv);
             let json = dir.join(format!("{name}.json"));
             let text = serde_json::to_string(&t.to_records()).map_err(|e| e.to_string())?;
-            write_atomic(&json, text.as_bytes())?;
+            write_staged(&json, text.as_bytes())?;
             out.push(json);
             // Facts about the table (units, hardware, headline comparisons)
             // beside it, so the records stay a plain rectangular table.
             if !t.meta.is_empty() {
                 let meta = dir.join(format!("{name}.meta.json"));
                 let text = serde_json::to_string_pretty(&t.meta).map_err(|e| e.to_string())?;
-                write_atomic(&meta, text.as_bytes())?;
+                write_staged(&meta, text.as_bytes())?;
                 out.push(meta);
             }
         }
         Body::Json(v) => {
             let json = dir.join(format!("{name}.json"));
             let text = serde_json::to_string_pretty(v).map_err(|e| e.to_string())?;
-            write_atomic(&json, text.as_bytes())?;
+            write_staged(&json, text.as_bytes())?;
             out.push(json);
         }
     }
     Ok(out)
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    rooflaw_cache::files::write_atomic(path, bytes)
+fn write_staged(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    rooflaw_cache::files::write_staged(path, bytes)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

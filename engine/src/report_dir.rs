@@ -54,6 +54,14 @@ pub(crate) fn stage(dir: &Path) -> Result<PathBuf, String> {
 /// Replaces `dir` by `fresh`, which holds the files `written` (relative
 /// names). Retries when another run swaps its own report in meanwhile.
 pub(crate) fn swap_in(dir: &Path, fresh: &Path, written: &[String]) -> Result<(), String> {
+    // A rerun that changed nothing leaves the published report alone: no
+    // renames, no syncs, and readers never see the directory move.
+    if unchanged(dir, fresh, written) {
+        let _ = fs::remove_dir_all(fresh);
+        return Ok(());
+    }
+    rooflaw_cache::files::sync_tree(fresh, written)
+        .map_err(|e| format!("cannot write {}: {e}", fresh.display()))?;
     let mut list = written.join("\n");
     list.push('\n');
     let manifest = fresh.join(MANIFEST);
@@ -106,6 +114,23 @@ pub(crate) fn swap_in(dir: &Path, fresh: &Path, written: &[String]) -> Result<()
         let _ = fs::remove_dir_all(fresh);
     }
     result
+}
+
+/// Whether `dir` already holds exactly the report staged in `fresh`: the
+/// same files listed as rooflaw's, each a regular file with the same bytes.
+fn unchanged(dir: &Path, fresh: &Path, written: &[String]) -> bool {
+    let same_list = fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir())
+        && listed(dir) == written.iter().cloned().collect::<BTreeSet<_>>();
+    same_list
+        && written.iter().all(|rel| {
+            let (old, new) = (dir.join(rel), fresh.join(rel));
+            match (fs::symlink_metadata(&old), fs::metadata(&new)) {
+                (Ok(a), Ok(b)) if a.is_file() && a.len() == b.len() => {
+                    matches!((fs::read(&old), fs::read(&new)), (Ok(x), Ok(y)) if x == y)
+                }
+                _ => false,
+            }
+        })
 }
 
 /// The names the old report listed as rooflaw's.
@@ -257,6 +282,30 @@ mod tests {
         );
         // No staging directory is left beside it.
         assert_eq!(fs::read_dir(tmp.path().join("out")).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_identical_report_is_left_in_place_and_a_changed_one_replaces_it() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("r");
+        let ino = |d: &Path| fs::metadata(d).unwrap().ino();
+        report(&dir, &["index.html", "data/a.csv"]);
+        fs::write(dir.join("notes.txt"), "mine").unwrap();
+        let first = ino(&dir);
+        report(&dir, &["index.html", "data/a.csv"]);
+        assert_eq!(ino(&dir), first, "an unchanged report was swapped");
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
+        // Same names, new bytes: published, the user's file carried over.
+        let fresh = stage(&dir).unwrap();
+        fs::create_dir_all(fresh.join("data")).unwrap();
+        fs::write(fresh.join("index.html"), "new").unwrap();
+        fs::write(fresh.join("data/a.csv"), "data/a.csv").unwrap();
+        swap_in(&dir, &fresh, &["index.html".into(), "data/a.csv".into()]).unwrap();
+        assert_ne!(ino(&dir), first);
+        assert_eq!(fs::read_to_string(dir.join("index.html")).unwrap(), "new");
+        assert_eq!(fs::read_to_string(dir.join("notes.txt")).unwrap(), "mine");
     }
 
     #[cfg(unix)]

@@ -148,7 +148,9 @@ pub trait MapStage: Send + Sync {
 }
 
 /// Writes the human-facing report (HTML, Markdown, plots) for `report`
-/// declarations; tables are exported by the engine itself.
+/// declarations; tables are exported by the engine itself. `dir` is a
+/// fresh staging directory the engine syncs and publishes whole, so files
+/// go in with `rooflaw_cache::files::write_staged`.
 pub trait Reporter: Send + Sync {
     fn write(
         &self,

@@ -191,7 +191,7 @@ struct ReportJson<'a> {
 }
 
 fn write_file(path: PathBuf, contents: &str) -> Result<PathBuf, ReportError> {
-    rooflaw_cache::files::write_atomic(&path, contents.as_bytes()).map_err(|source| {
+    rooflaw_cache::files::write_staged(&path, contents.as_bytes()).map_err(|source| {
         ReportError::Io {
             path: path.clone(),
             source,

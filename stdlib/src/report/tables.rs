@@ -112,7 +112,7 @@ fn write_rows_or_header<T: Serialize>(
         path: path.clone(),
         source: e.into_error(),
     })?;
-    rooflaw_cache::files::write_atomic(&path, &bytes).map_err(|source| ReportError::Io {
+    rooflaw_cache::files::write_staged(&path, &bytes).map_err(|source| ReportError::Io {
         path: path.clone(),
         source,
     })?;
