@@ -4,7 +4,7 @@
 use rooflaw_dsl::spec::{ArgValue, Stage};
 use rooflaw_dsl::{Diagnostic, Span, Spanned};
 
-use super::args;
+use rooflaw_stdlib::stages::args;
 use crate::train::slurm::SlurmSettings;
 
 const KEYS: &[&str] = &[

@@ -3,7 +3,7 @@
 //! dtype, a prefill of the whole prompt and one decode step per output
 //! token, each reading and extending a preallocated cache.
 //!
-//! The phases are the roofline's ([`crate::roofline`]): prefill runs the
+//! The phases are the roofline's ([`rooflaw_stdlib::roofline`]): prefill runs the
 //! prompt and the LM head on the last position only (it emits the first
 //! output token); each decode step runs one token per sequence and attends
 //! over the cache at its own length.
@@ -14,7 +14,7 @@ use candle_core::{DType, Device, Result, Tensor};
 
 use super::model::{self, Model};
 use super::{TrainError, ops};
-use crate::arch::{Architecture, Norm};
+use rooflaw_stdlib::arch::{Architecture, Norm};
 
 // Training's constants, so a trained checkpoint runs unchanged.
 use super::model::{NORM_EPS, ROPE_THETA};
@@ -501,7 +501,7 @@ pub fn random_ids(
     seed: u64,
     device: &Device,
 ) -> Result<Tensor> {
-    let mut rng = crate::rng::SplitMix64::new(seed);
+    let mut rng = rooflaw_stdlib::rng::SplitMix64::new(seed);
     let ids: Vec<u32> = (0..batch * len)
         .map(|_| rng.below(vocab as u64) as u32)
         .collect();

@@ -8,8 +8,8 @@
 //! 151k vocab is meaningless for byte-level text, so the model is built with
 //! `vocab` = the tokenizer's size and reports its own parameter count.
 use super::{TrainError, ops};
-use crate::arch::{Architecture, Norm};
-use crate::rng::SplitMix64;
+use rooflaw_stdlib::arch::{Architecture, Norm};
+use rooflaw_stdlib::rng::SplitMix64;
 use candle_core::{DType, Device, Result, Tensor, Var};
 use candle_nn::VarMap;
 use std::fmt::Write as _;

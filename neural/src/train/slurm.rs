@@ -382,7 +382,7 @@ fn log_tail(workdir: &Path, id: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arch::Architecture;
+    use rooflaw_stdlib::arch::Architecture;
     use crate::train::{CorpusRef, Recipe};
 
     #[test]
