@@ -4,14 +4,21 @@
 //! with softmax top-K routing and the Switch load-balancing loss, shared
 //! experts, and tied or untied embeddings.
 //!
+//! The layers are written once, here, for training ([`Model`]) and for
+//! KV-cache inference ([`super::infer`]). The two passes differ in three
+//! places only, each a parameter: where the weights come from ([`Source`]:
+//! fresh trainable variables or loaded tensors), the attention core (the
+//! whole causal sequence, or new tokens over the cache: a closure given to
+//! [`Block::forward`]) and the norm kernels ([`Pass`]).
+//!
 //! The vocabulary comes from the tokenizer, not from `arch.vocab`: a preset's
 //! 151k vocab is meaningless for byte-level text, so the model is built with
 //! `vocab` = the tokenizer's size and reports its own parameter count.
 use super::{TrainError, ops};
-use rooflaw_stdlib::arch::{Architecture, Norm};
-use rooflaw_stdlib::rng::SplitMix64;
 use candle_core::{DType, Device, Result, Tensor, Var};
 use candle_nn::VarMap;
+use rooflaw_stdlib::arch::{Architecture, Norm};
+use rooflaw_stdlib::rng::SplitMix64;
 use std::fmt::Write as _;
 
 /// Init standard deviation of every matrix (GPT-2 / Qwen convention).
@@ -19,19 +26,35 @@ const INIT_STD: f64 = 0.02;
 pub(crate) const NORM_EPS: f64 = 1e-6;
 pub(crate) const ROPE_THETA: f64 = 10_000.0;
 
-/// The trainable model. Weight matrices are stored `(in, out)` so a forward
-/// pass is `x.matmul(w)` with no transposed copy.
+/// Which kernels a forward pass runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pass {
+    /// Differentiable ops ([`ops`]: fused CPU kernels with a hand-written
+    /// backward, primitive candle ops elsewhere) and the MoE balance loss.
+    Train,
+    /// candle's fused norms, which have no backward pass but run every
+    /// dtype and device; no balance loss.
+    Infer,
+}
+
+/// The trainable model.
 pub struct Model {
     pub arch: Architecture,
     pub vocab: usize,
     varmap: VarMap,
-    embed: Tensor,
-    head: Option<Tensor>,
-    final_norm: NormW,
-    blocks: Vec<Block>,
+    layers: Layers,
     rope: ops::RopeTables,
     mask: Tensor,
     max_seq: usize,
+}
+
+/// Every weight of the model. Matrices are stored `(in, out)` so a forward
+/// pass is `x.matmul(w)` with no transposed copy.
+pub(crate) struct Layers {
+    embed: Tensor,
+    head: Option<Tensor>,
+    final_norm: NormW,
+    pub(crate) blocks: Vec<Block>,
 }
 
 struct NormW {
@@ -39,14 +62,19 @@ struct NormW {
     b: Option<Tensor>,
 }
 
-struct Block {
+pub(crate) struct Block {
     norms: Vec<NormW>,
+    attn: Attn,
+    ffn: Ffn,
+}
+
+/// Q, K and V in one matrix `(d, q + 2·kv)`, the output projection `(q, d)`.
+pub(crate) struct Attn {
     wqkv: Tensor,
     bqkv: Option<Tensor>,
     q_norm: Option<Tensor>,
     k_norm: Option<Tensor>,
     wo: Tensor,
-    ffn: Ffn,
 }
 
 /// One FFN: `w_in` is `(d, 2f)` [gate | up] when gated, `(d, f)` otherwise.
@@ -73,14 +101,41 @@ pub struct Forward {
     pub aux_loss: Tensor,
 }
 
+/// Where the weights come from, by their training names
+/// (`layers.0.attn.wqkv`) and shapes.
+pub(crate) trait Source {
+    fn get(
+        &mut self,
+        name: &str,
+        dims: &[usize],
+        init: Init,
+    ) -> std::result::Result<Tensor, TrainError>;
+
+    fn opt(
+        &mut self,
+        name: &str,
+        dims: &[usize],
+        init: Init,
+        present: bool,
+    ) -> std::result::Result<Option<Tensor>, TrainError> {
+        present.then(|| self.get(name, dims, init)).transpose()
+    }
+}
+
+/// Training's source: fresh variables, drawn from one seeded generator.
 struct Builder<'a> {
     varmap: &'a VarMap,
     rng: SplitMix64,
     device: &'a Device,
 }
 
-impl Builder<'_> {
-    fn var(&mut self, name: &str, dims: &[usize], init: Init) -> Result<Tensor> {
+impl Source for Builder<'_> {
+    fn get(
+        &mut self,
+        name: &str,
+        dims: &[usize],
+        init: Init,
+    ) -> std::result::Result<Tensor, TrainError> {
         let n: usize = dims.iter().product();
         let data: Vec<f32> = match init {
             Init::Normal => (0..n)
@@ -98,28 +153,11 @@ impl Builder<'_> {
             .insert(name.to_string(), var);
         Ok(t)
     }
-
-    fn norm(&mut self, name: &str, dim: usize, kind: Norm) -> Result<NormW> {
-        let w = self.var(&format!("{name}.weight"), &[dim], Init::Ones)?;
-        let b = match kind {
-            Norm::Rms => None,
-            Norm::Layer => Some(self.var(&format!("{name}.bias"), &[dim], Init::Zeros)?),
-        };
-        Ok(NormW { w, b })
-    }
-
-    fn expert(&mut self, name: &str, d: usize, f: usize, gated: bool) -> Result<Expert> {
-        let width = if gated { 2 * f } else { f };
-        Ok(Expert {
-            w_in: self.var(&format!("{name}.w_in"), &[d, width], Init::Normal)?,
-            w_out: self.var(&format!("{name}.w_out"), &[f, d], Init::Normal)?,
-            gated,
-        })
-    }
 }
 
+/// How training initialises a weight (inference loads it instead).
 #[derive(Clone, Copy)]
-enum Init {
+pub(crate) enum Init {
     Normal,
     Ones,
     Zeros,
@@ -191,102 +229,21 @@ impl Model {
                 "vocab and max_seq must be positive".into(),
             ));
         }
-        Ok(Self::build(arch, vocab, max_seq, seed, device)?)
-    }
-
-    fn build(
-        arch: &Architecture,
-        vocab: usize,
-        max_seq: usize,
-        seed: u64,
-        device: &Device,
-    ) -> Result<Self> {
         let varmap = VarMap::new();
         let mut b = Builder {
             varmap: &varmap,
             rng: SplitMix64::new(seed),
             device,
         };
-        let d = arch.width as usize;
+        let layers = Layers::build(arch, vocab, &mut b)?;
         let hd = arch.head_dim as usize;
-        let (q, kv) = (arch.q_dim() as usize, arch.kv_dim() as usize);
-        let embed = b.var("embed", &[vocab, d], Init::Normal)?;
-        let mut blocks = Vec::with_capacity(arch.layers as usize);
-        for l in 0..arch.layers as usize {
-            let p = format!("layers.{l}");
-            let norms = (0..arch.norms_per_layer as usize)
-                .map(|i| b.norm(&format!("{p}.norm{i}"), d, arch.norm))
-                .collect::<Result<Vec<_>>>()?;
-            let wqkv = b.var(&format!("{p}.attn.wqkv"), &[d, q + 2 * kv], Init::Normal)?;
-            let bqkv = if arch.qkv_bias {
-                Some(b.var(&format!("{p}.attn.bqkv"), &[q + 2 * kv], Init::Zeros)?)
-            } else {
-                None
-            };
-            let (q_norm, k_norm) = if arch.qk_norm {
-                (
-                    Some(b.var(&format!("{p}.attn.q_norm"), &[hd], Init::Ones)?),
-                    Some(b.var(&format!("{p}.attn.k_norm"), &[hd], Init::Ones)?),
-                )
-            } else {
-                (None, None)
-            };
-            let wo = b.var(&format!("{p}.attn.wo"), &[q, d], Init::Normal)?;
-            let f = arch.ffn as usize;
-            let ffn = if arch.is_moe() {
-                let router = b.var(
-                    &format!("{p}.moe.router"),
-                    &[d, arch.experts as usize],
-                    Init::Normal,
-                )?;
-                let experts = (0..arch.experts as usize)
-                    .map(|e| b.expert(&format!("{p}.moe.expert{e}"), d, f, arch.gated))
-                    .collect::<Result<Vec<_>>>()?;
-                let shared = (0..arch.shared_experts as usize)
-                    .map(|s| {
-                        b.expert(
-                            &format!("{p}.moe.shared{s}"),
-                            d,
-                            arch.shared_ffn as usize,
-                            arch.gated,
-                        )
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                Ffn::Moe {
-                    router,
-                    experts,
-                    shared,
-                    top_k: arch.top_k as usize,
-                }
-            } else {
-                Ffn::Dense(b.expert(&format!("{p}.ffn"), d, f, arch.gated)?)
-            };
-            blocks.push(Block {
-                norms,
-                wqkv,
-                bqkv,
-                q_norm,
-                k_norm,
-                wo,
-                ffn,
-            });
-        }
-        let final_norm = b.norm("final_norm", d, arch.norm)?;
-        let head = if arch.tied_embeddings {
-            None
-        } else {
-            Some(b.var("head", &[d, vocab], Init::Normal)?)
-        };
         let rope = ops::RopeTables::new(max_seq, hd, ROPE_THETA, device)?;
         let mask = ops::causal_mask(max_seq, device)?;
         Ok(Self {
             arch: arch.clone(),
             vocab,
             varmap,
-            embed,
-            head,
-            final_norm,
-            blocks,
+            layers,
             rope,
             mask,
             max_seq,
@@ -330,83 +287,277 @@ impl Model {
         }
         let d = self.arch.width as usize;
         let mask = self.mask.narrow(0, 0, seq)?.narrow(1, 0, seq)?;
-        let mut x = self.embed.index_select(&ids.flatten_all()?, 0)?; // (b·t, d)
+        let mut x = self.layers.embed(ids)?; // (b·t, d)
         let mut aux = Tensor::zeros((), DType::F32, ids.device())?;
-        for block in &self.blocks {
-            let h = norm(&block.norms[0], &x)?;
-            let mut a = self.attention(block, &h, batch, seq, &mask)?;
-            if block.norms.len() == 4 {
-                a = norm(&block.norms[2], &a)?;
-            }
-            x = (x + a)?;
-            let h = norm(&block.norms[1], &x)?;
-            let (mut f, block_aux) = ffn(&block.ffn, &h)?;
-            if block.norms.len() == 4 {
-                f = norm(&block.norms[3], &f)?;
-            }
+        for block in &self.layers.blocks {
+            let (y, block_aux) = block.forward(x, Pass::Train, |attn, h| {
+                self.attention(attn, h, batch, seq, &mask)
+            })?;
             if let Some(block_aux) = block_aux {
                 aux = (aux + block_aux)?;
             }
-            x = (x + f)?;
+            x = y;
         }
-        let x = norm(&self.final_norm, &x)?;
-        let logits = match &self.head {
-            Some(w) => x.matmul(w)?,
-            None => x.matmul(&self.embed.t()?)?,
-        };
         debug_assert_eq!(x.dims(), &[batch * seq, d]);
         Ok(Forward {
-            logits,
+            logits: self.layers.logits(&x, Pass::Train)?,
             aux_loss: aux,
         })
     }
 
+    /// Causal attention over the whole sequence (the fused CPU kernels for
+    /// RoPE and the causal softmax).
     fn attention(
         &self,
-        block: &Block,
+        attn: &Attn,
         h: &Tensor,
         batch: usize,
         seq: usize,
         mask: &Tensor,
     ) -> Result<Tensor> {
-        let (nh, nkv, hd) = (
-            self.arch.heads as usize,
-            self.arch.kv_heads as usize,
-            self.arch.head_dim as usize,
-        );
-        let group = nh / nkv;
-        // One matmul for Q, K and V together.
-        let mut qkv = h.matmul(&block.wqkv)?;
-        if let Some(b) = &block.bqkv {
-            qkv = qkv.broadcast_add(b)?;
-        }
-        let qkv = qkv.reshape((batch, seq, nh + 2 * nkv, hd))?;
-        let mut q = qkv.narrow(2, 0, nh)?;
-        let mut k = qkv.narrow(2, nh, nkv)?;
-        let v = qkv.narrow(2, nh + nkv, nkv)?;
-        if let (Some(qn), Some(kn)) = (&block.q_norm, &block.k_norm) {
-            q = ops::rms_norm(&q, qn, NORM_EPS)?;
-            k = ops::rms_norm(&k, kn, NORM_EPS)?;
-        }
+        let heads = Heads::of(&self.arch);
+        let (q, k, v) = attn.project(h, heads, batch, seq, Pass::Train)?;
         let q = self.rope.apply(&q.transpose(1, 2)?)?; // (b, nh, t, hd)
         let k = self.rope.apply(&k.transpose(1, 2)?)?; // (b, nkv, t, hd)
         let v = v.transpose(1, 2)?.contiguous()?;
-        // GQA without repeating K/V: the `group` query heads that share a KV
-        // head are stacked along the sequence axis of one batched matmul.
-        let q = (q.reshape((batch, nkv, group * seq, hd))? * (1.0 / (hd as f64).sqrt()))?;
-        let scores = q.matmul(&k.t()?.contiguous()?)?; // (b, nkv, g·t, t)
-        let scores = scores.reshape((batch, nh, seq, seq))?;
-        let p = ops::causal_softmax(&scores, mask)?.reshape((batch, nkv, group * seq, seq))?;
-        let y = p.matmul(&v)?.reshape((batch, nh, seq, hd))?; // (b, nh, t, hd)
-        let y = y.transpose(1, 2)?.reshape((batch * seq, nh * hd))?;
-        y.matmul(&block.wo)
+        attn.attend(&q, &k.t()?.contiguous()?, &v, heads, |scores| {
+            ops::causal_softmax(scores, mask)
+        })
     }
 }
 
-fn norm(n: &NormW, x: &Tensor) -> Result<Tensor> {
-    match &n.b {
-        None => ops::rms_norm(x, &n.w, NORM_EPS),
-        Some(b) => ops::layer_norm(x, &n.w, b, NORM_EPS),
+/// Head counts and size of an architecture's attention.
+#[derive(Clone, Copy)]
+pub(crate) struct Heads {
+    pub q: usize,
+    pub kv: usize,
+    pub dim: usize,
+}
+
+impl Heads {
+    pub(crate) fn of(arch: &Architecture) -> Self {
+        Self {
+            q: arch.heads as usize,
+            kv: arch.kv_heads as usize,
+            dim: arch.head_dim as usize,
+        }
+    }
+}
+
+fn norm_w(
+    src: &mut dyn Source,
+    name: &str,
+    dim: usize,
+    kind: Norm,
+) -> std::result::Result<NormW, TrainError> {
+    Ok(NormW {
+        w: src.get(&format!("{name}.weight"), &[dim], Init::Ones)?,
+        b: src.opt(&format!("{name}.bias"), &[dim], Init::Zeros, kind == Norm::Layer)?,
+    })
+}
+
+fn expert(
+    src: &mut dyn Source,
+    name: &str,
+    d: usize,
+    f: usize,
+    gated: bool,
+) -> std::result::Result<Expert, TrainError> {
+    let width = if gated { 2 * f } else { f };
+    Ok(Expert {
+        w_in: src.get(&format!("{name}.w_in"), &[d, width], Init::Normal)?,
+        w_out: src.get(&format!("{name}.w_out"), &[f, d], Init::Normal)?,
+        gated,
+    })
+}
+
+impl Layers {
+    /// The weights of `arch` with a `vocab`-token embedding. Training draws
+    /// its random weights in this order, so it fixes what a seed gives.
+    pub(crate) fn build(
+        arch: &Architecture,
+        vocab: usize,
+        src: &mut dyn Source,
+    ) -> std::result::Result<Self, TrainError> {
+        let d = arch.width as usize;
+        let hd = arch.head_dim as usize;
+        let (q, kv) = (arch.q_dim() as usize, arch.kv_dim() as usize);
+        let embed = src.get("embed", &[vocab, d], Init::Normal)?;
+        let mut blocks = Vec::with_capacity(arch.layers as usize);
+        for l in 0..arch.layers as usize {
+            let p = format!("layers.{l}");
+            let norms = (0..arch.norms_per_layer as usize)
+                .map(|i| norm_w(src, &format!("{p}.norm{i}"), d, arch.norm))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let attn = Attn {
+                wqkv: src.get(&format!("{p}.attn.wqkv"), &[d, q + 2 * kv], Init::Normal)?,
+                bqkv: src.opt(
+                    &format!("{p}.attn.bqkv"),
+                    &[q + 2 * kv],
+                    Init::Zeros,
+                    arch.qkv_bias,
+                )?,
+                q_norm: src.opt(&format!("{p}.attn.q_norm"), &[hd], Init::Ones, arch.qk_norm)?,
+                k_norm: src.opt(&format!("{p}.attn.k_norm"), &[hd], Init::Ones, arch.qk_norm)?,
+                wo: src.get(&format!("{p}.attn.wo"), &[q, d], Init::Normal)?,
+            };
+            let f = arch.ffn as usize;
+            let ffn = if arch.is_moe() {
+                let router = src.get(
+                    &format!("{p}.moe.router"),
+                    &[d, arch.experts as usize],
+                    Init::Normal,
+                )?;
+                let experts = (0..arch.experts as usize)
+                    .map(|e| expert(src, &format!("{p}.moe.expert{e}"), d, f, arch.gated))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                let shared = (0..arch.shared_experts as usize)
+                    .map(|s| {
+                        expert(
+                            src,
+                            &format!("{p}.moe.shared{s}"),
+                            d,
+                            arch.shared_ffn as usize,
+                            arch.gated,
+                        )
+                    })
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                Ffn::Moe {
+                    router,
+                    experts,
+                    shared,
+                    top_k: arch.top_k as usize,
+                }
+            } else {
+                Ffn::Dense(expert(src, &format!("{p}.ffn"), d, f, arch.gated)?)
+            };
+            blocks.push(Block { norms, attn, ffn });
+        }
+        let final_norm = norm_w(src, "final_norm", d, arch.norm)?;
+        let head = src.opt("head", &[d, vocab], Init::Normal, !arch.tied_embeddings)?;
+        Ok(Self {
+            embed,
+            head,
+            final_norm,
+            blocks,
+        })
+    }
+
+    /// Embeddings of token ids of any shape, flattened: `(n, d)`.
+    pub(crate) fn embed(&self, ids: &Tensor) -> Result<Tensor> {
+        self.embed.index_select(&ids.flatten_all()?, 0)
+    }
+
+    /// Final norm and LM head (the embedding, transposed, when tied):
+    /// logits `(n, vocab)` of `x` `(n, d)`.
+    pub(crate) fn logits(&self, x: &Tensor, pass: Pass) -> Result<Tensor> {
+        let x = norm(&self.final_norm, x, pass)?;
+        match &self.head {
+            Some(w) => x.matmul(w),
+            None => x.matmul(&self.embed.t()?),
+        }
+    }
+}
+
+impl Block {
+    /// The block on `x` `(n, d)`: attention of the normed input through
+    /// `attention` (the pass's core, see [`Attn`]), then the FFN, each added
+    /// back to the residual stream and post-normed when the architecture has
+    /// four norms per layer. Returns the new stream and, training an MoE,
+    /// the block's load-balancing loss.
+    pub(crate) fn forward(
+        &self,
+        x: Tensor,
+        pass: Pass,
+        attention: impl FnOnce(&Attn, &Tensor) -> Result<Tensor>,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        let post = self.norms.len() == 4;
+        let h = norm(&self.norms[0], &x, pass)?;
+        let mut a = attention(&self.attn, &h)?;
+        if post {
+            a = norm(&self.norms[2], &a, pass)?;
+        }
+        let x = (x + a)?;
+        let h = norm(&self.norms[1], &x, pass)?;
+        let (mut f, aux) = self.ffn.forward(&h, pass)?;
+        if post {
+            f = norm(&self.norms[3], &f, pass)?;
+        }
+        Ok(((x + f)?, aux))
+    }
+}
+
+impl Attn {
+    /// Q, K and V of `h` `(batch·t, d)` in one matmul, each
+    /// `(batch, t, heads, head_dim)`; Q and K normed per head with QK-norm.
+    pub(crate) fn project(
+        &self,
+        h: &Tensor,
+        heads: Heads,
+        batch: usize,
+        t: usize,
+        pass: Pass,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let (nh, nkv) = (heads.q, heads.kv);
+        let mut qkv = h.matmul(&self.wqkv)?;
+        if let Some(b) = &self.bqkv {
+            qkv = qkv.broadcast_add(b)?;
+        }
+        let qkv = qkv.reshape((batch, t, nh + 2 * nkv, heads.dim))?;
+        let mut q = qkv.narrow(2, 0, nh)?;
+        let mut k = qkv.narrow(2, nh, nkv)?;
+        let v = qkv.narrow(2, nh + nkv, nkv)?;
+        if let (Some(qn), Some(kn)) = (&self.q_norm, &self.k_norm) {
+            q = rms_norm(&q, qn, pass)?;
+            k = rms_norm(&k, kn, pass)?;
+        }
+        Ok((q, k, v))
+    }
+
+    /// Grouped-query attention of the queries `q` `(batch, heads, t,
+    /// head_dim)` (rotated) over `keys_t` `(batch, kv_heads, head_dim, L)`
+    /// (rotated, transposed) and `values` `(batch, kv_heads, L, head_dim)`,
+    /// then the output projection: `(batch·t, d)`. `softmax` turns the
+    /// scores `(batch, heads, t, L)` into probabilities, masking as its pass
+    /// needs.
+    ///
+    /// K and V are never repeated per query head: the `group` query heads
+    /// that share a KV head are stacked along the row axis of one batched
+    /// matmul.
+    pub(crate) fn attend(
+        &self,
+        q: &Tensor,
+        keys_t: &Tensor,
+        values: &Tensor,
+        heads: Heads,
+        softmax: impl FnOnce(&Tensor) -> Result<Tensor>,
+    ) -> Result<Tensor> {
+        let (batch, nh, t, hd) = q.dims4()?;
+        let len = values.dim(2)?;
+        let group = nh / heads.kv;
+        let q = (q.reshape((batch, heads.kv, group * t, hd))? * (1.0 / (hd as f64).sqrt()))?;
+        let scores = q.matmul(keys_t)?.reshape((batch, nh, t, len))?;
+        let p = softmax(&scores)?.reshape((batch, heads.kv, group * t, len))?;
+        let y = p.matmul(values)?.reshape((batch, nh, t, hd))?;
+        let y = y.transpose(1, 2)?.reshape((batch * t, nh * hd))?;
+        y.matmul(&self.wo)
+    }
+}
+
+fn rms_norm(x: &Tensor, w: &Tensor, pass: Pass) -> Result<Tensor> {
+    match pass {
+        Pass::Train => ops::rms_norm(x, w, NORM_EPS),
+        Pass::Infer => candle_nn::ops::rms_norm(&x.contiguous()?, w, NORM_EPS as f32),
+    }
+}
+
+fn norm(n: &NormW, x: &Tensor, pass: Pass) -> Result<Tensor> {
+    match (&n.b, pass) {
+        (None, _) => rms_norm(x, &n.w, pass),
+        (Some(b), Pass::Train) => ops::layer_norm(x, &n.w, b, NORM_EPS),
+        (Some(b), Pass::Infer) => {
+            candle_nn::ops::layer_norm(&x.contiguous()?, &n.w, b, NORM_EPS as f32)
+        }
     }
 }
 
@@ -423,62 +574,44 @@ impl Expert {
     }
 }
 
-/// FFN output and, for MoE, the block's load-balancing loss.
-fn ffn(ffn: &Ffn, x: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
-    match ffn {
-        Ffn::Dense(e) => Ok((e.forward(x)?, None)),
-        Ffn::Moe {
-            router,
-            experts,
-            shared,
-            top_k,
-        } => {
-            let (out, aux) = moe(x, router, experts, *top_k)?;
-            let mut out = out;
-            for s in shared {
-                out = (out + s.forward(x)?)?;
+impl Ffn {
+    /// FFN output and, training an MoE, the block's load-balancing loss.
+    fn forward(&self, x: &Tensor, pass: Pass) -> Result<(Tensor, Option<Tensor>)> {
+        match self {
+            Ffn::Dense(e) => Ok((e.forward(x)?, None)),
+            Ffn::Moe {
+                router,
+                experts,
+                shared,
+                top_k,
+            } => {
+                let r = route(x, router, experts.len(), *top_k)?;
+                let mut out = dispatch(x, &r, |e, xs| experts[e].forward(xs))?;
+                for s in shared {
+                    out = (out + s.forward(x)?)?;
+                }
+                let aux = match pass {
+                    Pass::Train => Some(balance_loss(&r, x.dim(0)?, *top_k)?),
+                    Pass::Infer => None,
+                };
+                Ok((out, aux))
             }
-            Ok((out, Some(aux)))
         }
     }
-}
-
-/// Top-K MoE over tokens `x` `(n, d)`: softmax router, the K largest
-/// probabilities renormalised to sum to one, each expert run only on the
-/// tokens routed to it. The Switch auxiliary loss is
-/// `E · Σ_e f_e · P_e` with f_e the fraction of routing slots sent to expert
-/// e and P_e its mean router probability (1 when perfectly balanced).
-fn moe(x: &Tensor, router: &Tensor, experts: &[Expert], top_k: usize) -> Result<(Tensor, Tensor)> {
-    let (n, _) = x.dims2()?;
-    let e_count = experts.len();
-    let r = route(x, router, e_count, top_k)?;
-    let out = dispatch(x, &r, |e, xs| experts[e].forward(xs))?;
-    let dev = x.device();
-    let frac: Vec<f32> = r
-        .rows
-        .iter()
-        .map(|r| r.len() as f32 / (n * top_k) as f32)
-        .collect();
-    let frac = Tensor::new(frac.as_slice(), dev)?;
-    let aux = (r.probs.mean(0)? * frac)?
-        .sum_all()?
-        .affine(e_count as f64, 0.0)?;
-    Ok((out, aux))
 }
 
 /// Where top-K routing sends `n` tokens: the router probabilities `(n, E)`,
 /// the K weights of each token renormalised to sum to one `(n·K)`, and per
 /// expert the token rows and routing slots sent to it.
-pub(super) struct Routing {
-    pub probs: Tensor,
-    pub top_w: Tensor,
-    pub rows: Vec<Vec<u32>>,
-    pub slots: Vec<Vec<u32>>,
+struct Routing {
+    probs: Tensor,
+    top_w: Tensor,
+    rows: Vec<Vec<u32>>,
+    slots: Vec<Vec<u32>>,
 }
 
-/// Softmax router over tokens `x` `(n, d)`, top-K; shared by training and
-/// inference ([`super::infer`]) so both route identically.
-pub(super) fn route(x: &Tensor, router: &Tensor, e_count: usize, top_k: usize) -> Result<Routing> {
+/// Softmax router over tokens `x` `(n, d)`, top-K.
+fn route(x: &Tensor, router: &Tensor, e_count: usize, top_k: usize) -> Result<Routing> {
     let probs = ops::softmax(&x.matmul(router)?)?; // (n, E)
     let top_idx = probs
         .arg_sort_last_dim(false)?
@@ -505,7 +638,7 @@ pub(super) fn route(x: &Tensor, router: &Tensor, e_count: usize, top_k: usize) -
 
 /// Runs `expert(e, rows)` on the tokens routed to each expert and sums the
 /// weighted outputs back per token.
-pub(super) fn dispatch(
+fn dispatch(
     x: &Tensor,
     r: &Routing,
     expert: impl Fn(usize, &Tensor) -> Result<Tensor>,
@@ -523,6 +656,22 @@ pub(super) fn dispatch(
         out = out.index_add(&rows, &y.broadcast_mul(&w)?, 0)?;
     }
     Ok(out)
+}
+
+/// The Switch load-balancing loss of a routing of `n` tokens,
+/// `E · Σ_e f_e · P_e` with f_e the fraction of routing slots sent to expert
+/// e and P_e its mean router probability (1 when perfectly balanced).
+fn balance_loss(r: &Routing, n: usize, top_k: usize) -> Result<Tensor> {
+    let e_count = r.rows.len();
+    let frac: Vec<f32> = r
+        .rows
+        .iter()
+        .map(|r| r.len() as f32 / (n * top_k) as f32)
+        .collect();
+    let frac = Tensor::new(frac.as_slice(), r.probs.device())?;
+    (r.probs.mean(0)? * frac)?
+        .sum_all()?
+        .affine(e_count as f64, 0.0)
 }
 
 #[cfg(test)]
