@@ -84,9 +84,10 @@ fn sigint_during_training_keeps_a_checkpoint_and_the_next_run_resumes_it() {
         .args(["run", "-q", "t.pipeline"]);
     // Training in flight: a checkpoint without a result, once `quick` is done.
     let in_flight = || {
-        work_dirs(d).iter().any(|w| {
-            w.join("checkpoint.safetensors").exists() && !w.join("result.json").exists()
-        }) && action(d, "t.pipeline", "quick") == "cached"
+        work_dirs(d)
+            .iter()
+            .any(|w| w.join("checkpoint.safetensors").exists() && !w.join("result.json").exists())
+            && action(d, "t.pipeline", "quick") == "cached"
     };
     let out = interrupt_when(run, in_flight);
     assert_cancelled_cleanly(d, &out);

@@ -18,10 +18,10 @@ use std::time::Instant;
 use candle_core::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use rooflaw_stdlib::arch::Architecture;
-use rooflaw_stdlib::precision::{Dtype, Precision};
 use crate::train::TrainError;
 use crate::train::infer::{InferModel, KvCache, random_ids};
+use rooflaw_stdlib::arch::Architecture;
+use rooflaw_stdlib::precision::{Dtype, Precision};
 
 /// What to run and how often.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -538,7 +538,11 @@ mod tests {
             }
         })
         .unwrap_err();
-        assert!(matches!(stopped.error, TrainError::Cancelled), "{:?}", stopped.error);
+        assert!(
+            matches!(stopped.error, TrainError::Cancelled),
+            "{:?}",
+            stopped.error
+        );
         assert_eq!(stopped.done.len(), 1);
         assert_eq!(stopped.done[0].runs.len(), 2);
     }

@@ -2,11 +2,11 @@
 //! parameter, the loss falls, an interrupted run resumes bit-identically,
 //! and a diverging run stops with an error naming the architecture.
 use candle_core::{Device, Tensor};
-use rooflaw_stdlib::arch::{Architecture, Norm};
 use rooflaw_neural::train::{
     ByteTokenizer, Corpus, CorpusRef, Executor, LocalExecutor, Model, Recipe, TrainError, TrainJob,
     trainer,
 };
+use rooflaw_stdlib::arch::{Architecture, Norm};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 

@@ -261,8 +261,7 @@ impl Recorder<'_> {
 
     /// STREAM triad bandwidth, the best pass (copy goes in the note).
     fn bandwidth(&mut self, threads: usize) -> f64 {
-        self.progress
-            .doing("memory bandwidth (STREAM copy, triad)");
+        self.progress.doing("memory bandwidth (STREAM copy, triad)");
         let bytes = stream::array_bytes(stream::last_level_cache());
         let rates = stream::measure(bytes, threads, self.plan.passes, &|| {
             self.progress.step();

@@ -35,11 +35,11 @@ use rooflaw_dsl::{Diagnostic, Param, ParamType, Signature};
 use rooflaw_engine::{Artifact, Column, Inputs, MapStage, RunCtx, StageError, StageKind, Table};
 use serde_json::{Value, json};
 
-use rooflaw_stdlib::stages::{args, candidates};
-use rooflaw_stdlib::arch::Architecture;
 use crate::measure::{
     Job, Measurement, Plan, Row, default_device, device_label, dtype_for, measure_all,
 };
+use rooflaw_stdlib::arch::Architecture;
+use rooflaw_stdlib::stages::{args, candidates};
 use rooflaw_stdlib::workload::Workload;
 
 pub(crate) const KIND: &str = "measurements";
@@ -192,10 +192,11 @@ impl MapStage for Measure {
         done.into_iter()
             .map(Ok)
             .chain(items[n..].iter().map(|_| {
-                Err(StageError::new(error.as_ref().map_or(
-                    "measure returned too few results",
-                    |e| e.0.as_str(),
-                )))
+                Err(StageError::new(
+                    error
+                        .as_ref()
+                        .map_or("measure returned too few results", |e| e.0.as_str()),
+                ))
             }))
             .collect()
     }
@@ -343,4 +344,3 @@ pub fn table(rows: &[Row]) -> Table {
     );
     t
 }
-

@@ -8,9 +8,9 @@ use rooflaw_dsl::{Diagnostic, Param, ParamType, Signature};
 use rooflaw_engine::{Artifact, Inputs, Progress, RunCtx, StageError, StageKind};
 use serde_json::{Value, json};
 
-use rooflaw_stdlib::stages::{args, hardware_io};
-use rooflaw_stdlib::machine::Machine;
 use crate::probe::{Options, Steps, probe};
+use rooflaw_stdlib::machine::Machine;
+use rooflaw_stdlib::stages::{args, hardware_io};
 
 pub(crate) struct Probe(Signature);
 

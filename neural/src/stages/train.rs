@@ -10,10 +10,10 @@ use rooflaw_dsl::{Diagnostic, Dim, Param, ParamType, PresetKind, Signature};
 use rooflaw_engine::{Artifact, Column, Inputs, MapStage, RunCtx, StageError, StageKind, Table};
 use serde_json::{Value, json};
 
-use rooflaw_stdlib::stages::{args, candidates, search};
 use crate::train::command::{self, ExternalTrainer};
 use crate::train::slurm::{self, SlurmSettings};
 use crate::train::{CorpusRef, CorpusSpec, Executor, LocalExecutor, Recipe, TrainJob, TrainResult};
+use rooflaw_stdlib::stages::{args, candidates, search};
 use std::collections::HashMap;
 use std::sync::Mutex;
 

@@ -73,7 +73,12 @@ struct Weights<'a> {
 }
 
 impl Source for Weights<'_> {
-    fn get(&mut self, name: &str, dims: &[usize], _: Init) -> std::result::Result<Tensor, TrainError> {
+    fn get(
+        &mut self,
+        name: &str,
+        dims: &[usize],
+        _: Init,
+    ) -> std::result::Result<Tensor, TrainError> {
         let t = self
             .map
             .get(name)

@@ -352,7 +352,12 @@ fn norm_w(
 ) -> std::result::Result<NormW, TrainError> {
     Ok(NormW {
         w: src.get(&format!("{name}.weight"), &[dim], Init::Ones)?,
-        b: src.opt(&format!("{name}.bias"), &[dim], Init::Zeros, kind == Norm::Layer)?,
+        b: src.opt(
+            &format!("{name}.bias"),
+            &[dim],
+            Init::Zeros,
+            kind == Norm::Layer,
+        )?,
     })
 }
 

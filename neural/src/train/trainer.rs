@@ -9,8 +9,8 @@ use super::{
     model::{Model, label},
     optim::{self, AdamW},
 };
-use rooflaw_stdlib::rng::SplitMix64;
 use candle_core::{Device, Tensor};
+use rooflaw_stdlib::rng::SplitMix64;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Instant;

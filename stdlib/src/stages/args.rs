@@ -100,11 +100,7 @@ impl HardwareArg {
 /// Resolve a `hardware:` argument: a block reference is resolved now (a
 /// `from "file.yaml"` relative to the pipeline that declares the block); a
 /// stage reference is checked to be a kind that produces hardware.
-pub fn hardware(
-    stage: &Stage,
-    spec: &Spec,
-    param: &str,
-) -> Result<HardwareArg, Vec<Diagnostic>> {
+pub fn hardware(stage: &Stage, spec: &Spec, param: &str) -> Result<HardwareArg, Vec<Diagnostic>> {
     match value(stage, param) {
         Some(ArgValue::Ref(RefKind::Hardware, name)) => {
             let block = spec
