@@ -34,8 +34,7 @@ fn action(dir: &Path, file: &str, stage: &str) -> String {
     plan(dir, file)
         .into_iter()
         .find(|(s, _)| s == stage)
-        .map(|(_, a)| a)
-        .unwrap_or_else(|| panic!("no stage `{stage}` in the plan"))
+        .map_or_else(|| panic!("no stage `{stage}` in the plan"), |(_, a)| a)
 }
 
 /// The training work directories of the cache, as the engine keeps them.

@@ -42,7 +42,7 @@ pub fn save(path: &Path, opt: &AdamW, state: &LoopState) -> Result<(), TrainErro
         opt.step as i64,
         state.evals.len() as i64,
     ];
-    ints.extend(state.resumed_at.iter().map(|s| *s as i64));
+    ints.extend(state.resumed_at.iter().map(|&s| s.cast_signed()));
     t.insert("state.ints".into(), Tensor::new(ints.as_slice(), &cpu)?);
     let mut floats = vec![state.initial_loss, state.train_s, state.wall_s];
     for (s, l) in &state.evals {
