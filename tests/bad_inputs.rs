@@ -60,7 +60,7 @@ impl Loader for Files {
 }
 
 fn check(text: &str) -> Result<(), TestCaseError> {
-    let registry = rooflaw_stdlib::registry();
+    let registry = rooflaw_neural::registry();
     let mut out = compile("main.pipeline", text, &Files, &registry);
     let mut diags = out.diagnostics.0.clone();
     if let Some(spec) = &mut out.spec {

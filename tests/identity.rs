@@ -2,14 +2,13 @@
 //! declarations never rerun a stage, floats read back equal, a stage's
 //! output bytes are the same computed or read from the cache, inputs of the
 //! wrong kind fail at `check`, and Ctrl-C leaves a cache the next run resumes.
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
-use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 
 mod common;
-use common::ok;
+use common::{ok, run_statuses};
 
 fn rooflaw(dir: &Path, args: &[&str]) -> Output {
     let mut c = common::command(dir);
@@ -204,23 +203,6 @@ fn check_rejects_a_stage_fed_the_wrong_kind_of_input() {
     );
 }
 
-/// The run records of a cache, newest last.
-fn run_statuses(dir: &Path) -> Vec<String> {
-    let records = dir.join(".rooflaw/runs/records");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(records)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|f| {
-            let v: serde_json::Value = serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
-            v["status"].as_str().unwrap_or_default().to_string()
-        })
-        .collect()
-}
-
 #[cfg(unix)]
 #[test]
 fn sigint_during_a_slow_stage_keeps_the_cache_and_the_next_run_resumes() {
@@ -230,24 +212,10 @@ fn sigint_during_a_slow_stage_keeps_the_cache_and_the_next_run_resumes() {
         "stage fast = sleep(0 s)\nstage slow = sleep(5 s, after: fast)\n",
     )
     .unwrap();
-    let child = common::command(dir.path())
-        .env("ROOFLAW_TEST_STAGES", "1")
-        .args(["run", "-q", "q.pipeline"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Deadlines guard against a hang; nothing here measures time.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while plan(dir.path())[0].1 != "cached" {
-        assert!(Instant::now() < deadline, "`fast` never finished");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
+    let mut run = common::command(dir.path());
+    run.env("ROOFLAW_TEST_STAGES", "1")
+        .args(["run", "-q", "q.pipeline"]);
+    let out = common::interrupt_when(run, || plan(dir.path())[0].1 == "cached");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");

@@ -4,7 +4,8 @@
 //! on). A crate whose features differ is built twice, and with it everything
 //! above it: candle and gemm sit above `once_cell` and `getrandom`, so a
 //! dev-dependency that turns on one more feature of either costs minutes.
-//! The `[dependencies]` feature pins in Cargo.toml keep the two equal.
+//! The `[dependencies]` feature pins in Cargo.toml keep the two equal. And
+//! candle stays in `rooflaw-neural`, out of `rooflaw-stdlib`.
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
@@ -56,5 +57,30 @@ fn the_test_command_reuses_the_run_commands_build() {
         "crates built with other features by `cargo test --workspace` than by `cargo run` \
          (pin the test's features in the root [dependencies]):\n{}",
         differ.join("\n")
+    );
+}
+
+/// candle and what comes with it stay in `rooflaw-neural`: the science crate
+/// builds and tests without them.
+#[test]
+fn rooflaw_stdlib_does_not_depend_on_candle() {
+    let stdlib = features(&["--package", "rooflaw-stdlib", "--edges", "all"]);
+    assert!(
+        stdlib.len() > 20,
+        "cargo tree listed too little: {stdlib:?}"
+    );
+    let heavy: Vec<&String> = stdlib
+        .keys()
+        .filter(|p| {
+            ["candle", "gemm", "tokenizers"]
+                .iter()
+                .any(|h| p.starts_with(h))
+        })
+        .collect();
+    assert!(heavy.is_empty(), "rooflaw-stdlib pulls in {heavy:?}");
+    let neural = features(&["--package", "rooflaw-neural", "--edges", "normal"]);
+    assert!(
+        neural.keys().any(|p| p.starts_with("candle-core ")),
+        "{neural:?}"
     );
 }

@@ -21,13 +21,13 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q torch
 fi
-cargo build --release -q -p rooflaw-stdlib --features train,mimalloc --example train_bench
+cargo build --release -q -p rooflaw-neural --features mimalloc --example train_bench
 BENCH="$TARGET/release/examples/train_bench"
 
 CORPUS=$(mktemp)
 trap 'rm -f "$CORPUS"' EXIT
 # The same training split that rooflaw embeds.
-gzip -dc stdlib/data/sotu/train.txt.gz > "$CORPUS"
+gzip -dc neural/data/sotu/train.txt.gz > "$CORPUS"
 
 LOG=$(mktemp)
 for i in $(seq "$RUNS"); do

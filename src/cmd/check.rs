@@ -35,7 +35,7 @@ pub struct Args {
 
 /// Exit 0 when every file is valid, 1 when any has an error.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let registry = rooflaw_stdlib::registry();
+    let registry = rooflaw_neural::registry();
     let mut json: Vec<JsonDiagnostic> = Vec::new();
     let mut errors = 0usize;
     let width = 100;

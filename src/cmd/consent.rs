@@ -67,11 +67,11 @@ pub fn allowed_by_config() -> anyhow::Result<bool> {
 /// printed) when the pipeline runs commands and the user did not consent.
 pub fn grant(spec: &Spec, flag: bool) -> anyhow::Result<bool> {
     let allowed = flag || allowed_by_config()?;
-    rooflaw_stdlib::train::command::allow_commands(allowed);
+    rooflaw_neural::train::command::allow_commands(allowed);
     if !allowed && let Some(list) = describe(spec) {
         eprint!(
             "error: {}\n{list}",
-            rooflaw_stdlib::train::command::CONSENT_HINT
+            rooflaw_neural::train::command::CONSENT_HINT
         );
         return Ok(false);
     }

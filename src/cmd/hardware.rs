@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use rooflaw_engine::Bars;
-use rooflaw_stdlib::probe::{self, Options, Probe};
+use rooflaw_neural::probe::{self, Options, Probe};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -62,6 +62,7 @@ fn probe_cmd(args: &ProbeArgs) -> anyhow::Result<ExitCode> {
         id: args.id.clone(),
     };
     let p = probe::probe(&opts, &progress)?;
+    progress.finish();
     let text = match args.format {
         Format::Yaml => rooflaw_stdlib::hardware::to_yaml(&p.preset),
         Format::Json => {

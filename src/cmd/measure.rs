@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use rooflaw_stdlib::measure::{self, Measurement, Plan, Row};
+use rooflaw_neural::measure::{self, Measurement, Plan, Row};
 use rooflaw_stdlib::roofline::{self, Summary};
 use rooflaw_stdlib::{Architecture, Hardware, Precision, Workload, hardware};
 use serde_json::{Value, json};
@@ -116,7 +116,7 @@ impl Overrides {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let (mut name, mut arch) = resolve_model(&args.model)?;
     if args.shape.apply(&mut arch) {
-        name = format!("{name} ({})", rooflaw_stdlib::train::model::label(&arch));
+        name = format!("{name} ({})", rooflaw_neural::train::model::label(&arch));
     }
     roofline::validate_architecture(&arch).context("the model's shape")?;
     let precision = Precision::parse(&args.precision)?;
@@ -241,7 +241,7 @@ fn text(name: &str, r: &Row, predicted: Option<(&Hardware, &Summary)>) -> String
 }
 
 fn measured_json(r: &Row) -> Value {
-    let t = measure::table(std::slice::from_ref(r));
+    let t = rooflaw_neural::stages::measurements_table(std::slice::from_ref(r));
     t.to_records()
         .as_array()
         .and_then(|a| a.first().cloned())
@@ -283,7 +283,7 @@ fn runs_ms(m: &Measurement) -> Value {
 /// exports, so `rooflaw calibrate` reads either), plus the prediction when
 /// there is one.
 fn csv(r: &Row, predicted: Option<&Summary>) -> String {
-    let mut t = measure::table(std::slice::from_ref(r));
+    let mut t = rooflaw_neural::stages::measurements_table(std::slice::from_ref(r));
     if let Some(s) = predicted {
         use rooflaw_engine::Column;
         t.push("predicted_prefill_ms", Column::F64(vec![s.prefill * 1e3]));

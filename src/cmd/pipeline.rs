@@ -80,7 +80,7 @@ pub struct Loaded {
 
 /// Compile a pipeline file; on errors, print them and return `None`.
 pub fn load(path: &Path, project: &ProjectArgs) -> anyhow::Result<Option<Loaded>> {
-    let registry = rooflaw_stdlib::registry();
+    let registry = rooflaw_neural::registry();
     let text = crate::loader::read_pipeline_text(path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let name = path.to_string_lossy().into_owned();
     let compiled = project.compile(path, &name, &text, &registry);
@@ -127,7 +127,7 @@ pub fn open_store(pipeline: &Path, args: &CacheArgs) -> anyhow::Result<Store> {
     let store = Store::open(&root)
         .map_err(|e| anyhow::anyhow!("cannot open cache {}: {e}", root.display()))?;
     // Corpus file hashes and tokenized text live with the cache.
-    rooflaw_stdlib::train::store::set_data_dir(store.root().join("corpora"));
+    rooflaw_neural::train::store::set_data_dir(store.root().join("corpora"));
     Ok(store)
 }
 

@@ -19,7 +19,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let registry = rooflaw_stdlib::registry();
+    let registry = rooflaw_neural::registry();
     let sigs: Vec<&Signature> = match &args.kind {
         None => registry
             .kinds()

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use rooflaw_stdlib::train::{command, job, slurm, store};
+use rooflaw_neural::train::{command, job, slurm, store};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -27,7 +27,7 @@ pub fn run(args: &Args) -> ExitCode {
         store::set_data_dir(dir);
     }
     let mut last = Instant::now();
-    let mut progress = |p: &rooflaw_stdlib::train::Progress| {
+    let mut progress = |p: &rooflaw_neural::train::Progress| {
         // Every few seconds: the submitting rooflaw polls this file.
         if last.elapsed().as_secs_f64() >= 2.0 || p.step == p.steps {
             slurm::write_progress(&args.dir, p);

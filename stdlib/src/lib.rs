@@ -1,5 +1,7 @@
 //! rooflaw's science: architectures, hardware and model presets, the roofline
-//! model, loss laws and fitting, training, search and Pareto, reports.
+//! model, loss laws and fitting, search and Pareto, reports. Training,
+//! inference, `measure` and `probe` (everything that needs candle) are in
+//! `rooflaw-neural`, which depends on this crate.
 pub mod advise;
 pub mod arch;
 pub mod budget;
@@ -13,15 +15,11 @@ pub mod hardware;
 pub mod hf;
 pub mod law;
 pub mod machine;
-#[cfg(feature = "train")]
-pub mod measure;
 pub mod models;
 pub mod pareto;
 pub mod phase;
 pub mod precision;
 mod presets;
-#[cfg(feature = "train")]
-pub mod probe;
 pub mod report;
 pub mod rng;
 pub mod roofline;
@@ -30,8 +28,6 @@ pub mod sample;
 pub mod search;
 pub mod space;
 pub mod stages;
-#[cfg(feature = "train")]
-pub mod train;
 pub mod workload;
 
 pub use arch::Architecture;

@@ -3,22 +3,22 @@
 use rooflaw_dsl::spec::{ArgValue, RefKind, Spec, Stage};
 use rooflaw_dsl::{Diagnostic, Span};
 
-pub(crate) fn value<'a>(stage: &'a Stage, param: &str) -> Option<&'a ArgValue> {
+pub fn value<'a>(stage: &'a Stage, param: &str) -> Option<&'a ArgValue> {
     stage.arg(param).map(|a| &a.value.node)
 }
 
-pub(crate) fn span(stage: &Stage, param: &str) -> Span {
+pub fn span(stage: &Stage, param: &str) -> Span {
     stage.arg(param).map_or(stage.span, |a| a.value.span)
 }
 
-pub(crate) fn number(stage: &Stage, param: &str) -> Option<f64> {
+pub fn number(stage: &Stage, param: &str) -> Option<f64> {
     match value(stage, param)? {
         ArgValue::Quantity(q) => Some(q.value),
         _ => None,
     }
 }
 
-pub(crate) fn integer(stage: &Stage, param: &str, default: u64) -> Result<u64, Diagnostic> {
+pub fn integer(stage: &Stage, param: &str, default: u64) -> Result<u64, Diagnostic> {
     match number(stage, param) {
         None => Ok(default),
         Some(v) if v >= 0.0 && v.fract() == 0.0 && v < 9.0e15 => Ok(v as u64),
@@ -30,14 +30,14 @@ pub(crate) fn integer(stage: &Stage, param: &str, default: u64) -> Result<u64, D
     }
 }
 
-pub(crate) fn string<'a>(stage: &'a Stage, param: &str) -> Option<&'a str> {
+pub fn string<'a>(stage: &'a Stage, param: &str) -> Option<&'a str> {
     match value(stage, param)? {
         ArgValue::Str(s) | ArgValue::Enum(s) => Some(s),
         _ => None,
     }
 }
 
-pub(crate) fn boolean(stage: &Stage, param: &str, default: bool) -> bool {
+pub fn boolean(stage: &Stage, param: &str, default: bool) -> bool {
     match value(stage, param) {
         Some(ArgValue::Bool(b)) => *b,
         _ => default,
@@ -45,14 +45,14 @@ pub(crate) fn boolean(stage: &Stage, param: &str, default: bool) -> bool {
 }
 
 /// The declaration a reference argument names.
-pub(crate) fn reference<'a>(stage: &'a Stage, param: &str, kind: RefKind) -> Option<&'a str> {
+pub fn reference<'a>(stage: &'a Stage, param: &str, kind: RefKind) -> Option<&'a str> {
     match value(stage, param)? {
         ArgValue::Ref(k, name) if *k == kind => Some(&name.node),
         _ => None,
     }
 }
 
-pub(crate) fn missing(stage: &Stage, param: &str) -> Diagnostic {
+pub fn missing(stage: &Stage, param: &str) -> Diagnostic {
     Diagnostic::error(
         "rooflaw::missing-argument",
         format!("`{}` needs `{param}`", stage.kind.node),
@@ -62,14 +62,14 @@ pub(crate) fn missing(stage: &Stage, param: &str) -> Diagnostic {
 
 /// Stage kinds whose output is a hardware description
 /// ([`super::hardware_io`]), so `hardware:` may name them.
-pub(crate) const HARDWARE_STAGES: &[&str] = &["probe", "calibrate"];
+pub const HARDWARE_STAGES: &[&str] = &["probe", "calibrate"];
 
 /// What a `hardware:` parameter usually says of itself.
-pub(crate) const THE_CHIP: &str = "the chip: a hardware block, or a probe or calibrate stage";
+pub const THE_CHIP: &str = "the chip: a hardware block, or a probe or calibrate stage";
 
 /// A stage's required `hardware:` parameter: a `hardware` block, or a stage
 /// whose output is a hardware description (`probe`, `calibrate`).
-pub(crate) fn hardware_param(doc: &'static str) -> rooflaw_dsl::Param {
+pub fn hardware_param(doc: &'static str) -> rooflaw_dsl::Param {
     use rooflaw_dsl::ParamType;
     rooflaw_dsl::Param::required(
         "hardware",
@@ -79,7 +79,7 @@ pub(crate) fn hardware_param(doc: &'static str) -> rooflaw_dsl::Param {
 }
 
 /// What a `hardware:` argument names, once resolved.
-pub(crate) enum HardwareArg {
+pub enum HardwareArg {
     /// A `hardware` block, resolved (preset or file, plus overrides).
     Block(crate::Hardware),
     /// A stage producing hardware: known only when it has run, and keyed by
@@ -90,7 +90,7 @@ pub(crate) enum HardwareArg {
 impl HardwareArg {
     /// Put the argument into a stage's parameters under `param`: a block's
     /// hardware goes in; a stage's stays out (its output hash keys the cache).
-    pub(crate) fn insert(&self, params: &mut serde_json::Value, param: &str) {
+    pub fn insert(&self, params: &mut serde_json::Value, param: &str) {
         if let HardwareArg::Block(hw) = self {
             params[param] = json(hw);
         }
@@ -100,11 +100,7 @@ impl HardwareArg {
 /// Resolve a `hardware:` argument: a block reference is resolved now (a
 /// `from "file.yaml"` relative to the pipeline that declares the block); a
 /// stage reference is checked to be a kind that produces hardware.
-pub(crate) fn hardware(
-    stage: &Stage,
-    spec: &Spec,
-    param: &str,
-) -> Result<HardwareArg, Vec<Diagnostic>> {
+pub fn hardware(stage: &Stage, spec: &Spec, param: &str) -> Result<HardwareArg, Vec<Diagnostic>> {
     match value(stage, param) {
         Some(ArgValue::Ref(RefKind::Hardware, name)) => {
             let block = spec
@@ -147,7 +143,7 @@ pub(crate) fn hardware(
 
 /// The hardware a stage runs with: from its parameters when a block gave
 /// it, else from the hardware artifact of the stage passed as `param`.
-pub(crate) fn hardware_of(
+pub fn hardware_of(
     params: &serde_json::Value,
     inputs: &rooflaw_engine::Inputs,
     param: &str,
@@ -166,7 +162,7 @@ pub(crate) fn hardware_of(
 
 /// A `space` reference as parameters (the engine strips its spans), compiled
 /// first so its errors surface at `check`/`plan` time, with spans.
-pub(crate) fn space(
+pub fn space(
     stage: &Stage,
     spec: &Spec,
     param: &str,
@@ -181,7 +177,7 @@ pub(crate) fn space(
 }
 
 /// Look up a `workload` reference: one workload per precision it lists.
-pub(crate) fn workloads(
+pub fn workloads(
     stage: &Stage,
     spec: &Spec,
     param: &str,
@@ -194,7 +190,7 @@ pub(crate) fn workloads(
     super::workload::from_block(block)
 }
 
-pub(crate) fn budget(
+pub fn budget(
     stage: &Stage,
     spec: &Spec,
     param: &str,
@@ -209,13 +205,13 @@ pub(crate) fn budget(
 }
 
 /// Serialize for a manifest; our own types cannot fail to serialize.
-pub(crate) fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+pub fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).expect("stage parameters serialize")
 }
 
 /// A budget as manifest parameters: one leaf per limit, keyed by metric, so a
 /// change reads as "`budget.latency.total` changed from `<= 1.5 s` to `<= 1.2 s`".
-pub(crate) fn budget_params(b: &crate::budget::Budget) -> serde_json::Value {
+pub fn budget_params(b: &crate::budget::Budget) -> serde_json::Value {
     let mut m = serde_json::Map::new();
     m.insert("name".into(), serde_json::json!(b.name));
     for l in &b.limits {
@@ -228,7 +224,7 @@ pub(crate) fn budget_params(b: &crate::budget::Budget) -> serde_json::Value {
 }
 
 /// The inverse of [`budget_params`].
-pub(crate) fn budget_from_params(v: &serde_json::Value) -> Option<crate::budget::Budget> {
+pub fn budget_from_params(v: &serde_json::Value) -> Option<crate::budget::Budget> {
     use rooflaw_dsl::spec::CmpOp;
     let m = v.as_object()?;
     let mut limits = Vec::new();
@@ -263,7 +259,7 @@ pub(crate) fn budget_from_params(v: &serde_json::Value) -> Option<crate::budget:
 /// `file`, written in a pipeline file in `dir`, once it is known to stay
 /// inside the project (unless the user allowed more): otherwise a located
 /// error, before anything is read.
-pub(crate) fn project_path(
+pub fn project_path(
     spec: &Spec,
     dir: &std::path::Path,
     file: &rooflaw_dsl::Spanned<String>,

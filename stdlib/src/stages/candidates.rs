@@ -9,9 +9,9 @@ use crate::arch::{Architecture, Norm};
 use crate::space::CompiledSpace;
 
 /// The kind of a lazy candidates artifact.
-pub(crate) const LAZY: &str = "candidates.space";
+pub const LAZY: &str = "candidates.space";
 /// The kind of a materialised candidates table.
-pub(crate) const TABLE: &str = "candidates";
+pub const TABLE: &str = "candidates";
 
 /// Integer architecture columns, in table order.
 const INT_COLS: &[&str] = &[
@@ -54,7 +54,7 @@ fn int_fields(a: &Architecture) -> [i64; 15] {
 
 /// Column builders for architectures plus their derived figures.
 #[derive(Default)]
-pub(crate) struct ArchColumns {
+pub struct ArchColumns {
     ints: Vec<Vec<i32>>,
     ffn_ratio: Vec<f64>,
     params: Vec<i64>,
@@ -62,7 +62,7 @@ pub(crate) struct ArchColumns {
 }
 
 impl ArchColumns {
-    pub(crate) fn with_capacity(n: usize) -> Self {
+    pub fn with_capacity(n: usize) -> Self {
         Self {
             ints: (0..INT_COLS.len()).map(|_| Vec::with_capacity(n)).collect(),
             ffn_ratio: Vec::with_capacity(n),
@@ -71,7 +71,7 @@ impl ArchColumns {
         }
     }
 
-    pub(crate) fn push(&mut self, a: &Architecture) {
+    pub fn push(&mut self, a: &Architecture) {
         if self.ints.is_empty() {
             self.ints = vec![Vec::new(); INT_COLS.len()];
         }
@@ -84,7 +84,7 @@ impl ArchColumns {
         self.params_active.push(a.params_active().cast_signed());
     }
 
-    pub(crate) fn append(&mut self, other: ArchColumns) {
+    pub fn append(&mut self, other: ArchColumns) {
         if self.ints.is_empty() {
             *self = other;
             return;
@@ -97,7 +97,7 @@ impl ArchColumns {
         self.params_active.extend(other.params_active);
     }
 
-    pub(crate) fn into_columns(self, table: &mut Table) {
+    pub fn into_columns(self, table: &mut Table) {
         let ints = if self.ints.is_empty() {
             vec![Vec::new(); INT_COLS.len()]
         } else {
@@ -113,7 +113,7 @@ impl ArchColumns {
 }
 
 /// The architecture in row `i` of a table with [`ArchColumns`].
-pub(crate) fn arch_at(t: &Table, i: usize) -> Result<Architecture, StageError> {
+pub fn arch_at(t: &Table, i: usize) -> Result<Architecture, StageError> {
     let get = |name: &str| -> Result<u32, StageError> {
         let col = t
             .column(name)
@@ -222,7 +222,7 @@ pub(crate) fn map_chunks<R: Send>(
 
 /// The designs a stage that acts on architectures (train, measure) takes:
 /// every candidate, or a search's chosen ones (its baseline and best).
-pub(crate) fn designs(a: &Artifact) -> Result<Vec<Architecture>, StageError> {
+pub fn designs(a: &Artifact) -> Result<Vec<Architecture>, StageError> {
     if a.kind == super::search::KIND {
         Ok(super::search::chosen(a)?
             .into_iter()

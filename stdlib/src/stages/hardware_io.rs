@@ -7,13 +7,12 @@ use serde_json::{Value, json};
 use crate::hardware::HardwarePreset;
 
 /// The artifact kind of a hardware description.
-pub(crate) const KIND: &str = "hardware";
+pub const KIND: &str = "hardware";
 
 /// A hardware artifact; `extra` is what the producing stage adds for its
 /// report (calibrate's validation), ignored by consumers.
-// Written by `probe` (feature `train`) and `calibrate`.
-#[cfg_attr(not(feature = "train"), allow(dead_code))]
-pub(crate) fn to_artifact(p: &HardwarePreset, extra: Option<Value>) -> Artifact {
+// Written by `probe` (rooflaw-neural) and `calibrate`.
+pub fn to_artifact(p: &HardwarePreset, extra: Option<Value>) -> Artifact {
     let mut v = json!({ "hardware": p });
     if let Some(extra) = extra {
         v["extra"] = extra;
@@ -21,7 +20,7 @@ pub(crate) fn to_artifact(p: &HardwarePreset, extra: Option<Value>) -> Artifact 
     Artifact::json(KIND, v)
 }
 
-pub(crate) fn from_artifact(a: &Artifact) -> Result<HardwarePreset, StageError> {
+pub fn from_artifact(a: &Artifact) -> Result<HardwarePreset, StageError> {
     let v = a
         .as_json()
         .filter(|_| a.kind == KIND)

@@ -1,43 +1,36 @@
 //! The stage kinds pipelines can use, registered with the engine. Each stage
 //! module is thin glue: resolve arguments into canonical parameters, call the
 //! science in the rest of this crate, shape the result as an artifact.
+//!
+//! The stages that need candle (`train`, `measure`, `probe`) live in
+//! `rooflaw-neural`, which adds them to this registry; the helpers they share
+//! with the stages here ([`args`], [`candidates`], [`hardware_io`],
+//! [`search`]'s chosen designs and the input kinds below) are public for it.
 use std::sync::Arc;
 
 use rooflaw_dsl::PresetKind;
 use rooflaw_engine::{Contract, Registry};
 
 mod advise;
-mod args;
+pub mod args;
 mod baseline;
 mod calibrate;
-pub(crate) mod candidates;
-#[cfg(feature = "train")]
-mod corpus;
-#[cfg(feature = "train")]
-mod cost;
+pub mod candidates;
 mod enumerate;
-#[cfg(feature = "train")]
-mod executor;
 mod fit;
 mod fit_form;
-mod hardware_io;
+pub mod hardware_io;
 mod law;
-#[cfg(feature = "train")]
-mod measure;
 mod model_file;
 mod pareto;
-#[cfg(feature = "train")]
-mod probe;
 mod refine;
 mod reporter;
 
 pub use reporter::headline;
 mod roofline;
 mod sample;
-mod search;
+pub mod search;
 mod sleep;
-#[cfg(feature = "train")]
-mod train;
 mod workload;
 
 /// Preset names of each kind, for validation and did-you-mean.
@@ -72,7 +65,7 @@ pub fn measured_samples(
 
 /// Tables with one architecture per row: what `roofline`, `sample`,
 /// `train` and `measure` take.
-const DESIGNS: &[&str] = &[
+pub const DESIGNS: &[&str] = &[
     candidates::LAZY,
     candidates::TABLE,
     roofline::KIND,
@@ -80,8 +73,9 @@ const DESIGNS: &[&str] = &[
     search::KIND,
 ];
 const LAW: &[&str] = &[law::KIND];
-const HARDWARE: &[&str] = &[hardware_io::KIND];
-const RUNS: &[&str] = &["runs", "measurements"];
+pub const HARDWARE: &[&str] = &[hardware_io::KIND];
+/// Tables of runs: what `fit` and `calibrate` take.
+pub const RUNS: &[&str] = &["runs", "measurements"];
 
 /// What each stage kind produces and what its stage inputs take, so
 /// `check` rejects `pareto(candidates, law)` on the argument.
@@ -167,30 +161,10 @@ const CONTRACTS: &[(&str, Contract)] = &[
             takes: &[("measurements", RUNS), ("hardware", HARDWARE)],
         },
     ),
-    (
-        "train",
-        Contract {
-            produces: "runs",
-            takes: &[("candidates", DESIGNS)],
-        },
-    ),
-    (
-        "probe",
-        Contract {
-            produces: hardware_io::KIND,
-            takes: &[],
-        },
-    ),
-    (
-        "measure",
-        Contract {
-            produces: "measurements",
-            takes: &[("candidates", DESIGNS)],
-        },
-    ),
 ];
 
-/// Every stage kind rooflaw ships.
+/// Every stage kind of this crate (`rooflaw_neural::registry` adds the
+/// candle ones).
 pub fn registry() -> Registry {
     let mut r = Registry::new(
         presets,
@@ -209,12 +183,6 @@ pub fn registry() -> Registry {
     r.register(Arc::new(fit::Fit::new()));
     r.register(Arc::new(fit::Measurements::new()));
     r.register(Arc::new(calibrate::Calibrate::new()));
-    #[cfg(feature = "train")]
-    r.register(Arc::new(train::Train::new()));
-    #[cfg(feature = "train")]
-    r.register(Arc::new(probe::Probe::new()));
-    #[cfg(feature = "train")]
-    r.register(Arc::new(measure::Measure::new()));
     for (kind, contract) in CONTRACTS {
         r.set_contract(kind, *contract);
     }

@@ -14,7 +14,7 @@ use crate::hardware::Hardware;
 use crate::search::Evaluated;
 use crate::workload::Workload;
 
-pub(crate) const KIND: &str = "search";
+pub const KIND: &str = "search";
 
 pub(crate) struct Search(Signature);
 
@@ -399,7 +399,7 @@ impl Baseline {
 
 /// A design a search singled out, to train and measure: each baseline, and
 /// the search's answer (its top-ranked design).
-pub(crate) struct Chosen {
+pub struct Chosen {
     /// `baseline` or `best`.
     pub role: String,
     pub arch: crate::Architecture,
@@ -409,7 +409,7 @@ pub(crate) struct Chosen {
 
 /// The designs of a `search` output worth training, architectures
 /// deduplicated (the first role wins), baseline first.
-pub(crate) fn chosen(a: &Artifact) -> Result<Vec<Chosen>, StageError> {
+pub fn chosen(a: &Artifact) -> Result<Vec<Chosen>, StageError> {
     let t = a
         .as_table()
         .filter(|_| a.kind == KIND)

@@ -382,8 +382,8 @@ fn log_tail(workdir: &Path, id: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arch::Architecture;
     use crate::train::{CorpusRef, Recipe};
+    use rooflaw_stdlib::arch::Architecture;
 
     #[test]
     fn script_carries_the_settings_and_quotes_paths() {

@@ -1,9 +1,9 @@
 //! Inference with a KV cache: the [`Model`](super::Model) transformer's
-//! weights as plain tensors (no `Var`s, no autograd graph) in any float
+//! layers ([`super::model`]), with their weights as plain tensors (no `Var`s, no autograd graph) in any float
 //! dtype, a prefill of the whole prompt and one decode step per output
 //! token, each reading and extending a preallocated cache.
 //!
-//! The phases are the roofline's ([`crate::roofline`]): prefill runs the
+//! The phases are the roofline's ([`rooflaw_stdlib::roofline`]): prefill runs the
 //! prompt and the LM head on the last position only (it emits the first
 //! output token); each decode step runs one token per sequence and attends
 //! over the cache at its own length.
@@ -12,12 +12,12 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Result, Tensor};
 
-use super::model::{self, Model};
+use super::model::{self, Attn, Heads, Init, Layers, Model, Pass, Source};
 use super::{TrainError, ops};
-use crate::arch::{Architecture, Norm};
+use rooflaw_stdlib::arch::Architecture;
 
-// Training's constants, so a trained checkpoint runs unchanged.
-use super::model::{NORM_EPS, ROPE_THETA};
+// Training's constant, so a trained checkpoint runs unchanged.
+use super::model::ROPE_THETA;
 
 /// A transformer ready for inference. Weight matrices are `(in, out)` as in
 /// training.
@@ -26,10 +26,7 @@ pub struct InferModel {
     pub vocab: usize,
     pub dtype: DType,
     max_seq: usize,
-    embed: Tensor,
-    head: Option<Tensor>,
-    final_norm: NormW,
-    blocks: Vec<Block>,
+    layers: Layers,
     /// RoPE tables `(max_seq, head_dim / 2)`: candle's fused rotary kernel
     /// takes the half that the "rotate half" layout repeats.
     cos: Tensor,
@@ -38,37 +35,6 @@ pub struct InferModel {
     /// the fused CPU path.
     mask: Tensor,
     device: Device,
-}
-
-struct NormW {
-    w: Tensor,
-    b: Option<Tensor>,
-}
-
-struct Expert {
-    w_in: Tensor,
-    w_out: Tensor,
-    gated: bool,
-}
-
-enum Ffn {
-    Dense(Expert),
-    Moe {
-        router: Tensor,
-        experts: Vec<Expert>,
-        shared: Vec<Expert>,
-        top_k: usize,
-    },
-}
-
-struct Block {
-    norms: Vec<NormW>,
-    wqkv: Tensor,
-    bqkv: Option<Tensor>,
-    q_norm: Option<Tensor>,
-    k_norm: Option<Tensor>,
-    wo: Tensor,
-    ffn: Ffn,
 }
 
 /// Keys and values of every layer, preallocated for `batch` sequences of
@@ -106,8 +72,13 @@ struct Weights<'a> {
     device: &'a Device,
 }
 
-impl Weights<'_> {
-    fn get(&self, name: &str, dims: &[usize]) -> std::result::Result<Tensor, TrainError> {
+impl Source for Weights<'_> {
+    fn get(
+        &mut self,
+        name: &str,
+        dims: &[usize],
+        _: Init,
+    ) -> std::result::Result<Tensor, TrainError> {
         let t = self
             .map
             .get(name)
@@ -120,37 +91,6 @@ impl Weights<'_> {
         }
         // `detach` drops any link to a training `Var`: no graph is recorded.
         Ok(t.detach().to_device(self.device)?.to_dtype(self.dtype)?)
-    }
-
-    fn opt(
-        &self,
-        name: &str,
-        dims: &[usize],
-        present: bool,
-    ) -> std::result::Result<Option<Tensor>, TrainError> {
-        present.then(|| self.get(name, dims)).transpose()
-    }
-
-    fn norm(&self, name: &str, d: usize, kind: Norm) -> std::result::Result<NormW, TrainError> {
-        Ok(NormW {
-            w: self.get(&format!("{name}.weight"), &[d])?,
-            b: self.opt(&format!("{name}.bias"), &[d], kind == Norm::Layer)?,
-        })
-    }
-
-    fn expert(
-        &self,
-        name: &str,
-        d: usize,
-        f: usize,
-        gated: bool,
-    ) -> std::result::Result<Expert, TrainError> {
-        let width = if gated { 2 * f } else { f };
-        Ok(Expert {
-            w_in: self.get(&format!("{name}.w_in"), &[d, width])?,
-            w_out: self.get(&format!("{name}.w_out"), &[f, d])?,
-            gated,
-        })
     }
 }
 
@@ -234,48 +174,8 @@ impl InferModel {
                 "inference needs a float dtype, not {dtype:?}"
             )));
         }
-        let w = Weights { map, dtype, device };
-        let d = arch.width as usize;
+        let layers = Layers::build(arch, vocab, &mut Weights { map, dtype, device })?;
         let hd = arch.head_dim as usize;
-        let (q, kv) = (arch.q_dim() as usize, arch.kv_dim() as usize);
-        let mut blocks = Vec::with_capacity(arch.layers as usize);
-        for l in 0..arch.layers as usize {
-            let p = format!("layers.{l}");
-            let norms = (0..arch.norms_per_layer as usize)
-                .map(|i| w.norm(&format!("{p}.norm{i}"), d, arch.norm))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            let f = arch.ffn as usize;
-            let ffn = if arch.is_moe() {
-                Ffn::Moe {
-                    router: w.get(&format!("{p}.moe.router"), &[d, arch.experts as usize])?,
-                    experts: (0..arch.experts as usize)
-                        .map(|e| w.expert(&format!("{p}.moe.expert{e}"), d, f, arch.gated))
-                        .collect::<std::result::Result<_, _>>()?,
-                    shared: (0..arch.shared_experts as usize)
-                        .map(|s| {
-                            w.expert(
-                                &format!("{p}.moe.shared{s}"),
-                                d,
-                                arch.shared_ffn as usize,
-                                arch.gated,
-                            )
-                        })
-                        .collect::<std::result::Result<_, _>>()?,
-                    top_k: arch.top_k as usize,
-                }
-            } else {
-                Ffn::Dense(w.expert(&format!("{p}.ffn"), d, f, arch.gated)?)
-            };
-            blocks.push(Block {
-                norms,
-                wqkv: w.get(&format!("{p}.attn.wqkv"), &[d, q + 2 * kv])?,
-                bqkv: w.opt(&format!("{p}.attn.bqkv"), &[q + 2 * kv], arch.qkv_bias)?,
-                q_norm: w.opt(&format!("{p}.attn.q_norm"), &[hd], arch.qk_norm)?,
-                k_norm: w.opt(&format!("{p}.attn.k_norm"), &[hd], arch.qk_norm)?,
-                wo: w.get(&format!("{p}.attn.wo"), &[q, d])?,
-                ffn,
-            });
-        }
         let (cos, sin) = ops::rope_tables(max_seq, hd, ROPE_THETA, &Device::Cpu)?;
         let half = |t: Tensor| -> Result<Tensor> {
             t.narrow(1, 0, hd / 2)?
@@ -288,10 +188,7 @@ impl InferModel {
             vocab,
             dtype,
             max_seq,
-            embed: w.get("embed", &[vocab, d])?,
-            head: w.opt("head", &[d, vocab], !arch.tied_embeddings)?,
-            final_norm: w.norm("final_norm", d, arch.norm)?,
-            blocks,
+            layers,
             cos: half(cos)?,
             sin: half(sin)?,
             mask: ops::causal_mask(max_seq, device)?.to_dtype(dtype)?,
@@ -317,10 +214,10 @@ impl InferModel {
         );
         let zeros = || Tensor::zeros(dims, self.dtype, &self.device);
         Ok(KvCache {
-            k: (0..self.blocks.len())
+            k: (0..self.layers.blocks.len())
                 .map(|_| zeros())
                 .collect::<Result<_>>()?,
-            v: (0..self.blocks.len())
+            v: (0..self.layers.blocks.len())
                 .map(|_| zeros())
                 .collect::<Result<_>>()?,
             batch,
@@ -365,30 +262,20 @@ impl InferModel {
             );
         }
         let pos = cache.len;
-        let mut x = self.embed.index_select(&ids.flatten_all()?, 0)?; // (b·t, d)
-        for (l, block) in self.blocks.iter().enumerate() {
-            let h = norm(&block.norms[0], &x)?;
-            let mut a = self.attention(block, &h, batch, t, pos, &cache.k[l], &cache.v[l])?;
-            if block.norms.len() == 4 {
-                a = norm(&block.norms[2], &a)?;
-            }
-            x = (x + a)?;
-            let h = norm(&block.norms[1], &x)?;
-            let mut f = ffn(&block.ffn, &h)?;
-            if block.norms.len() == 4 {
-                f = norm(&block.norms[3], &f)?;
-            }
-            x = (x + f)?;
+        let mut x = self.layers.embed(ids)?; // (b·t, d)
+        for (l, block) in self.layers.blocks.iter().enumerate() {
+            let (k_cache, v_cache) = (&cache.k[l], &cache.v[l]);
+            x = block
+                .forward(x, Pass::Infer, |attn, h| {
+                    self.attention(attn, h, batch, t, pos, k_cache, v_cache)
+                })?
+                .0;
         }
         cache.len += t;
         // Only the last position's logits are needed to pick the next token.
         let d = self.arch.width as usize;
         let last = x.reshape((batch, t, d))?.narrow(1, t - 1, 1)?.squeeze(1)?;
-        let last = norm(&self.final_norm, &last)?;
-        match &self.head {
-            Some(w) => last.matmul(w),
-            None => last.matmul(&self.embed.t()?),
-        }
+        self.layers.logits(&last, Pass::Infer)
     }
 
     /// Causal GQA attention of a chunk of `t` tokens at positions
@@ -396,7 +283,7 @@ impl InferModel {
     #[allow(clippy::too_many_arguments)]
     fn attention(
         &self,
-        block: &Block,
+        attn: &Attn,
         h: &Tensor,
         batch: usize,
         t: usize,
@@ -404,24 +291,8 @@ impl InferModel {
         k_cache: &Tensor,
         v_cache: &Tensor,
     ) -> Result<Tensor> {
-        let (nh, nkv, hd) = (
-            self.arch.heads as usize,
-            self.arch.kv_heads as usize,
-            self.arch.head_dim as usize,
-        );
-        let group = nh / nkv;
-        let mut qkv = h.matmul(&block.wqkv)?;
-        if let Some(b) = &block.bqkv {
-            qkv = qkv.broadcast_add(b)?;
-        }
-        let qkv = qkv.reshape((batch, t, nh + 2 * nkv, hd))?;
-        let mut q = qkv.narrow(2, 0, nh)?;
-        let mut k = qkv.narrow(2, nh, nkv)?;
-        let v = qkv.narrow(2, nh + nkv, nkv)?;
-        if let (Some(qn), Some(kn)) = (&block.q_norm, &block.k_norm) {
-            q = candle_nn::ops::rms_norm(&q.contiguous()?, qn, NORM_EPS as f32)?;
-            k = candle_nn::ops::rms_norm(&k.contiguous()?, kn, NORM_EPS as f32)?;
-        }
+        let heads = Heads::of(&self.arch);
+        let (q, k, v) = attn.project(h, heads, batch, t, Pass::Infer)?;
         let cos = self.cos.narrow(0, pos, t)?;
         let sin = self.sin.narrow(0, pos, t)?;
         let q = candle_nn::rotary_emb::rope(&q.transpose(1, 2)?.contiguous()?, &cos, &sin)?;
@@ -432,64 +303,18 @@ impl InferModel {
         let len = pos + t;
         let keys = k_cache.narrow(2, 0, len)?; // (b, nkv, L, hd)
         let values = v_cache.narrow(2, 0, len)?;
-        // The `group` query heads sharing a KV head are stacked along the
-        // row axis of one batched matmul, as in training: K/V are never
-        // repeated.
-        let q = (q.reshape((batch, nkv, group * t, hd))? * (1.0 / (hd as f64).sqrt()))?;
-        let scores = q.matmul(&keys.t()?)?.reshape((batch, nh, t, len))?;
-        let p = if t == 1 {
-            // One query sees every cached key: nothing to mask.
-            candle_nn::ops::softmax_last_dim(&scores)?
-        } else if pos == 0 && scores.device().is_cpu() && scores.dtype() == DType::F32 {
-            // A whole prompt: training's fused causal softmax.
-            ops::causal_softmax(&scores, &self.mask)?
-        } else {
-            let mask = self.mask.narrow(0, pos, t)?.narrow(1, 0, len)?;
-            candle_nn::ops::softmax_last_dim(&scores.broadcast_add(&mask)?)?
-        };
-        let p = p.reshape((batch, nkv, group * t, len))?;
-        let y = p.matmul(&values)?.reshape((batch, nh, t, hd))?;
-        let y = y.transpose(1, 2)?.reshape((batch * t, nh * hd))?;
-        y.matmul(&block.wo)
-    }
-}
-
-fn norm(n: &NormW, x: &Tensor) -> Result<Tensor> {
-    let x = x.contiguous()?;
-    match &n.b {
-        None => candle_nn::ops::rms_norm(&x, &n.w, NORM_EPS as f32),
-        Some(b) => candle_nn::ops::layer_norm(&x, &n.w, b, NORM_EPS as f32),
-    }
-}
-
-impl Expert {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let h = x.matmul(&self.w_in)?;
-        let h = if self.gated {
-            ops::swiglu(&h)?
-        } else {
-            h.gelu()?
-        };
-        h.matmul(&self.w_out)
-    }
-}
-
-fn ffn(ffn: &Ffn, x: &Tensor) -> Result<Tensor> {
-    match ffn {
-        Ffn::Dense(e) => e.forward(x),
-        Ffn::Moe {
-            router,
-            experts,
-            shared,
-            top_k,
-        } => {
-            let r = model::route(x, router, experts.len(), *top_k)?;
-            let mut out = model::dispatch(x, &r, |e, xs| experts[e].forward(xs))?;
-            for s in shared {
-                out = (out + s.forward(x)?)?;
+        attn.attend(&q, &keys.t()?, &values, heads, |scores| {
+            if t == 1 {
+                // One query sees every cached key: nothing to mask.
+                candle_nn::ops::softmax_last_dim(scores)
+            } else if pos == 0 && scores.device().is_cpu() && scores.dtype() == DType::F32 {
+                // A whole prompt: training's fused causal softmax.
+                ops::causal_softmax(scores, &self.mask)
+            } else {
+                let mask = self.mask.narrow(0, pos, t)?.narrow(1, 0, len)?;
+                candle_nn::ops::softmax_last_dim(&scores.broadcast_add(&mask)?)
             }
-            Ok(out)
-        }
+        })
     }
 }
 
@@ -501,7 +326,7 @@ pub fn random_ids(
     seed: u64,
     device: &Device,
 ) -> Result<Tensor> {
-    let mut rng = crate::rng::SplitMix64::new(seed);
+    let mut rng = rooflaw_stdlib::rng::SplitMix64::new(seed);
     let ids: Vec<u32> = (0..batch * len)
         .map(|_| rng.below(vocab as u64) as u32)
         .collect();
@@ -511,6 +336,7 @@ pub fn random_ids(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rooflaw_stdlib::arch::Norm;
 
     fn max_rel_diff(a: &Tensor, b: &Tensor) -> f32 {
         let a: Vec<f32> = a.flatten_all().unwrap().to_vec1().unwrap();

@@ -16,13 +16,12 @@ use std::ops::ControlFlow;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
-use rooflaw_engine::{Column, Table};
 use serde::{Deserialize, Serialize};
 
-use crate::arch::Architecture;
-use crate::precision::{Dtype, Precision};
 use crate::train::TrainError;
 use crate::train::infer::{InferModel, KvCache, random_ids};
+use rooflaw_stdlib::arch::Architecture;
+use rooflaw_stdlib::precision::{Dtype, Precision};
 
 /// What to run and how often.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -143,7 +142,7 @@ pub fn default_device() -> Device {
 /// A label naming the device: the CPU's model and cores, or the GPU's
 /// ordinal and the host's CPU (candle does not report a GPU's name).
 pub fn device_label(device: &Device) -> String {
-    let host = crate::machine::Machine::this().label();
+    let host = rooflaw_stdlib::machine::Machine::this().label();
     match device.location() {
         candle_core::DeviceLocation::Cpu => format!("cpu: {host}"),
         candle_core::DeviceLocation::Cuda { gpu_id } => format!("cuda:{gpu_id} on {host}"),
@@ -290,7 +289,8 @@ pub fn measure(
             progress(p);
             ControlFlow::Continue(())
         },
-    )?;
+    )
+    .map_err(|s| s.error)?;
     Ok(all.remove(0))
 }
 
@@ -301,15 +301,41 @@ pub fn measure(
 /// one job it lands on. Jobs are held ready in groups whose weights and
 /// caches fit in `memory` bytes (at least one job per group); a job's
 /// warm-up runs come just before its group's rounds.
+///
+/// On an error or a `Break` from `progress` (a cancelled run, checked
+/// between two runs) the groups already finished are kept in
+/// [`Stopped::done`].
 pub fn measure_all(
     jobs: &[Job],
     device: &Device,
     memory: f64,
     progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
-) -> Result<Vec<Measurement>, TrainError> {
+) -> Result<Vec<Measurement>, Stopped> {
+    let mut out = Vec::with_capacity(jobs.len());
+    match measure_groups(jobs, device, memory, progress, &mut out) {
+        Ok(()) => Ok(out),
+        Err(error) => Err(Stopped { done: out, error }),
+    }
+}
+
+/// Why [`measure_all`] stopped early, and the measurements of the jobs
+/// before it, in order.
+#[derive(Debug)]
+pub struct Stopped {
+    pub done: Vec<Measurement>,
+    pub error: TrainError,
+}
+
+fn measure_groups(
+    jobs: &[Job],
+    device: &Device,
+    memory: f64,
+    progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
+    out: &mut Vec<Measurement>,
+) -> Result<(), TrainError> {
     // Checked before anything is allocated: a model that cannot fit would
     // otherwise grow until the kernel kills the process.
-    let machine = crate::machine::Machine::this().memory;
+    let machine = rooflaw_stdlib::machine::Machine::this().memory;
     if device.is_cpu()
         && machine > 0.0
         && let Some(j) = jobs.iter().find(|j| j.bytes() > machine)
@@ -323,7 +349,6 @@ pub fn measure_all(
     }
     let runs: usize = jobs.iter().map(|j| j.plan.warmup + j.plan.repeats).sum();
     let mut done = 0;
-    let mut out = Vec::with_capacity(jobs.len());
     let mut first = 0;
     while first < jobs.len() {
         let mut end = first + 1;
@@ -374,54 +399,16 @@ pub fn measure_all(
         );
         first = end;
     }
-    Ok(out)
+    Ok(())
 }
 
-/// One measured (architecture, precision).
+/// One measured (architecture, precision): a row of the `measure` stage's
+/// table ([`crate::stages::measurements_table`]).
 pub struct Row {
     pub arch: Architecture,
     pub precision: String,
     pub plan: Plan,
     pub m: Measurement,
-}
-
-/// The `measurements` table (the contract with `calibrate`; columns in the
-/// `measure` stage's doc, [`crate::stages`]).
-pub fn table(rows: &[Row]) -> Table {
-    let mut archs = crate::stages::candidates::ArchColumns::with_capacity(rows.len());
-    for r in rows {
-        archs.push(&r.arch);
-    }
-    let mut t = Table::new();
-    archs.into_columns(&mut t);
-    let ints = |f: fn(&Row) -> usize| {
-        Column::I64(
-            rows.iter()
-                .map(|r| i64::try_from(f(r)).unwrap_or(i64::MAX))
-                .collect(),
-        )
-    };
-    let ms = |f: fn(&Measurement) -> f64| Column::F64(rows.iter().map(|r| f(&r.m) * 1e3).collect());
-    t.push(
-        "precision",
-        Column::Str(rows.iter().map(|r| r.precision.clone()).collect()),
-    );
-    t.push("batch", ints(|r| r.plan.batch));
-    t.push("prompt", ints(|r| r.plan.prompt));
-    t.push("generate", ints(|r| r.plan.generate));
-    t.push("prefill_ms", ms(|m| m.prefill.median));
-    t.push("prefill_ms_min", ms(|m| m.prefill.min));
-    t.push("prefill_ms_max", ms(|m| m.prefill.max));
-    t.push("decode_ms", ms(|m| m.decode.median));
-    t.push("decode_ms_min", ms(|m| m.decode.min));
-    t.push("decode_ms_max", ms(|m| m.decode.max));
-    t.push("decode_ms_per_token", ms(|m| m.decode_per_token));
-    t.push("repeats", ints(|r| r.m.repeats));
-    t.push(
-        "device",
-        Column::Str(rows.iter().map(|r| r.m.device.clone()).collect()),
-    );
-    t
 }
 
 #[cfg(test)]
@@ -542,5 +529,21 @@ mod tests {
         })
         .unwrap();
         assert_eq!(order, vec![0, 0, 0, 1, 1, 1, 1]);
+        // Cancelled during the second group: the first one's result is kept.
+        let stopped = measure_all(&jobs, &Device::Cpu, 1.0, &mut |p| {
+            if p.item == 1 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .unwrap_err();
+        assert!(
+            matches!(stopped.error, TrainError::Cancelled),
+            "{:?}",
+            stopped.error
+        );
+        assert_eq!(stopped.done.len(), 1);
+        assert_eq!(stopped.done[0].runs.len(), 2);
     }
 }

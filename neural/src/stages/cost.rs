@@ -5,8 +5,8 @@ use rooflaw_dsl::Diagnostic;
 use rooflaw_dsl::spec::{Spec, Stage};
 use serde_json::{Value, json};
 
-use super::args;
-use crate::{Architecture, Dtype};
+use rooflaw_stdlib::stages::args;
+use rooflaw_stdlib::{Architecture, Dtype};
 
 /// Default model FLOPs utilisation: what well-tuned dense pre-training
 /// reaches on current GPUs (`PaLM` reports 46%, Llama 3 38–43% at scale).

@@ -14,11 +14,10 @@ use std::time::Instant;
 use candle_core::{DType, Device};
 use rooflaw_dsl::Dim;
 use rooflaw_dsl::units::Quantity;
-use rooflaw_engine::Progress;
 
-use crate::hardware::{Hardware, HardwarePreset, HardwareSources, Source};
-use crate::machine::Machine;
-use crate::precision::Dtype;
+use rooflaw_stdlib::hardware::{Hardware, HardwarePreset, HardwareSources, Source};
+use rooflaw_stdlib::machine::Machine;
+use rooflaw_stdlib::precision::Dtype;
 
 mod matmul;
 mod stream;
@@ -31,6 +30,23 @@ pub struct Options {
     pub quick: bool,
     /// The description's id; defaults to `probed-<cpu>`.
     pub id: Option<String>,
+}
+
+/// What a probe reports while it runs, for a progress bar (the stage and
+/// the CLI pass the engine's; `&()` shows nothing).
+pub trait Steps: Sync {
+    /// How many steps there are in all.
+    fn total(&self, steps: u64);
+    /// What is being measured now.
+    fn doing(&self, what: &str);
+    /// One more step done.
+    fn step(&self);
+}
+
+impl Steps for () {
+    fn total(&self, _: u64) {}
+    fn doing(&self, _: &str) {}
+    fn step(&self) {}
 }
 
 /// Sizes, repeats and time budgets of one probe.
@@ -146,22 +162,22 @@ pub enum ProbeError {
     NoMemory,
 }
 
-/// Measure this machine. `progress` gets a counted bar of the steps.
-pub fn probe(opts: &Options, progress: &Progress) -> Result<Probe, ProbeError> {
+/// Measure this machine, telling `progress` each step.
+pub fn probe(opts: &Options, progress: &dyn Steps) -> Result<Probe, ProbeError> {
     let started = Instant::now();
     let plan = if opts.quick { &QUICK } else { &FULL };
     let machine = Machine::this();
     if machine.memory <= 0.0 {
         return Err(ProbeError::NoMemory);
     }
-    progress.set_total((plan.passes + plan.rounds + 2) as u64, "steps");
+    progress.total((plan.passes + plan.rounds + 2) as u64);
     let mut r = Recorder {
         plan,
         progress,
         stamp: format!(
             "rooflaw hardware probe {}, {}{}",
             env!("CARGO_PKG_VERSION"),
-            crate::clock::utc_now(),
+            rooflaw_stdlib::clock::utc_now(),
             if opts.quick { " (--quick)" } else { "" }
         ),
         threads: format!(
@@ -209,7 +225,6 @@ pub fn probe(opts: &Options, progress: &Progress) -> Result<Probe, ProbeError> {
         launch,
         memory_technology: None,
     };
-    progress.finish();
     Ok(Probe {
         preset: HardwarePreset {
             hardware,
@@ -225,7 +240,7 @@ pub fn probe(opts: &Options, progress: &Progress) -> Result<Probe, ProbeError> {
 /// One probe's measurements as they are taken, with their provenance.
 struct Recorder<'a> {
     plan: &'a Plan,
-    progress: &'a Progress,
+    progress: &'a dyn Steps,
     /// `rooflaw hardware probe 0.1.0, 2025-01-31 12:00 UTC`
     stamp: String,
     /// The thread settings every candle figure was measured under.
@@ -246,11 +261,10 @@ impl Recorder<'_> {
 
     /// STREAM triad bandwidth, the best pass (copy goes in the note).
     fn bandwidth(&mut self, threads: usize) -> f64 {
-        self.progress
-            .message("memory bandwidth (STREAM copy, triad)");
+        self.progress.doing("memory bandwidth (STREAM copy, triad)");
         let bytes = stream::array_bytes(stream::last_level_cache());
         let rates = stream::measure(bytes, threads, self.plan.passes, &|| {
-            self.progress.inc(1);
+            self.progress.step();
         });
         let (copy, triad) = (Spread::of(&rates.copy), Spread::of(&rates.triad));
         let layout = format!("3 arrays of {} MiB f64 on {threads} threads", bytes >> 20);
@@ -280,7 +294,7 @@ impl Recorder<'_> {
     /// sizes; datatypes it refuses are listed in `unsupported`.
     fn peaks(&mut self, dev: &Device) -> Result<BTreeMap<Dtype, f64>, ProbeError> {
         let plan = self.plan;
-        self.progress.message("matmul");
+        self.progress.doing("matmul");
         // Operands of every (datatype, size) candle accepts, warmed up.
         let mut cases = Vec::new();
         for (dtype, candle_dtype) in DTYPES {
@@ -298,12 +312,12 @@ impl Recorder<'_> {
         }
         for round in 0..plan.rounds {
             self.progress
-                .message(format!("matmul, round {}/{}", round + 1, plan.rounds));
+                .doing(&format!("matmul, round {}/{}", round + 1, plan.rounds));
             for (_, n, sq, rates) in &mut cases {
                 let flops = 2.0 * (*n as f64).powi(3);
                 rates.extend(sq.time(1, plan.budget_s)?.iter().map(|t| flops / t));
             }
-            self.progress.inc(1);
+            self.progress.step();
         }
         let mut peak = BTreeMap::new();
         for (dtype, candle_dtype) in DTYPES {
@@ -361,7 +375,7 @@ impl Recorder<'_> {
     /// candle's element-wise bandwidth as a fraction of `triad`: the
     /// `efficiency.vector` the roofline gives norms, `RoPE` and softmax.
     fn vector_bandwidth(&mut self, dev: &Device, triad: f64) -> Result<f64, ProbeError> {
-        self.progress.message("element-wise bandwidth (candle add)");
+        self.progress.doing("element-wise bandwidth (candle add)");
         // Same footprint as one STREAM array: far past the last-level cache.
         let bytes = stream::array_bytes(stream::last_level_cache());
         let elems = bytes / 4;
@@ -369,7 +383,7 @@ impl Recorder<'_> {
         let rates = Spread::of(&raw);
         let ratios: Vec<f64> = raw.iter().map(|r| (r / triad).min(1.0)).collect();
         let spread = Spread::of(&ratios);
-        self.progress.inc(1);
+        self.progress.step();
         let ratio = spread.max;
         self.sources.efficiency_vector = Some(Source {
             source: format!(
@@ -399,14 +413,14 @@ impl Recorder<'_> {
 
     /// Median per-op dispatch cost of a tiny candle op.
     fn launch(&mut self, dev: &Device) -> Result<f64, ProbeError> {
-        self.progress.message("per-op dispatch cost");
+        self.progress.doing("per-op dispatch cost");
         let plan = self.plan;
         let launch = Spread::of(&matmul::time_tiny_op(
             dev,
             plan.launch_samples,
             plan.launch_batch,
         )?);
-        self.progress.inc(1);
+        self.progress.step();
         self.sources.launch = Some(self.source(
             "median time per op of adding two 1-element f32 tensors with candle on the CPU (shape checks, output allocation, dispatch; no data to speak of)",
             format!(
@@ -473,7 +487,7 @@ mod tests {
                 quick: true,
                 id: Some("here".into()),
             },
-            &Progress::hidden(),
+            &(),
         )
         .unwrap();
         let hw = &p.preset.hardware;
@@ -484,9 +498,9 @@ mod tests {
             p.preset.sources.missing(hw).is_empty(),
             "every value has a source"
         );
-        let text = crate::hardware::to_yaml(&p.preset);
+        let text = rooflaw_stdlib::hardware::to_yaml(&p.preset);
         assert!(text.contains("rooflaw hardware probe"), "{text}");
-        let back = crate::hardware::from_yaml(&text).unwrap();
+        let back = rooflaw_stdlib::hardware::from_yaml(&text).unwrap();
         assert_eq!(back.sources, p.preset.sources);
         assert!(p.seconds < 30.0);
     }

@@ -3,8 +3,8 @@
 //!
 //! Usage: `train_bench [steps] [warmup_steps]` (defaults 40 and 3). The
 //! shapes match `bench/train-vs-torch/torch_train.py`.
+use rooflaw_neural::train::{CorpusRef, LocalExecutor, Recipe, TrainJob, trainer};
 use rooflaw_stdlib::arch::Architecture;
-use rooflaw_stdlib::train::{CorpusRef, LocalExecutor, Recipe, TrainJob, trainer};
 use std::ops::ControlFlow;
 use std::time::Instant;
 

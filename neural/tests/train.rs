@@ -1,13 +1,12 @@
 //! Training end to end on the shipped corpus: gradients reach every
 //! parameter, the loss falls, an interrupted run resumes bit-identically,
 //! and a diverging run stops with an error naming the architecture.
-#![cfg(feature = "train")]
 use candle_core::{Device, Tensor};
-use rooflaw_stdlib::arch::{Architecture, Norm};
-use rooflaw_stdlib::train::{
+use rooflaw_neural::train::{
     ByteTokenizer, Corpus, CorpusRef, Executor, LocalExecutor, Model, Recipe, TrainError, TrainJob,
     trainer,
 };
+use rooflaw_stdlib::arch::{Architecture, Norm};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
@@ -36,7 +35,7 @@ fn params_without_gradient(arch: &Architecture) -> Vec<String> {
     let inputs = ids.narrow(1, 0, 32).unwrap();
     let targets = ids.narrow(1, 1, 32).unwrap().flatten_all().unwrap();
     let out = model.forward(&inputs.contiguous().unwrap()).unwrap();
-    let ce = rooflaw_stdlib::train::ops::cross_entropy(&out.logits, &targets).unwrap();
+    let ce = rooflaw_neural::train::ops::cross_entropy(&out.logits, &targets).unwrap();
     let loss = (ce + (out.aux_loss * 0.01).unwrap()).unwrap();
     let grads = loss.backward().unwrap();
     model
@@ -181,6 +180,8 @@ fn interrupted_run_resumes_to_bit_identical_weights() {
         })
         .unwrap();
     assert_eq!(resumed_steps.first(), Some(&14));
+    assert_eq!(resumed.resumed_at, [13], "the result says where it resumed");
+    assert!(full.resumed_at.is_empty());
     assert_eq!(
         resumed.model_hash, full.model_hash,
         "final weights differ after resume"

@@ -5,12 +5,12 @@
 //! another machine and is reused on this one.
 use rooflaw_dsl::spec::{Spec, Stage};
 use rooflaw_dsl::{Diagnostic, Param, ParamType, Signature};
-use rooflaw_engine::{Artifact, Inputs, RunCtx, StageError, StageKind};
+use rooflaw_engine::{Artifact, Inputs, Progress, RunCtx, StageError, StageKind};
 use serde_json::{Value, json};
 
-use super::{args, hardware_io};
-use crate::machine::Machine;
-use crate::probe::{Options, probe};
+use crate::probe::{Options, Steps, probe};
+use rooflaw_stdlib::machine::Machine;
+use rooflaw_stdlib::stages::{args, hardware_io};
 
 pub(crate) struct Probe(Signature);
 
@@ -53,6 +53,7 @@ impl StageKind for Probe {
             id: Some(ctx.stage.clone()),
         };
         let p = probe(&opts, &ctx.progress).map_err(|e| StageError::new(e.to_string()))?;
+        ctx.progress.finish();
         let figures: Vec<Value> = p
             .figures
             .iter()
@@ -68,5 +69,21 @@ impl StageKind for Probe {
                 json!({ "machine": args::json(&p.machine), "seconds": p.seconds, "figures": figures }),
             ),
         ))
+    }
+}
+
+/// The probe's steps on the engine's progress bar (the CLI's `hardware
+/// probe` uses it too).
+impl Steps for Progress {
+    fn total(&self, steps: u64) {
+        self.set_total(steps, "steps");
+    }
+
+    fn doing(&self, what: &str) {
+        self.message(what);
+    }
+
+    fn step(&self) {
+        self.inc(1);
     }
 }

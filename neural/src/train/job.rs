@@ -10,7 +10,7 @@ use super::{
     tokenizer::ByteTokenizer,
     trainer::{self, Progress},
 };
-use crate::arch::Architecture;
+use rooflaw_stdlib::arch::Architecture;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -165,6 +165,11 @@ pub struct TrainResult {
     pub tokens_per_s: f64,
     /// `(step, validation loss)` of every evaluation.
     pub evals: Vec<(u64, f64)>,
+    /// Steps at which the run resumed from its checkpoint after an
+    /// interruption; empty for a run in one go. `tokens_per_s` and `wall_s`
+    /// add up every session.
+    #[serde(default)]
+    pub resumed_at: Vec<u64>,
     /// Final weights (safetensors) and their blake3.
     pub model_path: PathBuf,
     pub model_hash: String,

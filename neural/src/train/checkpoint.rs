@@ -22,6 +22,8 @@ pub struct LoopState {
     pub evals: Vec<(u64, f64)>,
     /// Training losses of the most recent steps.
     pub recent: Vec<f64>,
+    /// Steps at which earlier sessions resumed from a checkpoint.
+    pub resumed_at: Vec<u64>,
 }
 
 pub fn save(path: &Path, opt: &AdamW, state: &LoopState) -> Result<(), TrainError> {
@@ -34,12 +36,13 @@ pub fn save(path: &Path, opt: &AdamW, state: &LoopState) -> Result<(), TrainErro
     let cpu = Device::Cpu;
     // u64 state is stored bit-cast in I64 tensors: safetensors has no u64 in candle.
     #[allow(clippy::cast_possible_wrap)]
-    let ints = vec![
+    let mut ints = vec![
         state.step as i64,
         state.rng as i64,
         opt.step as i64,
         state.evals.len() as i64,
     ];
+    ints.extend(state.resumed_at.iter().map(|&s| s.cast_signed()));
     t.insert("state.ints".into(), Tensor::new(ints.as_slice(), &cpu)?);
     let mut floats = vec![state.initial_loss, state.train_s, state.wall_s];
     for (s, l) in &state.evals {
@@ -86,9 +89,10 @@ pub fn load(path: &Path, opt: &mut AdamW, device: &Device) -> Result<LoopState, 
     }
     let ints: Vec<i64> = take("state.ints".into())?.to_dtype(DType::I64)?.to_vec1()?;
     let floats: Vec<f64> = take("state.floats".into())?.to_vec1()?;
-    let [step, rng, adam_step, n_evals] = ints[..] else {
+    // Checkpoints written before `resumed_at` existed hold the first four.
+    let [step, rng, adam_step, n_evals, ref resumed_at @ ..] = ints[..] else {
         return Err(bad(format!(
-            "state.ints has {} values, expected 4",
+            "state.ints has {} values, expected at least 4",
             ints.len()
         )));
     };
@@ -112,6 +116,7 @@ pub fn load(path: &Path, opt: &mut AdamW, device: &Device) -> Result<LoopState, 
             wall_s: floats[2],
             evals,
             recent: floats[3 + 2 * n_evals..].to_vec(),
+            resumed_at: resumed_at.iter().map(|s| *s as u64).collect(),
         })
     }
 }

@@ -3,7 +3,7 @@
 //! prefill and decode as the roofline defines them ([`crate::measure`]).
 //!
 //! A map stage: one cached item per (architecture, precision of the
-//! workload), keyed on this machine ([`crate::machine::Machine`]) so another
+//! workload), keyed on this machine ([`rooflaw_stdlib::machine::Machine`]) so another
 //! machine measures again, and adding candidates measures only the new
 //! ones. It is exclusive: the engine runs it alone, so timings never share
 //! the machine with other stages, and its uncached items run together with
@@ -12,7 +12,7 @@
 //! of one.
 //!
 //! Output: a table of kind `measurements`, one row per item, as
-//! [`crate::measure::table`] writes it:
+//! [`table`] writes it:
 //!
 //! | columns | type | meaning |
 //! |---|---|---|
@@ -32,15 +32,15 @@ use std::sync::Arc;
 
 use rooflaw_dsl::spec::{Spec, Stage};
 use rooflaw_dsl::{Diagnostic, Param, ParamType, Signature};
-use rooflaw_engine::{Artifact, Inputs, MapStage, RunCtx, StageError, StageKind};
+use rooflaw_engine::{Artifact, Column, Inputs, MapStage, RunCtx, StageError, StageKind, Table};
 use serde_json::{Value, json};
 
-use super::{args, candidates};
-use crate::arch::Architecture;
 use crate::measure::{
-    Job, Measurement, Plan, Row, default_device, device_label, dtype_for, measure_all, table,
+    Job, Measurement, Plan, Row, default_device, device_label, dtype_for, measure_all,
 };
-use crate::workload::Workload;
+use rooflaw_stdlib::arch::Architecture;
+use rooflaw_stdlib::stages::{args, candidates};
+use rooflaw_stdlib::workload::Workload;
 
 pub(crate) const KIND: &str = "measurements";
 
@@ -130,7 +130,7 @@ impl StageKind for Measure {
         // Timings belong to the machine that took them: a cache copied
         // elsewhere measures again.
         json!({
-            "machine": args::json(&crate::machine::Machine::this()),
+            "machine": args::json(&rooflaw_stdlib::machine::Machine::this()),
             "backend": "candle-0.11",
             "device": device_label(&default_device()),
         })
@@ -181,14 +181,24 @@ impl MapStage for Measure {
     /// All uncached items at once, their timed runs interleaved
     /// ([`crate::measure::measure_all`]), holding at most a quarter of
     /// this machine's memory in models at a time.
+    /// Items measured before a cancellation or an error are returned (and
+    /// cached); the rest fail with it.
     fn run_items(&self, items: &[(&RunCtx, &Value)]) -> Vec<Result<Artifact, StageError>> {
-        match measure_items(items) {
-            Ok(v) => v.into_iter().map(Ok).collect(),
-            Err(e) => items
-                .iter()
-                .map(|_| Err(StageError::new(e.0.clone())))
-                .collect(),
-        }
+        let (done, error) = match measure_items(items) {
+            Ok(done) => (done, None),
+            Err((done, e)) => (done, Some(e)),
+        };
+        let n = done.len();
+        done.into_iter()
+            .map(Ok)
+            .chain(items[n..].iter().map(|_| {
+                Err(StageError::new(
+                    error
+                        .as_ref()
+                        .map_or("measure returned too few results", |e| e.0.as_str()),
+                ))
+            }))
+            .collect()
     }
 
     fn combine(
@@ -223,16 +233,21 @@ impl MapStage for Measure {
     }
 }
 
-fn measure_items(items: &[(&RunCtx, &Value)]) -> Result<Vec<Artifact>, StageError> {
+/// The measurements of `items`, or those finished before an error (a
+/// cancellation) and the error.
+fn measure_items(
+    items: &[(&RunCtx, &Value)],
+) -> Result<Vec<Artifact>, (Vec<Artifact>, StageError)> {
     let Some((ctx, _)) = items.first() else {
         return Ok(Vec::new());
     };
+    let none = |e: StageError| (Vec::new(), e);
     let mut parsed = Vec::with_capacity(items.len());
     for (_, item) in items {
-        let arch: Architecture = parse(&item["arch"])?;
-        let precision: crate::Precision = parse(&item["precision"])?;
-        let plan: Plan = parse(&item["plan"])?;
-        let dtype = dtype_for(&precision).map_err(StageError::new)?;
+        let arch: Architecture = parse(&item["arch"]).map_err(none)?;
+        let precision: rooflaw_stdlib::Precision = parse(&item["precision"]).map_err(none)?;
+        let plan: Plan = parse(&item["plan"]).map_err(none)?;
+        let dtype = dtype_for(&precision).map_err(|e| none(StageError::new(e)))?;
         let label = format!(
             "{} {}",
             crate::train::model::label(&arch),
@@ -248,8 +263,8 @@ fn measure_items(items: &[(&RunCtx, &Value)]) -> Result<Vec<Artifact>, StageErro
             dtype: *dtype,
         })
         .collect();
-    let memory = crate::machine::Machine::this().memory / 4.0;
-    let eta = crate::eta::Eta::start();
+    let memory = rooflaw_stdlib::machine::Machine::this().memory / 4.0;
+    let eta = rooflaw_stdlib::eta::Eta::start();
     let ms = measure_all(&jobs, &default_device(), memory, &mut |p| {
         ctx.progress.message(format!(
             "{}: {} {}/{}{}",
@@ -264,9 +279,12 @@ fn measure_items(items: &[(&RunCtx, &Value)]) -> Result<Vec<Artifact>, StageErro
         } else {
             std::ops::ControlFlow::Continue(())
         }
-    })
-    .map_err(|e| StageError::new(e.to_string()))?;
-    Ok(items
+    });
+    let (ms, error) = match ms {
+        Ok(ms) => (ms, None),
+        Err(s) => (s.done, Some(StageError::new(s.error.to_string()))),
+    };
+    let done = items
         .iter()
         .zip(&parsed)
         .zip(ms)
@@ -281,5 +299,48 @@ fn measure_items(items: &[(&RunCtx, &Value)]) -> Result<Vec<Artifact>, StageErro
                 }),
             )
         })
-        .collect())
+        .collect();
+    match error {
+        None => Ok(done),
+        Some(e) => Err((done, e)),
+    }
+}
+
+/// The `measurements` table (the contract with `calibrate`; columns in the
+/// module doc above).
+pub fn table(rows: &[Row]) -> Table {
+    let mut archs = candidates::ArchColumns::with_capacity(rows.len());
+    for r in rows {
+        archs.push(&r.arch);
+    }
+    let mut t = Table::new();
+    archs.into_columns(&mut t);
+    let ints = |f: fn(&Row) -> usize| {
+        Column::I64(
+            rows.iter()
+                .map(|r| i64::try_from(f(r)).unwrap_or(i64::MAX))
+                .collect(),
+        )
+    };
+    let ms = |f: fn(&Measurement) -> f64| Column::F64(rows.iter().map(|r| f(&r.m) * 1e3).collect());
+    t.push(
+        "precision",
+        Column::Str(rows.iter().map(|r| r.precision.clone()).collect()),
+    );
+    t.push("batch", ints(|r| r.plan.batch));
+    t.push("prompt", ints(|r| r.plan.prompt));
+    t.push("generate", ints(|r| r.plan.generate));
+    t.push("prefill_ms", ms(|m| m.prefill.median));
+    t.push("prefill_ms_min", ms(|m| m.prefill.min));
+    t.push("prefill_ms_max", ms(|m| m.prefill.max));
+    t.push("decode_ms", ms(|m| m.decode.median));
+    t.push("decode_ms_min", ms(|m| m.decode.min));
+    t.push("decode_ms_max", ms(|m| m.decode.max));
+    t.push("decode_ms_per_token", ms(|m| m.decode_per_token));
+    t.push("repeats", ints(|r| r.m.repeats));
+    t.push(
+        "device",
+        Column::Str(rows.iter().map(|r| r.m.device.clone()).collect()),
+    );
+    t
 }

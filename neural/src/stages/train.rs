@@ -10,10 +10,10 @@ use rooflaw_dsl::{Diagnostic, Dim, Param, ParamType, PresetKind, Signature};
 use rooflaw_engine::{Artifact, Column, Inputs, MapStage, RunCtx, StageError, StageKind, Table};
 use serde_json::{Value, json};
 
-use super::{args, candidates, search};
 use crate::train::command::{self, ExternalTrainer};
 use crate::train::slurm::{self, SlurmSettings};
 use crate::train::{CorpusRef, CorpusSpec, Executor, LocalExecutor, Recipe, TrainJob, TrainResult};
+use rooflaw_stdlib::stages::{args, candidates, search};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -351,7 +351,7 @@ impl MapStage for Train {
         if let Some(d) = slurm {
             return self.run_on_slurm(ctx, &d, &job, &label);
         }
-        let eta = crate::eta::Eta::start();
+        let eta = rooflaw_stdlib::eta::Eta::start();
         let mut progress = |p: &crate::train::Progress| {
             ctx.progress.message(format!(
                 "{label}: step {}/{} loss {:.3} {:.0} tok/s{}",
@@ -390,7 +390,7 @@ impl MapStage for Train {
             let v = a
                 .as_json()
                 .ok_or_else(|| StageError::new("corrupt training result"))?;
-            let arch: crate::Architecture = serde_json::from_value(v["arch"].clone())
+            let arch: rooflaw_stdlib::Architecture = serde_json::from_value(v["arch"].clone())
                 .map_err(|e| StageError::new(e.to_string()))?;
             let r: TrainResult = serde_json::from_value(v["result"].clone())
                 .map_err(|e| StageError::new(e.to_string()))?;

@@ -280,7 +280,7 @@ fn prepare(
     let seq_len = u32::try_from(job.recipe.seq_len).unwrap_or(u32::MAX);
     write_json(
         &config,
-        &crate::hf::to_config(&job.arch, vocab32(vocab), seq_len),
+        &rooflaw_stdlib::hf::to_config(&job.arch, vocab32(vocab), seq_len),
     )?;
     let recipe = workdir.join(RECIPE_FILE);
     write_json(
@@ -343,6 +343,8 @@ fn read_result(
                 wall.max(1e-9)
             },
         evals: r.evals,
+        // An external trainer's resumes are its own business.
+        resumed_at: Vec::new(),
         model_path: workdir.to_path_buf(),
         model_hash: blake3::hash(&bytes).to_hex().to_string(),
         job_key: job.key(),

@@ -4,8 +4,8 @@
 use rooflaw_dsl::spec::{ArgValue, Stage};
 use rooflaw_dsl::{Diagnostic, Span, Spanned};
 
-use super::args;
 use crate::train::slurm::SlurmSettings;
+use rooflaw_stdlib::stages::args;
 
 const KEYS: &[&str] = &[
     "kind",

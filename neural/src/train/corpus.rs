@@ -2,7 +2,7 @@
 //! (see its README for provenance and checksums), split by year, tokenized,
 //! and cut into deterministic batches.
 use super::{TrainError, tokenizer::Tokenizer, tokens::Tokens};
-use crate::rng::SplitMix64;
+use rooflaw_stdlib::rng::SplitMix64;
 use std::io::Read;
 
 const SOTU_TRAIN: &[u8] = include_bytes!("../../data/sotu/train.txt.gz");

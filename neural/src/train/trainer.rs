@@ -9,8 +9,8 @@ use super::{
     model::{Model, label},
     optim::{self, AdamW},
 };
-use crate::rng::SplitMix64;
 use candle_core::{Device, Tensor};
+use rooflaw_stdlib::rng::SplitMix64;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Instant;
@@ -77,7 +77,9 @@ pub fn train(
     std::fs::create_dir_all(workdir).map_err(TrainError::io(workdir))?;
     let ckpt = workdir.join(CHECKPOINT_FILE);
     let mut st = if ckpt.exists() {
-        checkpoint::load(&ckpt, &mut opt, device)?
+        let mut st = checkpoint::load(&ckpt, &mut opt, device)?;
+        st.resumed_at.push(st.step);
+        st
     } else {
         LoopState {
             step: 0,
@@ -87,6 +89,7 @@ pub fn train(
             wall_s: 0.0,
             evals: Vec::new(),
             recent: Vec::new(),
+            resumed_at: Vec::new(),
         }
     };
     let warmup = ((recipe.warmup_frac * steps as f64).round() as u64).min(steps);
@@ -202,6 +205,7 @@ fn finish(
         wall_s: st.wall_s,
         tokens_per_s: tokens as f64 / st.train_s.max(1e-9),
         evals: st.evals.clone(),
+        resumed_at: st.resumed_at.clone(),
         model_path,
         model_hash: blake3::hash(&bytes).to_hex().to_string(),
         job_key: job.key(),
