@@ -26,29 +26,59 @@ fn submissions(cache: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-#[test]
-fn slurm_jobs_survive_a_killed_rooflaw_and_run_once() {
+/// A project training `models` tiny models of `tokens` tokens each on
+/// Slurm, one CPU per job; `None` (the `test` skipped, saying so) without
+/// Slurm.
+fn project(test: &str, models: usize, tokens: &str) -> Option<tempfile::TempDir> {
     if !slurm_available() {
         eprintln!(
-            "skipping the Slurm end-to-end test: no Slurm here (`sinfo` failed); \
+            "skipping the Slurm {test} test: no Slurm here (`sinfo` failed); \
              `sudo .ci/slurm-up.sh` starts a one-node cluster"
         );
-        return;
+        return None;
     }
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    let layers: Vec<String> = (1..=models).map(|l| l.to_string()).collect();
     std::fs::write(
-        d.join("s.pipeline"),
-        r#"
-space s { layers = [1, 2, 3]  width = 32  heads = 2  vocab = 256 }
+        dir.path().join("s.pipeline"),
+        format!(
+            r#"
+space s {{ layers = [{}]  width = 32  heads = 2  vocab = 256 }}
 stage c = enumerate(s)
-stage d = sample(c, n: 3)
-stage t = train(d, tokens: 64k, seq_len: 32, batch: 8,
-                executor: slurm { gpus: 0, cpus: 1, time: 10 min, poll: 0.5 s })
+stage d = sample(c, n: {models})
+stage t = train(d, tokens: {tokens}, seq_len: 32, batch: 8,
+                executor: slurm {{ gpus: 0, cpus: 1, time: 10 min, poll: 0.5 s }})
 report t to "out"
 "#,
+            layers.join(", ")
+        ),
     )
     .unwrap();
+    Some(dir)
+}
+
+/// `rooflaw run s.pipeline` in `d`, which must succeed with `models` runs.
+fn run_to_the_end(d: &Path, models: usize) {
+    let out = common::command(d)
+        .args(["run", "s.pipeline"])
+        .output()
+        .unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{log}");
+    let csv = std::fs::read_to_string(d.join("out/data/t.csv")).unwrap();
+    assert_eq!(csv.lines().count(), models + 1, "{csv}");
+}
+
+#[test]
+fn slurm_jobs_survive_a_killed_rooflaw_and_run_once() {
+    let Some(dir) = project("end-to-end", 3, "64k") else {
+        return;
+    };
+    let d = dir.path();
     let run = || {
         common::command(d)
             .args(["run", "s.pipeline", "--quiet"])
@@ -74,52 +104,18 @@ report t to "out"
     first.wait().unwrap();
 
     // Second run: re-attaches and collects.
-    let out = common::command(d)
-        .args(["run", "s.pipeline"])
-        .output()
-        .unwrap();
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{log}");
-    let csv = std::fs::read_to_string(d.join("out/data/t.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 4, "{csv}");
+    run_to_the_end(d, 3);
 
     // Each job was submitted once, as one array job, and trained once.
     let records = submissions(&cache);
     assert_eq!(records.len(), 3);
     let mut arrays = std::collections::BTreeSet::new();
     for r in &records {
-        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(r).unwrap()).unwrap();
-        let ids = v["ids"].as_array().unwrap();
-        assert_eq!(
-            ids.len(),
-            1,
-            "{} was submitted {} times",
-            r.display(),
-            ids.len()
-        );
-        arrays.insert(
-            ids[0]
-                .as_str()
-                .unwrap()
-                .split('_')
-                .next()
-                .unwrap()
-                .to_string(),
-        );
+        let ids = ids(r);
+        assert_eq!(ids.len(), 1, "{} was submitted {ids:?}", r.display());
+        arrays.insert(ids[0].split('_').next().unwrap().to_string());
         let job_dir = r.parent().unwrap();
-        let logs: Vec<_> = std::fs::read_dir(job_dir)
-            .unwrap()
-            .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().starts_with("slurm-"))
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
-            .collect();
-        assert_eq!(logs.len(), 1, "{}", job_dir.display());
-        let text = std::fs::read_to_string(logs[0].path()).unwrap();
-        assert_eq!(text.matches("val loss").count(), 1, "{text}");
+        assert_eq!(trainings(job_dir), 1, "{}", job_dir.display());
     }
     assert_eq!(arrays.len(), 1, "{arrays:?}");
 
@@ -141,4 +137,123 @@ report t to "out"
         out.status.success() && log.contains("[0 run, 3 cached]"),
         "{log}"
     );
+}
+
+/// The `ids` of a `slurm.json`.
+fn ids(record: &Path) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(record).unwrap()).unwrap();
+    v["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// How many times a job directory's Slurm logs say a training finished.
+fn trainings(job_dir: &Path) -> usize {
+    std::fs::read_dir(job_dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "log")
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("slurm-"))
+        })
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .matches("val loss")
+                .count()
+        })
+        .sum()
+}
+
+#[test]
+fn ctrl_c_cancels_every_slurm_job_of_the_run_and_a_rerun_finishes_them() {
+    // Five jobs, one CPU each: the one-node cluster runs a few at a time and
+    // queues the rest, so Ctrl-C finds jobs finished, running and pending.
+    let Some(dir) = project("cancellation", 5, "256k") else {
+        return;
+    };
+    let d = dir.path();
+    let cache = d.join(".rooflaw");
+    // One thread: one job polled at a time, so the others are cancelled
+    // without any thread waiting on them.
+    let mut first = common::command(d)
+        .args(["run", "s.pipeline", "--quiet", "--jobs", "1"])
+        .spawn()
+        .expect("rooflaw starts");
+    let done = |r: &PathBuf| r.parent().unwrap().join("result.json").exists();
+    let started = Instant::now();
+    loop {
+        let records = submissions(&cache);
+        let finished = records.iter().filter(|r| done(r)).count();
+        if records.len() == 5 && finished >= 1 {
+            assert!(finished < 5, "every job finished before Ctrl-C");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "no job finished within five minutes"
+        );
+        if let Some(status) = first.try_wait().unwrap() {
+            panic!("rooflaw ended ({status}) before Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let finished_before: Vec<PathBuf> = submissions(&cache).into_iter().filter(done).collect();
+    let status = Command::new("kill")
+        .args(["-INT", &first.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let stopping = Instant::now();
+    let status = loop {
+        if let Some(s) = first.try_wait().unwrap() {
+            break s;
+        }
+        if stopping.elapsed() > Duration::from_secs(120) {
+            first.kill().unwrap();
+            panic!("rooflaw did not stop within two minutes of Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(130), "{status}");
+
+    // Slurm lists none of the run's jobs, and every one without a result
+    // is recorded as cancelled.
+    let records = submissions(&cache);
+    let all: Vec<String> = records.iter().flat_map(|r| ids(r)).collect();
+    let out = Command::new("squeue")
+        .args(["-h", "-r", "-o", "%i %T", "-j", &all.join(",")])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.trim().is_empty(), "still queued:\n{listed}");
+    let cancelled: Vec<&PathBuf> = records.iter().filter(|r| !done(r)).collect();
+    assert!(!cancelled.is_empty());
+    for r in &cancelled {
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(r).unwrap()).unwrap();
+        assert_eq!(v["cancelled"], true, "{}: {v}", r.display());
+        assert_eq!(v["failures"], 0, "{}: {v}", r.display());
+    }
+
+    // The rerun submits the cancelled jobs again, together, and trains
+    // each job once: the finished ones are not submitted again.
+    run_to_the_end(d, 5);
+    let mut resubmitted = std::collections::BTreeSet::new();
+    for r in submissions(&cache) {
+        let job_dir = r.parent().unwrap();
+        assert_eq!(trainings(job_dir), 1, "{}", job_dir.display());
+        let ids = ids(&r);
+        if finished_before.contains(&r) {
+            assert_eq!(ids.len(), 1, "{} was submitted again", r.display());
+        } else {
+            assert_eq!(ids.len(), 2, "{}: {ids:?}", r.display());
+            resubmitted.insert(ids[1].split('_').next().unwrap().to_string());
+        }
+    }
+    assert_eq!(resubmitted.len(), 1, "not one array: {resubmitted:?}");
 }

@@ -334,10 +334,10 @@ impl Session<'_> {
             ctx.progress.inc(1);
             Ok(Arc::new(a))
         };
-        let results: Vec<Result<Arc<Artifact>, RunError>> = if r.kind.exclusive() {
-            run_together(map, &keyed, &items, claim, commit, fail)?
+        let results = if r.kind.exclusive() {
+            run_together(map, &keyed, &items, claim, commit, fail)
         } else {
-            keyed
+            Ok(keyed
                 .par_iter()
                 .zip(items.par_iter())
                 .map(|(k, item)| match claim(&k.1)? {
@@ -347,9 +347,12 @@ impl Session<'_> {
                         commit(k, p, a)
                     }
                 })
-                .collect()
+                .collect::<Vec<_>>())
         };
-        let results: Vec<Arc<Artifact>> = results.into_iter().collect::<Result<_, _>>()?;
+        if ctx.cancelled() {
+            map.cancel_items(ctx, &r.params, &items);
+        }
+        let results: Vec<Arc<Artifact>> = results?.into_iter().collect::<Result<_, _>>()?;
         let n_cached = cached.into_inner();
         let combined = map
             .combine(&r.params, inputs, &items, &results)

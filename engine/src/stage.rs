@@ -137,6 +137,12 @@ pub trait MapStage: Send + Sync {
             .collect()
     }
 
+    /// The run was cancelled while this stage's items ran. A stage that
+    /// hands items to something outliving rooflaw (jobs queued on a
+    /// cluster) stops all of them here, those no thread got to included;
+    /// the engine calls it before the run returns, so before rooflaw exits.
+    fn cancel_items(&self, _ctx: &RunCtx, _params: &Value, _items: &[Value]) {}
+
     /// Put the item results (in item order) together into the stage output.
     fn combine(
         &self,

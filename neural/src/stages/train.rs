@@ -233,10 +233,7 @@ impl Train {
         if job.trainer.is_some() && !command::commands_allowed() {
             return Err(StageError::new(command::CONSENT_HINT));
         }
-        // Job directories by job key, beside the engine's item directories,
-        // so every job of the stage can be staged and submitted at once.
-        let root = ctx.workdir.parent().unwrap_or(&ctx.workdir);
-        let dir_of = |j: &TrainJob| root.join(format!("slurm-{}", &j.key()[..32]));
+        let dir_of = |j: &TrainJob| slurm_dir(ctx, j);
         let exe = std::env::current_exe()
             .map_err(|e| StageError::new(format!("cannot find the rooflaw executable: {e}")))?;
         {
@@ -282,6 +279,14 @@ impl Train {
             json!({ "result": args::json(&r), "arch": args::json(&job.arch) }),
         ))
     }
+}
+
+/// A Slurm job's directory, by job key, beside the engine's item
+/// directories, so every job of the stage can be staged and submitted at
+/// once (and cancelled at once).
+fn slurm_dir(ctx: &RunCtx, job: &TrainJob) -> std::path::PathBuf {
+    let root = ctx.workdir.parent().unwrap_or(&ctx.workdir);
+    root.join(format!("slurm-{}", &job.key()[..32]))
 }
 
 impl MapStage for Train {
@@ -375,6 +380,37 @@ impl MapStage for Train {
             "run",
             json!({ "result": args::json(&r), "arch": args::json(&job.arch) }),
         ))
+    }
+
+    /// Jobs on Slurm outlive rooflaw: `scancel` every one of the stage's,
+    /// polled or not (a stage's jobs are submitted together, but only as
+    /// many are polled as there are threads).
+    fn cancel_items(&self, ctx: &RunCtx, _: &Value, items: &[Value]) {
+        let dispatch = self.dispatch.lock().expect("dispatch lock poisoned");
+        let dirs: Vec<_> = items
+            .iter()
+            .filter_map(|i| serde_json::from_value::<TrainJob>(i.clone()).ok())
+            .filter(|j| dispatch.contains_key(&j.key()))
+            .map(|j| slurm_dir(ctx, &j))
+            .collect();
+        drop(dispatch);
+        if dirs.is_empty() {
+            return;
+        }
+        match slurm::cancel(&dirs) {
+            Ok(ids) if ids.is_empty() => {}
+            Ok(ids) => ctx.progress.warn(
+                &ctx.stage,
+                &format!(
+                    "cancelled Slurm jobs {}; a rerun submits them again",
+                    ids.join(", ")
+                ),
+            ),
+            Err(e) => ctx.progress.warn(
+                &ctx.stage,
+                &format!("cancelling its Slurm jobs: {e}; check `squeue`"),
+            ),
+        }
     }
 
     fn combine(

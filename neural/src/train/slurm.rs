@@ -8,13 +8,16 @@
 //! rooflaw killed mid-run re-attaches to jobs still queued or running rather
 //! than submitting them again; a job that ended without a result (failed,
 //! timed out, preempted without requeue) is resubmitted up to `retries`
-//! times and resumes from its checkpoint. Cancelling `scancel`s the job.
+//! times and resumes from its checkpoint. Cancelling the run `scancel`s
+//! every job it has with Slurm (see [`cancel`]) and marks their records, so
+//! a rerun submits them again without counting a failure.
 //! Where a job ran is not part of its key: a result trained on the cluster
 //! is a cache hit locally, and the other way round.
+use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +69,21 @@ pub struct Submissions {
     /// The node's step when the last job was submitted.
     #[serde(default)]
     pub step_at_submit: u64,
+    /// rooflaw `scancel`led the last job because the user cancelled the
+    /// run: it is neither re-attached to nor a failure, and a rerun
+    /// submits it again (with the stage's other new jobs).
+    #[serde(default)]
+    pub cancelled: bool,
+}
+
+impl Submissions {
+    fn load(path: &Path) -> Result<Self, TrainError> {
+        if path.exists() {
+            read_json(path)
+        } else {
+            Ok(Self::default())
+        }
+    }
 }
 
 pub const SUBMISSIONS_FILE: &str = "slurm.json";
@@ -100,25 +118,21 @@ pub fn run(
     let key = job.key();
     let label = super::model::label(&job.arch);
     let record_path = workdir.join(SUBMISSIONS_FILE);
-    let mut record: Submissions = if record_path.exists() {
-        read_json(&record_path)?
-    } else {
-        Submissions::default()
-    };
+    let mut record = Submissions::load(&record_path)?;
     loop {
         if let Some(r) = finished(workdir, &key)? {
             return Ok(r);
         }
         // Re-attach to the last submission while Slurm still knows it.
         let live = match record.ids.last() {
-            Some(id) => state(id)?.map(|s| (id.clone(), s)),
-            None => None,
+            Some(id) if !record.cancelled => state(id)?.map(|s| (id.clone(), s)),
+            _ => None,
         };
         let id = if let Some((id, _)) = live {
             id
         } else {
             let step = node_progress(workdir).map_or(0, |p| p.step);
-            if !record.ids.is_empty() && step <= record.step_at_submit {
+            if !record.ids.is_empty() && !record.cancelled && step <= record.step_at_submit {
                 record.failures += 1;
             }
             if record.failures > settings.retries {
@@ -134,28 +148,128 @@ pub fn run(
             let id = submit(settings, job, workdir, rooflaw, cwd)?;
             record.ids.push(id.clone());
             record.step_at_submit = step;
+            record.cancelled = false;
             write_json(&record_path, &record)?;
             id
         };
-        // Poll until the job leaves the queue.
+        // Poll until the job leaves the queue, asking `progress` between
+        // polls too: a cancellation is answered at once, not a poll later.
+        let poll = Duration::from_secs_f64(settings.poll_s.max(0.2));
         while let Some(st) = state(&id)? {
             let p = node_progress(workdir);
-            if progress(&id, &st, p.as_ref()).is_break() {
-                let _ = Command::new("scancel").arg(&id).status();
-                return Err(TrainError::Interrupted {
-                    arch: label,
-                    step: p.map_or(0, |p| p.step),
-                });
+            let polled = Instant::now();
+            loop {
+                if progress(&id, &st, p.as_ref()).is_break() {
+                    cancel(&[workdir.to_path_buf()])?;
+                    return Err(TrainError::Interrupted {
+                        arch: label,
+                        step: p.map_or(0, |p| p.step),
+                    });
+                }
+                let left = poll.saturating_sub(polled.elapsed());
+                if left.is_zero() {
+                    break;
+                }
+                std::thread::sleep(left.min(CANCEL_CHECK));
             }
-            std::thread::sleep(Duration::from_secs_f64(settings.poll_s.max(0.2)));
         }
     }
 }
 
+/// How often a poll's wait looks at the cancellation.
+const CANCEL_CHECK: Duration = Duration::from_millis(200);
+/// How long [`cancel`] waits for cancelled jobs to leave the queue.
+const CANCEL_WAIT: Duration = Duration::from_secs(60);
+
+/// Cancels the run's jobs in `dirs`: `scancel`s every one Slurm still lists
+/// (array tasks by their own ids, so an array's other tasks are untouched
+/// unless listed too), marks its record cancelled, and waits until Slurm
+/// no longer lists them, so nothing of the run outlives rooflaw. Returns
+/// the ids cancelled.
+pub fn cancel(dirs: &[PathBuf]) -> Result<Vec<String>, TrainError> {
+    // The last submission of every job without a result.
+    let mut last = Vec::new();
+    for dir in dirs {
+        let path = dir.join(SUBMISSIONS_FILE);
+        if !path.exists() || dir.join(RESULT_FILE).exists() {
+            continue;
+        }
+        let record = Submissions::load(&path)?;
+        if let (Some(id), false) = (record.ids.last(), record.cancelled) {
+            last.push((id.clone(), path, record));
+        }
+    }
+    let ids: Vec<String> = last.iter().map(|(id, _, _)| id.clone()).collect();
+    let known = listed(&ids)?;
+    let live: Vec<String> = ids.into_iter().filter(|id| known.contains(id)).collect();
+    if live.is_empty() {
+        return Ok(live);
+    }
+    let out = Command::new("scancel")
+        .args(&live)
+        .output()
+        .map_err(|e| TrainError::Command(format!("cannot run scancel: {e}")))?;
+    for (id, path, mut record) in last {
+        if live.contains(&id) {
+            record.cancelled = true;
+            write_json(&path, &record)?;
+        }
+    }
+    // A cancelled job lingers as COMPLETING while its processes are killed;
+    // one that ended meanwhile makes scancel complain, harmlessly.
+    let asked = Instant::now();
+    loop {
+        let still = listed(&live)?;
+        if still.is_empty() {
+            return Ok(live);
+        }
+        if asked.elapsed() > CANCEL_WAIT
+            || (!out.status.success() && asked.elapsed() > CANCEL_CHECK * 10)
+        {
+            return Err(TrainError::Command(format!(
+                "Slurm still lists jobs {} after `scancel`{}",
+                still.into_iter().collect::<Vec<_>>().join(", "),
+                if out.status.success() {
+                    String::new()
+                } else {
+                    format!(": {}", String::from_utf8_lossy(&out.stderr).trim())
+                }
+            )));
+        }
+        std::thread::sleep(CANCEL_CHECK);
+    }
+}
+
+/// Which of `ids` Slurm lists (pending, running or completing), in one
+/// `squeue` call.
+fn listed(ids: &[String]) -> Result<BTreeSet<String>, TrainError> {
+    if ids.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let out = Command::new("squeue")
+        .args(["-h", "-r", "-o", "%i", "-j", &ids.join(",")])
+        .output()
+        .map_err(|e| TrainError::Command(format!("cannot run squeue: {e}")))?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Ids Slurm has forgotten are an error when no other id is known.
+    if !out.status.success() && !err.contains("Invalid job id") {
+        return Err(TrainError::Command(format!(
+            "squeue failed: {}",
+            err.trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect())
+}
+
 /// Submit, as one array job, every job in `jobs` (its directory staged)
-/// that was never submitted and has no result: a stage's jobs queue at
-/// once, whatever the local thread count. Those already submitted are left
-/// to [`run`], which re-attaches or resubmits them one by one.
+/// that has no result and was never submitted or was cancelled with its
+/// run: a stage's jobs queue at once, whatever the local thread count.
+/// Those that were submitted and ended otherwise are left to [`run`], which
+/// re-attaches or resubmits them one by one.
 pub fn submit_new(
     settings: &SlurmSettings,
     jobs: &[(TrainJob, PathBuf)],
@@ -165,7 +279,9 @@ pub fn submit_new(
     let fresh: Vec<&(TrainJob, PathBuf)> = jobs
         .iter()
         .filter(|(j, dir)| {
-            !dir.join(SUBMISSIONS_FILE).exists() && !matches!(finished(dir, &j.key()), Ok(Some(_)))
+            let path = dir.join(SUBMISSIONS_FILE);
+            let resubmit = !path.exists() || Submissions::load(&path).is_ok_and(|r| r.cancelled);
+            resubmit && !matches!(finished(dir, &j.key()), Ok(Some(_)))
         })
         .collect();
     match fresh.as_slice() {
@@ -190,12 +306,10 @@ pub fn submit_new(
 
 fn record(dir: &Path, id: String) -> Result<(), TrainError> {
     let path = dir.join(SUBMISSIONS_FILE);
-    let mut r: Submissions = if path.exists() {
-        read_json(&path)?
-    } else {
-        Submissions::default()
-    };
+    let mut r = Submissions::load(&path)?;
     r.ids.push(id);
+    r.step_at_submit = node_progress(dir).map_or(0, |p| p.step);
+    r.cancelled = false;
     write_json(&path, &r)
 }
 
