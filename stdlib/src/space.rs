@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use rooflaw_dsl::diagnostic::did_you_mean;
 use rooflaw_dsl::spec::{BinOp, Expr, Space};
-use rooflaw_dsl::{Diagnostic, Function, Span, Spanned};
+use rooflaw_dsl::{Code, Diagnostic, Function, Span, Spanned};
 
 use crate::arch::{Architecture, Norm};
 
@@ -527,7 +527,7 @@ pub struct CompiledSpace {
 }
 
 fn err(span: Span, msg: impl Into<String>, label: impl Into<String>) -> Diagnostic {
-    Diagnostic::error("rooflaw::space", msg).at(span, label)
+    Diagnostic::error(Code::Space, msg).at(span, label)
 }
 
 struct Resolver<'a> {

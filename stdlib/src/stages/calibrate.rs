@@ -13,7 +13,7 @@
 //! (`grouped`|`looped`, default looped) are read when present — the
 //! defaults are how candle, so `measure`, runs.
 use rooflaw_dsl::spec::{Spec, Stage};
-use rooflaw_dsl::{Diagnostic, Dim, Param, ParamType, Signature};
+use rooflaw_dsl::{Code, Diagnostic, Dim, Param, ParamType, Signature};
 use rooflaw_engine::{Artifact, Inputs, RunCtx, StageError, StageKind, Table};
 use serde_json::{Value, json};
 
@@ -222,11 +222,8 @@ impl StageKind for Calibrate {
         let holdout = args::number(stage, "holdout").unwrap_or(0.5);
         if !(0.0..1.0).contains(&holdout) {
             return Err(vec![
-                Diagnostic::error(
-                    "rooflaw::invalid-value",
-                    "`holdout` must be a fraction in [0, 1)",
-                )
-                .at(args::span(stage, "holdout"), "out of range"),
+                Diagnostic::error(Code::InvalidValue, "`holdout` must be a fraction in [0, 1)")
+                    .at(args::span(stage, "holdout"), "out of range"),
             ]);
         }
         let mut params = json!({

@@ -3,7 +3,7 @@
 use rooflaw_cache::files::{INPUT_LIMIT, read_input};
 use rooflaw_dsl::spec::RefKind;
 use rooflaw_dsl::spec::{Spec, Stage};
-use rooflaw_dsl::{Diagnostic, Dim, Param, ParamType, Signature};
+use rooflaw_dsl::{Code, Diagnostic, Dim, Param, ParamType, Signature};
 use rooflaw_engine::{Artifact, Inputs, RunCtx, StageError, StageKind, Table};
 use serde_json::{Value, json};
 
@@ -102,7 +102,7 @@ impl StageKind for Fit {
             && let Some(msg) = runs::missing(&t, &f, &source)
         {
             return Err(vec![
-                Diagnostic::error("rooflaw::missing-column", msg)
+                Diagnostic::error(Code::MissingColumn, msg)
                     .at(args::span(stage, "runs"), "these runs")
                     .help("`rooflaw stages measurements` lists the columns each form reads"),
             ]);
@@ -111,7 +111,7 @@ impl StageKind for Fit {
         if !(0.0..0.9).contains(&holdout) {
             return Err(vec![
                 Diagnostic::error(
-                    "rooflaw::invalid-value",
+                    Code::InvalidValue,
                     "`holdout` must be a fraction in [0, 0.9)",
                 )
                 .at(args::span(stage, "holdout"), "out of range"),
@@ -121,7 +121,7 @@ impl StageKind for Fit {
         if bootstrap > crate::fit::MAX_BOOTSTRAP as u64 {
             return Err(vec![
                 Diagnostic::error(
-                    "rooflaw::limit",
+                    Code::Limit,
                     format!(
                         "{bootstrap} bootstrap resamples, more than the limit of {}",
                         crate::fit::MAX_BOOTSTRAP
@@ -241,7 +241,7 @@ impl StageKind for Measurements {
         let path = args::project_path(spec, &base, &written)?;
         let unreadable = |e: String| {
             vec![
-                Diagnostic::error("rooflaw::unreadable-file", e)
+                Diagnostic::error(Code::UnreadableFile, e)
                     .at(args::span(stage, "file"), "this file"),
             ]
         };
