@@ -575,3 +575,18 @@ fn block_errors_point_at_what_is_wrong() {
     );
     assert_eq!(d[3].help.as_deref(), Some("did you mean `bandwidth`?"));
 }
+
+/// A model preset is held to the one definition of a valid architecture.
+#[test]
+fn a_model_preset_must_be_a_valid_architecture() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/models/gemma-2-2b.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(models::from_yaml(&text).is_ok());
+    let bad = text.replacen("  kv_heads: 4\n", "  kv_heads: 3\n", 1);
+    assert_ne!(bad, text);
+    let e = models::from_yaml(&bad).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "invalid model preset: gemma-2-2b: arch: heads (8) must be a multiple of kv_heads (3)"
+    );
+}
