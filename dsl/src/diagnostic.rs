@@ -3,6 +3,7 @@
 //! `--format json`.
 use serde::Serialize;
 
+pub use crate::code::Code;
 use crate::source::SourceMap;
 use crate::span::Span;
 
@@ -23,15 +24,14 @@ pub struct Label {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Diagnostic {
     pub severity: Severity,
-    /// Stable code, e.g. `rooflaw::unknown-name`.
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     pub labels: Vec<Label>,
     pub help: Option<String>,
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn error(code: Code, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Error,
             code,
@@ -41,7 +41,7 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn warning(code: Code, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Warning,
             ..Self::error(code, message)
@@ -170,7 +170,7 @@ pub fn render(diags: &[Diagnostic], sources: &SourceMap, opts: RenderOptions) ->
 #[derive(Serialize)]
 pub struct JsonDiagnostic {
     pub severity: Severity,
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     pub file: Option<String>,
     pub line: Option<usize>,
@@ -235,7 +235,7 @@ pub fn to_json(diags: &[Diagnostic], sources: &SourceMap) -> Vec<JsonDiagnostic>
 /// help text with their position.
 struct MietteDiagnostic {
     message: String,
-    code: &'static str,
+    code: Code,
     severity: miette::Severity,
     help: Option<String>,
     source: miette::NamedSource<String>,
@@ -322,7 +322,7 @@ impl std::error::Error for MietteDiagnostic {}
 
 impl miette::Diagnostic for MietteDiagnostic {
     fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        Some(Box::new(self.code))
+        Some(Box::new(self.code.as_str()))
     }
     fn severity(&self) -> Option<miette::Severity> {
         Some(self.severity)

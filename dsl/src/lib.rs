@@ -4,6 +4,7 @@
 //! problem collected as a [`Diagnostic`] and rendered in one place. No IO:
 //! imports are read through a [`Loader`] the caller supplies.
 pub mod ast;
+pub mod code;
 pub mod diagnostic;
 pub mod function;
 mod lower;
@@ -16,7 +17,9 @@ pub mod span;
 pub mod spec;
 pub mod units;
 
-pub use diagnostic::{Diagnostic, Diagnostics, RenderOptions, Severity, did_you_mean, render};
+pub use diagnostic::{
+    Code, Diagnostic, Diagnostics, RenderOptions, Severity, did_you_mean, render,
+};
 pub use function::Function;
 pub use lower::{Compiled, compile};
 pub use signature::{Param, ParamType, PresetKind, Registry, Signature};

@@ -8,7 +8,7 @@ use pest::Parser as _;
 use pest::iterators::Pair;
 
 use crate::ast::{Arg, Block, BlockKind, Entry, Expr, ExprKind, File, Item, ReportDecl, StageDecl};
-use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::span::{FileId, Span, Spanned};
 use crate::spec::{BinOp, CmpOp};
 use crate::units::UNITS;
@@ -34,7 +34,7 @@ pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
     if let Some(at) = too_deep(text) {
         diags.push(
             Diagnostic::error(
-                "rooflaw::syntax",
+                Code::Syntax,
                 format!("brackets are nested more than {MAX_NESTING} levels deep"),
             )
             .at(Span::new(file, at, at + 1), "too deep"),
@@ -77,11 +77,8 @@ pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
                             b.diags.push(d);
                         }
                         Ok(_) => b.diags.push(
-                            Diagnostic::error(
-                                "rooflaw::syntax",
-                                "this statement could not be read",
-                            )
-                            .at(Span::new(file, start, resume_from), "here"),
+                            Diagnostic::error(Code::Syntax, "this statement could not be read")
+                                .at(Span::new(file, start, resume_from), "here"),
                         ),
                     }
                     match next_statement(text, resume_from) {
@@ -177,7 +174,7 @@ fn syntax_error(
         expected.retain(|n| *n != STATEMENT);
     }
     if let Some(open) = unclosed_quote(text, pos) {
-        return Diagnostic::error("rooflaw::syntax", "this string is not closed")
+        return Diagnostic::error(Code::Syntax, "this string is not closed")
             .at(Span::new(file, open, pos), "string starts here")
             .help("close it with `\"` on the same line");
     }
@@ -193,7 +190,7 @@ fn syntax_error(
             Some(s) => format!("did you mean `{s}`?"),
             None => "units are `tokens`, `ms`, `us`, `s`, `MB`, `GB`, `GiB`, `GB/s`, `GiB/s`, `TFLOPS`, `TOPS`, …".into(),
         };
-        return Diagnostic::error("rooflaw::unknown-unit", format!("unknown unit `{word}`"))
+        return Diagnostic::error(Code::UnknownUnit, format!("unknown unit `{word}`"))
             .at(Span::new(file, start, start + word.len()), "not a unit")
             .help(help);
     }
@@ -202,7 +199,7 @@ fn syntax_error(
         && let Some((word, start)) = last_word(text, pos)
         && UNITS.iter().any(|u| u.name == word)
     {
-        return Diagnostic::error("rooflaw::syntax", format!("unexpected unit `{word}`"))
+        return Diagnostic::error(Code::Syntax, format!("unexpected unit `{word}`"))
             .at(
                 Span::new(file, start, start + word.len()),
                 "a unit only follows a number",
@@ -214,18 +211,15 @@ fn syntax_error(
 
     if expected.contains(&STATEMENT) && pos == base {
         let word = &text[pos..found_end];
-        let d = Diagnostic::error(
-            "rooflaw::syntax",
-            format!("expected a statement, found {found}"),
-        )
-        .at(span, "not a statement");
+        let d = Diagnostic::error(Code::Syntax, format!("expected a statement, found {found}"))
+            .at(span, "not a statement");
         return match did_you_mean(word, KEYWORDS.iter().copied()) {
             Some(k) => d.help(format!("did you mean `{k}`?")),
             None => d.help(format!("a statement starts with {STATEMENTS}")),
         };
     }
     let list = join_or(&expected);
-    Diagnostic::error("rooflaw::syntax", format!("expected {list}, found {found}"))
+    Diagnostic::error(Code::Syntax, format!("expected {list}, found {found}"))
         .at(span, format!("expected {list}"))
 }
 
@@ -613,7 +607,7 @@ impl Builder<'_> {
                 Some((j, other)) => {
                     let at = body_start + i;
                     self.diags.push(
-                        Diagnostic::error("rooflaw::syntax", format!("unknown escape `\\{other}`"))
+                        Diagnostic::error(Code::Syntax, format!("unknown escape `\\{other}`"))
                             .at(
                                 Span::new(self.file, at, body_start + j + other.len_utf8()),
                                 "here",
@@ -639,7 +633,7 @@ impl Builder<'_> {
         }
         self.diags.push(
             Diagnostic::error(
-                "rooflaw::too-deep",
+                Code::TooDeep,
                 format!("expression is nested more than {MAX_EXPR_DEPTH} levels deep"),
             )
             .at(e.span, "split this expression up"),
@@ -749,7 +743,7 @@ impl Builder<'_> {
                     Ok(v) => v,
                     Err(msg) => {
                         self.diags.push(
-                            Diagnostic::error("rooflaw::bad-number", msg)
+                            Diagnostic::error(Code::BadNumber, msg)
                                 .at(self.span(&num), "this number"),
                         );
                         return (Spanned::new(ExprKind::Error, span), 1);
@@ -786,7 +780,7 @@ impl Builder<'_> {
                 if n > MAX_LIST_ITEMS {
                     self.diags.push(
                         Diagnostic::error(
-                            "rooflaw::limit",
+                            Code::Limit,
                             format!("a list of {n} items, more than the limit of {MAX_LIST_ITEMS}"),
                         )
                         .at(span, "this list")

@@ -1,8 +1,8 @@
 //! Typed stage contracts: what each stage kind produces and which kinds of
 //! output each of its stage inputs takes, checked at `check` time so
 //! `pareto(candidates, law)` fails on the argument, not in the middle of a run.
-use rooflaw_dsl::Diagnostic;
 use rooflaw_dsl::spec::Spec;
+use rooflaw_dsl::{Code, Diagnostic};
 
 use crate::stage::Registry;
 
@@ -44,7 +44,7 @@ pub(crate) fn check_inputs(spec: &Spec, registry: &Registry) -> Vec<Diagnostic> 
                     .map(|(k, _)| format!("`{k}`"))
                     .collect();
                 let mut d = Diagnostic::error(
-                    "rooflaw::input-kind",
+                    Code::InputKind,
                     format!(
                         "`{}`'s `{}` takes {}, but `{}` is a `{}` stage, which gives {gives}",
                         stage.kind.node,

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rooflaw_cache::boundary::resolve_inside;
-use rooflaw_dsl::Diagnostic;
 use rooflaw_dsl::spec::Spec;
+use rooflaw_dsl::{Code, Diagnostic};
 
 use crate::artifact::{Artifact, Body};
 use crate::report_dir;
@@ -92,7 +92,7 @@ pub fn check_dirs(spec: &Spec) -> Vec<Diagnostic> {
             let file = &spec.sources.get(rooflaw_dsl::FileId(0)).name;
             let from = Path::new(file).parent().unwrap_or(Path::new(""));
             resolve_inside(root, from, &r.dir.node).err().map(|e| {
-                Diagnostic::error("rooflaw::outside-project", e.to_string())
+                Diagnostic::error(Code::OutsideProject, e.to_string())
                     .at(r.dir.span, "outside the project")
                     .help(OUTSIDE_HELP)
             })

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use petgraph::algo::toposort;
 use petgraph::graph::{DiGraph, NodeIndex};
-use rooflaw_dsl::Diagnostic;
 use rooflaw_dsl::spec::Spec;
+use rooflaw_dsl::{Code, Diagnostic};
 
 pub struct Dag {
     pub graph: DiGraph<String, ()>,
@@ -32,7 +32,7 @@ impl Dag {
                     }
                     None => errors.push(
                         Diagnostic::error(
-                            "rooflaw::unknown-stage",
+                            Code::UnknownStage,
                             format!("no stage named `{}`", input.node),
                         )
                         .at(input.span, "not defined"),
@@ -49,7 +49,7 @@ impl Dag {
             let stage = &spec.stages[cycle.node_id().index()];
             vec![
                 Diagnostic::error(
-                    "rooflaw::cycle",
+                    Code::Cycle,
                     format!("stage `{}` depends on itself", stage.name.node),
                 )
                 .at(stage.name.span, "part of a cycle"),

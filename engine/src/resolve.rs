@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rooflaw_dsl::Diagnostic;
 use rooflaw_dsl::spec::Spec;
+use rooflaw_dsl::{Code, Diagnostic};
 use serde_json::Value;
 
 use crate::stage::{Registry, StageKind};
@@ -28,7 +28,7 @@ pub(crate) fn resolve_all(
         let Some(kind) = registry.kind(&stage.kind.node) else {
             diags.push(
                 Diagnostic::error(
-                    "rooflaw::unknown-kind",
+                    Code::UnknownKind,
                     format!("unknown stage kind `{}`", stage.kind.node),
                 )
                 .at(stage.kind.span, "not a registered stage kind"),

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, mpsc};
 
 use rooflaw_cache::Hash;
-use rooflaw_dsl::{Diagnostic, Span};
+use rooflaw_dsl::{Code, Diagnostic, Span};
 use serde::Serialize;
 
 use crate::execute::Finished;
@@ -91,15 +91,16 @@ impl RunFailure {
     pub fn diagnostic(&self) -> Diagnostic {
         match &self.error {
             RunError::Stage { stage, span, error } => Diagnostic::error(
-                "rooflaw::stage-failed",
+                Code::StageFailed,
                 format!("stage `{stage}` failed: {error}"),
             )
             .at(*span, "this stage")
             .help(self.finished_note()),
-            RunError::Cache(e) => Diagnostic::error("rooflaw::cache", format!("cache: {e}"))
-                .help(self.finished_note()),
+            RunError::Cache(e) => {
+                Diagnostic::error(Code::Cache, format!("cache: {e}")).help(self.finished_note())
+            }
             RunError::Cancelled => {
-                Diagnostic::error("rooflaw::cancelled", "interrupted").help(self.finished_note())
+                Diagnostic::error(Code::Cancelled, "interrupted").help(self.finished_note())
             }
         }
     }

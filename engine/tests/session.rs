@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use rooflaw_cache::Store;
 use rooflaw_dsl::spec::{Arg, ArgValue, RefKind, Spec, Stage};
 use rooflaw_dsl::{
-    Diagnostic, Dim, Param, ParamType, PresetKind, Quantity, Signature, Span, Spanned,
+    Code, Diagnostic, Dim, Param, ParamType, PresetKind, Quantity, Signature, Span, Spanned,
 };
 use rooflaw_engine::reason::quantity;
 use rooflaw_engine::{
@@ -27,7 +27,10 @@ impl StageKind for ValueKind {
     fn resolve(&self, stage: &Stage, _: &Spec) -> Result<Value, Vec<Diagnostic>> {
         match stage.arg("x").map(|a| &a.value.node) {
             Some(ArgValue::Quantity(q)) => Ok(json!({ "x": quantity(*q) })),
-            _ => Err(vec![Diagnostic::error("test", "x must be a number")]),
+            _ => Err(vec![Diagnostic::error(
+                Code::InvalidValue,
+                "x must be a number",
+            )]),
         }
     }
     fn run(&self, _: &RunCtx, params: &Value, _: &Inputs) -> Result<Artifact, StageError> {

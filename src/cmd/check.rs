@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use rooflaw_dsl::diagnostic::{JsonDiagnostic, to_json};
-use rooflaw_dsl::{Diagnostic, RenderOptions, SourceMap, render};
+use rooflaw_dsl::{Code, Diagnostic, RenderOptions, SourceMap, render};
 
 use crate::loader::{normalise, read_pipeline_text};
 
@@ -66,7 +66,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             Err(e) => {
                 // A file that cannot be read has no span to point at: report
                 // it as a located-nowhere diagnostic so JSON consumers see it.
-                let d = Diagnostic::error("rooflaw::io", e);
+                let d = Diagnostic::error(Code::Io, e);
                 (vec![d], SourceMap::default())
             }
         };

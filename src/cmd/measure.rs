@@ -118,7 +118,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if args.shape.apply(&mut arch) {
         name = format!("{name} ({})", rooflaw_neural::train::model::label(&arch));
     }
-    roofline::validate_architecture(&arch).context("the model's shape")?;
+    arch.validate().context("the model's shape")?;
     let precision = Precision::parse(&args.precision)?;
     let dtype = measure::dtype_for(&precision).map_err(anyhow::Error::msg)?;
     let wl = Workload::new(args.batch, args.prompt, args.generate, precision).as_measured();

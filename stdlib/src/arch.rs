@@ -75,6 +75,36 @@ pub struct Architecture {
     pub max_context: Option<u32>,
 }
 
+/// Why a shape is not an architecture. Every part of rooflaw (the roofline,
+/// the laws, training, spaces, baselines, imported and preset models) holds
+/// an architecture to these rules through [`Architecture::validate`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ArchError {
+    #[error("{0} must be at least 1")]
+    Zero(&'static str),
+    #[error("heads ({heads}) must be a multiple of kv_heads ({kv_heads})")]
+    Gqa { heads: u32, kv_heads: u32 },
+    #[error("top_k ({top_k}) must be between 1 and experts ({experts})")]
+    TopK { top_k: u32, experts: u32 },
+    #[error("shared_experts is {0} but shared_ffn is 0")]
+    SharedFfn(u32),
+}
+
+impl ArchError {
+    /// The rule broken without this architecture's numbers, so that the
+    /// many candidates of a space dropped for one rule count under one
+    /// reason.
+    pub fn rule(self) -> String {
+        match self {
+            Self::Zero(field) => format!("`{field}` is below 1"),
+            Self::Gqa { .. } => "kv_heads does not divide heads".into(),
+            Self::TopK { top_k: 0, .. } => "`top_k` is below 1".into(),
+            Self::TopK { .. } => "top_k exceeds experts".into(),
+            Self::SharedFfn(_) => "shared_experts without shared_ffn".into(),
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }
@@ -111,6 +141,43 @@ impl Architecture {
             norms_per_layer: 2,
             max_context: None,
         }
+    }
+
+    /// The one definition of a valid architecture: positive sizes, query
+    /// heads in whole groups per KV head, 1 ≤ `top_k` ≤ experts, and shared
+    /// experts with a size. Callers with needs of their own (training's
+    /// kernels) add their checks on top of this one.
+    pub fn validate(&self) -> Result<(), ArchError> {
+        let positive = [
+            ("layers", self.layers),
+            ("width", self.width),
+            ("heads", self.heads),
+            ("kv_heads", self.kv_heads),
+            ("head_dim", self.head_dim),
+            ("ffn", self.ffn),
+            ("experts", self.experts),
+            ("vocab", self.vocab),
+            ("norms_per_layer", self.norms_per_layer),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(ArchError::Zero(name));
+        }
+        if !self.heads.is_multiple_of(self.kv_heads) {
+            return Err(ArchError::Gqa {
+                heads: self.heads,
+                kv_heads: self.kv_heads,
+            });
+        }
+        if self.top_k == 0 || self.top_k > self.experts {
+            return Err(ArchError::TopK {
+                top_k: self.top_k,
+                experts: self.experts,
+            });
+        }
+        if self.shared_experts > 0 && self.shared_ffn == 0 {
+            return Err(ArchError::SharedFfn(self.shared_experts));
+        }
+        Ok(())
     }
 
     pub fn is_moe(&self) -> bool {
@@ -252,5 +319,82 @@ impl Architecture {
             + self.norm_params()
             + self.embedding_params()
             + self.head_params()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn broken(change: impl Fn(&mut Architecture)) -> ArchError {
+        let mut a = Architecture::dense(2, 64, 4, 2, 128);
+        assert_eq!(a.validate(), Ok(()));
+        change(&mut a);
+        a.validate().unwrap_err()
+    }
+
+    #[test]
+    fn every_size_must_be_positive() {
+        type Field = fn(&mut Architecture) -> &mut u32;
+        let fields: [(&str, Field); 9] = [
+            ("layers", |a| &mut a.layers),
+            ("width", |a| &mut a.width),
+            ("heads", |a| &mut a.heads),
+            ("kv_heads", |a| &mut a.kv_heads),
+            ("head_dim", |a| &mut a.head_dim),
+            ("ffn", |a| &mut a.ffn),
+            ("experts", |a| &mut a.experts),
+            ("vocab", |a| &mut a.vocab),
+            ("norms_per_layer", |a| &mut a.norms_per_layer),
+        ];
+        for (name, field) in fields {
+            assert_eq!(broken(|a| *field(a) = 0), ArchError::Zero(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn heads_come_in_whole_groups_per_kv_head() {
+        let e = broken(|a| a.kv_heads = 3);
+        assert_eq!(
+            e,
+            ArchError::Gqa {
+                heads: 4,
+                kv_heads: 3
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "heads (4) must be a multiple of kv_heads (3)"
+        );
+        assert_eq!(e.rule(), "kv_heads does not divide heads");
+    }
+
+    #[test]
+    fn top_k_lies_between_one_and_experts() {
+        let e = broken(|a| a.top_k = 2);
+        assert_eq!(
+            e,
+            ArchError::TopK {
+                top_k: 2,
+                experts: 1
+            }
+        );
+        assert_eq!(e.rule(), "top_k exceeds experts");
+        let e = broken(|a| a.top_k = 0);
+        assert_eq!(e.rule(), "`top_k` is below 1");
+        let mut all_active = Architecture::dense(2, 64, 4, 2, 128);
+        all_active.experts = 8;
+        all_active.top_k = 8;
+        assert_eq!(all_active.validate(), Ok(()));
+    }
+
+    #[test]
+    fn shared_experts_need_a_size() {
+        let e = broken(|a| a.shared_experts = 2);
+        assert_eq!(e, ArchError::SharedFfn(2));
+        let mut a = Architecture::dense(2, 64, 4, 2, 128);
+        a.shared_experts = 2;
+        a.shared_ffn = 64;
+        assert_eq!(a.validate(), Ok(()));
     }
 }

@@ -12,7 +12,7 @@
 use rooflaw_dsl::diagnostic::did_you_mean;
 use rooflaw_dsl::schema::BUDGET_METRICS;
 use rooflaw_dsl::spec::{self, CmpOp};
-use rooflaw_dsl::{Diagnostic, Dim, Quantity};
+use rooflaw_dsl::{Code, Diagnostic, Dim, Quantity};
 use serde::{Deserialize, Serialize};
 
 /// A metric a budget can constrain (the language's `BUDGET_METRICS`).
@@ -285,7 +285,7 @@ impl Budget {
             } else {
                 {
                     let mut d = Diagnostic::error(
-                        "rooflaw::unknown-preset",
+                        Code::UnknownPreset,
                         format!("unknown budget preset `{}`", p.node),
                     )
                     .at(p.span, "no such budget preset");
@@ -308,7 +308,7 @@ impl Budget {
         for c in &b.constraints {
             let Some(metric) = Metric::from_name(&c.metric.node) else {
                 let mut d = Diagnostic::error(
-                    "rooflaw::unknown-metric",
+                    Code::UnknownMetric,
                     format!("unknown budget metric `{}`", c.metric.node),
                 )
                 .at(c.metric.span, "not a budget metric");
@@ -321,7 +321,7 @@ impl Budget {
             if c.bound.node.dim != metric.dim() {
                 diags.push(
                     Diagnostic::error(
-                        "rooflaw::dimension",
+                        Code::Dimension,
                         format!(
                             "`{}` is {}, but the bound is {}",
                             metric.name(),
@@ -336,7 +336,7 @@ impl Budget {
             }
             if !c.bound.node.value.is_finite() {
                 diags.push(
-                    Diagnostic::error("rooflaw::bound", "a budget bound must be a finite number")
+                    Diagnostic::error(Code::Bound, "a budget bound must be a finite number")
                         .at(c.bound.span, ""),
                 );
                 continue;

@@ -12,10 +12,9 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use crate::arch::{Architecture, Norm};
+use crate::arch::{ArchError, Architecture, Norm};
 use crate::format::{Class, FileBytes, GgmlType, Mix};
 use crate::precision::Precision;
-use crate::roofline::{self, RooflineError};
 
 /// Bounds that keep a corrupt header from asking for absurd allocations
 /// (llama.cpp's own `GGUF_MAX_*` limits are of the same order).
@@ -47,11 +46,11 @@ pub enum GgufError {
     Missing { path: String, key: String },
     #[error("{path}: {what}")]
     Unsupported { path: String, what: String },
-    #[error("{path}: {source}")]
+    #[error("{path}: architecture: {source}")]
     Invalid {
         path: String,
         #[source]
-        source: RooflineError,
+        source: ArchError,
     },
 }
 
@@ -430,7 +429,7 @@ pub fn model(h: &Header, path: &str, fallback_name: &str) -> Result<GgufModel, G
             .int(&key("context_length"))
             .and_then(|v| u32::try_from(v).ok()),
     };
-    roofline::validate_architecture(&arch).map_err(|source| GgufError::Invalid {
+    arch.validate().map_err(|source| GgufError::Invalid {
         path: path.to_owned(),
         source,
     })?;

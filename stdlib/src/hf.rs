@@ -10,8 +10,7 @@
 //! within the window, the traffic.
 use serde_json::{Map, Value};
 
-use crate::arch::{Architecture, Norm};
-use crate::roofline::{self, RooflineError};
+use crate::arch::{ArchError, Architecture, Norm};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HfError {
@@ -44,11 +43,11 @@ pub enum HfError {
         got: String,
         why: &'static str,
     },
-    #[error("{model_type}: {source}")]
+    #[error("{model_type}: architecture: {source}")]
     Invalid {
         model_type: String,
         #[source]
-        source: RooflineError,
+        source: ArchError,
     },
 }
 
@@ -232,7 +231,7 @@ pub fn from_value(value: &Value) -> Result<Architecture, HfError> {
         norms_per_layer: if model_type == "gemma2" { 4 } else { 2 },
         max_context: c.opt_u32("max_position_embeddings")?,
     };
-    roofline::validate_architecture(&arch).map_err(|source| HfError::Invalid {
+    arch.validate().map_err(|source| HfError::Invalid {
         model_type: model_type.to_owned(),
         source,
     })?;

@@ -54,36 +54,9 @@ pub struct ModelError(String);
 /// Parse one model preset file.
 pub fn from_yaml(text: &str) -> Result<ModelPreset, ModelError> {
     let p: ModelPreset = yaml_serde::from_str(text).map_err(|e| ModelError(e.to_string()))?;
-    let a = &p.arch;
-    let positive = [
-        ("layers", a.layers),
-        ("width", a.width),
-        ("heads", a.heads),
-        ("kv_heads", a.kv_heads),
-        ("head_dim", a.head_dim),
-        ("ffn", a.ffn),
-        ("experts", a.experts),
-        ("top_k", a.top_k),
-        ("vocab", a.vocab),
-    ];
-    if let Some((field, _)) = positive.iter().find(|(_, v)| *v == 0) {
-        return Err(ModelError(format!(
-            "{}: arch.{field} must be positive",
-            p.id
-        )));
-    }
-    if !a.heads.is_multiple_of(a.kv_heads) {
-        return Err(ModelError(format!(
-            "{}: arch.heads ({}) is not a multiple of arch.kv_heads ({})",
-            p.id, a.heads, a.kv_heads
-        )));
-    }
-    if a.top_k > a.experts {
-        return Err(ModelError(format!(
-            "{}: arch.top_k ({}) exceeds arch.experts ({})",
-            p.id, a.top_k, a.experts
-        )));
-    }
+    p.arch
+        .validate()
+        .map_err(|e| ModelError(format!("{}: arch: {e}", p.id)))?;
     Ok(p)
 }
 

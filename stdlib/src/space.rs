@@ -27,15 +27,16 @@
 //!   Qwen2's biases on the Q, K and V projections): 0 or 1.
 //!
 //! A candidate whose values do not make an architecture (a non-whole head
-//! count, `kv_heads` not dividing `heads`, `top_k > experts`, a division by
-//! zero) is skipped and counted in [`Drops`] with its reason.
+//! count, a division by zero, or one that breaks a rule of
+//! [`Architecture::validate`] such as `kv_heads` not dividing `heads`) is
+//! skipped and counted in [`Drops`] with its reason.
 use std::collections::{BTreeMap, HashSet};
 
 use rooflaw_dsl::diagnostic::did_you_mean;
 use rooflaw_dsl::spec::{BinOp, Expr, Space};
-use rooflaw_dsl::{Diagnostic, Function, Span, Spanned};
+use rooflaw_dsl::{Code, Diagnostic, Function, Span, Spanned};
 
-use crate::arch::{Architecture, Norm};
+use crate::arch::{ArchError, Architecture, Norm};
 
 /// Architecture fields a space may bind.
 pub const SPACE_FIELDS: &[&str] = &[
@@ -527,7 +528,7 @@ pub struct CompiledSpace {
 }
 
 fn err(span: Span, msg: impl Into<String>, label: impl Into<String>) -> Diagnostic {
-    Diagnostic::error("rooflaw::space", msg).at(span, label)
+    Diagnostic::error(Code::Space, msg).at(span, label)
 }
 
 struct Resolver<'a> {
@@ -1042,9 +1043,6 @@ impl CompiledSpace {
             Some(k) => whole("kv_heads", k, 1.0)?,
             None => heads,
         };
-        if heads % kv_heads != 0 {
-            return Err("kv_heads does not divide heads".into());
-        }
         let head_dim = match get(s.head_dim) {
             Some(h) => whole("head_dim", h, 1.0)?,
             None if width % heads != 0 => return Err("heads does not divide width".into()),
@@ -1052,9 +1050,6 @@ impl CompiledSpace {
         };
         let experts = whole("experts", get(s.experts).unwrap_or(1.0), 1.0)?;
         let top_k = whole("top_k", get(s.top_k).unwrap_or(1.0), 1.0)?;
-        if top_k > experts {
-            return Err("top_k exceeds experts".into());
-        }
         let ffn = match (get(s.ffn_size), get(s.ffn)) {
             (Some(size), _) => whole("ffn_size", size, 1.0)?,
             (None, r) => {
@@ -1072,7 +1067,7 @@ impl CompiledSpace {
             Some(v) => whole("vocab", v, 1.0)?,
             None => DEFAULT_VOCAB,
         };
-        Ok(Architecture {
+        let arch = Architecture {
             layers,
             width,
             heads,
@@ -1093,7 +1088,9 @@ impl CompiledSpace {
             qk_norm_full: false,
             shared_expert_gate: false,
             max_context: None,
-        })
+        };
+        arch.validate().map_err(ArchError::rule)?;
+        Ok(arch)
     }
 }
 

@@ -2,7 +2,9 @@
 //! law, for each form; bad input is an error, not a panic.
 use rooflaw_dsl::span::{Span, Spanned};
 use rooflaw_dsl::spec::{BinOp, Expr};
-use rooflaw_stdlib::fit::{FitError, FitOptions, Point, fit};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rooflaw_stdlib::fit::{FitError, FitOptions, Point, fit, fit_cancellable};
 use rooflaw_stdlib::law::{self, CoefSpec, CustomForm, Form, Law, Var, Vars};
 
 /// A fixed stream of uniforms in [0, 1) (an LCG: the test must not depend
@@ -241,4 +243,74 @@ fn bad_input_is_an_error() {
         err.to_string().contains("point 5") && err.to_string().contains("tokens > 0"),
         "{err}"
     );
+}
+
+/// A stop that counts the questions in `asked` and says yes from the
+/// `n`-th on (0-based).
+fn stop_from(asked: &AtomicUsize, n: usize) -> impl Fn() -> bool + Sync + '_ {
+    move || asked.fetch_add(1, Ordering::SeqCst) >= n
+}
+
+fn noisy_hoffmann_points() -> Vec<Point> {
+    let truth = law::preset("hoffmann2022").unwrap().with_extrapolate(true);
+    chinchilla_points(&truth, 0.01)
+}
+
+/// A fit told to stop before it starts does no evaluation at all: every
+/// start and resample ends at its first question.
+#[test]
+fn a_stop_before_the_fit_ends_it_at_once() {
+    let opts = FitOptions {
+        starts: 64,
+        bootstrap: 200,
+        ..FitOptions::default()
+    };
+    let asked = AtomicUsize::new(0);
+    assert_eq!(
+        fit_cancellable(
+            &noisy_hoffmann_points(),
+            &Form::Chinchilla,
+            &opts,
+            &stop_from(&asked, 0)
+        ),
+        Err(FitError::Cancelled)
+    );
+    // One question per start, then the fit's own check.
+    assert_eq!(asked.load(Ordering::SeqCst), 64 + 1);
+}
+
+/// A stop that comes once the best fit is found, while the bootstrap
+/// resamples, ends the fit: no resample refits after it.
+#[test]
+fn a_stop_during_the_bootstrap_cancels_the_fit() {
+    let points = noisy_hoffmann_points();
+    let opts = FitOptions {
+        starts: 64,
+        ..FitOptions::default()
+    };
+    let asked = AtomicUsize::new(0);
+    // The questions the starts ask (deterministic: each L-BFGS run is) and
+    // the fit's check after them; the last question was the check after
+    // the (absent) bootstrap.
+    let never = stop_from(&asked, usize::MAX);
+    let fitted = fit_cancellable(&points, &Form::Chinchilla, &opts, &never).unwrap();
+    assert!(fitted.intervals.is_none());
+    let starts = asked.swap(0, Ordering::SeqCst) - 1;
+    let resamples = 50;
+    let with_bootstrap = FitOptions {
+        bootstrap: resamples,
+        ..opts
+    };
+    assert_eq!(
+        fit_cancellable(
+            &points,
+            &Form::Chinchilla,
+            &with_bootstrap,
+            &stop_from(&asked, starts)
+        ),
+        Err(FitError::Cancelled)
+    );
+    // After the flip: one question per resample and the fit's last check.
+    let after = asked.load(Ordering::SeqCst) - starts;
+    assert!(after <= resamples + 1, "{after} questions after the stop");
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use rooflaw_dsl::spec::{Block, Field, Value};
-use rooflaw_dsl::{Dim, FileId, Quantity, Span, Spanned};
+use rooflaw_dsl::{Code, Dim, FileId, Quantity, Span, Spanned};
 use rooflaw_stdlib::hardware::{self, HardwareError};
 use rooflaw_stdlib::{Dtype, models};
 
@@ -486,7 +486,7 @@ fn a_block_sets_the_memory_technology() {
         vec![("memory_technology", word("hbm4"))],
     ))
     .unwrap_err();
-    assert_eq!(d[0].code, "rooflaw::invalid-value");
+    assert_eq!(d[0].code, Code::InvalidValue);
     assert!(d[0].message.contains("lpddr5x"), "{}", d[0].message);
     assert_eq!(d[0].labels[0].span, sp(150, 160));
 }
@@ -515,7 +515,7 @@ fn a_block_without_preset_needs_the_required_fields() {
     let d = hardware::from_block(&block(None, vec![("bandwidth", q(50e9, Dim::BANDWIDTH))]))
         .unwrap_err();
     assert_eq!(d.len(), 1);
-    assert_eq!(d[0].code, "rooflaw::missing-field");
+    assert_eq!(d[0].code, Code::MissingField);
     assert_eq!(
         d[0].message,
         "hardware `orin` is missing peak.<dtype> (e.g. `peak.fp16 = 42.5 TFLOPS`), memory"
@@ -527,7 +527,7 @@ fn a_block_without_preset_needs_the_required_fields() {
 fn block_errors_point_at_what_is_wrong() {
     let d = hardware::from_block(&block(Some("jetson-agx-orin-64g"), vec![])).unwrap_err();
     assert_eq!(d.len(), 1);
-    assert_eq!(d[0].code, "rooflaw::unknown-preset");
+    assert_eq!(d[0].code, Code::UnknownPreset);
     assert_eq!(d[0].labels[0].span, sp(20, 39));
     assert_eq!(
         d[0].help.as_deref(),
@@ -544,7 +544,7 @@ fn block_errors_point_at_what_is_wrong() {
         ],
     ))
     .unwrap_err();
-    let got: Vec<(&str, &str, Span)> = d
+    let got: Vec<(Code, &str, Span)> = d
         .iter()
         .map(|d| (d.code, d.message.as_str(), d.labels[0].span))
         .collect();
@@ -552,26 +552,41 @@ fn block_errors_point_at_what_is_wrong() {
         got,
         [
             (
-                "rooflaw::invalid-value",
+                Code::InvalidValue,
                 "`efficiency.compute`: an efficiency is a fraction in (0, 1], got 1.2",
                 sp(150, 160)
             ),
             (
-                "rooflaw::unknown-field",
+                Code::UnknownField,
                 "unknown datatype `fp116`; did you mean `fp16`?",
                 sp(200, 210)
             ),
             (
-                "rooflaw::invalid-value",
+                Code::InvalidValue,
                 "`memory`: expected a size in bytes, found a time",
                 sp(350, 360)
             ),
             (
-                "rooflaw::unknown-field",
+                Code::UnknownField,
                 "unknown hardware field `bandwith`",
                 sp(400, 408)
             ),
         ]
     );
     assert_eq!(d[3].help.as_deref(), Some("did you mean `bandwidth`?"));
+}
+
+/// A model preset is held to the one definition of a valid architecture.
+#[test]
+fn a_model_preset_must_be_a_valid_architecture() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/models/gemma-2-2b.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(models::from_yaml(&text).is_ok());
+    let bad = text.replacen("  kv_heads: 4\n", "  kv_heads: 3\n", 1);
+    assert_ne!(bad, text);
+    let e = models::from_yaml(&bad).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "invalid model preset: gemma-2-2b: arch: heads (8) must be a multiple of kv_heads (3)"
+    );
 }

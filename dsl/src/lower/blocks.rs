@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::values::quantity;
 use crate::ast::{self, BlockKind, Entry, Expr, ExprKind};
-use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::schema::{self, BUDGET_METRICS, DTYPES, FieldSpec, FieldType};
 use crate::signature::{PresetKind, Registry};
 use crate::span::{Span, Spanned};
@@ -31,12 +31,9 @@ pub(crate) fn lower_block(
         };
         if let Some(first) = seen.insert(&path.node, path.span) {
             diags.push(
-                Diagnostic::error(
-                    "rooflaw::duplicate",
-                    format!("`{}` is set twice", path.node),
-                )
-                .at(path.span, "set again here")
-                .also(first, "first set here"),
+                Diagnostic::error(Code::Duplicate, format!("`{}` is set twice", path.node))
+                    .at(path.span, "set again here")
+                    .also(first, "first set here"),
             );
             continue;
         }
@@ -70,7 +67,7 @@ pub(crate) fn lower_corpus(
     if let Some(p) = &block.preset {
         diags.push(
             Diagnostic::error(
-                "rooflaw::misplaced",
+                Code::Misplaced,
                 "a corpus block names its files; it has no preset",
             )
             .at(p.span, "not allowed here")
@@ -84,7 +81,7 @@ pub(crate) fn lower_corpus(
         if block.field(required).is_none() {
             diags.push(
                 Diagnostic::error(
-                    "rooflaw::missing-field",
+                    Code::MissingField,
                     format!("corpus `{}` needs `{required}`", b.name.node),
                 )
                 .at(b.name.span, format!("no `{required}` file"))
@@ -96,7 +93,7 @@ pub(crate) fn lower_corpus(
     if let (Some(t), Some(k)) = (tokens, block.field("tokenizer")) {
         diags.push(
             Diagnostic::error(
-                "rooflaw::conflict",
+                Code::Conflict,
                 "`tokens` (pre-tokenized files) and `tokenizer` (text files) exclude each other",
             )
             .at(k.path.span, "text files")
@@ -108,7 +105,7 @@ pub(crate) fn lower_corpus(
         match block.field("vocab").map(|v| &v.value.node) {
             None => diags.push(
                 Diagnostic::error(
-                    "rooflaw::missing-field",
+                    Code::MissingField,
                     format!(
                         "corpus `{}` has pre-tokenized files but no `vocab`",
                         b.name.node
@@ -122,7 +119,7 @@ pub(crate) fn lower_corpus(
             {
                 diags.push(
                     Diagnostic::error(
-                        "rooflaw::out-of-range",
+                        Code::OutOfRange,
                         format!("`vocab = {}` does not fit `uint16` token ids", q.value),
                     )
                     .at(t.value.span, "at most 65536 ids")
@@ -155,7 +152,7 @@ pub(crate) fn lower_budget(
         };
         let Some(&(_, dim)) = BUDGET_METRICS.iter().find(|(m, _)| *m == path.node) else {
             let d = Diagnostic::error(
-                "rooflaw::unknown-field",
+                Code::UnknownField,
                 format!("unknown budget metric `{}`", path.node),
             )
             .at(path.span, "not a metric");
@@ -198,7 +195,7 @@ fn check_preset(
     let known = registry.presets(kind);
     if !known.contains(&preset.node) {
         let d = Diagnostic::error(
-            "rooflaw::unknown-preset",
+            Code::UnknownPreset,
             format!("unknown {} preset `{}`", kind.noun(), preset.node),
         )
         .at(preset.span, "no such preset");
@@ -239,7 +236,7 @@ fn misplaced(kind: BlockKind, entry: &Entry, diags: &mut Diagnostics) {
     };
     diags.push(
         Diagnostic::error(
-            "rooflaw::misplaced",
+            Code::Misplaced,
             format!("{what} is not allowed in a {} block", kind.keyword()),
         )
         .at(span, "not allowed here")
@@ -258,7 +255,7 @@ fn field_spec<'a>(
         && !DTYPES.contains(&dtype)
     {
         let d = Diagnostic::error(
-            "rooflaw::unknown-field",
+            Code::UnknownField,
             format!("unknown datatype `{dtype}` in `{}`", path.node),
         )
         .at(path.span, "not a datatype");
@@ -279,7 +276,7 @@ fn field_spec<'a>(
         })
         .collect();
     let d = Diagnostic::error(
-        "rooflaw::unknown-field",
+        Code::UnknownField,
         format!("unknown {} field `{}`", kind.keyword(), path.node),
     )
     .at(path.span, "not a field");
@@ -307,7 +304,7 @@ fn field_value(spec: &FieldSpec, path: &str, e: &Expr) -> Result<Value, Diagnost
             let v = plain(e)?;
             if v < 0.0 || v.fract() != 0.0 {
                 return Err(Diagnostic::error(
-                    "rooflaw::type",
+                    Code::Type,
                     format!("{what} must be a whole number, found `{v}`"),
                 )
                 .at(e.span, "not a whole number"));
@@ -318,7 +315,7 @@ fn field_value(spec: &FieldSpec, path: &str, e: &Expr) -> Result<Value, Diagnost
             let v = plain(e)?;
             if v <= 0.0 || v > 1.0 {
                 return Err(Diagnostic::error(
-                    "rooflaw::out-of-range",
+                    Code::OutOfRange,
                     format!("{what} must be a fraction in (0, 1], found `{v}`"),
                 )
                 .at(e.span, "out of range")
@@ -329,7 +326,7 @@ fn field_value(spec: &FieldSpec, path: &str, e: &Expr) -> Result<Value, Diagnost
         FieldType::Str => match &e.node {
             ExprKind::Str(s) => Ok(Value::Str(s.clone())),
             other => Err(Diagnostic::error(
-                "rooflaw::type",
+                Code::Type,
                 format!("{what} expects a string, found {}", other.describe()),
             )
             .at(e.span, "expected a string")),
@@ -338,7 +335,7 @@ fn field_value(spec: &FieldSpec, path: &str, e: &Expr) -> Result<Value, Diagnost
             ExprKind::Str(s) => Ok(Value::Str(s.clone())),
             ExprKind::Ident(w) => Ok(Value::Word(w.clone())),
             other => Err(Diagnostic::error(
-                "rooflaw::type",
+                Code::Type,
                 format!("{what} expects a name, found {}", other.describe()),
             )
             .at(e.span, "expected a word or a string")
@@ -349,7 +346,7 @@ fn field_value(spec: &FieldSpec, path: &str, e: &Expr) -> Result<Value, Diagnost
             other => {
                 let listed: Vec<String> = options.iter().map(|o| format!("`{o}`")).collect();
                 let mut d = Diagnostic::error(
-                    "rooflaw::type",
+                    Code::Type,
                     format!(
                         "{what} expects one of {}, found {}",
                         listed.join(", "),
@@ -369,7 +366,7 @@ fn field_value(spec: &FieldSpec, path: &str, e: &Expr) -> Result<Value, Diagnost
             let word = |e: &Expr| match &e.node {
                 ExprKind::Ident(w) => Ok(Spanned::new(Value::Word(w.clone()), e.span)),
                 other => Err(Diagnostic::error(
-                    "rooflaw::type",
+                    Code::Type,
                     format!(
                         "{what} expects a precision such as `fp16` or `w4a16kv8`, found {}",
                         other.describe()

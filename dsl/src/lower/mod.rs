@@ -9,7 +9,7 @@ mod values;
 use std::collections::BTreeMap;
 
 use crate::ast::{BlockKind, File, Item};
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::parse::parse;
 use crate::signature::Registry;
 use crate::source::{Loader, SourceMap};
@@ -92,11 +92,8 @@ fn load(
         let importer = sources.get(file).name.clone();
         match loader.load(&importer, &path.node) {
             Err(why) => diags.push(
-                Diagnostic::error(
-                    "rooflaw::import",
-                    format!("cannot read `{}`: {why}", path.node),
-                )
-                .at(path.span, "imported here"),
+                Diagnostic::error(Code::Import, format!("cannot read `{}`: {why}", path.node))
+                    .at(path.span, "imported here"),
             ),
             Ok((name, text)) => match sources.find(&name) {
                 Some(id) if stack.contains(&id) => {
@@ -107,7 +104,7 @@ fn load(
                         .collect();
                     diags.push(
                         Diagnostic::error(
-                            "rooflaw::import-cycle",
+                            Code::ImportCycle,
                             format!("import cycle: {} imports `{name}` again", chain.join(" → ")),
                         )
                         .at(path.span, "imports a file that is still being loaded"),
@@ -174,7 +171,7 @@ fn lower(items: &[Item], registry: &dyn Registry, diags: &mut Diagnostics) -> Sp
         };
         if let Some((first_kind, first)) = decls.get(&name.node) {
             diags.push(
-                Diagnostic::error("rooflaw::duplicate", format!("`{}` is declared twice", name.node))
+                Diagnostic::error(Code::Duplicate, format!("`{}` is declared twice", name.node))
                     .at(name.span, "declared again here")
                     .also(first, format!("first declared here as a {}", first_kind.keyword()))
                     .help("names are shared by hardware, workloads, budgets, spaces and stages; rename one"),

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::values::{const_num, is_boolean};
 use crate::ast::{self, Entry, Expr, ExprKind};
-use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::function::Function;
 use crate::signature::Registry;
 use crate::span::{Name, Span, Spanned};
@@ -21,7 +21,7 @@ pub(crate) fn lower_space(
 ) -> Space {
     if let Some(p) = &b.preset {
         diags.push(
-            Diagnostic::error("rooflaw::misplaced", "a space cannot start from a preset")
+            Diagnostic::error(Code::Misplaced, "a space cannot start from a preset")
                 .at(p.span, "not allowed here")
                 .help("write the space's fields in the block"),
         );
@@ -44,7 +44,7 @@ pub(crate) fn lower_space(
             Entry::Constraint { span, .. } => {
                 diags.push(
                     Diagnostic::error(
-                        "rooflaw::misplaced",
+                        Code::Misplaced,
                         "a bare comparison is not allowed in a space block",
                     )
                     .at(*span, "not allowed here")
@@ -59,7 +59,7 @@ pub(crate) fn lower_space(
             if n.node.contains('.') {
                 diags.push(
                     Diagnostic::error(
-                        "rooflaw::unknown-field",
+                        Code::UnknownField,
                         format!("space fields are plain names, not `{}`", n.node),
                     )
                     .at(n.span, "dotted name"),
@@ -70,7 +70,7 @@ pub(crate) fn lower_space(
             if helper && allowed.contains(&n.node.as_str()) {
                 diags.push(
                     Diagnostic::error(
-                        "rooflaw::helper-shadows-field",
+                        Code::HelperShadowsField,
                         format!("`{}` is an architecture field, not a helper", n.node),
                     )
                     .at(n.span, "a `let` would not change the model")
@@ -85,7 +85,7 @@ pub(crate) fn lower_space(
             }
             if !helper && !allowed.contains(&n.node.as_str()) {
                 let d = Diagnostic::error(
-                    "rooflaw::unknown-field",
+                    Code::UnknownField,
                     format!("unknown space field `{}`", n.node),
                 )
                 .at(n.span, "not an architecture field");
@@ -106,7 +106,7 @@ pub(crate) fn lower_space(
             if let Some((_, first)) = defined.get(n.node.as_str()) {
                 diags.push(
                     Diagnostic::error(
-                        "rooflaw::duplicate",
+                        Code::Duplicate,
                         format!("`{}` is defined twice in space `{}`", n.node, b.name.node),
                     )
                     .at(n.span, "defined again here")
@@ -139,7 +139,7 @@ pub(crate) fn lower_space(
             } else if builtins.contains(&var.as_str()) {
                 diags.push(
                     Diagnostic::error(
-                        "rooflaw::builtin-in-field",
+                        Code::BuiltinInField,
                         format!("`{var}` is only known after the fields are chosen"),
                     )
                     .at(span, "computed from the architecture")
@@ -170,14 +170,14 @@ pub(crate) fn lower_space(
         }
         if !is_boolean(r) {
             diags.push(
-                Diagnostic::error("rooflaw::type", "`require` needs a condition")
+                Diagnostic::error(Code::Type, "`require` needs a condition")
                     .at(r.span, "not a comparison")
                     .help("compare values, e.g. `require width % heads == 0`"),
             );
         } else if vars(r).is_empty() && const_num(r) == Some(0.0) {
             diags.push(
                 Diagnostic::error(
-                    "rooflaw::empty-space",
+                    Code::EmptySpace,
                     "this requirement is always false, so the space is empty",
                 )
                 .at(r.span, "never holds"),
@@ -211,7 +211,7 @@ pub(crate) fn lower_space(
 
 fn undefined(var: &str, span: Span, space: &str, known: &[&str], fields: &[&str]) -> Diagnostic {
     let d = Diagnostic::error(
-        "rooflaw::undefined",
+        Code::Undefined,
         format!("`{var}` is not defined in space `{space}`"),
     )
     .at(span, "undefined");
@@ -266,7 +266,7 @@ fn check_shape(names: &[Name], value: &Expr, diags: &mut Diagnostics) {
         match &e.node {
             ExprKind::List(xs) if xs.is_empty() => diags.push(
                 Diagnostic::error(
-                    "rooflaw::empty-space",
+                    Code::EmptySpace,
                     "an empty list has no values, so the space is empty",
                 )
                 .at(e.span, "empty"),
@@ -279,18 +279,15 @@ fn check_shape(names: &[Name], value: &Expr, diags: &mut Diagnostics) {
                 {
                     let at = step.as_deref().map_or(e.span, |s| s.span);
                     diags.push(
-                        Diagnostic::error(
-                            "rooflaw::empty-space",
-                            "a range's step must be positive",
-                        )
-                        .at(at, "not positive"),
+                        Diagnostic::error(Code::EmptySpace, "a range's step must be positive")
+                            .at(at, "not positive"),
                     );
                 } else if let (Some(a), Some(b)) = (const_num(start), const_num(end))
                     && a > b
                 {
                     diags.push(
                         Diagnostic::error(
-                            "rooflaw::empty-space",
+                            Code::EmptySpace,
                             "this range is empty: its start is past its end",
                         )
                         .at(e.span, "holds no value")
@@ -300,7 +297,7 @@ fn check_shape(names: &[Name], value: &Expr, diags: &mut Diagnostics) {
             }
             ExprKind::Tuple(xs) if arity > 1 && xs.len() != arity => diags.push(
                 Diagnostic::error(
-                    "rooflaw::tuple-arity",
+                    Code::TupleArity,
                     format!("expected a tuple of {arity} values, found {}", xs.len()),
                 )
                 .at(e.span, format!("{} values", xs.len())),
@@ -308,7 +305,7 @@ fn check_shape(names: &[Name], value: &Expr, diags: &mut Diagnostics) {
             _ if arity > 1 && !matches!(e.node, ExprKind::Tuple(_) | ExprKind::Error) => diags
                 .push(
                     Diagnostic::error(
-                        "rooflaw::tuple-arity",
+                        Code::TupleArity,
                         format!(
                             "expected a tuple of {arity} values, found {}",
                             e.node.describe()
@@ -382,7 +379,7 @@ fn topo_order(
         let mut chain: Vec<String> = cycle.iter().map(|i| format!("`{}`", name(*i))).collect();
         chain.push(chain[0].clone());
         let mut d = Diagnostic::error(
-            "rooflaw::cycle",
+            Code::Cycle,
             format!("space fields depend on each other: {}", chain.join(" → ")),
         );
         for (k, &i) in cycle.iter().enumerate() {
@@ -420,7 +417,7 @@ pub(crate) fn to_expr(e: &Expr, diags: &mut Diagnostics) -> Spanned<spec::Expr> 
         } => {
             diags.push(
                 Diagnostic::error(
-                    "rooflaw::unit-in-space",
+                    Code::UnitInSpace,
                     format!("units are not allowed in a space, found `{}`", u.node),
                 )
                 .at(u.span, "remove this unit")
@@ -448,7 +445,7 @@ pub(crate) fn to_expr(e: &Expr, diags: &mut Diagnostics) -> Spanned<spec::Expr> 
             match Function::from_name(&name.node) {
                 None => {
                     let d = Diagnostic::error(
-                        "rooflaw::unknown-function",
+                        Code::UnknownFunction,
                         format!("unknown function `{}`", name.node),
                     )
                     .at(name.span, "not a function");
@@ -463,7 +460,7 @@ pub(crate) fn to_expr(e: &Expr, diags: &mut Diagnostics) -> Spanned<spec::Expr> 
                 Some(f) if args.len() != f.arity() => {
                     diags.push(
                         Diagnostic::error(
-                            "rooflaw::arity",
+                            Code::Arity,
                             format!(
                                 "`{}` takes {} argument(s), found {}",
                                 name.node,
@@ -484,7 +481,7 @@ pub(crate) fn to_expr(e: &Expr, diags: &mut Diagnostics) -> Spanned<spec::Expr> 
         ExprKind::Str(_) | ExprKind::Map(_) => {
             diags.push(
                 Diagnostic::error(
-                    "rooflaw::type",
+                    Code::Type,
                     format!("{} has no meaning in a space", e.node.describe()),
                 )
                 .at(e.span, "expected numbers, lists or ranges"),

@@ -6,7 +6,7 @@ use super::Decls;
 use super::space::to_expr;
 use super::values::{const_num, quantity};
 use crate::ast::{self, Expr, ExprKind};
-use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::signature::{ParamType, PresetKind, Registry, Signature};
 use crate::span::{Span, Spanned};
 use crate::spec::{Arg, ArgValue, RefKind, Report, Stage};
@@ -22,7 +22,7 @@ pub(crate) fn lower_stage(
 ) -> Option<Stage> {
     let Some(sig) = registry.signature(&s.kind.node) else {
         let d = Diagnostic::error(
-            "rooflaw::unknown-kind",
+            Code::UnknownKind,
             format!("unknown stage kind `{}`", s.kind.node),
         )
         .at(s.kind.span, "no such stage kind");
@@ -56,7 +56,7 @@ pub(crate) fn lower_stage(
             None if seen_named => {
                 diags.push(
                     Diagnostic::error(
-                        "rooflaw::arg-order",
+                        Code::ArgOrder,
                         "a positional argument cannot follow a named one",
                     )
                     .at(arg.value.span, "positional")
@@ -71,7 +71,7 @@ pub(crate) fn lower_stage(
                     let count = sig.params.iter().filter(|p| p.positional).count();
                     diags.push(
                         Diagnostic::error(
-                            "rooflaw::too-many-args",
+                            Code::TooManyArgs,
                             format!("`{}` takes {count} positional argument(s)", sig.kind),
                         )
                         .at(arg.value.span, "one too many")
@@ -87,12 +87,9 @@ pub(crate) fn lower_stage(
             .map_or(arg.value.span, |n| n.span.to(arg.value.span));
         if let Some(first) = given.insert(param.name, at) {
             diags.push(
-                Diagnostic::error(
-                    "rooflaw::duplicate",
-                    format!("`{}` is given twice", param.name),
-                )
-                .at(at, "given again here")
-                .also(first, "first given here"),
+                Diagnostic::error(Code::Duplicate, format!("`{}` is given twice", param.name))
+                    .at(at, "given again here")
+                    .also(first, "first given here"),
             );
             continue;
         }
@@ -114,7 +111,7 @@ pub(crate) fn lower_stage(
     {
         diags.push(
             Diagnostic::error(
-                "rooflaw::missing-arg",
+                Code::MissingArg,
                 format!("`{}` needs `{}`", sig.kind, p.name),
             )
             .at(s.call_span, format!("missing `{}`", p.name))
@@ -145,7 +142,7 @@ fn params_list(sig: &Signature) -> String {
 
 fn unknown_param(sig: &Signature, name: &str, span: Span) -> Diagnostic {
     let d = Diagnostic::error(
-        "rooflaw::unknown-param",
+        Code::UnknownParam,
         format!("`{}` has no parameter `{name}`", sig.kind),
     )
     .at(span, "unknown parameter");
@@ -205,7 +202,7 @@ fn check(
     let what = format!("`{param}`");
     let mismatch = || {
         Diagnostic::error(
-            "rooflaw::type",
+            Code::Type,
             format!(
                 "{what} expects {}, found {}",
                 ty.describe(),
@@ -224,7 +221,7 @@ fn check(
                 ok(ArgValue::Ref(kind, Spanned::new(name.clone(), e.span)))
             }
             Some((kind, at)) => Err(Diagnostic::error(
-                "rooflaw::type",
+                Code::Type,
                 format!(
                     "`{name}` is a {}, but {what} expects {}",
                     kind.keyword(),
@@ -246,7 +243,7 @@ fn check(
             let q = quantity(e, Dim::NONE, &what)?;
             if q.value.fract() != 0.0 {
                 return Err(Diagnostic::error(
-                    "rooflaw::type",
+                    Code::Type,
                     format!("{what} expects a whole number, found `{}`", q.value),
                 )
                 .at(e.span, "not a whole number"));
@@ -265,7 +262,7 @@ fn check(
             ExprKind::Ident(w) if options.contains(&w.as_str()) => ok(ArgValue::Enum(w.clone())),
             ExprKind::Ident(w) => {
                 let d = Diagnostic::error(
-                    "rooflaw::unknown-option",
+                    Code::UnknownOption,
                     format!("`{w}` is not an option of {what}"),
                 )
                 .at(e.span, format!("expected {}", ty.describe()));
@@ -285,7 +282,7 @@ fn check(
                     return ok(ArgValue::Str(s.clone()));
                 }
                 let d = Diagnostic::error(
-                    "rooflaw::unknown-preset",
+                    Code::UnknownPreset,
                     format!("unknown {} preset `{s}`", kind.noun()),
                 )
                 .at(e.span, "no such preset");
@@ -323,7 +320,7 @@ fn check(
                 ok(ArgValue::List(items))
             }
             ExprKind::List(_) => Err(Diagnostic::error(
-                "rooflaw::type",
+                Code::Type,
                 format!("{what} needs at least one value"),
             )
             .at(e.span, "empty list")),
@@ -346,7 +343,7 @@ fn check(
                 for (i, (k, _)) in kv.iter().enumerate() {
                     if let Some((first, _)) = kv[..i].iter().find(|(f, _)| f.node == k.node) {
                         return Err(Diagnostic::error(
-                            "rooflaw::duplicate",
+                            Code::Duplicate,
                             format!("`{}` is given twice in {what}", k.node),
                         )
                         .at(k.span, "given again here")
@@ -413,7 +410,7 @@ fn untyped(e: &Expr, decls: &Decls) -> Result<Spanned<ArgValue>, Diagnostic> {
         }
         _ => {
             return Err(Diagnostic::error(
-                "rooflaw::type",
+                Code::Type,
                 format!("{} is not allowed in a map", e.node.describe()),
             )
             .at(e.span, "expected a literal or a name"));
@@ -423,7 +420,7 @@ fn untyped(e: &Expr, decls: &Decls) -> Result<Spanned<ArgValue>, Diagnostic> {
 }
 
 fn undefined(name: &str, span: Span, decls: &Decls) -> Diagnostic {
-    let d = Diagnostic::error("rooflaw::undefined", format!("`{name}` is not declared"))
+    let d = Diagnostic::error(Code::Undefined, format!("`{name}` is not declared"))
         .at(span, "undefined");
     match did_you_mean(name, decls.names()) {
         Some(s) => d.help(format!("did you mean `{s}`?")),
@@ -437,7 +434,7 @@ pub(crate) fn lower_report(r: &ast::ReportDecl, decls: &Decls, diags: &mut Diagn
             Some((RefKind::Stage, _)) => {}
             Some((kind, at)) => diags.push(
                 Diagnostic::error(
-                    "rooflaw::type",
+                    Code::Type,
                     format!(
                         "`{}` is a {}, and only stages can be reported",
                         s.node,
@@ -448,11 +445,9 @@ pub(crate) fn lower_report(r: &ast::ReportDecl, decls: &Decls, diags: &mut Diagn
                 .also(at, "declared here"),
             ),
             None => {
-                let d = Diagnostic::error(
-                    "rooflaw::undefined",
-                    format!("no stage `{}` to report", s.node),
-                )
-                .at(s.span, "undefined");
+                let d =
+                    Diagnostic::error(Code::Undefined, format!("no stage `{}` to report", s.node))
+                        .at(s.span, "undefined");
                 diags.push(
                     match did_you_mean(&s.node, decls.names_of(RefKind::Stage)) {
                         Some(k) => d.help(format!("did you mean `{k}`?")),
@@ -464,7 +459,7 @@ pub(crate) fn lower_report(r: &ast::ReportDecl, decls: &Decls, diags: &mut Diagn
     }
     if r.dir.node.trim().is_empty() {
         diags.push(
-            Diagnostic::error("rooflaw::type", "the report directory is empty")
+            Diagnostic::error(Code::Type, "the report directory is empty")
                 .at(r.dir.span, "empty")
                 .help("write a directory, e.g. `to \"out/orin\"`"),
         );
@@ -534,7 +529,7 @@ fn cycle_diagnostic(stages: &[Stage], edges: &[Vec<(usize, Span)>], cycle: &[usi
         chain.push(chain[0].clone());
         format!("stages form a cycle: {}", chain.join(" → "))
     };
-    let mut d = Diagnostic::error("rooflaw::cycle", message);
+    let mut d = Diagnostic::error(Code::Cycle, message);
     for (k, &i) in cycle.iter().enumerate() {
         let next = cycle[(k + 1) % cycle.len()];
         let span = edges[i]

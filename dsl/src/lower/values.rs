@@ -1,7 +1,7 @@
 //! Literal values: quantities with units checked against an expected
 //! dimension, and constant folding for the static checks of spaces.
 use crate::ast::{Expr, ExprKind};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::spec::BinOp;
 use crate::units::{self, Dim, Quantity};
 
@@ -10,7 +10,7 @@ use crate::units::{self, Dim, Quantity};
 pub(crate) fn quantity(e: &Expr, dim: Dim, what: &str) -> Result<Quantity, Diagnostic> {
     let ExprKind::Num { text, value, unit } = &e.node else {
         return Err(Diagnostic::error(
-            "rooflaw::type",
+            Code::Type,
             format!(
                 "{what} expects {}, found {}",
                 dim.describe(),
@@ -24,7 +24,7 @@ pub(crate) fn quantity(e: &Expr, dim: Dim, what: &str) -> Result<Quantity, Diagn
             return Ok(Quantity::new(*value, dim));
         }
         return Err(Diagnostic::error(
-            "rooflaw::missing-unit",
+            Code::MissingUnit,
             format!("expected a unit of {} after `{text}`", dim.unit_noun()),
         )
         .at(e.span, format!("{what} is {}", dim.describe()))
@@ -32,11 +32,10 @@ pub(crate) fn quantity(e: &Expr, dim: Dim, what: &str) -> Result<Quantity, Diagn
     };
     // The grammar only accepts units from the table.
     let Some(u) = units::unit(&unit.node) else {
-        return Err(Diagnostic::error(
-            "rooflaw::unknown-unit",
-            format!("unknown unit `{}`", unit.node),
-        )
-        .at(unit.span, "not a unit"));
+        return Err(
+            Diagnostic::error(Code::UnknownUnit, format!("unknown unit `{}`", unit.node))
+                .at(unit.span, "not a unit"),
+        );
     };
     if u.dim != dim {
         let help = if dim == Dim::NONE {
@@ -45,7 +44,7 @@ pub(crate) fn quantity(e: &Expr, dim: Dim, what: &str) -> Result<Quantity, Diagn
             format!("use a unit of {}: {}", dim.unit_noun(), dim.example_units())
         };
         return Err(Diagnostic::error(
-            "rooflaw::unit-mismatch",
+            Code::UnitMismatch,
             format!(
                 "{what} is {}, but `{text} {}` is {}",
                 dim.describe(),

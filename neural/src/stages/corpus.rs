@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use rooflaw_dsl::spec::{Block, Spec, Value};
-use rooflaw_dsl::{Diagnostic, Span};
+use rooflaw_dsl::{Code, Diagnostic, Span};
 
 use crate::train::{CorpusFormat, CorpusSpec, TokenDtype, Tokens, declared};
 
@@ -32,7 +32,7 @@ pub(crate) fn resolve(block: &Block, spec: &Spec) -> Result<(CorpusSpec, String)
         match text(f) {
         Some((pattern, span)) => declared::expand(&base, pattern).unwrap_or_else(|why| {
             diags.push(
-                Diagnostic::error("rooflaw::unreadable-file", format!("corpus `{}`: {why}", block.name.node))
+                Diagnostic::error(Code::UnreadableFile, format!("corpus `{}`: {why}", block.name.node))
                     .at(span, "no such file")
                     .help("paths are relative to the pipeline file; `*` and `?` match within the last component"),
             );
@@ -128,5 +128,5 @@ fn empty_valid(block: &Block) -> Diagnostic {
 
 fn at(block: &Block, field: &str, msg: String, label: &str) -> Diagnostic {
     let span: Span = block.field(field).map_or(block.name.span, |f| f.value.span);
-    Diagnostic::error("rooflaw::corpus", msg).at(span, label.to_string())
+    Diagnostic::error(Code::Corpus, msg).at(span, label.to_string())
 }

@@ -1,8 +1,8 @@
 //! What a `train` stage would cost, for `rooflaw plan`: 6·N·D FLOPs per run
 //! (N the active parameters, D the tokens), and at an assumed utilisation of
 //! the target accelerator's bf16 peak, GPU-hours.
-use rooflaw_dsl::Diagnostic;
 use rooflaw_dsl::spec::{Spec, Stage};
+use rooflaw_dsl::{Code, Diagnostic};
 use serde_json::{Value, json};
 
 use rooflaw_stdlib::stages::args;
@@ -18,7 +18,7 @@ pub(crate) fn resolve(stage: &Stage, spec: &Spec) -> Result<Value, Vec<Diagnosti
     if !(utilisation > 0.0 && utilisation <= 1.0) {
         return Err(vec![
             Diagnostic::error(
-                "rooflaw::out-of-range",
+                Code::OutOfRange,
                 format!("`utilisation` must be a fraction in (0, 1], found {utilisation}"),
             )
             .at(args::span(stage, "utilisation"), "out of range")

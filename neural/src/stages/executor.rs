@@ -2,7 +2,7 @@
 //! where a training stage's jobs run. `local` (the default) trains in this
 //! process; `slurm` submits each job to the cluster.
 use rooflaw_dsl::spec::{ArgValue, Stage};
-use rooflaw_dsl::{Diagnostic, Span, Spanned};
+use rooflaw_dsl::{Code, Diagnostic, Span, Spanned};
 
 use crate::train::slurm::SlurmSettings;
 use rooflaw_stdlib::stages::args;
@@ -30,7 +30,7 @@ pub(crate) fn resolve(stage: &Stage) -> Result<Option<SlurmSettings>, Vec<Diagno
         _ => {
             return Err(vec![
                 Diagnostic::error(
-                    "rooflaw::executor",
+                    Code::Executor,
                     "which executor? write `slurm { ... }` or `local {}`",
                 )
                 .at(span, "no executor kind"),
@@ -42,7 +42,7 @@ pub(crate) fn resolve(stage: &Stage) -> Result<Option<SlurmSettings>, Vec<Diagno
         if !KEYS.contains(&k.node.as_str()) {
             diags.push(
                 Diagnostic::error(
-                    "rooflaw::executor",
+                    Code::Executor,
                     format!("unknown executor setting `{}`", k.node),
                 )
                 .at(k.span, "not a setting")
@@ -55,7 +55,7 @@ pub(crate) fn resolve(stage: &Stage) -> Result<Option<SlurmSettings>, Vec<Diagno
         "slurm" => Some(slurm(&get, &mut diags)),
         other => {
             diags.push(
-                Diagnostic::error("rooflaw::executor", format!("unknown executor `{other}`"))
+                Diagnostic::error(Code::Executor, format!("unknown executor `{other}`"))
                     .at(get("kind").map_or(span, |v| v.span), "not an executor")
                     .help("executors: local, slurm"),
             );
@@ -118,6 +118,6 @@ fn slurm<'a>(
 }
 
 fn wrong(key: &str, span: Span, want: &str) -> Diagnostic {
-    Diagnostic::error("rooflaw::executor", format!("`{key}` expects {want}"))
+    Diagnostic::error(Code::Executor, format!("`{key}` expects {want}"))
         .at(span, format!("expected {want}"))
 }

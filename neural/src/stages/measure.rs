@@ -31,7 +31,7 @@
 use std::sync::Arc;
 
 use rooflaw_dsl::spec::{Spec, Stage};
-use rooflaw_dsl::{Diagnostic, Param, ParamType, Signature};
+use rooflaw_dsl::{Code, Diagnostic, Param, ParamType, Signature};
 use rooflaw_engine::{Artifact, Column, Inputs, MapStage, RunCtx, StageError, StageKind, Table};
 use serde_json::{Value, json};
 
@@ -103,7 +103,7 @@ impl StageKind for Measure {
         let seed = int("seed", 0)?;
         if repeats == 0 {
             return Err(vec![
-                Diagnostic::error("rooflaw::invalid-value", "`repeats` must be at least 1")
+                Diagnostic::error(Code::InvalidValue, "`repeats` must be at least 1")
                     .at(args::span(stage, "repeats"), "zero"),
             ]);
         }
@@ -111,7 +111,7 @@ impl StageKind for Measure {
             .iter()
             .filter_map(|w| dtype_for(&w.precision).err())
             .map(|e| {
-                Diagnostic::error("rooflaw::unmeasurable-precision", e)
+                Diagnostic::error(Code::UnmeasurablePrecision, e)
                     .at(args::span(stage, "workload"), "this workload's precisions")
             })
             .collect();

@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use rooflaw_dsl::spec::{RefKind, Spec, Stage};
-use rooflaw_dsl::{Diagnostic, Dim, Param, ParamType, PresetKind, Signature};
+use rooflaw_dsl::{Code, Diagnostic, Dim, Param, ParamType, PresetKind, Signature};
 use rooflaw_engine::{Artifact, Column, Inputs, MapStage, RunCtx, StageError, StageKind, Table};
 use serde_json::{Value, json};
 
@@ -132,7 +132,7 @@ impl StageKind for Train {
         recipe.lr = args::number(stage, "lr").unwrap_or(recipe.lr);
         recipe.validate().map_err(|e| {
             vec![
-                Diagnostic::error("rooflaw::invalid-value", e.to_string())
+                Diagnostic::error(Code::InvalidValue, e.to_string())
                     .at(stage.span, "this training recipe"),
             ]
         })?;
@@ -144,7 +144,7 @@ impl StageKind for Train {
         let command = match args::string(stage, "command") {
             Some(c) => Some(ExternalTrainer::parse(c, &base).map_err(|why| {
                 vec![
-                    Diagnostic::error("rooflaw::command", why)
+                    Diagnostic::error(Code::Command, why)
                         .at(args::span(stage, "command"), "this command")
                         .help(format!(
                             "placeholders: {}; the command writes its result JSON to {{result}}",
@@ -185,7 +185,7 @@ impl StageKind for Train {
         let corpus = args::string(stage, "corpus").unwrap_or("sotu");
         let c = self.executor.corpus(corpus).map_err(|e| {
             vec![
-                Diagnostic::error("rooflaw::unknown-corpus", e.to_string())
+                Diagnostic::error(Code::UnknownCorpus, e.to_string())
                     .at(args::span(stage, "corpus"), "this corpus"),
             ]
         })?;

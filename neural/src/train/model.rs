@@ -163,35 +163,16 @@ pub(crate) enum Init {
     Zeros,
 }
 
-/// Checks that the architecture can be built; errors name the field.
+/// Checks that the architecture can be built: a valid one
+/// ([`Architecture::validate`]) of a shape these layers implement. Errors
+/// name the field.
 pub fn validate(arch: &Architecture) -> std::result::Result<(), TrainError> {
     let bad = |why: String| Err(TrainError::Architecture(why));
-    if arch.layers == 0 || arch.width == 0 || arch.heads == 0 || arch.kv_heads == 0 {
-        return bad("layers, width, heads and kv_heads must be positive".into());
+    if let Err(e) = arch.validate() {
+        return bad(e.to_string());
     }
-    if !arch.heads.is_multiple_of(arch.kv_heads) {
-        return bad(format!(
-            "heads {} is not a multiple of kv_heads {}",
-            arch.heads, arch.kv_heads
-        ));
-    }
-    if arch.head_dim == 0 || !arch.head_dim.is_multiple_of(2) {
-        return bad(format!(
-            "head_dim {} must be positive and even (RoPE)",
-            arch.head_dim
-        ));
-    }
-    if arch.ffn == 0 {
-        return bad("ffn must be positive".into());
-    }
-    if arch.experts == 0 || arch.top_k == 0 || arch.top_k > arch.experts {
-        return bad(format!(
-            "top_k {} must be in 1..=experts {}",
-            arch.top_k, arch.experts
-        ));
-    }
-    if arch.shared_experts > 0 && arch.shared_ffn == 0 {
-        return bad("shared_experts > 0 needs shared_ffn > 0".into());
+    if !arch.head_dim.is_multiple_of(2) {
+        return bad(format!("head_dim {} must be even (RoPE)", arch.head_dim));
     }
     if arch.norms_per_layer != 2 && arch.norms_per_layer != 4 {
         return bad(format!(
@@ -692,6 +673,10 @@ mod tests {
         a.top_k = 2;
         let err = validate(&a).unwrap_err().to_string();
         assert!(err.contains("top_k"), "{err}");
+        a.top_k = 1;
+        a.head_dim = 15;
+        let err = validate(&a).unwrap_err().to_string();
+        assert!(err.contains("head_dim 15 must be even"), "{err}");
     }
 
     #[test]

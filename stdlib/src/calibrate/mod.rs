@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::arch::Architecture;
-use crate::fit::{lbfgs, split_stratified, starts};
+use crate::fit::{Stop, lbfgs, split_stratified, starts};
 use crate::hardware::{Hardware, HardwarePreset, Source};
 use crate::roofline::{RooflineError, evaluate};
 use crate::workload::Workload;
@@ -207,6 +207,8 @@ pub enum CalibrateError {
     BadOption(String),
     #[error("no start converged to a finite error (of {0} tried)")]
     NoSolution(usize),
+    #[error("cancelled")]
+    Cancelled,
 }
 
 fn check(samples: &[Sample], hw: &Hardware) -> Result<Vec<(f64, f64)>, CalibrateError> {
@@ -279,6 +281,17 @@ pub fn calibrate(
     hw: &Hardware,
     opts: &Options,
 ) -> Result<Calibration, CalibrateError> {
+    calibrate_cancellable(samples, hw, opts, &|| false)
+}
+
+/// [`calibrate`], ending with [`CalibrateError::Cancelled`] within one
+/// objective evaluation of `stop` saying so.
+pub fn calibrate_cancellable(
+    samples: &[Sample],
+    hw: &Hardware,
+    opts: &Options,
+    stop: Stop<'_>,
+) -> Result<Calibration, CalibrateError> {
     if !(0.0..1.0).contains(&opts.holdout) {
         return Err(CalibrateError::BadOption(format!(
             "holdout must be a fraction in [0, 1), got {}",
@@ -312,9 +325,12 @@ pub fn calibrate(
         .par_iter()
         .filter_map(|t| {
             let p = objective::Problem { ..problem };
-            lbfgs(p, t.clone(), opts.max_iters)
+            lbfgs(p, t.clone(), opts.max_iters, stop)
         })
         .collect();
+    if stop() {
+        return Err(CalibrateError::Cancelled);
+    }
     let best = results
         .into_iter()
         .filter(|o| o.cost.is_finite())

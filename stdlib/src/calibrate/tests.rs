@@ -186,3 +186,34 @@ fn calibrated_preset_records_provenance() {
     let back = crate::hardware::from_yaml(&crate::hardware::to_yaml(&p)).unwrap();
     assert!((back.hardware.efficiency_memory - c.hardware.efficiency_memory).abs() < 1e-6);
 }
+
+/// Once told to stop, every L-BFGS start ends at its next evaluation: after
+/// the flag flips, a start not begun asks once, one running asks at its next
+/// evaluation and once as it ends, and the calibration once at the end,
+/// instead of running their hundreds of evaluations.
+#[test]
+fn a_stop_ends_every_start_at_its_next_evaluation() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let samples = synthetic(&cpu(0.35, 0.6, 12e-6), 0.03, 7);
+    let start = cpu(1.0, 1.0, 0.0);
+    let opts = Options::default();
+    let asked = AtomicUsize::new(0);
+    let count = || {
+        asked.fetch_add(1, Ordering::SeqCst);
+        false
+    };
+    calibrate_cancellable(&samples, &start, &opts, &count).unwrap();
+    let whole = asked.swap(0, Ordering::SeqCst);
+    let flip = 50;
+    assert!(whole > 10 * flip, "{whole}");
+    let stop = || asked.fetch_add(1, Ordering::SeqCst) >= flip;
+    let e = calibrate_cancellable(&samples, &start, &opts, &stop).unwrap_err();
+    assert_eq!(e, CalibrateError::Cancelled);
+    let starts = starts(&objective::levels(), usize::MAX, opts.seed).len() + 1;
+    let after = asked.load(Ordering::SeqCst) - flip;
+    let running = rayon::current_num_threads();
+    assert!(
+        after <= starts + running + 1,
+        "{after} questions after the stop, {starts} starts"
+    );
+}

@@ -96,6 +96,48 @@ pub enum FitError {
     BadOption(String),
     #[error("no start converged to a finite objective (of {0} tried)")]
     NoSolution(usize),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Asked between and inside the L-BFGS runs of a fit or a calibration
+/// whether to stop (the run's cancel flag, on Ctrl-C): once it says yes,
+/// every run stops at its next objective evaluation.
+pub type Stop<'a> = &'a (dyn Fn() -> bool + Sync);
+
+/// A problem that fails its next evaluation once `stop` says so, which
+/// ends argmin's run there.
+struct Stoppable<'a, P> {
+    problem: P,
+    stop: Stop<'a>,
+}
+
+impl<P> Stoppable<'_, P> {
+    fn check(&self) -> Result<(), argmin::core::Error> {
+        if (self.stop)() {
+            Err(argmin::core::Error::msg("cancelled"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl<P: CostFunction> CostFunction for Stoppable<'_, P> {
+    type Param = P::Param;
+    type Output = P::Output;
+    fn cost(&self, p: &Self::Param) -> Result<Self::Output, argmin::core::Error> {
+        self.check()?;
+        self.problem.cost(p)
+    }
+}
+
+impl<P: Gradient> Gradient for Stoppable<'_, P> {
+    type Param = P::Param;
+    type Gradient = P::Gradient;
+    fn gradient(&self, p: &Self::Param) -> Result<Self::Gradient, argmin::core::Error> {
+        self.check()?;
+        self.problem.gradient(p)
+    }
 }
 
 /// The end of one L-BFGS run (shared with `calibrate`).
@@ -106,6 +148,18 @@ pub(crate) struct Optimum {
 }
 
 pub fn fit(points: &[Point], form: &Form, opts: &FitOptions) -> Result<FitResult, FitError> {
+    fit_cancellable(points, form, opts, &|| false)
+}
+
+/// [`fit`], ending with [`FitError::Cancelled`] within one objective
+/// evaluation (milliseconds) of `stop` saying so, in the starts or in the
+/// bootstrap.
+pub fn fit_cancellable(
+    points: &[Point],
+    form: &Form,
+    opts: &FitOptions,
+    stop: Stop<'_>,
+) -> Result<FitResult, FitError> {
     check_options(opts)?;
     check_size(points.len(), opts)?;
     let name = format!("fit:{}", form.name());
@@ -141,8 +195,11 @@ pub fn fit(points: &[Point], form: &Form, opts: &FitOptions) -> Result<FitResult
     };
     let results: Vec<Optimum> = starts
         .par_iter()
-        .filter_map(|s| lbfgs(Objective { ..objective }, s.clone(), opts.max_iters))
+        .filter_map(|s| lbfgs(Objective { ..objective }, s.clone(), opts.max_iters, stop))
         .collect();
+    if stop() {
+        return Err(FitError::Cancelled);
+    }
     let starts_run = results.len();
     let best = results
         .into_iter()
@@ -167,25 +224,15 @@ pub fn fit(points: &[Point], form: &Form, opts: &FitOptions) -> Result<FitResult
     let hold_stats = (!hold.is_empty()).then(|| stats_of(&hold));
 
     let intervals = (opts.bootstrap > 0)
-        .then(|| bootstrap(&model, &ln_loss, &train, &best.theta, &starts, opts));
+        .then(|| bootstrap(&model, &ln_loss, &train, &best.theta, &starts, opts, stop));
+    if stop() {
+        return Err(FitError::Cancelled);
+    }
 
     let coefs = model.coefficients(&best.theta);
     let at_bounds = model.at_bounds(&coefs);
     let mut law = Law::new(&name, form.clone(), coefs).map_err(|e| BadPoint(0, &e))?;
-    let mut warnings: Vec<String> = law
-        .coefficients()
-        .enumerate()
-        .filter(|(i, _)| at_bounds.contains(i))
-        .map(|(_, (c, v))| {
-            format!("coefficient `{c}` = {v:.4e} sits at a bound of its range: the data does not pin it down (widen the range, or drop the term)")
-        })
-        .collect();
-    if let Some(h) = hold_stats.filter(|h| h.r2 < 0.0) {
-        warnings.push(format!(
-            "held-out R² is {:.3}: the law predicts the {} held-out runs worse than their mean loss",
-            h.r2, h.n
-        ));
-    }
+    let warnings = warnings(&law, &at_bounds, hold_stats.as_ref());
     law.intervals.clone_from(&intervals);
     law.range = Some(span_of(form, &vars, &train));
     law.source = format!(
@@ -207,6 +254,26 @@ pub fn fit(points: &[Point], form: &Form, opts: &FitOptions) -> Result<FitResult
         starts_run,
         warnings,
     })
+}
+
+/// What makes a fit doubtful: coefficients on a bound of their range, a
+/// held-out R² below 0.
+fn warnings(law: &Law, at_bounds: &[usize], holdout: Option<&Stats>) -> Vec<String> {
+    let mut warnings: Vec<String> = law
+        .coefficients()
+        .enumerate()
+        .filter(|(i, _)| at_bounds.contains(i))
+        .map(|(_, (c, v))| {
+            format!("coefficient `{c}` = {v:.4e} sits at a bound of its range: the data does not pin it down (widen the range, or drop the term)")
+        })
+        .collect();
+    if let Some(h) = holdout.filter(|h| h.r2 < 0.0) {
+        warnings.push(format!(
+            "held-out R² is {:.3}: the law predicts the {} held-out runs worse than their mean loss",
+            h.r2, h.n
+        ));
+    }
+    warnings
 }
 
 #[allow(non_snake_case)]
@@ -348,8 +415,14 @@ pub(crate) fn starts(levels: &[Vec<f64>], want: usize, seed: u64) -> Vec<Vec<f64
 }
 
 /// One L-BFGS run of `problem` from `init`; `None` when the solver fails
-/// (a line search that finds no descent, a non-finite cost at the start).
-pub(crate) fn lbfgs<P>(problem: P, init: Vec<f64>, max_iters: u64) -> Option<Optimum>
+/// (a line search that finds no descent, a non-finite cost at the start)
+/// or `stop` says to.
+pub(crate) fn lbfgs<P>(
+    problem: P,
+    init: Vec<f64>,
+    max_iters: u64,
+    stop: Stop<'_>,
+) -> Option<Optimum>
 where
     P: CostFunction<Param = Vec<f64>, Output = f64>
         + Gradient<Param = Vec<f64>, Gradient = Vec<f64>>,
@@ -361,10 +434,15 @@ where
         .ok()?
         .with_tolerance_cost(1e-15)
         .ok()?;
-    let res = Executor::new(problem, solver)
+    let res = Executor::new(Stoppable { problem, stop }, solver)
         .configure(|s| s.param(init).max_iters(max_iters))
         .run()
         .ok()?;
+    // A stop inside a line search ends argmin's run as if it had finished,
+    // with the best point so far: no optimum.
+    if stop() {
+        return None;
+    }
     let st = res.state();
     let converged = matches!(
         st.get_termination_status(),
@@ -389,11 +467,15 @@ fn bootstrap(
     best: &[f64],
     grid: &[Vec<f64>],
     opts: &FitOptions,
+    stop: Stop<'_>,
 ) -> Vec<(f64, f64)> {
     const EXTRA_STARTS: usize = 4;
     let fits: Vec<Vec<f64>> = (0..opts.bootstrap)
         .into_par_iter()
         .filter_map(|b| {
+            if stop() {
+                return None;
+            }
             let mut rng = Rng::stream(opts.seed, b as u64 + 1);
             let idx: Vec<usize> = (0..train.len())
                 .map(|_| train[rng.below(train.len())])
@@ -410,7 +492,7 @@ fn bootstrap(
             );
             inits
                 .into_iter()
-                .filter_map(|s| lbfgs(Objective { ..objective }, s, opts.max_iters))
+                .filter_map(|s| lbfgs(Objective { ..objective }, s, opts.max_iters, stop))
                 .filter(|o| o.cost.is_finite())
                 .min_by(|a, b| a.cost.total_cmp(&b.cost))
                 .map(|o| model.coefficients(&o.theta))
@@ -497,6 +579,43 @@ mod tests {
         assert_eq!(t.len() + h.len(), 10);
         assert!(h.iter().all(|i| !t.contains(i)));
         assert_eq!(split_stratified(&strata, 0.5, 3), (t, h));
+    }
+
+    /// Rosenbrock's valley, counting the evaluations that do work.
+    struct Counted<'a>(&'a std::sync::atomic::AtomicUsize);
+
+    impl CostFunction for Counted<'_> {
+        type Param = Vec<f64>;
+        type Output = f64;
+        fn cost(&self, p: &Vec<f64>) -> Result<f64, argmin::core::Error> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok((1.0 - p[0]).powi(2) + 100.0 * (p[1] - p[0] * p[0]).powi(2))
+        }
+    }
+
+    impl Gradient for Counted<'_> {
+        type Param = Vec<f64>;
+        type Gradient = Vec<f64>;
+        fn gradient(&self, p: &Vec<f64>) -> Result<Vec<f64>, argmin::core::Error> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let t = p[1] - p[0] * p[0];
+            Ok(vec![-2.0 * (1.0 - p[0]) - 400.0 * p[0] * t, 200.0 * t])
+        }
+    }
+
+    #[test]
+    fn a_run_stops_at_its_next_evaluation_once_told() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let evals = AtomicUsize::new(0);
+        let full = lbfgs(Counted(&evals), vec![-1.2, 1.0], 1000, &|| false);
+        assert!(full.is_some_and(|o| o.cost < 1e-10));
+        let needed = evals.swap(0, Ordering::SeqCst);
+        assert!(needed > 20, "{needed}");
+        let stopped = lbfgs(Counted(&evals), vec![-1.2, 1.0], 1000, &|| {
+            evals.load(Ordering::SeqCst) >= 7
+        });
+        assert!(stopped.is_none());
+        assert_eq!(evals.load(Ordering::SeqCst), 7);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 use super::*;
 use crate::format::GgmlType as G;
+use crate::roofline;
 use crate::workload::Workload;
 
 /// A GGUF writer for tests: metadata and tensor infos, then zeroed data.

@@ -3,18 +3,12 @@
 use std::path::Path;
 
 use rooflaw_dsl::spec::{Block, Value};
-use rooflaw_dsl::{Diagnostic, Span, Spanned};
+use rooflaw_dsl::{Code, Diagnostic, Span, Spanned};
 
 use super::{
     DEFAULT_EFFICIENCY_COMPUTE, DEFAULT_EFFICIENCY_MEMORY, DEFAULT_LAUNCH, FieldKind, Hardware,
     MemoryTechnology, names, peak_dtype, preset,
 };
-
-const UNKNOWN_PRESET: &str = "rooflaw::unknown-preset";
-const MISSING_FIELD: &str = "rooflaw::missing-field";
-const BAD_VALUE: &str = "rooflaw::invalid-value";
-const UNKNOWN_FIELD: &str = "rooflaw::unknown-field";
-const UNREADABLE_FILE: &str = "rooflaw::unreadable-file";
 
 /// Resolve `hardware NAME [from "preset"] { field = value ... }`.
 ///
@@ -78,7 +72,8 @@ pub fn from_block_in(block: &Block, dir: &Path) -> Result<Hardware, Vec<Diagnost
                 Ok(None) => (FieldKind::Peak, None),
                 Err(m) => {
                     diags.push(
-                        Diagnostic::error(UNKNOWN_FIELD, m).at(f.path.span, "unknown datatype"),
+                        Diagnostic::error(Code::UnknownField, m)
+                            .at(f.path.span, "unknown datatype"),
                     );
                     continue;
                 }
@@ -97,7 +92,7 @@ pub fn from_block_in(block: &Block, dir: &Path) -> Result<Hardware, Vec<Diagnost
                 _ => {
                     let known = rooflaw_dsl::schema::HARDWARE_FIELDS.iter().map(|s| s.path);
                     let mut d = Diagnostic::error(
-                        UNKNOWN_FIELD,
+                        Code::UnknownField,
                         format!("unknown hardware field `{path}`"),
                     )
                     .at(f.path.span, "not a hardware field");
@@ -147,7 +142,7 @@ fn missing_fields(block: &Block, hw: &Hardware) -> Option<Diagnostic> {
     }
     (!missing.is_empty()).then(|| {
         Diagnostic::error(
-            MISSING_FIELD,
+            Code::MissingField,
             format!("hardware `{}` is missing {}", block.name.node, missing.join(", ")),
         )
         .at(block.name.span, "declared here without a preset")
@@ -157,7 +152,7 @@ fn missing_fields(block: &Block, hw: &Hardware) -> Option<Diagnostic> {
 
 fn unknown_preset(p: &Spanned<String>) -> Diagnostic {
     let d = Diagnostic::error(
-        UNKNOWN_PRESET,
+        Code::UnknownPreset,
         format!("unknown hardware preset `{}`", p.node),
     )
     .at(p.span, "no hardware preset has this id");
@@ -168,7 +163,7 @@ fn unknown_preset(p: &Spanned<String>) -> Diagnostic {
 }
 
 fn unreadable_file(p: &Spanned<String>, e: &super::HardwareError) -> Diagnostic {
-    Diagnostic::error(UNREADABLE_FILE, format!("cannot use hardware file `{}`", p.node))
+    Diagnostic::error(Code::UnreadableFile, format!("cannot use hardware file `{}`", p.node))
         .at(p.span, e.to_string())
         .help("a hardware file has the schema of the bundled presets (id, peak, bandwidth, memory...); `rooflaw hardware probe -o FILE.yaml` writes one for this machine")
 }
@@ -204,7 +199,7 @@ fn set_word(hw: &mut Hardware, path: &str, v: &Value) -> Option<Result<(), Strin
 
 fn bad(span: Span, message: impl Into<String>) -> Diagnostic {
     let message = message.into();
-    Diagnostic::error(BAD_VALUE, message.clone()).at(span, message)
+    Diagnostic::error(Code::InvalidValue, message.clone()).at(span, message)
 }
 
 /// The SI value of a field, checked against its dimension and range. The

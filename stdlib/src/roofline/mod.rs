@@ -224,19 +224,13 @@ fn decode_cost<const BYTES: bool>(op: &Op, r: &Rates, s: &Steps) -> Cost {
     }
 }
 
-/// Checks that an architecture is well formed (positive sizes, heads a
-/// multiple of KV heads, 1 ≤ top-k ≤ experts).
-pub fn validate_architecture(arch: &Architecture) -> Result<(), RooflineError> {
-    validate::architecture(arch)
-}
-
 fn check(
     arch: &Architecture,
     hw: &Hardware,
     wl: &Workload,
     rt: &Runtime,
 ) -> Result<(Rates, TensorBytes), RooflineError> {
-    validate::architecture(arch)?;
+    arch.validate()?;
     validate::workload(arch, wl)?;
     Ok((
         Rates::new(arch, hw, wl, rt)?,

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::arch::Architecture;
+use crate::arch::{ArchError, Architecture};
 use crate::precision::{Dtype, Precision};
 use crate::workload::Attention;
 
@@ -380,20 +380,20 @@ fn bad_inputs_are_errors() {
     let mut arch = Architecture::dense(2, 64, 4, 3, 128);
     assert_eq!(
         evaluate(&arch, &hw, &wl),
-        Err(RooflineError::Gqa {
+        Err(RooflineError::Architecture(ArchError::Gqa {
             heads: 4,
             kv_heads: 3
-        })
+        }))
     );
     arch.kv_heads = 4;
     arch.experts = 2;
     arch.top_k = 3;
     assert_eq!(
         evaluate(&arch, &hw, &wl),
-        Err(RooflineError::TopK {
+        Err(RooflineError::Architecture(ArchError::TopK {
             top_k: 3,
             experts: 2
-        })
+        }))
     );
     arch.top_k = 1;
     let zero_batch = Workload::new(0, 16, 4, prec("fp16"));

@@ -1,20 +1,15 @@
 //! Input checks run before every evaluation, so that a bad architecture,
-//! chip or workload is a clear error rather than an infinity or a NaN.
-use crate::arch::Architecture;
+//! chip or workload is a clear error rather than an infinity or a NaN (the
+//! architecture's own rules are [`Architecture::validate`]'s).
+use crate::arch::{ArchError, Architecture};
 use crate::hardware::Hardware;
 use crate::precision::Dtype;
 use crate::workload::Workload;
 
 #[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
 pub enum RooflineError {
-    #[error("architecture: {0} must be at least 1")]
-    Zero(&'static str),
-    #[error("architecture: heads ({heads}) must be a multiple of kv_heads ({kv_heads})")]
-    Gqa { heads: u32, kv_heads: u32 },
-    #[error("architecture: top_k ({top_k}) must be between 1 and experts ({experts})")]
-    TopK { top_k: u32, experts: u32 },
-    #[error("architecture: shared_experts is {0} but shared_ffn is 0")]
-    SharedFfn(u32),
+    #[error("architecture: {0}")]
+    Architecture(#[from] ArchError),
     #[error("workload: {0} must be at least 1")]
     Workload(&'static str),
     #[error("workload: prompt and generate are both 0, so there is nothing to run")]
@@ -30,39 +25,6 @@ pub enum RooflineError {
     Efficiency { field: &'static str, value: f64 },
     #[error("hardware lists no peak usable for {} (nor a wider type)", .0.name())]
     NoPeak(Dtype),
-}
-
-pub(crate) fn architecture(a: &Architecture) -> Result<(), RooflineError> {
-    let positive = [
-        ("layers", a.layers),
-        ("width", a.width),
-        ("heads", a.heads),
-        ("kv_heads", a.kv_heads),
-        ("head_dim", a.head_dim),
-        ("ffn", a.ffn),
-        ("experts", a.experts),
-        ("vocab", a.vocab),
-        ("norms_per_layer", a.norms_per_layer),
-    ];
-    if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
-        return Err(RooflineError::Zero(name));
-    }
-    if !a.heads.is_multiple_of(a.kv_heads) {
-        return Err(RooflineError::Gqa {
-            heads: a.heads,
-            kv_heads: a.kv_heads,
-        });
-    }
-    if a.top_k == 0 || a.top_k > a.experts {
-        return Err(RooflineError::TopK {
-            top_k: a.top_k,
-            experts: a.experts,
-        });
-    }
-    if a.shared_experts > 0 && a.shared_ffn == 0 {
-        return Err(RooflineError::SharedFfn(a.shared_experts));
-    }
-    Ok(())
 }
 
 pub(crate) fn workload(a: &Architecture, w: &Workload) -> Result<(), RooflineError> {

@@ -1,7 +1,7 @@
 //! Reading a lowered stage call's arguments. The lowering has already
 //! checked names and types against the signature, so these only extract.
 use rooflaw_dsl::spec::{ArgValue, RefKind, Spec, Stage};
-use rooflaw_dsl::{Diagnostic, Span};
+use rooflaw_dsl::{Code, Diagnostic, Span};
 
 pub fn value<'a>(stage: &'a Stage, param: &str) -> Option<&'a ArgValue> {
     stage.arg(param).map(|a| &a.value.node)
@@ -23,7 +23,7 @@ pub fn integer(stage: &Stage, param: &str, default: u64) -> Result<u64, Diagnost
         None => Ok(default),
         Some(v) if v >= 0.0 && v.fract() == 0.0 && v < 9.0e15 => Ok(v as u64),
         Some(v) => Err(Diagnostic::error(
-            "rooflaw::invalid-value",
+            Code::InvalidValue,
             format!("`{param}` must be a whole number ≥ 0, got {v}"),
         )
         .at(span(stage, param), "not a whole number")),
@@ -54,7 +54,7 @@ pub fn reference<'a>(stage: &'a Stage, param: &str, kind: RefKind) -> Option<&'a
 
 pub fn missing(stage: &Stage, param: &str) -> Diagnostic {
     Diagnostic::error(
-        "rooflaw::missing-argument",
+        Code::MissingArgument,
         format!("`{}` needs `{param}`", stage.kind.node),
     )
     .at(stage.span, format!("add `{param}: ...`"))
@@ -118,7 +118,7 @@ pub fn hardware(stage: &Stage, spec: &Spec, param: &str) -> Result<HardwareArg, 
         Some(ArgValue::Ref(RefKind::Stage, name)) => match spec.stage(&name.node) {
             Some(s) if !HARDWARE_STAGES.contains(&s.kind.node.as_str()) => Err(vec![
                 Diagnostic::error(
-                    "rooflaw::type",
+                    Code::Type,
                     format!(
                         "`{}` is a stage of kind `{}`, whose output is not a hardware description",
                         name.node, s.kind.node
@@ -268,7 +268,7 @@ pub fn project_path(
         None => Ok(dir.join(&file.node)),
         Some(root) => rooflaw_cache::boundary::resolve_inside(root, dir, &file.node).map_err(|e| {
             vec![
-                Diagnostic::error("rooflaw::outside-project", e.to_string())
+                Diagnostic::error(Code::OutsideProject, e.to_string())
                     .at(file.span, "outside the project")
                     .help(rooflaw_engine::export::OUTSIDE_HELP),
             ]

@@ -15,7 +15,7 @@
 //!
 //! `baseline: ["qwen2.5-0.5b", { ... }]` compares with each of several.
 use rooflaw_dsl::spec::{ArgValue, Expr, Space, SpaceField, Spec, Stage};
-use rooflaw_dsl::{Diagnostic, Name, Spanned, did_you_mean};
+use rooflaw_dsl::{Code, Diagnostic, Name, Spanned, did_you_mean};
 use serde_json::{Value, json};
 
 use super::args;
@@ -56,7 +56,7 @@ fn one(v: &Spanned<ArgValue>, stage: &Stage, spec: &Spec) -> Result<Value, Vec<D
             let m = crate::models::find(id).ok_or_else(|| {
                 let ids = crate::models::ids();
                 let mut d = Diagnostic::error(
-                    "rooflaw::unknown-preset",
+                    Code::UnknownPreset,
                     format!("no model preset named `{id}`"),
                 )
                 .at(span, "unknown model");
@@ -70,7 +70,7 @@ fn one(v: &Spanned<ArgValue>, stage: &Stage, spec: &Spec) -> Result<Value, Vec<D
         ArgValue::Map(kv) => inline(kv, span),
         _ => Err(vec![
             Diagnostic::error(
-                "rooflaw::type",
+                Code::Type,
                 "`baseline` is a model preset name, a map of architecture fields, or a list of them",
             )
             .at(span, "expected a string or a map"),
@@ -90,7 +90,7 @@ fn inline(
             match &v.node {
                 ArgValue::Str(s) => s.clone_into(&mut name),
                 _ => diags.push(
-                    Diagnostic::error("rooflaw::type", "the baseline's `name` is a string")
+                    Diagnostic::error(Code::Type, "the baseline's `name` is a string")
                         .at(v.span, "not a string"),
                 ),
             }
@@ -98,7 +98,7 @@ fn inline(
         }
         if !SPACE_FIELDS.contains(&key.node.as_str()) {
             let d = Diagnostic::error(
-                "rooflaw::unknown-field",
+                Code::UnknownField,
                 format!("`{}` is not an architecture field", key.node),
             )
             .at(key.span, "unknown field");
@@ -115,11 +115,8 @@ fn inline(
         }
         let Some(value) = plain(v) else {
             diags.push(
-                Diagnostic::error(
-                    "rooflaw::type",
-                    format!("`{}` takes a plain number", key.node),
-                )
-                .at(v.span, "not a plain number"),
+                Diagnostic::error(Code::Type, format!("`{}` takes a plain number", key.node))
+                    .at(v.span, "not a plain number"),
             );
             continue;
         };
@@ -147,7 +144,7 @@ fn inline(
     let why: Vec<String> = it.drops().invalid.keys().cloned().collect();
     Err(vec![
         Diagnostic::error(
-            "rooflaw::invalid-architecture",
+            Code::InvalidArchitecture,
             format!(
                 "this baseline is not a valid architecture: {}",
                 why.join("; ")
@@ -174,7 +171,7 @@ fn missing_required(kv: &[(Name, Spanned<ArgValue>)], span: rooflaw_dsl::Span) -
         .filter(|f| !kv.iter().any(|(k, _)| k.node == *f))
         .map(|f| {
             Diagnostic::error(
-                "rooflaw::missing-field",
+                Code::MissingField,
                 format!("the baseline shape needs `{f}`"),
             )
             .at(span, format!("add `{f}: ...`"))

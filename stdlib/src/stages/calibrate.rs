@@ -12,13 +12,15 @@
 //! (`fused`|`unfused`, default unfused) and `experts_kernels`
 //! (`grouped`|`looped`, default looped) are read when present — the
 //! defaults are how candle, so `measure`, runs.
+use std::sync::atomic::Ordering;
+
 use rooflaw_dsl::spec::{Spec, Stage};
-use rooflaw_dsl::{Diagnostic, Dim, Param, ParamType, Signature};
+use rooflaw_dsl::{Code, Diagnostic, Dim, Param, ParamType, Signature};
 use rooflaw_engine::{Artifact, Inputs, RunCtx, StageError, StageKind, Table};
 use serde_json::{Value, json};
 
 use super::{args, candidates, hardware_io};
-use crate::calibrate::{Calibration, Options, Sample, calibrate};
+use crate::calibrate::{Calibration, Options, Sample, calibrate_cancellable};
 use crate::hardware::{Hardware, HardwarePreset, HardwareSources};
 use crate::precision::Precision;
 use crate::workload::{Attention, Experts, Workload};
@@ -222,11 +224,8 @@ impl StageKind for Calibrate {
         let holdout = args::number(stage, "holdout").unwrap_or(0.5);
         if !(0.0..1.0).contains(&holdout) {
             return Err(vec![
-                Diagnostic::error(
-                    "rooflaw::invalid-value",
-                    "`holdout` must be a fraction in [0, 1)",
-                )
-                .at(args::span(stage, "holdout"), "out of range"),
+                Diagnostic::error(Code::InvalidValue, "`holdout` must be a fraction in [0, 1)")
+                    .at(args::span(stage, "holdout"), "out of range"),
             ]);
         }
         let mut params = json!({
@@ -255,8 +254,11 @@ impl StageKind for Calibrate {
             hw.name,
             samples.len()
         ));
-        let c = calibrate(&samples, &hw, &opts)
-            .map_err(|e| StageError::new(format!("calibrate: {e}")))?;
+        let cancel = ctx.cancel.clone();
+        let c = calibrate_cancellable(&samples, &hw, &opts, &move || {
+            cancel.load(Ordering::Relaxed)
+        })
+        .map_err(|e| StageError::new(format!("calibrate: {e}")))?;
         let preset = c.preset(&base, &crate::clock::utc_date(), &device);
         Ok(hardware_io::to_artifact(
             &preset,
@@ -300,5 +302,51 @@ mod tests {
         bad.push("batch", Column::I64(vec![1]));
         let e = samples(&bad).unwrap_err().to_string();
         assert!(e.contains("`prompt`"), "{e}");
+    }
+
+    /// The run's cancel flag reaches the fitter: a cancelled run's
+    /// `calibrate` ends with the cancellation, not with a result or another
+    /// error.
+    #[test]
+    fn a_cancelled_run_stops_the_calibration() {
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicBool;
+
+        let mut cols = candidates::ArchColumns::default();
+        let mut t = Table::new();
+        let rows = 8;
+        for layers in 1..=rows {
+            cols.push(&crate::arch::Architecture::dense(layers, 64, 2, 1, 192));
+        }
+        cols.into_columns(&mut t);
+        t.push("precision", Column::Str(vec!["fp32".into(); rows as usize]));
+        for (c, v) in [("batch", 1), ("prompt", 128), ("generate", 32)] {
+            t.push(c, Column::I64(vec![v; rows as usize]));
+        }
+        let ms = |base: f64| Column::F64((1..=rows).map(|l| base * f64::from(l)).collect());
+        t.push("prefill_ms", ms(2.0));
+        t.push("decode_ms", ms(31.0));
+        let inputs = Inputs {
+            items: vec![(
+                "measurements".into(),
+                "measure".into(),
+                Arc::new(Artifact::table("measurements", t)),
+            )],
+        };
+        let hw = crate::hardware::presets()
+            .into_iter()
+            .find(|p| p.hardware.id == "apple-m2-8c")
+            .expect("the apple-m2-8c preset")
+            .hardware;
+        let params = json!({ "hardware": args::json(&hw), "holdout": 0.0, "seed": 0 });
+        let ctx = RunCtx {
+            stage: "calibrate".into(),
+            progress: rooflaw_engine::Progress::hidden(),
+            workdir: std::env::temp_dir(),
+            base_dir: std::env::temp_dir(),
+            cancel: Arc::new(AtomicBool::new(true)),
+        };
+        let err = Calibrate::new().run(&ctx, &params, &inputs).unwrap_err();
+        assert_eq!(err.to_string(), "calibrate: cancelled");
     }
 }

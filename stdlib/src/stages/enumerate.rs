@@ -2,7 +2,7 @@
 //! is the compiled space itself plus its count, so downstream stages stream
 //! the candidates in parallel chunks instead of loading a huge table.
 use rooflaw_dsl::spec::{Spec, Stage};
-use rooflaw_dsl::{Diagnostic, Param, ParamType, Signature};
+use rooflaw_dsl::{Code, Diagnostic, Param, ParamType, Signature};
 use rooflaw_engine::{Artifact, Inputs, RunCtx, StageError, StageKind};
 use serde_json::{Value, json};
 
@@ -43,15 +43,12 @@ impl StageKind for Enumerate {
         if let Some(s) = name {
             let compiled = CompiledSpace::compile(s)?;
             let limit = crate::space::max_candidates().map_err(|e| {
-                vec![
-                    Diagnostic::error("rooflaw::limit", e)
-                        .at(args::span(stage, "space"), "this space"),
-                ]
+                vec![Diagnostic::error(Code::Limit, e).at(args::span(stage, "space"), "this space")]
             })?;
             if let Some(n) = compiled.size_bound().filter(|n| *n > u128::from(limit)) {
                 let (msg, help) = crate::space::too_many(compiled.name(), &format!("{n}"), limit);
                 return Err(vec![
-                    Diagnostic::error("rooflaw::limit", msg)
+                    Diagnostic::error(Code::Limit, msg)
                         .at(args::span(stage, "space"), format!("{n} candidates"))
                         .help(help),
                 ]);

@@ -1,14 +1,16 @@
 //! `fit(runs, form: sun2026)`: fit a loss law to measured losses, and
 //! `measurements("file.csv")`: losses measured elsewhere, as a table.
+use std::sync::atomic::Ordering;
+
 use rooflaw_cache::files::{INPUT_LIMIT, read_input};
 use rooflaw_dsl::spec::RefKind;
 use rooflaw_dsl::spec::{Spec, Stage};
-use rooflaw_dsl::{Diagnostic, Dim, Param, ParamType, Signature};
+use rooflaw_dsl::{Code, Diagnostic, Dim, Param, ParamType, Signature};
 use rooflaw_engine::{Artifact, Inputs, RunCtx, StageError, StageKind, Table};
 use serde_json::{Value, json};
 
 use super::{args, fit_form};
-use crate::fit::{FitOptions, fit, runs};
+use crate::fit::{FitOptions, fit_cancellable, runs};
 
 pub(crate) const KIND: &str = "fit";
 
@@ -102,7 +104,7 @@ impl StageKind for Fit {
             && let Some(msg) = runs::missing(&t, &f, &source)
         {
             return Err(vec![
-                Diagnostic::error("rooflaw::missing-column", msg)
+                Diagnostic::error(Code::MissingColumn, msg)
                     .at(args::span(stage, "runs"), "these runs")
                     .help("`rooflaw stages measurements` lists the columns each form reads"),
             ]);
@@ -111,7 +113,7 @@ impl StageKind for Fit {
         if !(0.0..0.9).contains(&holdout) {
             return Err(vec![
                 Diagnostic::error(
-                    "rooflaw::invalid-value",
+                    Code::InvalidValue,
                     "`holdout` must be a fraction in [0, 0.9)",
                 )
                 .at(args::span(stage, "holdout"), "out of range"),
@@ -121,7 +123,7 @@ impl StageKind for Fit {
         if bootstrap > crate::fit::MAX_BOOTSTRAP as u64 {
             return Err(vec![
                 Diagnostic::error(
-                    "rooflaw::limit",
+                    Code::Limit,
                     format!(
                         "{bootstrap} bootstrap resamples, more than the limit of {}",
                         crate::fit::MAX_BOOTSTRAP
@@ -161,7 +163,9 @@ impl StageKind for Fit {
         };
         ctx.progress
             .message(format!("fitting {} to {} runs", form.name(), pts.len()));
-        let r = fit(&pts, &form, &opts).map_err(|e| StageError::new(format!("fit: {e}")))?;
+        let cancel = ctx.cancel.clone();
+        let r = fit_cancellable(&pts, &form, &opts, &move || cancel.load(Ordering::Relaxed))
+            .map_err(|e| StageError::new(format!("fit: {e}")))?;
         for w in &r.warnings {
             ctx.progress.warn(&ctx.stage, w);
         }
@@ -241,7 +245,7 @@ impl StageKind for Measurements {
         let path = args::project_path(spec, &base, &written)?;
         let unreadable = |e: String| {
             vec![
-                Diagnostic::error("rooflaw::unreadable-file", e)
+                Diagnostic::error(Code::UnreadableFile, e)
                     .at(args::span(stage, "file"), "this file"),
             ]
         };
@@ -266,4 +270,62 @@ pub(crate) fn read_csv(path: &std::path::Path) -> Result<Table, StageError> {
 
 fn blake3_hex(bytes: &[u8]) -> String {
     rooflaw_cache::Hash::of(bytes).to_hex()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    use rooflaw_engine::{Column, Progress};
+
+    use super::*;
+
+    fn ctx(cancelled: bool) -> RunCtx {
+        RunCtx {
+            stage: "fit".into(),
+            progress: Progress::hidden(),
+            workdir: std::env::temp_dir(),
+            base_dir: std::env::temp_dir(),
+            cancel: Arc::new(AtomicBool::new(cancelled)),
+        }
+    }
+
+    /// Runs from a Chinchilla law over a grid of sizes and token counts.
+    fn runs() -> Inputs {
+        let (mut n, mut d, mut loss) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..6 {
+            for j in 0..5 {
+                let params = 1e7 * 3f64.powi(i);
+                let tokens = 1e9 * 2f64.powi(j);
+                n.push(params);
+                d.push(tokens);
+                loss.push(1.7 + 400.0 / params.powf(0.34) + 410.0 / tokens.powf(0.28));
+            }
+        }
+        let table = Table::new()
+            .with("params", Column::F64(n))
+            .with("tokens", Column::F64(d))
+            .with("loss", Column::F64(loss));
+        Inputs {
+            items: vec![(
+                "runs".into(),
+                "runs".into(),
+                Arc::new(Artifact::table("runs", table)),
+            )],
+        }
+    }
+
+    /// The run's cancel flag reaches the fitter: a cancelled run's `fit`
+    /// ends with the cancellation (which the engine records as the run's
+    /// end) where the same stage otherwise fits.
+    #[test]
+    fn a_cancelled_run_stops_the_fit() {
+        let params = json!({ "form": "chinchilla", "starts": 16, "bootstrap": 20, "holdout": 0.0 });
+        let inputs = runs();
+        let fitted = Fit::new().run(&ctx(false), &params, &inputs);
+        assert!(fitted.is_ok(), "{:?}", fitted.err());
+        let err = Fit::new().run(&ctx(true), &params, &inputs).unwrap_err();
+        assert_eq!(err.to_string(), "fit: cancelled");
+    }
 }

@@ -10,7 +10,7 @@
 //! declared in `coefs` with its bounds `lo .. hi`. Errors point at the name
 //! or bound at fault; the law's own checks ([`CustomForm::new`]) run last.
 use rooflaw_dsl::spec::{ArgValue, Expr, Stage};
-use rooflaw_dsl::{Diagnostic, Name, Spanned, did_you_mean};
+use rooflaw_dsl::{Code, Diagnostic, Name, Spanned, did_you_mean};
 use serde_json::Value;
 
 use super::args;
@@ -28,7 +28,7 @@ pub(crate) fn resolve(stage: &Stage) -> Result<Value, Vec<Diagnostic>> {
             if let Some(c) = coefs {
                 return Err(vec![
                     Diagnostic::error(
-                        "rooflaw::invalid-argument",
+                        Code::InvalidArgument,
                         "`coefs` declares the coefficients of a custom form, but this fit uses a preset form",
                     )
                     .at(c.value.span, "not used")
@@ -47,7 +47,7 @@ pub(crate) fn resolve(stage: &Stage) -> Result<Value, Vec<Diagnostic>> {
     if let (Expr::Var(w), None) = (&expr.node, coefs)
         && Var::from_name(w).is_none()
     {
-        let d = Diagnostic::error("rooflaw::unknown-option", format!("unknown law form `{w}`"))
+        let d = Diagnostic::error(Code::UnknownOption, format!("unknown law form `{w}`"))
             .at(expr.span, "not a form");
         return Err(vec![match did_you_mean(w, FORMS.iter().copied()) {
             Some(s) => d.help(format!("did you mean `{s}`?")),
@@ -65,11 +65,8 @@ pub(crate) fn resolve(stage: &Stage) -> Result<Value, Vec<Diagnostic>> {
         }) => bounds(kv, &mut diags),
         Some(v) => {
             return Err(vec![
-                Diagnostic::error(
-                    "rooflaw::type",
-                    "`coefs` expects a map `{ NAME: LO .. HI }`",
-                )
-                .at(v.span, "not a map"),
+                Diagnostic::error(Code::Type, "`coefs` expects a map `{ NAME: LO .. HI }`")
+                    .at(v.span, "not a map"),
             ]);
         }
         None => Vec::new(),
@@ -79,7 +76,7 @@ pub(crate) fn resolve(stage: &Stage) -> Result<Value, Vec<Diagnostic>> {
         if !names.iter().any(|n| n.node == key.node) {
             diags.push(
                 Diagnostic::error(
-                    "rooflaw::unused",
+                    Code::Unused,
                     format!("coefficient `{}` does not appear in the form", key.node),
                 )
                 .at(key.span, "declared here")
@@ -96,7 +93,7 @@ pub(crate) fn resolve(stage: &Stage) -> Result<Value, Vec<Diagnostic>> {
             LawError::Custom { span: Some(s), .. } => *s,
             _ => args::span(stage, "form"),
         };
-        vec![Diagnostic::error("rooflaw::invalid-form", e.to_string()).at(span, "here")]
+        vec![Diagnostic::error(Code::InvalidForm, e.to_string()).at(span, "here")]
     })?;
     Ok(args::json(&Form::Custom(form)))
 }
@@ -155,7 +152,7 @@ fn unknown_names(names: &[Name], declared: &[(Name, CoefSpec)], no_coefs: bool) 
         }
         seen.push(name);
         let d = Diagnostic::error(
-            "rooflaw::undefined",
+            Code::Undefined,
             format!("`{name}` is neither a law variable nor a declared coefficient"),
         )
         .at(n.span, "unknown name");
@@ -183,7 +180,7 @@ fn bounds(kv: &[(Name, Spanned<ArgValue>)], diags: &mut Vec<Diagnostic>) -> Vec<
     let mut out: Vec<(Name, CoefSpec)> = Vec::new();
     for (key, v) in kv {
         let bad = |msg: String, label: &str| {
-            Diagnostic::error("rooflaw::invalid-bounds", msg)
+            Diagnostic::error(Code::InvalidBounds, msg)
                 .at(v.span, label.to_string())
                 .help(format!(
                     "write `{}: LO .. HI`, e.g. `{}: 0 .. 10` (`inf` for no upper bound)",
@@ -193,7 +190,7 @@ fn bounds(kv: &[(Name, Spanned<ArgValue>)], diags: &mut Vec<Diagnostic>) -> Vec<
         if Var::from_name(&key.node).is_some() {
             diags.push(
                 Diagnostic::error(
-                    "rooflaw::invalid-bounds",
+                    Code::InvalidBounds,
                     format!("`{}` is a law variable, not a coefficient", key.node),
                 )
                 .at(key.span, "a law variable")
@@ -214,7 +211,7 @@ fn bounds(kv: &[(Name, Spanned<ArgValue>)], diags: &mut Vec<Diagnostic>) -> Vec<
         if let Some(s) = step {
             out.push(placeholder);
             diags.push(
-                Diagnostic::error("rooflaw::invalid-bounds", "bounds take no `step`")
+                Diagnostic::error(Code::InvalidBounds, "bounds take no `step`")
                     .at(s.span, "remove this step"),
             );
             continue;

@@ -1,6 +1,6 @@
 //! `law("sun2026")` or `law(fitted)`: a loss law to score candidates with.
 use rooflaw_dsl::spec::{ArgValue, Spec, Stage};
-use rooflaw_dsl::{Diagnostic, Dim, Param, ParamType, PresetKind, Signature};
+use rooflaw_dsl::{Code, Diagnostic, Dim, Param, ParamType, PresetKind, Signature};
 use rooflaw_engine::{Artifact, Inputs, RunCtx, StageError, StageKind};
 use serde_json::{Value, json};
 
@@ -68,7 +68,7 @@ impl StageKind for LawStage {
                         .map(|p| p.name.to_string())
                         .collect();
                     let mut d = Diagnostic::error(
-                        "rooflaw::unknown-preset",
+                        Code::UnknownPreset,
                         format!("no law preset named `{name}`"),
                     )
                     .at(args::span(stage, "source"), "unknown law");
@@ -80,7 +80,7 @@ impl StageKind for LawStage {
                     vec![d]
                 })?;
                 if matches!(law.form, crate::law::Form::Chinchilla) && tokens.is_none() {
-                    return Err(vec![Diagnostic::error("rooflaw::missing-argument", format!("`{name}` is a law in parameters and training tokens"))
+                    return Err(vec![Diagnostic::error(Code::MissingArgument, format!("`{name}` is a law in parameters and training tokens"))
                         .at(args::span(stage, "source"), "needs a token count")
                         .help("add `tokens: 20B` (the training tokens every candidate is assumed to see)")]);
                 }

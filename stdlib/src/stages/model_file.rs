@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use rooflaw_dsl::spec::{Spec, Stage};
-use rooflaw_dsl::{Diagnostic, Span};
+use rooflaw_dsl::{Code, Diagnostic, Span};
 use serde_json::{Value, json};
 
 use super::args;
@@ -24,7 +24,7 @@ pub(crate) fn read(
     let path = dir.join(file);
     let bad = |msg: String| {
         vec![
-            Diagnostic::error("rooflaw::unreadable-file", msg)
+            Diagnostic::error(Code::UnreadableFile, msg)
                 .at(span, "this model file")
                 .help("a model file is a Hugging Face config.json or a GGUF file, relative to the pipeline"),
         ]

@@ -1,7 +1,7 @@
 //! `sample(candidates, n, by: grid|random|latin_hypercube, seed)`: which
 //! architectures to train.
 use rooflaw_dsl::spec::{Spec, Stage};
-use rooflaw_dsl::{Diagnostic, Param, ParamType, Signature};
+use rooflaw_dsl::{Code, Diagnostic, Param, ParamType, Signature};
 use rooflaw_engine::{Artifact, Inputs, RunCtx, StageError, StageKind, Table};
 use serde_json::{Value, json};
 
@@ -44,7 +44,7 @@ impl StageKind for Sample {
         let n = args::integer(stage, "n", 0).map_err(|d| vec![d])?;
         if n == 0 {
             return Err(vec![
-                Diagnostic::error("rooflaw::invalid-value", "`n` must be at least 1")
+                Diagnostic::error(Code::InvalidValue, "`n` must be at least 1")
                     .at(args::span(stage, "n"), "zero"),
             ]);
         }

@@ -1,7 +1,7 @@
 //! A pipeline's `workload` block, resolved into one [`Workload`] per
 //! precision it lists (`precision = [fp16, w4a16]` gives two).
 use rooflaw_dsl::spec::{Block, Value};
-use rooflaw_dsl::{Diagnostic, Spanned};
+use rooflaw_dsl::{Code, Diagnostic, Spanned};
 
 use crate::precision::{Precision, PrecisionError};
 use crate::runtime::RuntimeRef;
@@ -22,7 +22,7 @@ pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>
                 _ => {
                     diags.push(
                         Diagnostic::error(
-                            "rooflaw::invalid-value",
+                            Code::InvalidValue,
                             format!("`{path}` must be a whole number"),
                         )
                         .at(f.value.span, "expected a whole number"),
@@ -33,7 +33,7 @@ pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>
             None => default.unwrap_or_else(|| {
                 diags.push(
                     Diagnostic::error(
-                        "rooflaw::missing-field",
+                        Code::MissingField,
                         format!("workload `{}` needs `{path}`", block.name.node),
                     )
                     .at(block.name.span, format!("add `{path} = ...`")),
@@ -50,7 +50,7 @@ pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>
         && let Some(f) = block.field("batch")
     {
         diags.push(
-            Diagnostic::error("rooflaw::invalid-value", "`batch` must be at least 1")
+            Diagnostic::error(Code::InvalidValue, "`batch` must be at least 1")
                 .at(f.value.span, "zero"),
         );
     }
@@ -80,7 +80,7 @@ pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>
                 out.push(wl);
             }
             Err(e) => diags.push(
-                Diagnostic::error("rooflaw::invalid-precision", e.to_string())
+                Diagnostic::error(Code::InvalidPrecision, e.to_string())
                     .at(
                         w.span,
                         if matches!(e, PrecisionError::Unknown { .. }) {
@@ -115,7 +115,7 @@ fn precision_words(block: &Block, diags: &mut Vec<Diagnostic>) -> Vec<Spanned<St
                             words.push(Spanned::new(w.clone(), i.span));
                         }
                         _ => diags.push(
-                            Diagnostic::error("rooflaw::invalid-value", "expected a precision")
+                            Diagnostic::error(Code::InvalidValue, "expected a precision")
                                 .at(i.span, "here"),
                         ),
                     }
@@ -123,7 +123,7 @@ fn precision_words(block: &Block, diags: &mut Vec<Diagnostic>) -> Vec<Spanned<St
             }
             _ => diags.push(
                 Diagnostic::error(
-                    "rooflaw::invalid-value",
+                    Code::InvalidValue,
                     "expected a precision such as `fp16` or `w4a16kv8`",
                 )
                 .at(v.span, "here"),
@@ -138,7 +138,7 @@ fn nothing_to_run(block: &Block) -> Option<Diagnostic> {
     let (p, g) = (block.field("prompt")?, block.field("generate")?);
     Some(
         Diagnostic::error(
-            "rooflaw::invalid-value",
+            Code::InvalidValue,
             "`prompt` and `generate` are both 0: there is nothing to run",
         )
         .at(p.value.span, "no prompt")
@@ -160,7 +160,7 @@ fn runtime(block: &Block, diags: &mut Vec<Diagnostic>) -> Option<RuntimeRef> {
         Ok(p) => Some(RuntimeRef::new(p.runtime)),
         Err(e) => {
             diags.push(
-                Diagnostic::error("rooflaw::invalid-runtime", e.to_string())
+                Diagnostic::error(Code::InvalidRuntime, e.to_string())
                     .at(v.span, "not a runtime")
                     .help(format!(
                         "runtimes: {} (quote names with dots or dashes), or a profile \"FILE.yaml\"",
@@ -185,7 +185,7 @@ fn choice<T>(
     match &v.node {
         Value::Word(w) | Value::Str(w) => parse(w).or_else(|| {
             diags.push(
-                Diagnostic::error("rooflaw::invalid-value", format!("unknown {field} `{w}`"))
+                Diagnostic::error(Code::InvalidValue, format!("unknown {field} `{w}`"))
                     .at(v.span, "not one of the choices"),
             );
             None
