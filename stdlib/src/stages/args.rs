@@ -110,10 +110,7 @@ pub(crate) fn hardware(
             let block = spec
                 .hardware(&name.node)
                 .ok_or_else(|| vec![missing(stage, param)])?;
-            let dir = std::path::Path::new(&spec.sources.get(block.span.file).name)
-                .parent()
-                .map(std::path::Path::to_path_buf)
-                .unwrap_or_default();
+            let dir = pipeline_dir(spec, block.span.file);
             if let Some(file) = block.preset_file() {
                 project_path(spec, &dir, file)?;
             }
@@ -191,7 +188,18 @@ pub(crate) fn workloads(
     let block = spec
         .workload(name)
         .ok_or_else(|| vec![missing(stage, param)])?;
-    super::workload::from_block(block)
+    // A runtime profile file is relative to the pipeline that names it, and
+    // inside the project.
+    let dir = pipeline_dir(spec, block.span.file);
+    super::workload::from_block(block, &|file| project_path(spec, &dir, file))
+}
+
+/// The directory of the pipeline file a declaration is in.
+fn pipeline_dir(spec: &Spec, file: usize) -> std::path::PathBuf {
+    std::path::Path::new(&spec.sources.get(file).name)
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 pub(crate) fn budget(
@@ -223,6 +231,9 @@ pub(crate) fn budget_params(b: &crate::budget::Budget) -> serde_json::Value {
         let mut leaf = rooflaw_engine::reason::quantity(q);
         leaf["op"] = serde_json::json!(l.op.symbol());
         m.insert(l.metric.name().to_string(), leaf);
+    }
+    if let Some(c) = b.confidence {
+        m.insert("confidence".into(), serde_json::json!(c));
     }
     serde_json::Value::Object(m)
 }
@@ -257,6 +268,8 @@ pub(crate) fn budget_from_params(v: &serde_json::Value) -> Option<crate::budget:
     Some(crate::budget::Budget {
         name: m.get("name")?.as_str()?.to_string(),
         limits,
+        confidence: m.get("confidence").and_then(serde_json::Value::as_f64),
+        spread: None,
     })
 }
 
