@@ -594,7 +594,9 @@ impl Builder<'_> {
                         .at(path.span.to(file.span), "not allowed here")
                         .help(format!("set it with `{} = ...`", path.node)),
                     );
-                } else if !yaml {
+                    return None;
+                }
+                if !yaml {
                     self.diags.push(
                         Diagnostic::error(
                             "rooflaw::invalid-runtime",

@@ -195,7 +195,7 @@ pub(crate) fn workloads(
 }
 
 /// The directory of the pipeline file a declaration is in.
-fn pipeline_dir(spec: &Spec, file: usize) -> std::path::PathBuf {
+fn pipeline_dir(spec: &Spec, file: rooflaw_dsl::FileId) -> std::path::PathBuf {
     std::path::Path::new(&spec.sources.get(file).name)
         .parent()
         .map(std::path::Path::to_path_buf)
