@@ -305,7 +305,10 @@ fn llama_bench_output_calibrates_a_runtime_profile() {
     assert_eq!(diags.len(), 1, "{diags:?}");
     assert_eq!(diags[0]["line"], 3, "{diags:?}");
     assert!(
-        diags[0]["message"].as_str().unwrap().contains("nowhere.yaml"),
+        diags[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nowhere.yaml"),
         "{diags:?}"
     );
 }

@@ -584,7 +584,9 @@ impl Builder<'_> {
                 let file = self.string(file.clone());
                 let yaml = std::path::Path::new(&file.node)
                     .extension()
-                    .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+                    .is_some_and(|e| {
+                        e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml")
+                    });
                 if path.node != "runtime" {
                     self.diags.push(
                         Diagnostic::error(

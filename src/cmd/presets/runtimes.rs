@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use rooflaw_stdlib::hardware::MemoryClass;
-use rooflaw_stdlib::runtime::{self, Band, BandPhase, RuntimePreset};
+use rooflaw_stdlib::runtime::{self, Band, BandPhase, Coverage, RuntimePreset};
 use serde::Serialize;
 
 /// Where a profile's figures come from.
@@ -58,6 +58,10 @@ pub(super) struct Row<'a> {
     /// per phase; for a guessed profile, the widest band of any profile.
     decode: Band,
     prefill: Band,
+    /// False where the phase has no calibration data: the band is then the
+    /// widest of any profile.
+    decode_calibrated: bool,
+    prefill_calibrated: bool,
     bands: &'a [Band],
     runtime: &'a runtime::Runtime,
 }
@@ -66,33 +70,36 @@ impl<'a> From<&'a RuntimePreset> for Row<'a> {
     fn from(p: &'a RuntimePreset) -> Self {
         let rt = &p.runtime;
         let (decode, prefill) = (pooled(p, BandPhase::Decode), pooled(p, BandPhase::Prefill));
-        let own = |b: &Band| if rt.bands.0.is_empty() { 0 } else { b.rows };
+        // Only a phase with its own band has measurements behind it.
+        let own: Vec<&Band> = [&decode, &prefill]
+            .into_iter()
+            .filter(|c| c.is_calibrated())
+            .map(Coverage::band)
+            .collect();
         Row {
             id: &rt.id,
             name: &rt.name,
             status: Status::of(p),
             version: p.version.as_deref(),
             source: p.source.as_deref(),
-            measurements: own(&decode) + own(&prefill),
-            devices: if rt.bands.0.is_empty() {
-                0
-            } else {
-                decode.devices.max(prefill.devices)
-            },
-            decode,
-            prefill,
+            measurements: own.iter().map(|b| b.rows).sum(),
+            devices: own.iter().map(|b| b.devices).max().unwrap_or(0),
+            decode_calibrated: decode.is_calibrated(),
+            prefill_calibrated: prefill.is_calibrated(),
+            decode: *decode.band(),
+            prefill: *prefill.band(),
             bands: &rt.bands.0,
             runtime: rt,
         }
     }
 }
 
-/// The profile's band over all its devices, or the band a runtime without
-/// calibration data is given.
-fn pooled(p: &RuntimePreset, phase: BandPhase) -> Band {
+/// The profile's band over all its devices, or, for a phase it has no
+/// calibration data for, the band such a runtime is given.
+fn pooled(p: &RuntimePreset, phase: BandPhase) -> Coverage {
     let all = runtime::presets();
     let widest = runtime::widest(all.iter().flat_map(|q| q.runtime.bands.0.iter()), phase);
-    *p.runtime.bands.for_class(None, phase, widest).band()
+    p.runtime.bands.for_class(None, phase, widest)
 }
 
 fn class_name(c: MemoryClass) -> &'static str {
@@ -113,21 +120,20 @@ pub(super) fn table(all: &[RuntimePreset]) -> String {
         .iter()
         .map(|p| {
             let r = Row::from(p);
-            let guessed = r.status == Status::Guessed;
-            let band = |b: &Band| {
-                if guessed {
-                    format!("({})", range(b))
-                } else {
+            let band = |b: &Band, calibrated: bool| {
+                if calibrated {
                     range(b)
+                } else {
+                    format!("({})", range(b))
                 }
             };
             vec![
                 r.id.to_string(),
                 r.name.to_string(),
                 r.status.name().to_string(),
-                band(&r.decode),
-                band(&r.prefill),
-                if guessed {
+                band(&r.decode, r.decode_calibrated),
+                band(&r.prefill, r.prefill_calibrated),
+                if r.measurements == 0 {
                     "-".into()
                 } else {
                     format!("{} on {}", r.measurements, r.devices)
@@ -150,8 +156,8 @@ pub(super) fn table(all: &[RuntimePreset]) -> String {
     let _ = write!(
         out,
         "\nBands: measured / predicted time, 10th–90th percentile over leave-one-device-out predictions\n\
-         (all devices; per memory class in `rooflaw presets runtimes ID`). A guessed profile has no\n\
-         measurements: its predictions carry the widest band of any profile, shown in parentheses.\n\
+         (all devices; per memory class in `rooflaw presets runtimes ID`). In parentheses: no\n\
+         measurements for that phase, so predictions carry the widest band of any profile.\n\
          MEASUREMENTS: published measurements (prefill and decode) on that many devices\n\
          (bench/public-latency).\n"
     );
@@ -257,6 +263,20 @@ mod tests {
             "{vllm}"
         );
         assert!(row("ideal").contains(" ideal "));
+        // MLC was measured decoding only: its prefill band is borrowed (in
+        // parentheses) and its measurements are the decode rows alone.
+        let mlc = row("mlc");
+        let p = rooflaw_stdlib::runtime::preset("mlc").unwrap();
+        let rows: u32 = p
+            .runtime
+            .bands
+            .0
+            .iter()
+            .filter(|b| b.memory.is_none())
+            .map(|b| b.rows)
+            .sum();
+        assert!(mlc.contains(" fitted ") && mlc.contains('('), "{mlc}");
+        assert!(mlc.ends_with(&format!("{rows} on 1")), "{mlc}");
     }
 
     #[test]

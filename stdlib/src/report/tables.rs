@@ -192,11 +192,7 @@ pub(crate) fn write_csvs(dir: &Path, d: &ReportData) -> Result<Vec<PathBuf>, Rep
                     })
                 }),
             )?,
-            write_rows_or_header(
-                dir.join("top.csv"),
-                top_rows(d),
-                Some(TopCsvRow::default()),
-            )?,
+            write_rows_or_header(dir.join("top.csv"), top_rows(d), Some(TopCsvRow::default()))?,
         ]);
     }
     if !d.roofline_ops.is_empty() {
