@@ -287,6 +287,30 @@ fn llama_bench_output_calibrates_a_runtime_profile() {
         assert!(v["decode_ms_per_token_hi"].as_f64().unwrap() >= per_token);
         assert_eq!(v["runtime"], "llama.cpp");
     }
+    // A pipeline names the profile relative to itself (checked from
+    // another directory), and a missing one is located in the file.
+    let pipeline = dir.path().join("p.pipeline");
+    let text = "hardware h from \"h.yaml\" {}\n\
+        workload w { prompt = 512  generate = 129  precision = w4a16  runtime = \"bench.json.yaml\" }\n\
+        workload x { prompt = 512  generate = 129  precision = w4a16  runtime = \"nowhere.yaml\" }\n\
+        space s { layers = [2]  width = [256]  vocab = 1024 }\n\
+        stage k = enumerate(s)\n\
+        stage r = roofline(k, hardware: h, workload: w)\n\
+        stage q = roofline(k, hardware: h, workload: x)\n";
+    std::fs::copy(fx.join("rtx-4080.yaml"), dir.path().join("h.yaml")).unwrap();
+    std::fs::write(&pipeline, text).unwrap();
+    let out = rooflaw(&["check", "--format", "json", pipeline.to_str().unwrap()]);
+    let diags: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let diags = diags.as_array().unwrap();
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(diags[0]["line"], 3, "{diags:?}");
+    assert!(
+        diags[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nowhere.yaml"),
+        "{diags:?}"
+    );
 }
 
 #[test]

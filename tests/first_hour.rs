@@ -214,6 +214,17 @@ fn roofline_compares_every_combination_in_one_table() {
         "{csv}"
     );
     assert!(rows[8].starts_with("Llama-3.2-1B,rtx-4090,w4a16,"), "{csv}");
+    // Each row says which runtime predicted it, and carries its band.
+    let header: Vec<&str> = rows[0].split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let row1: Vec<&str> = rows[1].split(',').collect();
+    assert_eq!(row1[col("runtime")], "ideal", "{csv}");
+    let total: f64 = row1[col("total_ms")].parse().unwrap();
+    let (lo, hi): (f64, f64) = (
+        row1[col("total_ms_lo")].parse().unwrap(),
+        row1[col("total_ms_hi")].parse().unwrap(),
+    );
+    assert!(lo < total && total < hi, "{csv}");
 
     let out = rooflaw(&[&args[..], &["--format", "json"]].concat());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -221,6 +232,7 @@ fn roofline_compares_every_combination_in_one_table() {
     assert_eq!(all.len(), 8);
     // A smaller model is faster on the same chip at the same precision.
     assert!(all[0]["total_ms"].as_f64() < all[4]["total_ms"].as_f64());
+    assert!(all.iter().all(|r| r["runtime"] == "ideal"));
 
     let out = rooflaw(&[&args[..], &["--ops"]].concat());
     assert_eq!(out.status.code(), Some(2));

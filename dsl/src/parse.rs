@@ -253,7 +253,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         | Rule::kw_true
         | Rule::kw_false => VALUE,
         Rule::string | Rule::str_body => "a string",
-        Rule::ident => "a name",
+        Rule::ident | Rule::dotted => "a name",
         Rule::path => "a field name",
         Rule::unit => "a unit",
         Rule::cmp_op => "a comparison such as `<=`",
@@ -264,6 +264,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         | Rule::require_entry
         | Rule::tuple_entry
         | Rule::field_entry
+        | Rule::file_entry
         | Rule::constraint_entry => "a field",
         Rule::strict_item
         | Rule::strict_only
@@ -572,6 +573,40 @@ impl Builder<'_> {
                 path: self.name(n),
                 value: self.expr(v.clone()),
             },
+            (Rule::file_entry, [n, _, file]) => {
+                let path = self.name(n);
+                let file = self.string(file.clone());
+                let yaml = std::path::Path::new(&file.node)
+                    .extension()
+                    .is_some_and(|e| {
+                        e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml")
+                    });
+                if path.node != "runtime" {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "rooflaw::misplaced",
+                            format!("`{} from \"FILE\"` is not a field; only `runtime` is read from a file", path.node),
+                        )
+                        .at(path.span.to(file.span), "not allowed here")
+                        .help(format!("set it with `{} = ...`", path.node)),
+                    );
+                    return None;
+                }
+                if !yaml {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "rooflaw::invalid-runtime",
+                            format!("`runtime from` reads a runtime profile file (.yaml), not `{}`", file.node),
+                        )
+                        .at(file.span, "not a .yaml file")
+                        .help("name a preset with `runtime = llama.cpp`, or a profile with `runtime from \"profile.yaml\"`"),
+                    );
+                }
+                Entry::Field {
+                    path,
+                    value: Spanned::new(ExprKind::Str(file.node), file.span),
+                }
+            }
             (Rule::constraint_entry, [n, op, v]) => Entry::Constraint {
                 path: self.name(n),
                 op: Spanned::new(cmp_op(op.as_str()), self.span(op)),
@@ -759,7 +794,7 @@ impl Builder<'_> {
                 let v = pair.as_str() == "true";
                 (Spanned::new(ExprKind::Bool(v), span), 1)
             }
-            Rule::ident => (
+            Rule::ident | Rule::dotted => (
                 Spanned::new(ExprKind::Ident(pair.as_str().to_string()), span),
                 1,
             ),

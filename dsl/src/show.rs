@@ -143,11 +143,14 @@ impl crate::spec::Spec {
             if let Some(p) = &b.preset {
                 let _ = write!(out, " from {:?}", p.node);
             }
-            let cs: Vec<String> = b
+            let mut cs: Vec<String> = b
                 .constraints
                 .iter()
                 .map(|c| format!("{} {} {}", c.metric.node, c.op.symbol(), c.bound.node))
                 .collect();
+            if let Some(c) = &b.confidence {
+                cs.push(format!("confidence = {}", c.node));
+            }
             let _ = writeln!(out, " {{ {} }}", cs.join("; "));
         }
         for s in &self.spaces {

@@ -162,12 +162,16 @@ impl CmpOp {
     }
 }
 
-/// `budget car { latency.total <= 100 ms  memory <= 8 GiB }`
+/// `budget car { latency.total <= 100 ms  memory <= 8 GiB  confidence = 0.9 }`
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Budget {
     pub name: Name,
     pub preset: Option<Spanned<String>>,
     pub constraints: Vec<Constraint>,
+    /// `confidence = 0.9`: the latency limits must hold at this quantile
+    /// of the prediction's error band, not at the prediction.
+    #[serde(default)]
+    pub confidence: Option<Spanned<f64>>,
     #[serde(default)]
     pub span: Span,
 }

@@ -67,7 +67,9 @@ pub fn run(args: &Args, rt: &str) -> anyhow::Result<ExitCode> {
         pct(c.after.1)
     );
     let e = &c.preset.runtime.efficiency;
-    let class = hw.memory_technology.map(|t| t.class());
+    let class = hw
+        .memory_technology
+        .map(rooflaw_stdlib::hardware::MemoryTechnology::class);
     println!(
         "figures on this hardware: memory {:.4}, compute {:.4}, per token {:.3} ms",
         e.memory.get(class).unwrap_or(hw.efficiency_memory),

@@ -9,7 +9,9 @@ use clap::ValueEnum;
 use rooflaw_dsl::units::fmt_num;
 use rooflaw_dsl::{Dim, Quantity};
 use rooflaw_stdlib::hardware::{self, Source};
-use rooflaw_stdlib::{Dtype, HardwarePreset, ModelPreset, models};
+use rooflaw_stdlib::{Dtype, HardwarePreset, ModelPreset, models, runtime};
+
+mod runtimes;
 use serde::Serialize;
 
 #[derive(clap::Args)]
@@ -31,6 +33,8 @@ pub struct Args {
 pub enum Kind {
     Hardware,
     Models,
+    /// Runtime profiles: fitted or guessed, their error bands and data.
+    Runtimes,
 }
 
 /// How a listing or a preset is printed.
@@ -39,7 +43,8 @@ pub enum Format {
     #[default]
     Text,
     Json,
-    /// One hardware preset in the schema `--hardware FILE.yaml` reads.
+    /// One hardware preset or runtime profile in the schema --hardware or
+    /// --runtime FILE.yaml reads.
     Yaml,
 }
 
@@ -74,6 +79,25 @@ fn render(kind: Kind, id: Option<&str>, format: Format) -> anyhow::Result<String
                 Format::Text => Ok(model_table(&all)),
                 Format::Json => json(&all),
                 Format::Yaml => Err(no_model_yaml()),
+            }
+        }
+        (Kind::Runtimes, None) => {
+            let all = runtime::presets();
+            match format {
+                Format::Text => Ok(runtimes::table(&all)),
+                Format::Json => json(&all.iter().map(runtimes::Row::from).collect::<Vec<_>>()),
+                Format::Yaml => Err(anyhow!(
+                    "--format yaml writes one runtime profile; name it: \
+                     `rooflaw presets runtimes ID --format yaml > my-runtime.yaml`"
+                )),
+            }
+        }
+        (Kind::Runtimes, Some(id)) => {
+            let p = runtime::resolve(id)?;
+            match format {
+                Format::Text => Ok(runtimes::detail(&p)),
+                Format::Json => json(&runtimes::Row::from(&p)),
+                Format::Yaml => Ok(runtime::to_yaml(&p)),
             }
         }
         (Kind::Models, Some(id)) => {

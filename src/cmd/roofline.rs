@@ -33,6 +33,9 @@ pub enum ExpertsArg {
     Looped,
 }
 
+// The help text names formats and llama-bench tests as users type them;
+// backticks would show in --help.
+#[allow(clippy::doc_markdown)]
 #[derive(clap::Args)]
 pub struct Args {
     /// Model preset id (rooflaw presets models), a Hugging Face config.json, or a GGUF file

@@ -98,6 +98,7 @@ fn bench(c: &mut Criterion) {
                 bound: 1.5e9,
             },
         ],
+        ..Budget::default()
     };
     g.bench_function("search_top10_1M", |b| {
         b.iter(|| search(black_box(&designs), &budget, 10));

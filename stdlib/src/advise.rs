@@ -603,19 +603,24 @@ pub struct Targets {
     pub unused: Vec<Limit>,
 }
 
-/// Read the closed forms' targets off a budget.
+/// Read the closed forms' targets off a budget. A confident budget bound to
+/// a runtime ([`Budget::under`]) asks the prediction for less by the slow
+/// end of each phase's band, so the real time meets the limit.
 pub fn targets(budget: &Budget, generate: f64) -> Targets {
     let mut t = Targets::default();
     let tighten = |slot: &mut Option<f64>, v: f64| *slot = Some(slot.map_or(v, |s| s.min(v)));
+    let (p, d) = budget
+        .spread
+        .map_or((1.0, 1.0), |s| (s.prefill.slow, s.decode.slow));
     for l in &budget.limits {
         if !matches!(l.op, CmpOp::Lt | CmpOp::Le) {
             t.unused.push(*l);
             continue;
         }
         match l.metric {
-            Metric::Prefill | Metric::Ttft => tighten(&mut t.prefill_s, l.bound),
-            Metric::Decode => tighten(&mut t.decode_s, l.bound),
-            Metric::PerToken => tighten(&mut t.decode_s, l.bound * generate),
+            Metric::Prefill | Metric::Ttft => tighten(&mut t.prefill_s, l.bound / p),
+            Metric::Decode => tighten(&mut t.decode_s, l.bound / d),
+            Metric::PerToken => tighten(&mut t.decode_s, l.bound * generate / d),
             Metric::Memory => tighten(&mut t.memory, l.bound),
             Metric::Total | Metric::Params | Metric::ParamsActive | Metric::Throughput => {
                 t.unused.push(*l);

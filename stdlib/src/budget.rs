@@ -15,6 +15,9 @@ use rooflaw_dsl::spec::{self, CmpOp};
 use rooflaw_dsl::{Code, Diagnostic, Dim, Quantity};
 use serde::{Deserialize, Serialize};
 
+use crate::hardware::Hardware;
+use crate::runtime::{BandPhase, Runtime};
+
 /// A metric a budget can constrain (the language's `BUDGET_METRICS`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Metric {
@@ -53,6 +56,12 @@ impl Metric {
 
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// A time, or a rate derived from one: what a prediction's error band
+    /// widens.
+    pub fn is_latency(self) -> bool {
+        !matches!(self, Metric::Memory | Metric::Params | Metric::ParamsActive)
     }
 }
 
@@ -146,6 +155,72 @@ impl Metrics {
     }
 }
 
+/// How far real latency may lie from a prediction at a budget's
+/// confidence `c`: per phase, the cross-validated measured / predicted
+/// ratio at the `c` quantile of the runtime's band (`slow`) and at the
+/// `1 − c` quantile (`fast`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    pub prefill: Sides,
+    pub decode: Sides,
+    /// Both phases' bands were cross-validated for this runtime on this
+    /// memory class (otherwise they are the widest band of any profile).
+    pub calibrated: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sides {
+    pub fast: f64,
+    pub slow: f64,
+}
+
+impl Spread {
+    /// `runtime` on `hw` at `confidence` (in (0, 1)).
+    pub fn new(runtime: &Runtime, hw: &Hardware, confidence: f64) -> Spread {
+        let phase = |p: BandPhase| {
+            let c = runtime.coverage(hw, p);
+            let b = c.band();
+            (
+                Sides {
+                    fast: b.quantile(1.0 - confidence),
+                    slow: b.quantile(confidence),
+                },
+                c.is_calibrated(),
+            )
+        };
+        let (prefill, pc) = phase(BandPhase::Prefill);
+        let (decode, dc) = phase(BandPhase::Decode);
+        Spread {
+            prefill,
+            decode,
+            calibrated: pc && dc,
+        }
+    }
+
+    /// The figures at one end of their bands: each phase's time scaled by
+    /// its ratio, and what derives from them. The total adds the phases'
+    /// ends — the whole band's end if one device's prefill and decode err
+    /// alike, which the calibration set shows they mostly do; a little wide
+    /// otherwise.
+    pub fn apply(&self, m: &Metrics, slow: bool) -> Metrics {
+        let pick = |s: Sides| if slow { s.slow } else { s.fast };
+        let (p, d) = (pick(self.prefill), pick(self.decode));
+        let prefill_s = m.prefill_s * p;
+        let decode_s = m.decode_s * d;
+        let total_s = prefill_s + decode_s + (m.total_s - m.prefill_s - m.decode_s);
+        Metrics {
+            prefill_s,
+            // A prompt-less workload's first token is a decode step.
+            ttft_s: prefill_s + (m.ttft_s - m.prefill_s) * d,
+            decode_s,
+            per_token_s: m.per_token_s * d,
+            total_s,
+            throughput: m.throughput * m.total_s / total_s,
+            ..*m
+        }
+    }
+}
+
 /// One bound: `metric op bound`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Limit {
@@ -156,6 +231,12 @@ pub struct Limit {
 }
 
 impl Limit {
+    /// Whether a slower design is the one that risks breaking this limit:
+    /// an upper bound on a time, a lower bound on a rate.
+    fn fears_slow(&self) -> bool {
+        matches!(self.op, CmpOp::Lt | CmpOp::Le) != (self.metric == Metric::Throughput)
+    }
+
     /// Signed slack: positive when satisfied, by how much; negative when
     /// violated. For `==` it is 0 when it holds and −|value − bound| when not;
     /// for `!=` |value − bound| (0 means violated).
@@ -180,6 +261,8 @@ impl std::fmt::Display for Limit {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Check {
     pub limit: Limit,
+    /// The figure held to the limit: the prediction, or under a confident
+    /// budget the end of its band that risks the limit.
     pub value: f64,
     pub holds: bool,
     /// Signed slack in the metric's unit (see [`Limit::margin`]).
@@ -201,10 +284,21 @@ impl Feasibility {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Budget {
     pub name: String,
     pub limits: Vec<Limit>,
+    /// `confidence = 0.9`: the latency limits must hold for that share of
+    /// real runs, so each latency is checked at that quantile of its
+    /// prediction's cross-validated band (the `1 − c` quantile for a lower
+    /// bound), not at the prediction. Memory and parameter limits are exact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    /// The band ends `confidence` picks for the runtime and hardware the
+    /// designs were predicted for ([`Budget::under`]). A confident budget
+    /// checked without them holds designs to their predictions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread: Option<Spread>,
 }
 
 /// A named budget from the paper's Table 2.
@@ -268,6 +362,25 @@ impl Budget {
         Self {
             name: p.name.to_string(),
             limits: p.limits.to_vec(),
+            ..Self::default()
+        }
+    }
+
+    /// This budget for designs predicted with `runtime` on `hw`: a
+    /// confident budget takes its band ends from their profile.
+    #[must_use]
+    pub fn under(&self, runtime: &Runtime, hw: &Hardware) -> Budget {
+        Budget {
+            spread: self.confidence.map(|c| Spread::new(runtime, hw, c)),
+            ..self.clone()
+        }
+    }
+
+    /// The figure `l` is checked against.
+    fn value(&self, l: &Limit, m: &Metrics) -> f64 {
+        match self.spread {
+            Some(s) if l.metric.is_latency() => s.apply(m, l.fears_slow()).get(l.metric),
+            _ => m.get(l.metric),
         }
     }
 
@@ -347,14 +460,19 @@ impl Budget {
                 bound: c.bound.node.value,
             });
         }
+        limits.retain(|l: &Limit| !own.iter().any(|o| o.metric == l.metric));
+        limits.extend(own);
+        if let Some(c) = &b.confidence {
+            confident(b, c, &limits, &mut diags);
+        }
         if !diags.is_empty() {
             return Err(diags);
         }
-        limits.retain(|l: &Limit| !own.iter().any(|o| o.metric == l.metric));
-        limits.extend(own);
         Ok(Self {
             name: b.name.node.clone(),
             limits,
+            confidence: b.confidence.as_ref().map(|c| c.node),
+            spread: None,
         })
     }
 
@@ -364,7 +482,7 @@ impl Budget {
             .limits
             .iter()
             .map(|l| {
-                let value = m.get(l.metric);
+                let value = self.value(l, m);
                 let margin = l.margin(value);
                 Check {
                     limit: *l,
@@ -388,8 +506,48 @@ impl Budget {
     /// Cheaper than [`Budget::check`] when only the verdict is needed.
     pub fn admits(&self, m: &Metrics) -> bool {
         self.limits.iter().all(|l| {
-            let v = m.get(l.metric);
+            let v = self.value(l, m);
             !v.is_nan() && l.op.holds(v, l.bound)
         })
+    }
+}
+
+/// A confidence needs a latency limit to act on, bounded from one side.
+fn confident(
+    b: &spec::Budget,
+    c: &rooflaw_dsl::Spanned<f64>,
+    limits: &[Limit],
+    diags: &mut Vec<Diagnostic>,
+) {
+    if !limits.iter().any(|l| l.metric.is_latency()) {
+        diags.push(
+            Diagnostic::error(
+                "rooflaw::misplaced",
+                format!(
+                    "budget `{}` has a confidence but no latency limit for it to hold",
+                    b.name.node
+                ),
+            )
+            .at(c.span, "applies to latency limits only")
+            .help("memory and parameter counts are exact; add a latency limit such as `latency.total <= 100 ms`, or drop `confidence`"),
+        );
+    }
+    for con in &b.constraints {
+        let latency = Metric::from_name(&con.metric.node).is_some_and(Metric::is_latency);
+        if latency && matches!(con.op, CmpOp::Eq | CmpOp::Ne) {
+            diags.push(
+                Diagnostic::error(
+                    "rooflaw::misplaced",
+                    format!(
+                        "a confident budget bounds `{}` from one side, not with `{}`",
+                        con.metric.node,
+                        con.op.symbol()
+                    ),
+                )
+                .at(con.span, "no band end to hold")
+                .also(c.span, "confidence set here")
+                .help("write `<=` or `>=`"),
+            );
+        }
     }
 }

@@ -199,8 +199,8 @@ pub fn closest<T: Evaluated + Sync>(items: &[T], budget: &Budget) -> Vec<Option<
         .iter()
         .map(|l| {
             let one = Budget {
-                name: budget.name.clone(),
                 limits: vec![*l],
+                ..budget.clone()
             };
             items
                 .par_iter()

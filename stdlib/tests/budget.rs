@@ -3,6 +3,7 @@ use rooflaw_dsl::span::Spanned;
 use rooflaw_dsl::spec::{self, CmpOp, Constraint};
 use rooflaw_dsl::{Dim, Quantity, Span};
 use rooflaw_stdlib::budget::{Budget, Limit, Metric, Metrics, PRESETS, preset};
+use rooflaw_stdlib::runtime::{self, Band, BandPhase};
 
 fn sp<T>(node: T) -> Spanned<T> {
     Spanned::new(node, Span::default())
@@ -21,6 +22,7 @@ fn block(preset: Option<&str>, constraints: &[(&str, CmpOp, f64, Dim)]) -> spec:
                 span: Span::default(),
             })
             .collect(),
+        confidence: None,
         span: Span::default(),
     }
 }
@@ -177,4 +179,165 @@ fn metrics_from_a_roofline_summary() {
     );
     // embodied-ai reads the per-token time: 20 ms is not < 20 ms.
     assert!(!Budget::from_preset(preset("embodied-ai").unwrap()).admits(&m));
+}
+
+fn confident(c: f64, constraints: &[(&str, CmpOp, f64, Dim)]) -> spec::Budget {
+    spec::Budget {
+        confidence: Some(sp(c)),
+        ..block(None, constraints)
+    }
+}
+
+/// The band's quantile of the cross-validated ratio, per phase, for the
+/// shipped llama.cpp profile on an RTX 4090 (GDDR).
+fn quantile(phase: BandPhase, p: f64) -> f64 {
+    let rt = runtime::preset("llama.cpp").unwrap().runtime;
+    let hw = rooflaw_stdlib::hardware::preset("rtx-4090").unwrap();
+    let c = rt.coverage(&hw, phase);
+    assert!(c.is_calibrated());
+    c.band().quantile(p)
+}
+
+#[test]
+fn a_confident_budget_holds_latency_to_the_band_end() {
+    let rt = runtime::preset("llama.cpp").unwrap().runtime;
+    let hw = rooflaw_stdlib::hardware::preset("rtx-4090").unwrap();
+    let b = Budget::from_spec(&confident(
+        0.9,
+        &[
+            ("latency.total", CmpOp::Le, 0.1, Dim::TIME),
+            ("throughput", CmpOp::Ge, 100.0, Dim::THROUGHPUT),
+            ("memory", CmpOp::Le, 1e9, Dim::BYTES),
+        ],
+    ))
+    .unwrap();
+    assert_eq!(b.confidence, Some(0.9));
+    let m = Metrics {
+        prefill_s: 0.02,
+        ttft_s: 0.02,
+        decode_s: 0.06,
+        per_token_s: 0.006,
+        total_s: 0.08,
+        throughput: 10.0 / 0.08,
+        memory_bytes: 0.9e9,
+        ..Metrics::default()
+    };
+    // Unbound, the prediction itself is held to the limits.
+    assert!(b.admits(&m));
+    let held = b.under(&rt, &hw);
+    let (p90, d90) = (
+        quantile(BandPhase::Prefill, 0.9),
+        quantile(BandPhase::Decode, 0.9),
+    );
+    let f = held.check(&m);
+    let total = 0.02 * p90 + 0.06 * d90;
+    assert!((f.checks[0].value - total).abs() < 1e-15, "{f:?}");
+    assert!((f.checks[1].value - 10.0 / total).abs() < 1e-9, "{f:?}");
+    // Memory has no band: held to the prediction.
+    assert_eq!(f.checks[2].value.to_bits(), 0.9e9f64.to_bits());
+    assert_eq!(f.feasible, total <= 0.1 && 10.0 / total >= 100.0);
+    assert_eq!(held.admits(&m), f.feasible);
+    // The 90% end is the band's `hi`: the same 10th–90th percentile band
+    // `rooflaw roofline` prints.
+    let band = rt.coverage(&hw, BandPhase::Decode);
+    assert_eq!(d90.to_bits(), band.band().hi.to_bits());
+    // A lower bound on a time is held to the fast end.
+    let floor = Budget::from_spec(&confident(
+        0.9,
+        &[("latency.decode", CmpOp::Ge, 0.05, Dim::TIME)],
+    ))
+    .unwrap()
+    .under(&rt, &hw);
+    let v = floor.check(&m).checks[0].value;
+    assert!((v - 0.06 * quantile(BandPhase::Decode, 0.1)).abs() < 1e-15);
+}
+
+#[test]
+fn higher_confidence_asks_more() {
+    let rt = runtime::preset("llama.cpp").unwrap().runtime;
+    let hw = rooflaw_stdlib::hardware::preset("rtx-4090").unwrap();
+    let m = Metrics {
+        prefill_s: 0.02,
+        ttft_s: 0.02,
+        decode_s: 0.06,
+        total_s: 0.08,
+        ..Metrics::default()
+    };
+    let mut last = 0.0;
+    for c in [0.05, 0.5, 0.8, 0.9, 0.95, 0.99] {
+        let b = Budget::from_spec(&confident(
+            c,
+            &[("latency.total", CmpOp::Le, 1.0, Dim::TIME)],
+        ))
+        .unwrap()
+        .under(&rt, &hw);
+        let v = b.check(&m).checks[0].value;
+        assert!(v >= last, "{c}: {v} < {last}");
+        last = v;
+    }
+    // Never beyond the slowest ratio cross-validation saw.
+    let max = 0.02 * quantile(BandPhase::Prefill, 1.0) + 0.06 * quantile(BandPhase::Decode, 1.0);
+    assert!(last <= max + 1e-15);
+}
+
+#[test]
+fn a_band_without_stored_quantiles_is_log_normal_through_lo_and_hi() {
+    let b = Band {
+        memory: None,
+        phase: BandPhase::Decode,
+        lo: 0.8,
+        hi: 1.25,
+        median_error: 0.1,
+        rows: 10,
+        devices: 2,
+        quantiles: None,
+    };
+    assert!((b.quantile(0.1) - 0.8).abs() < 1e-9);
+    assert!((b.quantile(0.9) - 1.25).abs() < 1e-9);
+    assert!((b.quantile(0.5) - 1.0).abs() < 1e-9);
+    // 99%: z = 2.326, beyond the 90th percentile's 1.2816.
+    let z99 = 2.326_347_874_040_841;
+    let want = (1.25f64.ln() * z99 / 1.281_551_565_544_600_5).exp();
+    assert!(
+        (b.quantile(0.99) - want).abs() < 1e-7,
+        "{}",
+        b.quantile(0.99)
+    );
+    // Stored quantiles are read, linear between the 5% steps.
+    let q: [f64; 21] = std::array::from_fn(|i| 0.5 + 0.05 * i as f64);
+    let b = Band {
+        quantiles: Some(q),
+        ..b
+    };
+    assert!((b.quantile(0.9) - q[18]).abs() < 1e-15);
+    assert!((b.quantile(0.925) - f64::midpoint(q[18], q[19])).abs() < 1e-12);
+    assert_eq!(b.quantile(1.0).to_bits(), q[20].to_bits());
+}
+
+#[test]
+fn confidence_needs_a_latency_limit_bounded_from_one_side() {
+    let errs =
+        Budget::from_spec(&confident(0.9, &[("memory", CmpOp::Le, 1e9, Dim::BYTES)])).unwrap_err();
+    assert_eq!(
+        errs[0].message,
+        "budget `b` has a confidence but no latency limit for it to hold"
+    );
+    // A preset's latency limit is one.
+    let b = spec::Budget {
+        confidence: Some(sp(0.9)),
+        ..block(
+            Some("smart-home"),
+            &[("memory", CmpOp::Le, 1e9, Dim::BYTES)],
+        )
+    };
+    assert!(Budget::from_spec(&b).is_ok());
+    let errs = Budget::from_spec(&confident(
+        0.9,
+        &[("latency.total", CmpOp::Eq, 0.1, Dim::TIME)],
+    ))
+    .unwrap_err();
+    assert_eq!(
+        errs[0].message,
+        "a confident budget bounds `latency.total` from one side, not with `==`"
+    );
 }

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use rooflaw_stdlib::report::{
     Bound, BudgetLine, CalibrationRow, Coefficient, Compared, Figures, FitPoint, FitView, Frontier,
-    FrontierPoint, HardwareInfo, Headline, Marked, OpPoint, Point, ReportData, ReportError,
-    SearchView, TopRow, render_figures, write_report,
+    FrontierPoint, HardwareInfo, Headline, LatencyBand, Marked, OpPoint, Point, ReportData,
+    ReportError, SearchView, TopRow, render_figures, write_report,
 };
 
 /// Deterministic pseudo-random numbers in `[0, 1)` (`SplitMix64`), so the sample
@@ -65,10 +65,12 @@ fn frontiers(points: &[Point]) -> Vec<Frontier> {
             for p in pts {
                 if p.loss < best {
                     best = p.loss;
+                    // A llama.cpp-like band: 0.9–1.28 of the prediction.
                     out.push(FrontierPoint {
                         latency_s: p.latency_s,
                         loss: p.loss,
                         label: p.label.clone(),
+                        band_s: Some((p.latency_s * 0.9, p.latency_s * 1.28)),
                     });
                 }
             }
@@ -161,6 +163,15 @@ fn sample(n: usize) -> ReportData {
                 memory_bytes: 2.4e8,
                 loss: p.loss,
                 ppl: p.loss.exp(),
+                band: Some(LatencyBand {
+                    prefill_s: (p.latency_s * 0.7 * 0.84, p.latency_s * 0.7 * 1.76),
+                    decode_s: (p.latency_s * 0.3 * 0.9, p.latency_s * 0.3 * 1.28),
+                    total_s: (
+                        p.latency_s * (0.7 * 0.84 + 0.3 * 0.9),
+                        p.latency_s * (0.7 * 1.76 + 0.3 * 1.28),
+                    ),
+                    calibrated: k != 4,
+                }),
                 latency_margin_s: Some(0.5 - p.latency_s),
                 loss_margin: Some(p.loss - chosen.loss),
             }

@@ -41,6 +41,7 @@ fn budget(total: f64, memory: f64) -> Budget {
                 bound: memory,
             },
         ],
+        ..Budget::default()
     }
 }
 

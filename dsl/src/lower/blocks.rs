@@ -139,7 +139,25 @@ pub(crate) fn lower_budget(
 ) -> Budget {
     let preset = check_preset(b, PresetKind::Budget, registry, diags);
     let mut constraints = Vec::new();
+    let mut confidence: Option<Spanned<f64>> = None;
     for entry in &b.entries {
+        if let Entry::Field { path, value } = entry
+            && path.node == CONFIDENCE
+        {
+            if let Some(first) = &confidence {
+                diags.push(
+                    Diagnostic::error("rooflaw::duplicate", "`confidence` is set twice")
+                        .at(path.span, "set again here")
+                        .also(first.span, "first set here"),
+                );
+                continue;
+            }
+            match budget_confidence(value) {
+                Ok(c) => confidence = Some(Spanned::new(c, value.span)),
+                Err(d) => diags.push(d),
+            }
+            continue;
+        }
         let Entry::Constraint {
             path,
             op,
@@ -177,8 +195,38 @@ pub(crate) fn lower_budget(
         name: b.name.clone(),
         preset,
         constraints,
+        confidence,
         span: b.span,
     }
+}
+
+/// The one field a budget block has besides its comparisons.
+const CONFIDENCE: &str = "confidence";
+
+/// `confidence = 0.9`: a probability strictly between 0 and 1 (at 0 or 1 a
+/// band's end is the smallest or largest error ever seen, not a confidence).
+fn budget_confidence(value: &Expr) -> Result<f64, Diagnostic> {
+    let q = quantity(value, Dim::NONE, "`confidence`")?;
+    if q.value > 0.0 && q.value < 1.0 {
+        return Ok(q.value);
+    }
+    let help = if (50.0..100.0).contains(&q.value) {
+        format!(
+            "a probability, not a percentage: `confidence = {}`",
+            q.value / 100.0
+        )
+    } else {
+        "a probability such as `confidence = 0.9`: nine runs in ten meet the latency limits".into()
+    };
+    Err(Diagnostic::error(
+        "rooflaw::out-of-range",
+        format!(
+            "`confidence` is a probability between 0 and 1 (exclusive), got {}",
+            q.value
+        ),
+    )
+    .at(value.span, "not in (0, 1)")
+    .help(help))
 }
 
 fn check_preset(
@@ -225,9 +273,10 @@ fn misplaced(kind: BlockKind, entry: &Entry, diags: &mut Diagnostics) {
         Entry::Constraint { span, .. } => (*span, "a comparison"),
     };
     let help = match (kind, entry) {
-        (BlockKind::Budget, Entry::Field { path, .. }) => {
-            format!("a budget bounds a metric: `{} <= ...`", path.node)
-        }
+        (BlockKind::Budget, Entry::Field { path, .. }) => format!(
+            "a budget bounds a metric: `{} <= ...`; its one field is `confidence = 0.9`",
+            path.node
+        ),
         (BlockKind::Budget, _) => {
             "a budget holds comparisons like `latency.total <= 100 ms`".into()
         }

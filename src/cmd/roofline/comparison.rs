@@ -12,7 +12,7 @@ use serde_json::Value;
 pub(super) type Row = (String, Hardware, Workload, Summary);
 
 /// The columns that say what a row is, before the figures.
-const CONTEXT: [&str; 7] = [
+const CONTEXT: [&str; 8] = [
     "model",
     "hardware",
     "precision",
@@ -20,9 +20,36 @@ const CONTEXT: [&str; 7] = [
     "prompt",
     "generate",
     "attention",
+    "runtime",
 ];
 
-fn context(row: &Row) -> [String; 7] {
+/// The error band columns after the figures, as the JSON names them.
+const BANDS: [&str; 7] = [
+    "prefill_ms_lo",
+    "prefill_ms_hi",
+    "decode_ms_per_token_lo",
+    "decode_ms_per_token_hi",
+    "total_ms_lo",
+    "total_ms_hi",
+    "band_calibrated",
+];
+
+fn bands(row: &Row) -> [String; 7] {
+    let (_, hw, wl, s) = row;
+    let r = rooflaw_stdlib::runtime::Ranges::new(&wl.runtime, hw, s);
+    let ms = |x: f64| (x * 1e3).to_string();
+    [
+        ms(r.prefill_s.0),
+        ms(r.prefill_s.1),
+        ms(r.decode_per_token_s.0),
+        ms(r.decode_per_token_s.1),
+        ms(r.total_s.0),
+        ms(r.total_s.1),
+        r.calibrated().to_string(),
+    ]
+}
+
+fn context(row: &Row) -> [String; 8] {
     let (model, hw, wl, _) = row;
     let attention = serde_json::to_value(wl.attention)
         .ok()
@@ -36,6 +63,7 @@ fn context(row: &Row) -> [String; 7] {
         wl.prompt.to_string(),
         wl.generate.to_string(),
         attention,
+        wl.runtime.id.clone(),
     ]
 }
 
@@ -48,7 +76,7 @@ fn cell(text: &str) -> String {
     }
 }
 
-/// The context columns, then every figure of the summary.
+/// The context columns, every figure of the summary, then its error bands.
 pub(super) fn csv(rows: &[Row]) -> String {
     let mut out = String::new();
     let figures = |s: &Summary| match serde_json::to_value(s) {
@@ -63,6 +91,7 @@ pub(super) fn csv(rows: &[Row]) -> String {
         .iter()
         .copied()
         .chain(names.keys().map(String::as_str))
+        .chain(BANDS)
         .collect();
     let _ = writeln!(out, "{}", header.join(","));
     for row in rows {
@@ -72,6 +101,7 @@ pub(super) fn csv(rows: &[Row]) -> String {
         let line: Vec<String> = context(row)
             .into_iter()
             .chain(values)
+            .chain(bands(row))
             .map(|v| cell(&v))
             .collect();
         let _ = writeln!(out, "{}", line.join(","));

@@ -108,6 +108,22 @@ pub struct FrontierPoint {
     pub latency_s: f64,
     pub loss: f64,
     pub label: String,
+    /// The latency's error band (see [`LatencyBand`]), seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub band_s: Option<(f64, f64)>,
+}
+
+/// The error band of a design's predicted latencies, seconds: the 10th to
+/// 90th percentile of measured / predicted time that leave-one-device-out
+/// cross-validation found for its runtime on its hardware's memory class.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyBand {
+    pub prefill_s: (f64, f64),
+    pub decode_s: (f64, f64),
+    pub total_s: (f64, f64),
+    /// False when the runtime has no calibration data for this hardware:
+    /// the band is then the widest of any runtime profile.
+    pub calibrated: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -154,6 +170,9 @@ pub struct TopRow {
     pub memory_bytes: f64,
     pub loss: f64,
     pub ppl: f64,
+    /// The error band of its latencies.
+    #[serde(default)]
+    pub band: Option<LatencyBand>,
     /// Latency headroom under the budget, seconds (budget − latency).
     pub latency_margin_s: Option<f64>,
     /// Loss above the best feasible design (0 for rank 1).

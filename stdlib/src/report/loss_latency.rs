@@ -213,8 +213,12 @@ fn caption(d: &ReportData, shown: usize) -> String {
         .iter()
         .map(|f| format!("{} {}", f.points.len(), f.group))
         .collect();
+    let bars = d
+        .frontiers
+        .iter()
+        .any(|f| f.points.iter().any(|p| p.band_s.is_some()));
     format!(
-        "Predicted loss against {} on {} ({}); {thinning}. Frontier points: {}.",
+        "Predicted loss against {} on {} ({}); {thinning}. Frontier points: {}.{}",
         d.objective,
         d.hardware.name,
         d.workload,
@@ -222,6 +226,12 @@ fn caption(d: &ReportData, shown: usize) -> String {
             "none".into()
         } else {
             frontier_sizes.join(", ")
+        },
+        if bars {
+            " Bars: where each frontier design's measured latency should fall (10th–90th \
+             percentile of measured / predicted in the runtime profile's cross-validation)."
+        } else {
+            ""
         }
     )
 }
@@ -256,6 +266,20 @@ fn draw_frontier(svg: &mut Svg, x: &Scale, y: &Scale, group: &str, pts: &[Fronti
         escape(group),
         sorted.len()
     );
+    // Error bars first, under the points: where the measured latency should
+    // fall (clipped to the plot).
+    let a = frame::area();
+    for p in sorted.iter().filter(|p| p.band_s.is_some()) {
+        let (lo, hi) = p.band_s.unwrap_or_default();
+        let clip = |v: f64| x.px(v).clamp(a.x0, a.x1);
+        let _ = write!(
+            b,
+            r#"<line class="band" x1="{:.1}" x2="{:.1}" y1="{py:.1}" y2="{py:.1}" stroke="{c}" stroke-opacity="0.45" stroke-width="1.5"/>"#,
+            clip(lo),
+            clip(hi),
+            py = y.px(p.loss)
+        );
+    }
     for p in sorted {
         let _ = write!(
             b,

@@ -32,8 +32,8 @@ use serde::Serialize;
 
 pub use data::{
     AdviceRow, Bound, BudgetLine, CalibrationRow, Coefficient, Compared, Counts, Figures, FitPoint,
-    FitView, Frontier, FrontierPoint, HardwareInfo, Headline, Marked, OpPoint, Point, ReportData,
-    SearchView, TopRow, TrainedRow,
+    FitView, Frontier, FrontierPoint, HardwareInfo, Headline, LatencyBand, Marked, OpPoint, Point,
+    ReportData, SearchView, TopRow, TrainedRow,
 };
 pub use error::ReportError;
 pub use notation::{bytes, percent, plain, si};

@@ -161,7 +161,7 @@ fn moe(t: &TopRow) -> String {
 
 /// Header and one cell per column of the top-designs table, shared by both
 /// documents so they cannot disagree.
-const TOP_HEADER: [(&str, bool); 17] = [
+const TOP_HEADER: [(&str, bool); 18] = [
     ("#", true),
     ("design", false),
     ("precision", false),
@@ -175,13 +175,14 @@ const TOP_HEADER: [(&str, bool); 17] = [
     ("prefill", true),
     ("decode", true),
     ("total", true),
+    ("total band", true),
     ("memory", true),
     ("loss", true),
     ("ppl", true),
     ("margin", true),
 ];
 
-fn top_cells(t: &TopRow, binary: bool) -> [String; 17] {
+fn top_cells(t: &TopRow, binary: bool) -> [String; 18] {
     [
         t.rank.to_string(),
         t.label.clone(),
@@ -196,6 +197,14 @@ fn top_cells(t: &TopRow, binary: bool) -> [String; 17] {
         si(t.prefill_s, "s"),
         si(t.decode_s, "s"),
         si(t.total_s, "s"),
+        t.band.map_or("–".into(), |b| {
+            format!(
+                "{}–{}{}",
+                si(b.total_s.0, "s"),
+                si(b.total_s.1, "s"),
+                if b.calibrated { "" } else { "*" }
+            )
+        }),
         bytes(t.memory_bytes, binary),
         plain(t.loss),
         plain(t.ppl),
@@ -483,13 +492,26 @@ fn searches_html(h: &mut String, d: &ReportData) {
 }
 
 fn search_note(s: &SearchView) -> String {
-    format!(
+    let mut note = format!(
         "{} of the {} designs searched ({}) are within {}; margin: latency headroom under it.",
         super::loss_latency::group_digits(usize::try_from(s.feasible).unwrap_or(usize::MAX)),
         super::loss_latency::group_digits(usize::try_from(s.searched).unwrap_or(usize::MAX)),
         s.searched_what,
         s.limit
-    )
+    );
+    if s.top.iter().any(|t| t.band.is_some()) {
+        note.push_str(
+            " Total band: where the measured total latency should fall, the 10th to 90th \
+             percentile of measured / predicted time in leave-one-device-out cross-validation \
+             of the runtime profile on this memory class",
+        );
+        note.push_str(if s.top.iter().any(|t| t.band.is_some_and(|b| !b.calibrated)) {
+            " (* no calibration data for this runtime and hardware: the widest band of any profile)."
+        } else {
+            "."
+        });
+    }
+    note
 }
 
 const ADVICE_HEADER: [(&str, bool); 12] = [

@@ -20,6 +20,9 @@ struct FrontierRow<'a> {
     group: &'a str,
     label: &'a str,
     latency_ms: f64,
+    /// The error band (10th–90th percentile of measured / predicted).
+    latency_ms_lo: Option<f64>,
+    latency_ms_hi: Option<f64>,
     loss: f64,
 }
 
@@ -41,6 +44,12 @@ struct TopCsvRow<'a> {
     prefill_ms: f64,
     decode_ms: f64,
     total_ms: f64,
+    prefill_ms_lo: Option<f64>,
+    prefill_ms_hi: Option<f64>,
+    decode_ms_lo: Option<f64>,
+    decode_ms_hi: Option<f64>,
+    total_ms_lo: Option<f64>,
+    total_ms_hi: Option<f64>,
     memory_gb: f64,
     loss: f64,
     ppl: f64,
@@ -119,6 +128,41 @@ fn write_rows_or_header<T: Serialize>(
     Ok(path)
 }
 
+/// Every search's top designs, each row naming its search.
+fn top_rows(d: &ReportData) -> impl Iterator<Item = TopCsvRow<'_>> {
+    d.searches
+        .iter()
+        .flat_map(|s| s.top.iter().map(move |t| (s, t)))
+        .map(|(s, t)| TopCsvRow {
+            search: &s.stage,
+            rank: t.rank,
+            label: &t.label,
+            group: &t.group,
+            layers: t.layers,
+            width: t.width,
+            heads: t.heads,
+            kv_heads: t.kv_heads,
+            ffn_ratio: t.ffn_ratio,
+            experts: t.experts,
+            top_k: t.top_k,
+            params_m: t.params / 1e6,
+            prefill_ms: t.prefill_s * 1e3,
+            decode_ms: t.decode_s * 1e3,
+            total_ms: t.total_s * 1e3,
+            prefill_ms_lo: t.band.map(|b| b.prefill_s.0 * 1e3),
+            prefill_ms_hi: t.band.map(|b| b.prefill_s.1 * 1e3),
+            decode_ms_lo: t.band.map(|b| b.decode_s.0 * 1e3),
+            decode_ms_hi: t.band.map(|b| b.decode_s.1 * 1e3),
+            total_ms_lo: t.band.map(|b| b.total_s.0 * 1e3),
+            total_ms_hi: t.band.map(|b| b.total_s.1 * 1e3),
+            memory_gb: t.memory_bytes / 1e9,
+            loss: t.loss,
+            ppl: t.ppl,
+            latency_margin_ms: t.latency_margin_s.map(|m| m * 1e3),
+            loss_margin: t.loss_margin,
+        })
+}
+
 /// Writes every CSV the data has content for; returns their paths.
 pub(crate) fn write_csvs(dir: &Path, d: &ReportData) -> Result<Vec<PathBuf>, ReportError> {
     let mut out = Vec::new();
@@ -142,39 +186,13 @@ pub(crate) fn write_csvs(dir: &Path, d: &ReportData) -> Result<Vec<PathBuf>, Rep
                         group: &f.group,
                         label: &p.label,
                         latency_ms: p.latency_s * 1e3,
+                        latency_ms_lo: p.band_s.map(|b| b.0 * 1e3),
+                        latency_ms_hi: p.band_s.map(|b| b.1 * 1e3),
                         loss: p.loss,
                     })
                 }),
             )?,
-            write_rows_or_header(
-                dir.join("top.csv"),
-                d.searches
-                    .iter()
-                    .flat_map(|s| s.top.iter().map(move |t| (s, t)))
-                    .map(|(s, t)| TopCsvRow {
-                        search: &s.stage,
-                        rank: t.rank,
-                        label: &t.label,
-                        group: &t.group,
-                        layers: t.layers,
-                        width: t.width,
-                        heads: t.heads,
-                        kv_heads: t.kv_heads,
-                        ffn_ratio: t.ffn_ratio,
-                        experts: t.experts,
-                        top_k: t.top_k,
-                        params_m: t.params / 1e6,
-                        prefill_ms: t.prefill_s * 1e3,
-                        decode_ms: t.decode_s * 1e3,
-                        total_ms: t.total_s * 1e3,
-                        memory_gb: t.memory_bytes / 1e9,
-                        loss: t.loss,
-                        ppl: t.ppl,
-                        latency_margin_ms: t.latency_margin_s.map(|m| m * 1e3),
-                        loss_margin: t.loss_margin,
-                    }),
-                Some(TopCsvRow::default()),
-            )?,
+            write_rows_or_header(dir.join("top.csv"), top_rows(d), Some(TopCsvRow::default()))?,
         ]);
     }
     if !d.roofline_ops.is_empty() {

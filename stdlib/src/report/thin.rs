@@ -136,6 +136,7 @@ mod tests {
                     latency_s: candidates[i].latency_s,
                     loss: candidates[i].loss,
                     label: String::new(),
+                    band_s: None,
                 })
                 .collect(),
         };

@@ -163,10 +163,8 @@ fn runtime_of(framework: &str, precision: &str) -> Option<&'static str> {
 }
 
 /// The storage format a row names, as a [`Precision`]: what
-/// [`Precision::parse`] accepts, else the calibration set's spellings.
-/// `Q4_K_M` is approximated by its mean bits per matrix weight (Q4_K at
-/// 4.5 bits, Q6_K at 6.5625 for attention V and FFN down in about half the
-/// layers: 4.8 bits, i.e. a 4-bit group of 20 with a 16-bit scale).
+/// [`Precision::parse`] accepts (llama.cpp's mixes with their exact
+/// per-tensor types), else the calibration set's own spellings.
 pub fn format(name: &str, model: &str) -> Option<Precision> {
     if let Ok(p) = Precision::parse(name) {
         return Some(p);
@@ -178,18 +176,10 @@ pub fn format(name: &str, model: &str) -> Option<Precision> {
         ..fp16
     };
     let n = name.to_ascii_lowercase();
-    Some(if n == "f16" || n.starts_with("fp16") {
+    Some(if n.starts_with("fp16") {
         fp16
-    } else if n == "q8_0" {
-        Precision {
-            weights: Dtype::Int8,
-            group_size: 32,
-            ..fp16
-        }
-    } else if n == "q4_0" || n.starts_with("int4 (mlc") {
+    } else if n.starts_with("int4 (mlc") {
         int4(32)
-    } else if n == "q4_k_m" {
-        int4(20)
     } else if n.starts_with("w4a16") || n.starts_with("w4 ") {
         int4(if model.starts_with("falcon") { 64 } else { 128 })
     } else {
@@ -213,9 +203,12 @@ fn history(test: Option<&str>) -> u32 {
         .unwrap_or(0)
 }
 
+/// Rows left out of the calibration: (row id, why).
+pub type Skipped = Vec<(String, String)>;
+
 /// Every usable row of `dir/calibration.yaml`, and the ids of the rows
 /// skipped with why.
-pub fn load(dir: &Path) -> Result<(Vec<Sample>, Vec<(String, String)>), CalibrationError> {
+pub fn load(dir: &Path) -> Result<(Vec<Sample>, Skipped), CalibrationError> {
     let devices: BTreeMap<String, Device> = parse(&dir.join("devices.yaml"))?;
     let models: BTreeMap<String, Option<ModelEntry>> = parse(&dir.join("models.yaml"))?;
     let set: Set = parse(&dir.join("calibration.yaml"))?;
@@ -256,54 +249,7 @@ pub fn load(dir: &Path) -> Result<(Vec<Sample>, Vec<(String, String)>), Calibrat
         };
         let precision = format(&row.precision, &row.model)
             .ok_or_else(|| invalid(&at, format!("unknown format `{}`", row.precision)))?;
-        let prompt = count(row.prompt_len.as_ref());
-        let generate = count(row.gen_len.as_ref());
-        let (phase, wl, measured) = match (row.phase.as_str(), row.unit.as_str()) {
-            ("prefill", "t/s") => {
-                let n = prompt
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| invalid(&at, "prefill without prompt_len"))?;
-                (
-                    BandPhase::Prefill,
-                    Workload::new(1, n, 1, precision),
-                    f64::from(n) / row.value,
-                )
-            }
-            ("ttft", "ms") => {
-                let n = prompt
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| invalid(&at, "ttft without prompt_len"))?;
-                // The Hugging Face baseline re-processes the chat history
-                // with the question (its TTFT grows with it); New TinyChat
-                // keeps it cached.
-                let history = if runtime == "transformers" {
-                    history(row.test.as_deref())
-                } else {
-                    0
-                };
-                (
-                    BandPhase::Prefill,
-                    Workload::new(1, n + history, 1, precision),
-                    row.value / 1e3,
-                )
-            }
-            ("decode", unit) => {
-                let per_token = match unit {
-                    "t/s" => 1.0 / row.value,
-                    "ms/token" => row.value / 1e3,
-                    u => return Err(invalid(&at, format!("unknown decode unit `{u}`"))),
-                };
-                // llama-bench tgN starts from an empty cache: one token of
-                // prompt stands for it.
-                let wl = match (prompt, generate) {
-                    (Some(0), Some(g)) if g > 0 => Workload::new(1, 1, g + 1, precision),
-                    (Some(p), Some(g)) if g > 0 => Workload::new(1, p, g + 1, precision),
-                    _ => Workload::new(1, UNSTATED_PROMPT, UNSTATED_GENERATE + 1, precision),
-                };
-                (BandPhase::Decode, wl, per_token)
-            }
-            (p, u) => return Err(invalid(&at, format!("unknown phase/unit `{p}` / `{u}`"))),
-        };
+        let (phase, wl, measured) = timed(&row, &at, runtime, precision)?;
         if !(measured.is_finite() && measured > 0.0) {
             return Err(invalid(
                 &at,
@@ -324,6 +270,63 @@ pub fn load(dir: &Path) -> Result<(Vec<Sample>, Vec<(String, String)>), Calibrat
         });
     }
     Ok((samples, skipped))
+}
+
+/// A row's phase, the workload it timed, and its time in seconds.
+fn timed(
+    row: &Row,
+    at: &str,
+    runtime: &str,
+    precision: Precision,
+) -> Result<(BandPhase, Workload, f64), CalibrationError> {
+    let prompt = count(row.prompt_len.as_ref());
+    let generate = count(row.gen_len.as_ref());
+    Ok(match (row.phase.as_str(), row.unit.as_str()) {
+        ("prefill", "t/s") => {
+            let n = prompt
+                .filter(|n| *n > 0)
+                .ok_or_else(|| invalid(at, "prefill without prompt_len"))?;
+            (
+                BandPhase::Prefill,
+                Workload::new(1, n, 1, precision),
+                f64::from(n) / row.value,
+            )
+        }
+        ("ttft", "ms") => {
+            let n = prompt
+                .filter(|n| *n > 0)
+                .ok_or_else(|| invalid(at, "ttft without prompt_len"))?;
+            // The Hugging Face baseline re-processes the chat history
+            // with the question (its TTFT grows with it); New TinyChat
+            // keeps it cached.
+            let history = if runtime == "transformers" {
+                history(row.test.as_deref())
+            } else {
+                0
+            };
+            (
+                BandPhase::Prefill,
+                Workload::new(1, n + history, 1, precision),
+                row.value / 1e3,
+            )
+        }
+        ("decode", unit) => {
+            let per_token = match unit {
+                "t/s" => 1.0 / row.value,
+                "ms/token" => row.value / 1e3,
+                u => return Err(invalid(at, format!("unknown decode unit `{u}`"))),
+            };
+            // llama-bench tgN starts from an empty cache: one token of
+            // prompt stands for it.
+            let wl = match (prompt, generate) {
+                (Some(0), Some(g)) if g > 0 => Workload::new(1, 1, g + 1, precision),
+                (Some(p), Some(g)) if g > 0 => Workload::new(1, p, g + 1, precision),
+                _ => Workload::new(1, UNSTATED_PROMPT, UNSTATED_GENERATE + 1, precision),
+            };
+            (BandPhase::Decode, wl, per_token)
+        }
+        (p, u) => return Err(invalid(at, format!("unknown phase/unit `{p}` / `{u}`"))),
+    })
 }
 
 /// `acc16`: the runtime accumulates FP16 GEMMs in FP16 (llama.cpp's cuBLAS

@@ -275,6 +275,14 @@ pub fn from_yaml(text: &str) -> Result<RuntimePreset, RuntimeError> {
                 format!("needs 0 < lo <= hi, got lo {} and hi {}", b.lo, b.hi),
             ));
         }
+        if let Some(q) = &b.quantiles
+            && !(q[0] > 0.0 && q.windows(2).all(|w| w[0] <= w[1]) && q[q.len() - 1].is_finite())
+        {
+            return Err(err(
+                &format!("bands[{i}].quantiles"),
+                "needs positive, finite ratios in increasing order (0%, 5%, …, 100%)",
+            ));
+        }
     }
     let runtime = Runtime {
         name: f.name.clone().unwrap_or_else(|| f.id.clone()),

@@ -11,9 +11,13 @@
 //! bandwidth figures, prefill rows the compute ones).
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::band::QUANTILES;
 use super::calibration::Sample;
 use super::{Band, BandPhase, Bands, Efficiency, Runtime};
-use crate::hardware::MemoryClass;
+use crate::hardware::{MemoryClass, MemoryTechnology};
+
+/// A change of variable for the search (log or identity) and its inverse.
+type Map = fn(f64) -> f64;
 use crate::roofline;
 
 /// Which figures a fit may set.
@@ -173,7 +177,7 @@ impl Slot {
     /// Whether the figure can change this sample's prediction (class
     /// figures only touch their class).
     fn touches(self, s: &Sample) -> bool {
-        let class = s.hw.memory_technology.map(|t| t.class());
+        let class = s.hw.memory_technology.map(MemoryTechnology::class);
         match self {
             Slot::Memory(Some(c)) | Slot::Compute(Some(c)) => class == Some(c),
             _ => true,
@@ -182,7 +186,7 @@ impl Slot {
 }
 
 fn class_of(s: &Sample) -> Option<MemoryClass> {
-    s.hw.memory_technology.map(|t| t.class())
+    s.hw.memory_technology.map(MemoryTechnology::class)
 }
 
 /// The predicted time of what `s` measured, with `rt`'s figures.
@@ -219,7 +223,7 @@ fn search(slot: Slot, rt: &mut Runtime, rows: &[&Sample], physics: Physics) {
         return;
     }
     let (lo, hi, log) = slot.range();
-    let (to, from): (fn(f64) -> f64, fn(f64) -> f64) = if log {
+    let (to, from): (Map, Map) = if log {
         (f64::ln, f64::exp)
     } else {
         (|x| x, |x| x)
@@ -424,6 +428,9 @@ pub fn bands(samples: &[Sample], held: &[Held], min_rows: usize) -> Bands {
             median_error: round4(median_error(&hs)),
             rows: u32::try_from(hs.len()).unwrap_or(u32::MAX),
             devices: u32::try_from(devices.len()).unwrap_or(u32::MAX),
+            quantiles: Some(std::array::from_fn(|i| {
+                round4(quantile(&ratios, i as f64 / (QUANTILES - 1) as f64))
+            })),
         });
     }
     Bands(out)

@@ -205,7 +205,7 @@ fn record(r: &Value) -> Result<Measurement, String> {
 
 fn llama_bench(r: &Value) -> Result<Measurement, String> {
     let avg_ns = num(r, "avg_ns")?.ok_or("`avg_ns` is missing")?;
-    if !(avg_ns > 0.0) {
+    if avg_ns.is_nan() || avg_ns <= 0.0 {
         return Err(format!("`avg_ns` must be positive, got {avg_ns}"));
     }
     let (prompt, generate) = (tokens(r, "n_prompt")?, tokens(r, "n_gen")?);

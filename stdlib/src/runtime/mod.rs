@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::hardware::{Hardware, MemoryClass, Source};
+use crate::hardware::{Hardware, MemoryClass, MemoryTechnology, Source};
 use crate::workload::{Attention, Experts};
 
 pub use band::{Band, BandPhase, Bands, COVERAGE, Coverage, Ranges, widest};
@@ -211,7 +211,7 @@ impl Runtime {
     /// This runtime's figures on `hw`: per memory class where it has them,
     /// the hardware's own where it does not.
     pub(crate) fn figures(&self, hw: &Hardware) -> Figures {
-        let class = hw.memory_technology.map(|t| t.class());
+        let class = hw.memory_technology.map(MemoryTechnology::class);
         let e = &self.efficiency;
         let memory = e.memory.get(class);
         Figures {

@@ -1,3 +1,6 @@
+// Figures are copied from presets and hardware, not computed: exact
+// equality is the point.
+#![allow(clippy::float_cmp)]
 use super::*;
 use crate::hardware::{self, MemoryTechnology};
 

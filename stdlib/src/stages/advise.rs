@@ -106,7 +106,7 @@ impl StageKind for Advise {
                 law.form.name()
             ))
         })?;
-        let t = targets(&budget, f64::from(wl.generate));
+        let t = targets(&budget.under(&wl.runtime, &hw), f64::from(wl.generate));
         let (dtype, peak) = hw
             .peak_for(wl.precision.compute())
             .ok_or_else(|| StageError::new(format!("{} lists no compute peak", hw.name)))?;

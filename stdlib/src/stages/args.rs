@@ -106,10 +106,7 @@ pub fn hardware(stage: &Stage, spec: &Spec, param: &str) -> Result<HardwareArg, 
             let block = spec
                 .hardware(&name.node)
                 .ok_or_else(|| vec![missing(stage, param)])?;
-            let dir = std::path::Path::new(&spec.sources.get(block.span.file).name)
-                .parent()
-                .map(std::path::Path::to_path_buf)
-                .unwrap_or_default();
+            let dir = pipeline_dir(spec, block.span.file);
             if let Some(file) = block.preset_file() {
                 project_path(spec, &dir, file)?;
             }
@@ -187,7 +184,18 @@ pub fn workloads(
     let block = spec
         .workload(name)
         .ok_or_else(|| vec![missing(stage, param)])?;
-    super::workload::from_block(block)
+    // A runtime profile file is relative to the pipeline that names it, and
+    // inside the project.
+    let dir = pipeline_dir(spec, block.span.file);
+    super::workload::from_block(block, &|file| project_path(spec, &dir, file))
+}
+
+/// The directory of the pipeline file a declaration is in.
+fn pipeline_dir(spec: &Spec, file: rooflaw_dsl::FileId) -> std::path::PathBuf {
+    std::path::Path::new(&spec.sources.get(file).name)
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 pub fn budget(
@@ -219,6 +227,9 @@ pub fn budget_params(b: &crate::budget::Budget) -> serde_json::Value {
         let mut leaf = rooflaw_engine::reason::quantity(q);
         leaf["op"] = serde_json::json!(l.op.symbol());
         m.insert(l.metric.name().to_string(), leaf);
+    }
+    if let Some(c) = b.confidence {
+        m.insert("confidence".into(), serde_json::json!(c));
     }
     serde_json::Value::Object(m)
 }
@@ -253,6 +264,8 @@ pub fn budget_from_params(v: &serde_json::Value) -> Option<crate::budget::Budget
     Some(crate::budget::Budget {
         name: m.get("name")?.as_str()?.to_string(),
         limits,
+        confidence: m.get("confidence").and_then(serde_json::Value::as_f64),
+        spread: None,
     })
 }
 

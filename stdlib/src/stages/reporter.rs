@@ -14,8 +14,8 @@ use crate::budget::{Budget, Objective};
 use crate::hardware::Hardware;
 use crate::report::{
     AdviceRow, Bound, CalibrationRow, Coefficient, Compared, Counts, Figures, FitPoint, FitView,
-    Frontier, FrontierPoint, HardwareInfo, Headline, Marked, OpPoint, Point, ReportData,
-    SearchView, TopRow, TrainedRow, write_report,
+    Frontier, FrontierPoint, HardwareInfo, Headline, LatencyBand, Marked, OpPoint, Point,
+    ReportData, SearchView, TopRow, TrainedRow, write_report,
 };
 use crate::workload::Workload;
 
@@ -50,6 +50,7 @@ fn fill_frontier(data: &mut ReportData, t: &Table, objective: Objective) {
     let groups = t
         .strs("precision")
         .map_or_else(|| vec![String::new(); t.rows()], <[String]>::to_vec);
+    let context = band_context(t);
     let mut fronts: BTreeMap<String, Vec<FrontierPoint>> = BTreeMap::new();
     for i in 0..t.rows() {
         let l = candidates::arch_at(t, i)
@@ -62,6 +63,10 @@ fn fill_frontier(data: &mut ReportData, t: &Table, objective: Objective) {
                 latency_s: lat[i] * scale,
                 loss: loss[i],
                 label: l,
+                band_s: context
+                    .as_ref()
+                    .and_then(|(hw, wls)| ranges_at(t, i, hw, wls, &groups[i]))
+                    .and_then(|r| objective_band(&r, objective)),
             });
     }
     data.frontiers = fronts
@@ -115,6 +120,46 @@ fn fill_frontier(data: &mut ReportData, t: &Table, objective: Objective) {
     }
 }
 
+/// The hardware and workloads a latency table was predicted for.
+fn band_context(t: &Table) -> Option<(Hardware, Vec<Workload>)> {
+    Some((meta(t, "hardware")?, meta(t, "workloads")?))
+}
+
+/// The error bands of row `i`'s latencies, from the runtime of the
+/// workload in its precision `group`.
+fn ranges_at(
+    t: &Table,
+    i: usize,
+    hw: &Hardware,
+    wls: &[Workload],
+    group: &str,
+) -> Option<crate::runtime::Ranges> {
+    let wl = wls
+        .iter()
+        .find(|w| w.precision.label() == group)
+        .or_else(|| wls.first())?;
+    let f = |c: &str| t.column(c).map(|col| col.f64_at(i) / 1e3);
+    let rt = &wl.runtime;
+    Some(crate::runtime::Ranges::of(
+        rt.coverage(hw, crate::runtime::BandPhase::Prefill),
+        rt.coverage(hw, crate::runtime::BandPhase::Decode),
+        f("prefill_ms")?,
+        f("decode_ms")?,
+        f("decode_ms_per_token")?,
+    ))
+}
+
+/// The band of the latency `objective` measures; none for memory.
+fn objective_band(r: &crate::runtime::Ranges, objective: Objective) -> Option<(f64, f64)> {
+    match objective {
+        Objective::Prefill => Some(r.prefill_s),
+        Objective::Decode => Some(r.decode_s),
+        Objective::Total => Some(r.total_s),
+        Objective::PerToken => Some(r.decode_per_token_s),
+        Objective::Memory => None,
+    }
+}
+
 fn fill_context(data: &mut ReportData, t: &Table) -> Option<(Hardware, Vec<Workload>)> {
     let hw: Hardware = meta(t, "hardware")?;
     let wls: Vec<Workload> = meta(t, "workloads").unwrap_or_default();
@@ -144,7 +189,10 @@ fn fill_context(data: &mut ReportData, t: &Table) -> Option<(Hardware, Vec<Workl
 /// search without a budget held its designs to.
 fn limit_text(t: &Table, budget: Option<&Budget>) -> String {
     if let Some(b) = budget {
-        let limits: Vec<String> = b.limits.iter().map(ToString::to_string).collect();
+        let mut limits: Vec<String> = b.limits.iter().map(ToString::to_string).collect();
+        if let Some(c) = b.confidence {
+            limits.push(confidence_text(c, b.spread.as_ref()));
+        }
         return format!("budget `{}` ({})", b.name, limits.join(", "));
     }
     match t.meta.get("limit") {
@@ -158,6 +206,24 @@ fn limit_text(t: &Table, budget: Option<&Budget>) -> String {
             )
         }
         _ => "no budget".into(),
+    }
+}
+
+/// "latency at 90% confidence: up to ×1.18 prefill, ×1.27 decode".
+fn confidence_text(c: f64, spread: Option<&crate::budget::Spread>) -> String {
+    let pct = format!("{}%", crate::report::plain(c * 100.0));
+    match spread {
+        Some(s) => format!(
+            "latency at {pct} confidence: up to ×{:.2} prefill, ×{:.2} decode{}",
+            s.prefill.slow,
+            s.decode.slow,
+            if s.calibrated {
+                ""
+            } else {
+                ", uncalibrated: the widest band"
+            }
+        ),
+        None => format!("latency at {pct} confidence"),
     }
 }
 
@@ -211,6 +277,7 @@ fn fill_search(data: &mut ReportData, stage: &str, t: &Table, objective: Objecti
             .find(|l| l.metric == objective.metric())
             .map(|l| l.bound)
     });
+    let context = band_context(t);
     let mut top = Vec::new();
     for i in 0..t.rows() {
         let Ok(a) = candidates::arch_at(t, i) else {
@@ -236,6 +303,15 @@ fn fill_search(data: &mut ReportData, stage: &str, t: &Table, objective: Objecti
             memory_bytes: f("memory_bytes"),
             loss: f("loss"),
             ppl: f("perplexity"),
+            band: context.as_ref().and_then(|(hw, wls)| {
+                let g = groups.get(i).map_or("", String::as_str);
+                ranges_at(t, i, hw, wls, g).map(|r| LatencyBand {
+                    prefill_s: r.prefill_s,
+                    decode_s: r.decode_s,
+                    total_s: r.total_s,
+                    calibrated: r.calibrated(),
+                })
+            }),
             latency_margin_s: latency_limit.map(|b| b - lat),
             loss_margin: best_loss.map(|b| f("loss") - b),
         });

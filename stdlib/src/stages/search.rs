@@ -187,11 +187,11 @@ impl StageKind for Search {
             let index: Vec<usize> = (0..rows.len()).filter(|&i| precision_of(i) == *g).collect();
             let items: Vec<&Row> = index.iter().map(|&i| &rows[i]).collect();
             let limit = match (&budget, baselines.first()) {
-                (Some(b), _) => b.clone(),
+                (Some(b), _) => held(b, hw.as_ref(), &wls, g)?,
                 (None, Some(base)) => base.as_limit(g, objective),
                 (None, None) => Budget {
                     name: "none".into(),
-                    limits: vec![],
+                    ..Budget::default()
                 },
             };
             let r = crate::search::search(&items, &limit, k);
@@ -272,9 +272,15 @@ impl StageKind for Search {
         }
         out.meta.clone_from(&t.meta);
         out.meta.remove("cloud");
+        // The budget as the first precision's designs were held to it (a
+        // confident budget with its band ends).
         out.meta.insert(
             "budget".into(),
-            budget.as_ref().map(args::json).unwrap_or_default(),
+            budget
+                .as_ref()
+                .and(limit_of.as_ref())
+                .map(args::json)
+                .unwrap_or_default(),
         );
         // What the designs were held to: the budget, or the first baseline's
         // latency per precision.
@@ -301,6 +307,31 @@ impl StageKind for Search {
         out.meta.insert("headline".into(), json!(headlines));
         out.meta.insert("closest".into(), args::json(&closest));
         Ok(Artifact::table(KIND, out))
+    }
+}
+
+/// `budget` for the designs of precision `precision`: a confident budget
+/// takes its band ends from the runtime and hardware they were predicted
+/// for.
+fn held(
+    budget: &Budget,
+    hw: Option<&Hardware>,
+    wls: &[Workload],
+    precision: &str,
+) -> Result<Budget, StageError> {
+    if budget.confidence.is_none() {
+        return Ok(budget.clone());
+    }
+    let wl = wls
+        .iter()
+        .find(|w| w.precision.label() == precision)
+        .or_else(|| wls.first());
+    match (hw, wl) {
+        (Some(hw), Some(wl)) => Ok(budget.under(&wl.runtime, hw)),
+        _ => Err(StageError::new(format!(
+            "budget `{}` asks for a confidence, but these designs do not say which hardware and runtime predicted them: search a roofline or pareto stage",
+            budget.name
+        ))),
     }
 }
 
@@ -375,6 +406,7 @@ impl Baseline {
                 })
                 .into_iter()
                 .collect(),
+            ..Budget::default()
         }
     }
 

@@ -1,5 +1,7 @@
 //! A pipeline's `workload` block, resolved into one [`Workload`] per
 //! precision it lists (`precision = [fp16, w4a16]` gives two).
+use std::path::{Path, PathBuf};
+
 use rooflaw_dsl::spec::{Block, Value};
 use rooflaw_dsl::{Code, Diagnostic, Spanned};
 
@@ -7,7 +9,11 @@ use crate::precision::{Precision, PrecisionError};
 use crate::runtime::RuntimeRef;
 use crate::workload::{Attention, Experts, Workload};
 
-pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>> {
+/// Where a file named in the block is: relative to its pipeline, checked
+/// against the project's boundary.
+pub(crate) type Locate<'a> = &'a dyn Fn(&Spanned<String>) -> Result<PathBuf, Vec<Diagnostic>>;
+
+pub(crate) fn from_block(block: &Block, locate: Locate) -> Result<Vec<Workload>, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let count = |path: &str, default: Option<u32>, diags: &mut Vec<Diagnostic>| -> u32 {
         match block.field(path) {
@@ -60,7 +66,7 @@ pub(crate) fn from_block(block: &Block) -> Result<Vec<Workload>, Vec<Diagnostic>
     let words = precision_words(block, &mut diags);
     let attention = choice(block, "attention", Attention::parse, &mut diags);
     let experts = choice(block, "experts", Experts::parse, &mut diags);
-    let runtime = runtime(block, &mut diags);
+    let runtime = runtime(block, locate, &mut diags);
     let mut out = Vec::new();
     for w in &words {
         match Precision::parse(&w.node) {
@@ -150,13 +156,28 @@ fn nothing_to_run(block: &Block) -> Option<Diagnostic> {
     )
 }
 
-/// The `runtime` field: a preset or a profile file.
-fn runtime(block: &Block, diags: &mut Vec<Diagnostic>) -> Option<RuntimeRef> {
+/// The `runtime` field: a preset or a profile file (`.yaml`, relative to
+/// the pipeline).
+fn runtime(block: &Block, locate: Locate, diags: &mut Vec<Diagnostic>) -> Option<RuntimeRef> {
     let v = &block.field("runtime")?.value;
     let (Value::Word(name) | Value::Str(name)) = &v.node else {
         return None;
     };
-    match crate::runtime::resolve(name) {
+    let is_file = Path::new(name)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+    let found = if is_file {
+        match locate(&Spanned::new(name.clone(), v.span)) {
+            Ok(path) => crate::runtime::load(&path),
+            Err(d) => {
+                diags.extend(d);
+                return None;
+            }
+        }
+    } else {
+        crate::runtime::resolve(name)
+    };
+    match found {
         Ok(p) => Some(RuntimeRef::new(p.runtime)),
         Err(e) => {
             diags.push(
