@@ -584,7 +584,7 @@ impl Builder<'_> {
                 if path.node != "runtime" {
                     self.diags.push(
                         Diagnostic::error(
-                            "rooflaw::misplaced",
+                            Code::Misplaced,
                             format!("`{} from \"FILE\"` is not a field; only `runtime` is read from a file", path.node),
                         )
                         .at(path.span.to(file.span), "not allowed here")
@@ -595,7 +595,7 @@ impl Builder<'_> {
                 if !yaml {
                     self.diags.push(
                         Diagnostic::error(
-                            "rooflaw::invalid-runtime",
+                            Code::InvalidRuntime,
                             format!("`runtime from` reads a runtime profile file (.yaml), not `{}`", file.node),
                         )
                         .at(file.span, "not a .yaml file")

@@ -522,7 +522,7 @@ fn confident(
     if !limits.iter().any(|l| l.metric.is_latency()) {
         diags.push(
             Diagnostic::error(
-                "rooflaw::misplaced",
+                Code::Misplaced,
                 format!(
                     "budget `{}` has a confidence but no latency limit for it to hold",
                     b.name.node
@@ -537,7 +537,7 @@ fn confident(
         if latency && matches!(con.op, CmpOp::Eq | CmpOp::Ne) {
             diags.push(
                 Diagnostic::error(
-                    "rooflaw::misplaced",
+                    Code::Misplaced,
                     format!(
                         "a confident budget bounds `{}` from one side, not with `{}`",
                         con.metric.node,

@@ -146,7 +146,7 @@ pub(crate) fn lower_budget(
         {
             if let Some(first) = &confidence {
                 diags.push(
-                    Diagnostic::error("rooflaw::duplicate", "`confidence` is set twice")
+                    Diagnostic::error(Code::Duplicate, "`confidence` is set twice")
                         .at(path.span, "set again here")
                         .also(first.span, "first set here"),
                 );
@@ -219,7 +219,7 @@ fn budget_confidence(value: &Expr) -> Result<f64, Diagnostic> {
         "a probability such as `confidence = 0.9`: nine runs in ten meet the latency limits".into()
     };
     Err(Diagnostic::error(
-        "rooflaw::out-of-range",
+        Code::OutOfRange,
         format!(
             "`confidence` is a probability between 0 and 1 (exclusive), got {}",
             q.value
