@@ -21,7 +21,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q torch
 fi
-cargo build --release -q -p rooflaw-neural --features mimalloc --example train_bench
+# --workspace: the same feature set as the CLI build, so candle is not built twice.
+cargo build --release -q --workspace --features rooflaw-neural/mimalloc --example train_bench
 BENCH="$TARGET/release/examples/train_bench"
 
 CORPUS=$(mktemp)
