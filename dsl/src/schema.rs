@@ -128,7 +128,7 @@ pub const WORKLOAD_FIELDS: &[FieldSpec] = &[
     FieldSpec {
         path: "runtime",
         ty: FieldType::Name,
-        doc: "the runtime that executes it: a preset (`llama_cpp` or \"llama.cpp\", mlc, mlx, vllm, \"tensorrt-llm\", executorch, qnn, candle, tinychat, ideal) or a profile file (\"profile.yaml\"); sets attention and MoE kernels unless given",
+        doc: "the runtime that executes it: a preset (llama.cpp, mlc, mlx, vllm, \"tensorrt-llm\", executorch, qnn, candle, tinychat, ideal) or a profile file (\"profile.yaml\", or `runtime from \"profile.yaml\"`); sets attention and MoE kernels unless given",
     },
 ];
 
