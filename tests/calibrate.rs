@@ -142,11 +142,7 @@ fn calibrates_back_a_known_machine_and_writes_it() {
         "--seed",
         "3",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::ok(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let after = &v["calibration"]["on_heldout"]["after"];
     assert!(
@@ -273,11 +269,7 @@ fn llama_bench_output_calibrates_a_runtime_profile() {
             "--format",
             "json",
         ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::ok(&out);
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         // The profile was fitted to 8.4 ms per generated token (118.9 t/s):
         // it predicts that, within the Q4_K_M-vs-w4a16 byte difference.

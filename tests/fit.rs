@@ -18,11 +18,7 @@ fn fits_epochs_chinchilla_data_as_json() {
         "--format",
         "json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::ok(&out);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let coef = |name: &str| {
         let c = json["coefficients"]
@@ -61,11 +57,7 @@ fn text_output_names_every_coefficient() {
         "--bootstrap",
         "0",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::ok(&out);
     let text = String::from_utf8(out.stdout).unwrap();
     for name in ["e ", "a ", "b ", "alpha", "beta", "R²", "MAPE"] {
         assert!(text.contains(name), "{name} missing from\n{text}");
@@ -145,11 +137,7 @@ report f, b to "out"
     )
     .unwrap();
     let out = common::rooflaw_in(dir.path(), &["run", "c.pipeline", "--quiet"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::ok(&out);
     let read = |f: &str| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/data").join(f)).unwrap())
             .unwrap()
@@ -229,11 +217,7 @@ fn measurements_need_only_the_forms_columns_and_check_names_all_missing() {
     }
     std::fs::write(dir.path().join("runs.csv"), csv).unwrap();
     let out = common::rooflaw_in(dir.path(), &["run", "f.pipeline", "--quiet"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::ok(&out);
 }
 
 /// A coefficient the data cannot pin down (here `b`, of a term the losses do

@@ -32,11 +32,7 @@ const TINY: &[&str] = &[
 fn run(extra: &[&str]) -> String {
     let args: Vec<&str> = TINY.iter().chain(extra).copied().collect();
     let out = rooflaw(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::ok(&out);
     String::from_utf8(out.stdout).unwrap()
 }
 

@@ -68,7 +68,8 @@ impl LockFile {
         let text = yaml_serde::to_string(self).expect("a LockFile always serialises");
         let text = format!("# Written by rooflaw; commit it to pin results. Do not edit.\n{text}");
         // Rewriting an identical lock would cost a cached rerun two syncs.
-        if std::fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
+        let same_len = std::fs::metadata(path).is_ok_and(|m| m.len() == text.len() as u64);
+        if same_len && std::fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
             return Ok(());
         }
         crate::files::write_atomic(path, text.as_bytes()).ctx("write", path)

@@ -488,6 +488,13 @@ mod tests {
         }
     }
 
+    fn verify_args(repair: bool) -> Command {
+        Command::Verify {
+            target: Target { pipeline: None },
+            repair,
+        }
+    }
+
     fn gc_args(dry_run: bool) -> Command {
         Command::Gc(GcArgs {
             target: Target { pipeline: None },
@@ -526,14 +533,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         populated(dir.path());
         assert_eq!(
-            run(&args(
-                dir.path(),
-                Command::Verify {
-                    target: Target { pipeline: None },
-                    repair: false
-                }
-            ))
-            .unwrap(),
+            run(&args(dir.path(), verify_args(false))).unwrap(),
             ExitCode::SUCCESS
         );
         let object = dir.path().join(".rooflaw/objects");
@@ -546,14 +546,7 @@ mod tests {
         let file = fs::read_dir(sub).unwrap().next().unwrap().unwrap().path();
         fs::write(file, "tampered").unwrap();
         assert_eq!(
-            run(&args(
-                dir.path(),
-                Command::Verify {
-                    target: Target { pipeline: None },
-                    repair: false
-                }
-            ))
-            .unwrap(),
+            run(&args(dir.path(), verify_args(false))).unwrap(),
             ExitCode::from(1)
         );
     }

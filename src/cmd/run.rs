@@ -38,6 +38,8 @@ pub struct Args {
     /// Run the commands the pipeline names (train(..., command: ...));
     /// without it (or allow_commands = true in the user config) such a
     /// pipeline fails before running anything.
+    // Help text stays plain (no backticks), see cmd::tests.
+    #[allow(clippy::doc_markdown)]
     #[arg(long)]
     pub allow_commands: bool,
 }

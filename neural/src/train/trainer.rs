@@ -205,29 +205,28 @@ fn sharded_grads(
         .collect::<Result<Vec<_>, _>>()?;
     let weight = |i: usize| (bounds[i].1 - bounds[i].0) as f64 / b.batch as f64;
     let loss = parts.iter().enumerate().map(|(i, p)| p.0 * weight(i)).sum();
-    let mut parts = parts.into_iter().map(|p| p.1);
-    let mut grads = parts.next().expect("at least one shard");
-    if shards > 1 {
-        let rest: Vec<_> = parts.collect();
-        for (_, var) in model.named_vars() {
-            let t = var.as_tensor();
-            let mut sum = match grads.get(t) {
-                Some(g) => Some((g * weight(0))?),
-                None => None,
-            };
-            for (i, other) in rest.iter().enumerate() {
-                if let Some(g) = other.get(t) {
-                    let g = (g * weight(i + 1))?;
-                    sum = Some(match sum {
-                        Some(s) => (s + g)?,
-                        None => g,
-                    });
-                }
-            }
-            if let Some(s) = sum {
-                grads.insert(t, s);
+    if shards == 1 {
+        return Ok(parts.into_iter().next().expect("one shard"));
+    }
+    let mut sums = Vec::new();
+    for (_, var) in model.named_vars() {
+        let t = var.as_tensor().clone();
+        let mut sum: Option<Tensor> = None;
+        for (i, (_, g)) in parts.iter().enumerate() {
+            if let Some(g) = g.get(&t) {
+                let g = (g * weight(i))?;
+                sum = Some(match sum {
+                    Some(s) => (s + g)?,
+                    None => g,
+                });
             }
         }
+        sums.extend(sum.map(|s| (t, s)));
+    }
+    // candle's `GradStore` has no public constructor: reuse the first.
+    let mut grads = parts.into_iter().next().expect("several shards").1;
+    for (t, s) in sums {
+        grads.insert(&t, s);
     }
     Ok((loss, grads))
 }

@@ -26,7 +26,7 @@ pub enum MemoryTechnology {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MemoryClass {
-    /// DDR and LPDDR: CPUs, SoCs with unified memory (Apple, Jetson, phones).
+    /// DDR and LPDDR: CPUs, systems-on-chip with unified memory (Apple, Jetson, phones).
     Lpddr,
     Gddr,
     Hbm,

@@ -81,6 +81,8 @@ impl Rates {
 
     /// `op` as this runtime runs it: unfused attention's cache reads
     /// repeated per query head where K and V are broadcast.
+    // 1.0 is the value a fused runtime's profile states, never a computed one.
+    #[allow(clippy::float_cmp)]
     fn adjust(&self, mut op: Op) -> Op {
         if self.kv_reads != 1.0 && matches!(op.name, "qk" | "score_v") {
             op.kv_read = op.kv_read.times(self.kv_reads);
