@@ -133,3 +133,41 @@ fn stage_argument_fixtures_report_exactly_their_annotations() {
         assert_eq!(got, expected, "{}", path.display());
     }
 }
+
+/// `device: cuda` trained in this process needs a build with CUDA; the
+/// same setting on Slurm is left to the cluster's rooflaw (the fixture
+/// `train_device.pipeline` checks that it passes).
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn a_gpu_asked_of_a_build_without_cuda_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gpu.pipeline");
+    std::fs::write(
+        &path,
+        "space s { layers = [2]  width = [64]  heads = 2  kv_heads = 1  ffn = 2  vocab = 256 }\n\
+         stage k = enumerate(s)\n\
+         stage r = train(k, tokens: 1M, device: cuda)\n",
+    )
+    .unwrap();
+    let out = rooflaw(&["check", "--format", "json", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 1, "{json}");
+    let d = &json[0];
+    assert_eq!(d["code"], "rooflaw::invalid-value");
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(3), Some(40))
+    );
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .contains("built without CUDA"),
+        "{d}"
+    );
+    assert!(
+        d["help"].as_str().unwrap().contains("--features cuda"),
+        "{d}"
+    );
+}

@@ -12,7 +12,10 @@ use serde_json::{Value, json};
 
 use crate::train::command::{self, ExternalTrainer};
 use crate::train::slurm::{self, SlurmSettings};
-use crate::train::{CorpusRef, CorpusSpec, Executor, LocalExecutor, Recipe, TrainJob, TrainResult};
+use crate::train::{
+    CorpusRef, CorpusSpec, DeviceKind, Executor, LocalExecutor, Precision, Recipe, TrainJob,
+    TrainResult,
+};
 use rooflaw_stdlib::stages::{args, candidates, search};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -83,6 +86,16 @@ impl Train {
                         "seed of initialisation and batches (default 0)",
                     ),
                     Param::optional(
+                        "device",
+                        ParamType::Enum(&["cpu", "cuda"]),
+                        "where rooflaw's trainer runs: `cpu` (default) or `cuda`, the first GPU (needs a build with `--features cuda`)",
+                    ),
+                    Param::optional(
+                        "precision",
+                        ParamType::Enum(Precision::NAMES),
+                        "the matmuls' float type: `bf16` (default on cuda; fp32 master weights, fp32 norms and loss) or `fp32` (default on cpu)",
+                    ),
+                    Param::optional(
                         "command",
                         ParamType::Str,
                         "train with a command of your own instead: `python train.py --config {config} --out {result}` (needs `--allow-commands`)",
@@ -111,6 +124,46 @@ impl Train {
     }
 }
 
+/// `device:` and `precision:` into the recipe. bf16 is the default on a GPU
+/// and unavailable on the CPU (candle's CPU matmul has no bf16). A GPU asked
+/// of a build without CUDA is an error here when the jobs would run in this
+/// process; a Slurm job runs the cluster's own rooflaw, which may have it.
+fn device_and_precision(stage: &Stage, recipe: &mut Recipe) -> Result<(), Vec<Diagnostic>> {
+    if args::string(stage, "device") == Some("cuda") {
+        recipe.device = DeviceKind::Cuda;
+        recipe.precision = Precision::Bf16;
+    }
+    if let Some(p) = args::string(stage, "precision").and_then(Precision::parse) {
+        recipe.precision = p;
+    }
+    if recipe.precision == Precision::Bf16 && recipe.device == DeviceKind::Cpu {
+        return Err(vec![
+            Diagnostic::error(
+                Code::InvalidValue,
+                "bf16 training needs a GPU: candle's CPU matmul has no bf16",
+            )
+            .at(args::span(stage, "precision"), "on the CPU")
+            .help("add `device: cuda`, or train in `precision: fp32` on the CPU"),
+        ]);
+    }
+    let local = matches!(super::executor::resolve(stage), Ok(None))
+        && args::value(stage, "command").is_none();
+    if recipe.device == DeviceKind::Cuda && local && !cfg!(feature = "cuda") {
+        return Err(vec![
+            Diagnostic::error(
+                Code::InvalidValue,
+                "this rooflaw was built without CUDA, so it cannot train on a GPU",
+            )
+            .at(args::span(stage, "device"), "needs the `cuda` feature")
+            .help(
+                "rebuild with `cargo build --release --features cuda` (needs nvcc), \
+                 or run the jobs on a cluster whose rooflaw has it (`executor: slurm {...}`)",
+            ),
+        ]);
+    }
+    Ok(())
+}
+
 impl StageKind for Train {
     fn signature(&self) -> &Signature {
         &self.sig
@@ -130,6 +183,7 @@ impl StageKind for Train {
         recipe.seq_len = int("seq_len", 128)? as usize;
         recipe.batch = int("batch", 16)? as usize;
         recipe.lr = args::number(stage, "lr").unwrap_or(recipe.lr);
+        device_and_precision(stage, &mut recipe)?;
         recipe.validate().map_err(|e| {
             vec![
                 Diagnostic::error(Code::InvalidValue, e.to_string())

@@ -27,6 +27,56 @@ pub enum DeviceKind {
     Cuda,
 }
 
+impl DeviceKind {
+    /// The candle device: the CPU, or the first CUDA GPU when this build has
+    /// the `cuda` feature and the machine a GPU.
+    pub fn open(self) -> Result<candle_core::Device, TrainError> {
+        match self {
+            DeviceKind::Cpu => Ok(candle_core::Device::Cpu),
+            DeviceKind::Cuda if !cfg!(feature = "cuda") => Err(TrainError::Recipe(
+                "device: cuda needs a rooflaw built with `--features cuda` (and nvcc to build it)"
+                    .into(),
+            )),
+            DeviceKind::Cuda => Ok(candle_core::Device::new_cuda(0)?),
+        }
+    }
+}
+
+/// The float type of a step's matmuls and activations. Weights, gradients
+/// and the optimizer's moments stay fp32 either way (mixed precision with
+/// fp32 master weights); norms, softmaxes and the loss are computed in fp32.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    #[default]
+    Fp32,
+    Bf16,
+}
+
+impl Precision {
+    pub const NAMES: &[&str] = &["fp32", "bf16"];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "fp32" => Some(Self::Fp32),
+            "bf16" => Some(Self::Bf16),
+            _ => None,
+        }
+    }
+
+    pub fn dtype(self) -> candle_core::DType {
+        match self {
+            Precision::Fp32 => candle_core::DType::F32,
+            Precision::Bf16 => candle_core::DType::BF16,
+        }
+    }
+
+    #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+    fn is_fp32(&self) -> bool {
+        *self == Precision::Fp32
+    }
+}
+
 /// How to train: the paper's recipe scaled to a token budget.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,6 +98,10 @@ pub struct Recipe {
     pub eval_batches: usize,
     #[serde(default)]
     pub device: DeviceKind,
+    /// Left out of the serialised recipe when fp32, so the keys of runs
+    /// cached before the setting existed do not change.
+    #[serde(default, skip_serializing_if = "Precision::is_fp32")]
+    pub precision: Precision,
     /// Maximum global gradient norm.
     #[serde(default = "default_clip")]
     pub grad_clip: f64,
@@ -80,6 +134,7 @@ impl Recipe {
             eval_every: 50,
             eval_batches: 4,
             device: DeviceKind::Cpu,
+            precision: Precision::Fp32,
             grad_clip: 1.0,
             final_evals: 3,
             checkpoint_every: 0,
@@ -105,6 +160,9 @@ impl Recipe {
         }
         if !(self.grad_clip.is_finite() && self.grad_clip > 0.0) {
             return bad("grad_clip must be positive and finite");
+        }
+        if self.precision == Precision::Bf16 && self.device == DeviceKind::Cpu {
+            return bad("precision bf16 needs device: cuda (candle's CPU matmul has no bf16)");
         }
         trainer::steps_for(self).map(|_| ())
     }
@@ -302,10 +360,7 @@ impl Executor for LocalExecutor {
                 actual: corpus.hash.clone(),
             });
         }
-        let device = match job.recipe.device {
-            DeviceKind::Cpu => candle_core::Device::Cpu,
-            DeviceKind::Cuda => candle_core::Device::new_cuda(0)?,
-        };
+        let device = job.recipe.device.open()?;
         let result = trainer::train(job, &corpus, workdir, &device, progress)?;
         write_json(&workdir.join(RESULT_FILE), &result)?;
         Ok(result)

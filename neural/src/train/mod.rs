@@ -24,7 +24,9 @@ pub mod trainer;
 pub use corpus::{Corpus, Split};
 pub use declared::{CorpusFormat, CorpusSpec};
 pub use infer::{InferModel, KvCache};
-pub use job::{CorpusRef, DeviceKind, Executor, LocalExecutor, Recipe, TrainJob, TrainResult};
+pub use job::{
+    CorpusRef, DeviceKind, Executor, LocalExecutor, Precision, Recipe, TrainJob, TrainResult,
+};
 pub use model::Model;
 pub use tokenizer::{ByteTokenizer, Tokenizer};
 pub use tokens::{TokenDtype, Tokens};

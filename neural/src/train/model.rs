@@ -46,6 +46,9 @@ pub struct Model {
     rope: ops::RopeTables,
     mask: Tensor,
     max_seq: usize,
+    /// The float type of the forward pass's matmuls and activations; the
+    /// variables stay fp32 ([`Model::mixed`]).
+    compute: DType,
 }
 
 /// Every weight of the model. Matrices are stored `(in, out)` so a forward
@@ -228,7 +231,17 @@ impl Model {
             rope,
             mask,
             max_seq,
+            compute: DType::F32,
         })
+    }
+
+    /// Mixed precision: each forward pass casts the fp32 weights to
+    /// `compute` (a differentiable cast, so gradients arrive in fp32) and
+    /// runs its matmuls and activations in that type.
+    #[must_use]
+    pub fn mixed(mut self, compute: DType) -> Self {
+        self.compute = compute;
+        self
     }
 
     pub fn max_seq(&self) -> usize {
@@ -268,9 +281,16 @@ impl Model {
         }
         let d = self.arch.width as usize;
         let mask = self.mask.narrow(0, 0, seq)?.narrow(1, 0, seq)?;
-        let mut x = self.layers.embed(ids)?; // (b·t, d)
+        let cast;
+        let layers = if self.compute == DType::F32 {
+            &self.layers
+        } else {
+            cast = self.layers.cast(self.compute)?;
+            &cast
+        };
+        let mut x = layers.embed(ids)?; // (b·t, d)
         let mut aux = Tensor::zeros((), DType::F32, ids.device())?;
-        for block in &self.layers.blocks {
+        for block in &layers.blocks {
             let (y, block_aux) = block.forward(x, Pass::Train, |attn, h| {
                 self.attention(attn, h, batch, seq, &mask)
             })?;
@@ -281,7 +301,7 @@ impl Model {
         }
         debug_assert_eq!(x.dims(), &[batch * seq, d]);
         Ok(Forward {
-            logits: self.layers.logits(&x, Pass::Train)?,
+            logits: layers.logits(&x, Pass::Train)?,
             aux_loss: aux,
         })
     }
@@ -357,7 +377,81 @@ fn expert(
     })
 }
 
+/// Every tensor of a part mapped through `f`, the structure kept.
+trait MapTensors: Sized {
+    fn map(&self, f: &dyn Fn(&Tensor) -> Result<Tensor>) -> Result<Self>;
+}
+
+fn map_opt(t: Option<&Tensor>, f: &dyn Fn(&Tensor) -> Result<Tensor>) -> Result<Option<Tensor>> {
+    t.map(f).transpose()
+}
+
+fn map_all<T: MapTensors>(v: &[T], f: &dyn Fn(&Tensor) -> Result<Tensor>) -> Result<Vec<T>> {
+    v.iter().map(|x| x.map(f)).collect()
+}
+
+impl MapTensors for NormW {
+    fn map(&self, f: &dyn Fn(&Tensor) -> Result<Tensor>) -> Result<Self> {
+        Ok(Self {
+            w: f(&self.w)?,
+            b: map_opt(self.b.as_ref(), f)?,
+        })
+    }
+}
+
+impl MapTensors for Expert {
+    fn map(&self, f: &dyn Fn(&Tensor) -> Result<Tensor>) -> Result<Self> {
+        Ok(Self {
+            w_in: f(&self.w_in)?,
+            w_out: f(&self.w_out)?,
+            gated: self.gated,
+        })
+    }
+}
+
+impl MapTensors for Block {
+    fn map(&self, f: &dyn Fn(&Tensor) -> Result<Tensor>) -> Result<Self> {
+        let a = &self.attn;
+        Ok(Self {
+            norms: map_all(&self.norms, f)?,
+            attn: Attn {
+                wqkv: f(&a.wqkv)?,
+                bqkv: map_opt(a.bqkv.as_ref(), f)?,
+                q_norm: map_opt(a.q_norm.as_ref(), f)?,
+                k_norm: map_opt(a.k_norm.as_ref(), f)?,
+                wo: f(&a.wo)?,
+            },
+            ffn: match &self.ffn {
+                Ffn::Dense(e) => Ffn::Dense(e.map(f)?),
+                Ffn::Moe {
+                    router,
+                    experts,
+                    shared,
+                    top_k,
+                } => Ffn::Moe {
+                    router: f(router)?,
+                    experts: map_all(experts, f)?,
+                    shared: map_all(shared, f)?,
+                    top_k: *top_k,
+                },
+            },
+        })
+    }
+}
+
 impl Layers {
+    /// The weights cast to `dtype`: differentiable, so the gradients of a
+    /// pass over the cast weights reach the original variables.
+    fn cast(&self, dtype: DType) -> Result<Self> {
+        let f = |t: &Tensor| t.to_dtype(dtype);
+        Ok(Self {
+            embed: f(&self.embed)?,
+            head: map_opt(self.head.as_ref(), &f)?,
+            final_norm: self.final_norm.map(&f)?,
+            blocks: map_all(&self.blocks, &f)?,
+        })
+    }
+
     /// The weights of `arch` with a `vocab`-token embedding. Training draws
     /// its random weights in this order, so it fixes what a seed gives.
     pub(crate) fn build(
@@ -655,7 +749,7 @@ fn balance_loss(r: &Routing, n: usize, top_k: usize) -> Result<Tensor> {
         .map(|r| r.len() as f32 / (n * top_k) as f32)
         .collect();
     let frac = Tensor::new(frac.as_slice(), r.probs.device())?;
-    (r.probs.mean(0)? * frac)?
+    (r.probs.to_dtype(DType::F32)?.mean(0)? * frac)?
         .sum_all()?
         .affine(e_count as f64, 0.0)
 }

@@ -22,25 +22,33 @@ pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
     rms_norm_primitive(x, w, eps)
 }
 
+/// [`rms_norm`] from primitive ops, computed in fp32 whatever `x`'s type
+/// (a 16-bit mean of squares loses the small rows).
 pub fn rms_norm_primitive(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
+    let dtype = x.dtype();
+    let x = x.to_dtype(DType::F32)?;
     let ms = x.sqr()?.mean_keepdim(D::Minus1)?;
     x.broadcast_mul(&(ms + eps)?.sqrt()?.recip()?)?
-        .broadcast_mul(w)
+        .broadcast_mul(&w.to_dtype(DType::F32)?)?
+        .to_dtype(dtype)
 }
 
-/// LayerNorm over the last dimension with weight and bias.
+/// LayerNorm over the last dimension with weight and bias, in fp32.
 pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor> {
+    let dtype = x.dtype();
+    let x = x.to_dtype(DType::F32)?;
     let mean = x.mean_keepdim(D::Minus1)?;
     let xc = x.broadcast_sub(&mean)?;
     let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
     xc.broadcast_mul(&(var + eps)?.sqrt()?.recip()?)?
-        .broadcast_mul(w)?
-        .broadcast_add(b)
+        .broadcast_mul(&w.to_dtype(DType::F32)?)?
+        .broadcast_add(&b.to_dtype(DType::F32)?)?
+        .to_dtype(dtype)
 }
 
-/// Softmax over the last dimension.
+/// Softmax over the last dimension, in fp32, returned in `x`'s type.
 pub fn softmax(x: &Tensor) -> Result<Tensor> {
-    candle_nn::ops::softmax(x, D::Minus1)
+    candle_nn::ops::softmax(&x.to_dtype(DType::F32)?, D::Minus1)?.to_dtype(x.dtype())
 }
 
 /// Causal softmax of attention scores `(…, seq, seq)`; `mask` is the
@@ -49,7 +57,11 @@ pub fn causal_softmax(scores: &Tensor, mask: &Tensor) -> Result<Tensor> {
     if fusable(scores) {
         return scores.contiguous()?.apply_op1(fused::CausalSoftmax);
     }
-    softmax(&scores.broadcast_add(mask)?)
+    let p = candle_nn::ops::softmax(
+        &scores.to_dtype(DType::F32)?.broadcast_add(mask)?,
+        D::Minus1,
+    )?;
+    p.to_dtype(scores.dtype())
 }
 
 /// `silu(gate) · up` of `h` = [gate | up] along the last dimension.
@@ -61,8 +73,10 @@ pub fn swiglu(h: &Tensor) -> Result<Tensor> {
     h.narrow(D::Minus1, 0, f)?.silu()? * h.narrow(D::Minus1, f, f)?
 }
 
-/// Mean cross-entropy of logits `(n, vocab)` against u32 targets `(n)`.
+/// Mean cross-entropy of logits `(n, vocab)` against u32 targets `(n)`,
+/// in fp32 whatever the logits' type.
 pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    let logits = &logits.to_dtype(DType::F32)?;
     if fusable(logits) && targets.dtype() == DType::U32 {
         return logits
             .contiguous()?
@@ -105,10 +119,12 @@ impl RopeTables {
                 inverse: false,
             });
         }
+        // Tables computed in fp32, cast to the activations' type (as
+        // Hugging Face's Llama does).
         rope(
             x,
-            &self.cos.narrow(0, 0, seq)?,
-            &self.sin.narrow(0, 0, seq)?,
+            &self.cos.narrow(0, 0, seq)?.to_dtype(x.dtype())?,
+            &self.sin.narrow(0, 0, seq)?.to_dtype(x.dtype())?,
         )
     }
 }
