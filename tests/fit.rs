@@ -245,3 +245,56 @@ fn a_coefficient_at_its_bound_is_a_warning() {
     assert!(err.contains("warning: f: coefficient `b`"), "{err}");
     assert!(err.contains("sits at a bound"), "{err}");
 }
+
+/// Ctrl-C stops `rooflaw fit` within one objective evaluation: exit 130,
+/// "fit cancelled", no coefficients printed. The signal goes in once the
+/// process has installed its handler (its `SigCgt` mask in /proc), and the
+/// fit asked for (10,000 bootstrap resamples, hours of work) does not end first.
+#[cfg(target_os = "linux")]
+#[test]
+fn ctrl_c_cancels_a_fit() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut child = common::command(std::path::Path::new("."))
+        .args([
+            "fit",
+            "pipelines/data/chinchilla-epoch.csv",
+            "--form",
+            "chinchilla",
+            "--bootstrap",
+            "10000",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = format!("/proc/{}/status", child.id());
+    let catches_sigint = || {
+        std::fs::read_to_string(&status).ok().is_some_and(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("SigCgt:"))
+                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+                .is_some_and(|mask| mask & (1 << 1) != 0)
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !catches_sigint() {
+        assert!(child.try_wait().unwrap().is_none(), "fit ended early");
+        assert!(Instant::now() < deadline, "no SIGINT handler installed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("fit cancelled"), "{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::ValueEnum;
-use rooflaw_stdlib::fit::{FitOptions, FitResult, Point, Stats, fit, runs};
+use rooflaw_stdlib::fit::{FitError, FitOptions, FitResult, Point, Stats, fit_cancellable, runs};
 use rooflaw_stdlib::law::Form;
 use serde::Serialize;
 
@@ -78,8 +78,15 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         ..FitOptions::default()
     };
-    let result =
-        fit(&points, &form, &opts).with_context(|| format!("fitting {}", args.file.display()))?;
+    let cancel = super::interrupt::cancel_flag("nothing is kept");
+    let stop = || cancel.load(std::sync::atomic::Ordering::Relaxed);
+    let result = match fit_cancellable(&points, &form, &opts, &stop) {
+        Err(FitError::Cancelled) => {
+            eprintln!("fit cancelled");
+            return Ok(ExitCode::from(super::interrupt::EXIT));
+        }
+        r => r.with_context(|| format!("fitting {}", args.file.display()))?,
+    };
     match args.format {
         Format::Text => print_text(&result, &opts),
         Format::Json => println!(

@@ -14,6 +14,7 @@ pub mod fit;
 pub mod graph;
 pub mod hardware;
 pub mod init;
+mod interrupt;
 pub mod measure;
 pub mod pipeline;
 pub mod plan;

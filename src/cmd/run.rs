@@ -3,7 +3,6 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use rooflaw_cache::{LockFile, LockedStage};
@@ -58,48 +57,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     let lock_path = LockFile::path_for(&args.file);
-    if args.locked {
-        let plan = session.plan(&opts);
-        let running: Vec<String> = plan
-            .iter()
-            .filter(|e| e.action == Action::Run)
-            .map(|e| {
-                format!(
-                    "  {}: {}",
-                    e.stage,
-                    e.reasons
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                )
-            })
-            .collect();
-        let lock = LockFile::read(&lock_path)
-            .map_err(|e| anyhow::anyhow!("--locked: cannot read {}: {e}", lock_path.display()))?
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "--locked, but there is no lock file {} yet: run once without --locked",
-                    lock_path.display()
-                )
-            })?;
-        let current = lock_from_plan(&session, &plan, &args.file);
-        let diff = lock.diff(&current);
-        if !running.is_empty() || !diff.is_empty() {
-            eprintln!(
-                "error: --locked, but the run would change {}:",
-                lock_path.display()
-            );
-            for l in running.iter().chain(&diff) {
-                eprintln!("{l}");
-            }
-            return Ok(ExitCode::from(1));
-        }
+    if args.locked && !locked_run_matches(&session, &opts, &lock_path, &args.file)? {
+        return Ok(ExitCode::from(1));
     }
 
     let visible = !args.quiet && std::io::stderr().is_terminal();
     let bars = Bars::new(visible);
-    let cancel = cancel_on_signal();
+    let cancel = super::interrupt::cancel_flag("finished stages stay cached");
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.jobs.map_or(0, usize::from))
         .build()?;
@@ -110,8 +74,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 "{}",
                 pipeline::render(&[failure.diagnostic()], &loaded.sources)
             );
-            // 128 + SIGINT, as a shell reports an interrupted command.
-            return Ok(ExitCode::from(if failure.cancelled() { 130 } else { 1 }));
+            return Ok(ExitCode::from(if failure.cancelled() {
+                super::interrupt::EXIT
+            } else {
+                1
+            }));
         }
     };
 
@@ -158,6 +125,53 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--locked`: whether the run would neither run a stage nor change the
+/// lock file; if it would, says what on stderr.
+fn locked_run_matches(
+    session: &Session,
+    opts: &rooflaw_engine::Options,
+    lock_path: &std::path::Path,
+    file: &std::path::Path,
+) -> anyhow::Result<bool> {
+    let plan = session.plan(opts);
+    let running: Vec<String> = plan
+        .iter()
+        .filter(|e| e.action == Action::Run)
+        .map(|e| {
+            format!(
+                "  {}: {}",
+                e.stage,
+                e.reasons
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })
+        .collect();
+    let lock = LockFile::read(lock_path)
+        .map_err(|e| anyhow::anyhow!("--locked: cannot read {}: {e}", lock_path.display()))?
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "--locked, but there is no lock file {} yet: run once without --locked",
+                lock_path.display()
+            )
+        })?;
+    let current = lock_from_plan(session, &plan, file);
+    let diff = lock.diff(&current);
+    if !running.is_empty() || !diff.is_empty() {
+        eprintln!(
+            "error: --locked, but the run would change {}:",
+            lock_path.display()
+        );
+        for l in running.iter().chain(&diff) {
+            eprintln!("{l}");
+        }
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 /// Each written report's answer, as its page leads with it, and where the
 /// page is: the last thing a run prints.
 fn print_answers(
@@ -192,18 +206,6 @@ fn print_answers(
 
 /// Ctrl-C (or SIGTERM) asks every running stage to stop; finished work stays
 /// in the cache. A second one gives up waiting.
-fn cancel_on_signal() -> Arc<AtomicBool> {
-    let cancel = Arc::new(AtomicBool::new(false));
-    let flag = cancel.clone();
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        eprintln!("\nstopping: finished stages stay cached (Ctrl-C again to quit now)");
-    });
-    cancel
-}
-
 fn lock_from_plan(
     session: &Session,
     plan: &[rooflaw_engine::PlanEntry],
