@@ -138,12 +138,9 @@ fn device_and_precision(stage: &Stage, recipe: &mut Recipe) -> Result<(), Vec<Di
     }
     if recipe.precision == Precision::Bf16 && recipe.device == DeviceKind::Cpu {
         return Err(vec![
-            Diagnostic::error(
-                Code::InvalidValue,
-                "bf16 training needs a GPU: candle's CPU matmul has no bf16",
-            )
-            .at(args::span(stage, "precision"), "on the CPU")
-            .help("add `device: cuda`, or train in `precision: fp32` on the CPU"),
+            Diagnostic::error(Code::InvalidValue, Precision::BF16_ON_CPU)
+                .at(args::span(stage, "precision"), "on the CPU")
+                .help("add `device: cuda`, or train in `precision: fp32` on the CPU"),
         ]);
     }
     let local = matches!(super::executor::resolve(stage), Ok(None))

@@ -55,6 +55,8 @@ pub enum Precision {
 
 impl Precision {
     pub const NAMES: &[&str] = &["fp32", "bf16"];
+    /// Why a recipe cannot have bf16 on the CPU.
+    pub const BF16_ON_CPU: &str = "bf16 training needs a GPU: candle's CPU matmul has no bf16";
 
     pub fn parse(name: &str) -> Option<Self> {
         match name {
@@ -162,7 +164,7 @@ impl Recipe {
             return bad("grad_clip must be positive and finite");
         }
         if self.precision == Precision::Bf16 && self.device == DeviceKind::Cpu {
-            return bad("precision bf16 needs device: cuda (candle's CPU matmul has no bf16)");
+            return bad(Precision::BF16_ON_CPU);
         }
         trainer::steps_for(self).map(|_| ())
     }
