@@ -197,7 +197,7 @@ fn arch_at(t: &Table, i: usize) -> Result<Architecture, String> {
     let head_dim = whole("head_dim", Some(f64::from(width / heads.max(1))))?;
     let shared_experts = whole("shared_experts", Some(0.0))?;
     let shared_ffn = if shared_experts > 0 { ffn } else { 0 };
-    Ok(Architecture {
+    let arch = Architecture {
         head_dim,
         gated: whole("gated", Some(1.0))? != 0,
         experts: whole("experts", Some(1.0))?,
@@ -209,7 +209,11 @@ fn arch_at(t: &Table, i: usize) -> Result<Architecture, String> {
         qkv_bias: whole("qkv_bias", Some(0.0))? != 0,
         qk_norm: whole("qk_norm", Some(1.0))? != 0,
         ..Architecture::dense(layers, width, heads, kv_heads, ffn)
-    })
+    };
+    // A row the rest of rooflaw would refuse (zero heads, 6 heads over 4 KV
+    // heads) must not reach the law as a number computed from it.
+    arch.validate().map_err(|e| e.to_string())?;
+    Ok(arch)
 }
 
 /// One fit point per row: columns named after a law variable win; the
@@ -299,6 +303,18 @@ mod tests {
         let arch = Architecture::dense(4, 256, 4, 4, 1024);
         assert_eq!(p[0].vars.get(Var::KvDim), Some(arch.kv_dim() as f64));
         assert_eq!(p[0].vars.get(Var::FfnRatio), Some(4.0));
+    }
+
+    #[test]
+    fn an_architecture_rooflaw_would_refuse_is_an_error_naming_its_row() {
+        let t = table(
+            "layers,width,heads,kv_heads,ffn,tokens,loss\n4,256,4,4,1024,1e7,3.0\n4,256,6,4,1024,1e7,3.0\n",
+        );
+        let err = points(&t, &Form::Sun2026, "runs.csv").unwrap_err();
+        assert_eq!(
+            err,
+            "runs.csv line 3: heads (6) must be a multiple of kv_heads (4)"
+        );
     }
 
     #[test]
