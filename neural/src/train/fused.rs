@@ -5,7 +5,10 @@
 //! backward) with one pass. `ops` uses them on CPU and falls back to the
 //! primitive versions on other devices; tests check both agree, gradients
 //! included.
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor, bail};
+use super::vecmath::{dot, exp, max, sigmoid, sum};
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Storage, Tensor, bail,
+};
 use std::sync::Arc;
 
 fn f32s<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
@@ -18,8 +21,20 @@ fn f32s<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
     }
 }
 
-fn vec_of(t: &Tensor) -> Result<Vec<f32>> {
-    t.flatten_all()?.to_dtype(DType::F32)?.to_vec1()
+/// `f` on the f32 CPU slice behind `t` (made contiguous first): a backward
+/// pass reads its inputs in place instead of copying them out.
+pub(crate) fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+    with_cpu(t, |s, l| f(f32s(s, l, "fused backward")?))
+}
+
+/// `f` on the CPU storage and layout behind `t`, made contiguous.
+fn with_cpu<R>(t: &Tensor, f: impl FnOnce(&CpuStorage, &Layout) -> Result<R>) -> Result<R> {
+    let t = t.contiguous()?;
+    let (storage, layout) = t.storage_and_layout();
+    match &*storage {
+        Storage::Cpu(s) => f(s, layout),
+        _ => bail!("the fused kernels run on the CPU"),
+    }
 }
 
 /// RMSNorm over the last dimension: `y = x · r · w`, `r = 1/sqrt(mean(x²) + eps)`.
@@ -59,7 +74,18 @@ impl CustomOp2 for RmsNorm {
         _y: &Tensor,
         g: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (xv, wv, gv) = (vec_of(x)?, vec_of(w)?, vec_of(g)?);
+        let (gx, gw) = with_f32(x, |xv| {
+            with_f32(w, |wv| with_f32(g, |gv| Ok(self.grads(xv, wv, gv))))
+        })?;
+        let gx = Tensor::from_vec(gx, x.shape(), x.device())?;
+        let gw = Tensor::from_vec(gw, w.shape(), w.device())?;
+        Ok((Some(gx), Some(gw)))
+    }
+}
+
+impl RmsNorm {
+    /// The gradients of `x` and `w` from the output gradient `gv`.
+    fn grads(&self, xv: &[f32], wv: &[f32], gv: &[f32]) -> (Vec<f32>, Vec<f32>) {
         let d = wv.len();
         let mut gx = vec![0f32; xv.len()];
         let mut gw = vec![0f32; d];
@@ -69,26 +95,28 @@ impl CustomOp2 for RmsNorm {
             .zip(gx.chunks_exact_mut(d))
         {
             let r = inv_rms(xr, self.eps);
-            // dot = mean(g · w · x̂) with x̂ = x · r.
-            let mut dot = 0f32;
-            for i in 0..d {
-                let xh = xr[i] * r;
-                gw[i] += gr[i] * xh;
-                dot += gr[i] * wv[i] * xh;
+            // gx = r · (g·w − x̂ · mean(g·w·x̂)) with x̂ = x · r; g·w is held
+            // in gx until the mean is known.
+            for (((gw, gxr), &x), (&g, &w)) in gw
+                .iter_mut()
+                .zip(gxr.iter_mut())
+                .zip(xr)
+                .zip(gr.iter().zip(wv))
+            {
+                *gw += g * x * r;
+                *gxr = g * w;
             }
-            dot /= d as f32;
-            for i in 0..d {
-                gxr[i] = r * (gr[i] * wv[i] - xr[i] * r * dot);
+            let mean = dot(gxr, xr) * r * r / d as f32;
+            for (gxr, &x) in gxr.iter_mut().zip(xr) {
+                *gxr = r * (*gxr - x * mean);
             }
         }
-        let gx = Tensor::from_vec(gx, x.shape(), x.device())?;
-        let gw = Tensor::from_vec(gw, w.shape(), w.device())?;
-        Ok((Some(gx), Some(gw)))
+        (gx, gw)
     }
 }
 
 fn inv_rms(row: &[f32], eps: f32) -> f32 {
-    let ms = row.iter().map(|v| v * v).sum::<f32>() / row.len() as f32;
+    let ms = dot(row, row) / row.len() as f32;
     1.0 / (ms + eps).sqrt()
 }
 
@@ -161,14 +189,11 @@ impl CustomOp1 for CausalSoftmax {
         let mut y = vec![0f32; x.len()];
         for (row, (xr, yr)) in x.chunks_exact(t).zip(y.chunks_exact_mut(t)).enumerate() {
             let n = row % t + 1;
-            let m = xr[..n].iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let mut sum = 0f32;
-            for j in 0..n {
-                let e = (xr[j] - m).exp();
-                yr[j] = e;
-                sum += e;
+            let m = max(&xr[..n]);
+            for (y, x) in yr[..n].iter_mut().zip(&xr[..n]) {
+                *y = exp(x - m);
             }
-            let inv = 1.0 / sum;
+            let inv = 1.0 / sum(&yr[..n]);
             for v in &mut yr[..n] {
                 *v *= inv;
             }
@@ -177,49 +202,30 @@ impl CustomOp1 for CausalSoftmax {
     }
 
     fn bwd(&self, _x: &Tensor, y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(y.apply_op2_no_bwd(&g.contiguous()?, &SoftmaxBwd)?))
+        let t = y.dim(candle_core::D::Minus1)?;
+        let dx = with_f32(y, |y| with_f32(g, |g| Ok(softmax_grad(y, g, t))))?;
+        Ok(Some(Tensor::from_vec(dx, y.shape(), y.device())?))
     }
 }
 
-/// `dx = y · (g − Σ g·y)` per row.
-struct SoftmaxBwd;
-
-impl CustomOp2 for SoftmaxBwd {
-    fn name(&self) -> &'static str {
-        "fused-softmax-bwd"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let y = f32s(s1, l1, self.name())?;
-        let g = f32s(s2, l2, self.name())?;
-        let t = *l1.shape().dims().last().unwrap_or(&1);
-        let mut dx = vec![0f32; y.len()];
-        for ((yr, gr), dr) in y
-            .chunks_exact(t)
-            .zip(g.chunks_exact(t))
-            .zip(dx.chunks_exact_mut(t))
-        {
-            let dot: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
-            for ((d, yv), gv) in dr.iter_mut().zip(yr).zip(gr) {
-                *d = yv * (gv - dot);
-            }
+/// `dx = y · (g − Σ g·y)` per row of `t`.
+fn softmax_grad(y: &[f32], g: &[f32], t: usize) -> Vec<f32> {
+    let mut dx = vec![0f32; y.len()];
+    for ((yr, gr), dr) in y
+        .chunks_exact(t)
+        .zip(g.chunks_exact(t))
+        .zip(dx.chunks_exact_mut(t))
+    {
+        let yg = dot(yr, gr);
+        for ((d, yv), gv) in dr.iter_mut().zip(yr).zip(gr) {
+            *d = yv * (gv - yg);
         }
-        Ok((CpuStorage::F32(dx), l1.shape().clone()))
     }
+    dx
 }
 
 /// SwiGLU on `(…, 2f)` = [gate | up] → `(…, f)`: `silu(gate) · up`.
 pub struct SwiGlu;
-
-fn sigmoid(v: f32) -> f32 {
-    1.0 / (1.0 + (-v).exp())
-}
 
 impl CustomOp1 for SwiGlu {
     fn name(&self) -> &'static str {
@@ -234,35 +240,55 @@ impl CustomOp1 for SwiGlu {
             bail!("fused-swiglu: last dimension {two_f} is odd");
         }
         let f = two_f / 2;
-        let mut y = Vec::with_capacity(h.len() / 2);
-        for row in h.chunks_exact(two_f) {
+        let mut y = vec![0f32; h.len() / 2];
+        for (row, y) in h.chunks_exact(two_f).zip(y.chunks_exact_mut(f)) {
             let (gate, up) = row.split_at(f);
-            y.extend(gate.iter().zip(up).map(|(a, u)| a * sigmoid(*a) * u));
+            swiglu_row(y, gate, up);
         }
         *dims.last_mut().expect("rank checked") = f;
         Ok((CpuStorage::F32(y), Shape::from(dims)))
     }
 
     fn bwd(&self, h: &Tensor, _y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
-        let (hv, gv) = (vec_of(h)?, vec_of(g)?);
-        let two_f = h.dim(candle_core::D::Minus1)?;
-        let f = two_f / 2;
-        let mut dh = vec![0f32; hv.len()];
-        for ((row, gr), dr) in hv
-            .chunks_exact(two_f)
-            .zip(gv.chunks_exact(f))
-            .zip(dh.chunks_exact_mut(two_f))
-        {
-            let (gate, up) = row.split_at(f);
-            let (dg, du) = dr.split_at_mut(f);
-            for i in 0..f {
-                let s = sigmoid(gate[i]);
-                let silu = gate[i] * s;
-                du[i] = gr[i] * silu;
-                dg[i] = gr[i] * up[i] * s * (1.0 + gate[i] * (1.0 - s));
-            }
-        }
+        let f = h.dim(candle_core::D::Minus1)? / 2;
+        let dh = with_f32(h, |h| with_f32(g, |g| Ok(swiglu_grad(h, g, f))))?;
         Ok(Some(Tensor::from_vec(dh, h.shape(), h.device())?))
+    }
+}
+
+/// SwiGLU's input gradient from `h` `(…, 2f)` and the output gradient
+/// `g` `(…, f)`.
+fn swiglu_grad(h: &[f32], g: &[f32], f: usize) -> Vec<f32> {
+    let mut dh = vec![0f32; h.len()];
+    for ((row, gr), dr) in h
+        .chunks_exact(2 * f)
+        .zip(g.chunks_exact(f))
+        .zip(dh.chunks_exact_mut(2 * f))
+    {
+        let (gate, up) = row.split_at(f);
+        let (dg, du) = dr.split_at_mut(f);
+        swiglu_grad_row(dg, du, gate, up, gr);
+    }
+    dh
+}
+
+/// One row of [`SwiGlu`] (a function of its own for the reason below).
+#[inline(never)]
+fn swiglu_row(y: &mut [f32], gate: &[f32], up: &[f32]) {
+    for (y, (&a, &u)) in y.iter_mut().zip(gate.iter().zip(up)) {
+        *y = a * sigmoid(a) * u;
+    }
+}
+
+/// One row of [`swiglu_grad`]. A function of its own because its slice
+/// arguments are known not to alias: inlined, the loop kept runtime overlap
+/// checks that sent it down the scalar path (measured: 10 % of a step).
+#[inline(never)]
+fn swiglu_grad_row(dg: &mut [f32], du: &mut [f32], gate: &[f32], up: &[f32], g: &[f32]) {
+    for (((dg, du), (&a, &u)), &g) in dg.iter_mut().zip(du).zip(gate.iter().zip(up)).zip(g) {
+        let s = sigmoid(a);
+        *du = g * a * s;
+        *dg = g * u * s * (1.0 + a * (1.0 - s));
     }
 }
 
@@ -270,9 +296,31 @@ impl CustomOp1 for SwiGlu {
 pub struct CrossEntropy;
 
 fn log_softmax_row(row: &[f32]) -> (f32, f32) {
-    let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f32 = row.iter().map(|v| (v - m).exp()).sum();
-    (m, sum.ln())
+    let m = max(row);
+    let mut e = [0f32; 64];
+    let total: f32 = row
+        .chunks(e.len())
+        .map(|c| {
+            let e = &mut e[..c.len()];
+            for (e, v) in e.iter_mut().zip(c) {
+                *e = exp(v - m);
+            }
+            sum(e)
+        })
+        .sum();
+    (m, total.ln())
+}
+
+/// The `n` u32 targets of a cross-entropy.
+fn targets<'a>(s: &'a CpuStorage, l: &Layout, n: usize) -> Result<&'a [u32]> {
+    let (Some((a, b)), CpuStorage::U32(t)) = (l.contiguous_offsets(), s) else {
+        bail!("targets must be contiguous u32")
+    };
+    let t = &t[a..b];
+    if t.len() != n {
+        bail!("fused-cross-entropy: {n} rows but {} targets", t.len());
+    }
+    Ok(t)
 }
 
 impl CustomOp2 for CrossEntropy {
@@ -289,16 +337,7 @@ impl CustomOp2 for CrossEntropy {
     ) -> Result<(CpuStorage, Shape)> {
         let x = f32s(s1, l1, self.name())?;
         let (n, v) = l1.shape().dims2()?;
-        let Some((a, b)) = l2.contiguous_offsets() else {
-            bail!("targets must be contiguous")
-        };
-        let CpuStorage::U32(t) = s2 else {
-            bail!("targets must be u32")
-        };
-        let t = &t[a..b];
-        if t.len() != n {
-            bail!("fused-cross-entropy: {n} rows but {} targets", t.len());
-        }
+        let t = targets(s2, l2, n)?;
         let mut total = 0f64;
         for (row, &tg) in x.chunks_exact(v).zip(t) {
             if tg as usize >= v {
@@ -320,18 +359,28 @@ impl CustomOp2 for CrossEntropy {
         _loss: &Tensor,
         g: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let scale = g.to_dtype(DType::F32)?.to_scalar::<f32>()?;
         let (n, v) = x.dims2()?;
-        let xv = vec_of(x)?;
-        let tv: Vec<u32> = t.flatten_all()?.to_vec1()?;
-        let scale = g.to_dtype(DType::F32)?.to_scalar::<f32>()? / n as f32;
-        let mut dx = vec![0f32; xv.len()];
-        for ((row, dr), &tg) in xv.chunks_exact(v).zip(dx.chunks_exact_mut(v)).zip(&tv) {
-            let (m, lse) = log_softmax_row(row);
-            for (d, r) in dr.iter_mut().zip(row) {
-                *d = (r - m - lse).exp() * scale;
-            }
-            dr[tg as usize] -= scale;
-        }
+        let dx = with_f32(x, |xv| {
+            with_cpu(t, |s, l| {
+                Ok(cross_entropy_grad(xv, targets(s, l, n)?, v, scale))
+            })
+        })?;
         Ok((Some(Tensor::from_vec(dx, (n, v), x.device())?), None))
     }
+}
+
+/// Cross-entropy's logit gradient, `scale` the loss's gradient:
+/// `(softmax(x) − onehot(t)) · scale / n` over rows of `v`.
+fn cross_entropy_grad(x: &[f32], t: &[u32], v: usize, scale: f32) -> Vec<f32> {
+    let scale = scale / t.len() as f32;
+    let mut dx = vec![0f32; x.len()];
+    for ((row, dr), &tg) in x.chunks_exact(v).zip(dx.chunks_exact_mut(v)).zip(t) {
+        let (m, lse) = log_softmax_row(row);
+        for (d, r) in dr.iter_mut().zip(row) {
+            *d = exp(r - m - lse) * scale;
+        }
+        dr[tg as usize] -= scale;
+    }
+    dx
 }

@@ -5,6 +5,7 @@
 // Layer and optimizer names (RMSNorm, SwiGLU, AdamW, MoE) are prose here,
 // not code identifiers.
 #![allow(clippy::doc_markdown)]
+pub(crate) mod attention;
 pub(crate) mod checkpoint;
 pub mod command;
 pub mod corpus;
@@ -20,6 +21,7 @@ pub mod store;
 pub mod tokenizer;
 pub mod tokens;
 pub mod trainer;
+pub(crate) mod vecmath;
 
 pub use corpus::{Corpus, Split};
 pub use declared::{CorpusFormat, CorpusSpec};

@@ -14,7 +14,7 @@
 //! The vocabulary comes from the tokenizer, not from `arch.vocab`: a preset's
 //! 151k vocab is meaningless for byte-level text, so the model is built with
 //! `vocab` = the tokenizer's size and reports its own parameter count.
-use super::{TrainError, ops};
+use super::{TrainError, attention, ops};
 use candle_core::{DType, Device, Result, Tensor, Var};
 use candle_nn::VarMap;
 use rooflaw_stdlib::arch::{Architecture, Norm};
@@ -306,8 +306,8 @@ impl Model {
         })
     }
 
-    /// Causal attention over the whole sequence (the fused CPU kernels for
-    /// RoPE and the causal softmax).
+    /// Causal attention over the whole sequence: on the CPU the fused
+    /// kernels for RoPE and attention, elsewhere RoPE and [`Attn::attend`].
     fn attention(
         &self,
         attn: &Attn,
@@ -317,6 +317,25 @@ impl Model {
         mask: &Tensor,
     ) -> Result<Tensor> {
         let heads = Heads::of(&self.arch);
+        if ops::fusable(h) {
+            let (cos, sin) = self.rope.shared();
+            let op = attention::CausalAttention {
+                heads: heads.q,
+                kv_heads: heads.kv,
+                seq,
+                cos,
+                sin,
+            };
+            // The packed rows the kernel reads, QK-normed per head where the
+            // architecture has QK-norm.
+            let qkv = if attn.q_norm.is_none() {
+                attn.qkv(h)?
+            } else {
+                let (q, k, v) = attn.project(h, heads, batch, seq, Pass::Train)?;
+                Tensor::cat(&[&q, &k, &v], 2)?.reshape((batch * seq, ()))?
+            };
+            return qkv.contiguous()?.apply_op1(op)?.matmul(&attn.wo);
+        }
         let (q, k, v) = attn.project(h, heads, batch, seq, Pass::Train)?;
         let q = self.rope.apply(&q.transpose(1, 2)?)?; // (b, nh, t, hd)
         let k = self.rope.apply(&k.transpose(1, 2)?)?; // (b, nkv, t, hd)
@@ -568,6 +587,16 @@ impl Block {
 }
 
 impl Attn {
+    /// Q, K and V of `h` `(batch·t, d)` in one matmul (with the bias),
+    /// packed per row: `(batch·t, (heads + 2·kv_heads)·head_dim)`.
+    fn qkv(&self, h: &Tensor) -> Result<Tensor> {
+        let qkv = h.matmul(&self.wqkv)?;
+        match &self.bqkv {
+            Some(b) => qkv.broadcast_add(b),
+            None => Ok(qkv),
+        }
+    }
+
     /// Q, K and V of `h` `(batch·t, d)` in one matmul, each
     /// `(batch, t, heads, head_dim)`; Q and K normed per head with QK-norm.
     pub(crate) fn project(
@@ -579,11 +608,7 @@ impl Attn {
         pass: Pass,
     ) -> Result<(Tensor, Tensor, Tensor)> {
         let (nh, nkv) = (heads.q, heads.kv);
-        let mut qkv = h.matmul(&self.wqkv)?;
-        if let Some(b) = &self.bqkv {
-            qkv = qkv.broadcast_add(b)?;
-        }
-        let qkv = qkv.reshape((batch, t, nh + 2 * nkv, heads.dim))?;
+        let qkv = self.qkv(h)?.reshape((batch, t, nh + 2 * nkv, heads.dim))?;
         let mut q = qkv.narrow(2, 0, nh)?;
         let mut k = qkv.narrow(2, nh, nkv)?;
         let v = qkv.narrow(2, nh + nkv, nkv)?;

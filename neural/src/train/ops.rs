@@ -8,7 +8,8 @@ use super::fused;
 use candle_core::{D, DType, Device, Result, Tensor};
 use std::sync::Arc;
 
-fn fusable(x: &Tensor) -> bool {
+/// Whether `x` takes the fused CPU kernels.
+pub(crate) fn fusable(x: &Tensor) -> bool {
     x.device().is_cpu() && x.dtype() == DType::F32
 }
 
@@ -105,6 +106,11 @@ impl RopeTables {
             sin,
             head_dim,
         })
+    }
+
+    /// The tables `(max_seq, head_dim)` for the fused CPU kernels.
+    pub(crate) fn shared(&self) -> (Arc<Vec<f32>>, Arc<Vec<f32>>) {
+        (self.cos_v.clone(), self.sin_v.clone())
     }
 
     /// Applies RoPE to `x` `(batch, heads, seq, head_dim)`.
