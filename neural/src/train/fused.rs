@@ -4,7 +4,9 @@
 //! candle ops (each a full pass and a fresh allocation, forward and again in
 //! backward) with one pass. `ops` uses them on CPU and falls back to the
 //! primitive versions on other devices; tests check both agree, gradients
-//! included.
+//! included. Training's attention (RoPE included) is one kernel of its own
+//! in [`super::attention`]; the RoPE and causal softmax here serve the
+//! KV-cache inference.
 use super::vecmath::{dot, exp, max, sigmoid, sum};
 use candle_core::{
     CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Storage, Tensor, bail,
