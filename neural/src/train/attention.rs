@@ -13,8 +13,8 @@
 //! values are strided gemm calls. The backward pass recomputes the
 //! probabilities instead of keeping them (one `t × t × head_dim` product,
 //! as flash attention does).
-use super::fused::with_f32;
-use super::vecmath::{dot, exp, max, sum};
+use super::fused::{f32s, rotate_row, with_f32};
+use super::vecmath::{softmax_grad_in_place, softmax_in_place};
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -97,28 +97,17 @@ impl CausalAttention {
     /// RoPE of the `t` rows of one head, `src` rows `src_rs` apart, into
     /// `dst` `(t, head_dim)`; `sign` −1 rotates back (the backward pass).
     fn rotate(&self, dst: &mut [f32], src: &[f32], src_rs: usize, d: Dims, sign: f32) {
-        let (hd, half) = (d.hd, d.hd / 2);
+        let hd = d.hd;
         for (i, y) in dst.chunks_exact_mut(hd).take(d.t).enumerate() {
-            let (x1, x2) = src[i * src_rs..][..hd].split_at(half);
-            let (c1, c2) = self.cos[i * hd..][..hd].split_at(half);
-            let (s1, s2) = self.sin[i * hd..][..hd].split_at(half);
-            let (y1, y2) = y.split_at_mut(half);
-            for ((y1, y2), ((&a, &b), ((&c1, &c2), (&s1, &s2)))) in y1.iter_mut().zip(y2).zip(
-                x1.iter()
-                    .zip(x2)
-                    .zip(c1.iter().zip(c2).zip(s1.iter().zip(s2))),
-            ) {
-                *y1 = a * c1 - sign * b * s1;
-                *y2 = b * c2 + sign * a * s2;
-            }
+            let at = i * hd..(i + 1) * hd;
+            rotate_row(
+                y,
+                &src[i * src_rs..][..hd],
+                &self.cos[at.clone()],
+                &self.sin[at],
+                sign,
+            );
         }
-    }
-}
-
-fn f32s<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
-    match (s, l.contiguous_offsets()) {
-        (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
-        _ => bail!("fused-attention: inputs must be contiguous f32"),
     }
 }
 
@@ -211,17 +200,9 @@ fn probabilities(p: &mut [f32], q: &[f32], k: &[f32], d: Dims) {
         Mat::rows(k, t, hd, hd).t(),
         false,
     );
-    let scale = d.scale();
     for (i, row) in p.chunks_exact_mut(t).enumerate() {
         let (past, future) = row.split_at_mut(i + 1);
-        let m = max(past) * scale;
-        for s in past.iter_mut() {
-            *s = exp(*s * scale - m);
-        }
-        let inv = 1.0 / sum(past);
-        for s in past.iter_mut() {
-            *s *= inv;
-        }
+        softmax_in_place(past, d.scale());
         future.fill(0.0);
     }
 }
@@ -286,12 +267,9 @@ impl CausalAttention {
                     let pm = Mat::rows(&p, t, t, t);
                     matmul(dv, hd, pm.t(), gh, j > 0);
                     matmul(&mut ds, t, gh, v.t(), false);
-                    // dS = P ⊙ (dP − Σⱼ dP·P) · scale, dP held in `ds`.
+                    // dS from dP, held in `ds`.
                     for (pr, dr) in p.chunks_exact(t).zip(ds.chunks_exact_mut(t)) {
-                        let pd = dot(pr, dr);
-                        for (dv, pv) in dr.iter_mut().zip(pr) {
-                            *dv = pv * (*dv - pd) * d.scale();
-                        }
+                        softmax_grad_in_place(dr, pr, d.scale());
                     }
                     let dsm = Mat::rows(&ds, t, t, t);
                     matmul(&mut dq_rot, hd, dsm, Mat::rows(&k, t, hd, hd), false);
@@ -326,7 +304,7 @@ impl CustomOp1 for CausalAttention {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let d = self.dims(l.shape())?;
-        let y = self.forward(f32s(s, l)?, d);
+        let y = self.forward(f32s(s, l, self.name())?, d);
         Ok((
             CpuStorage::F32(y),
             Shape::from((d.batch * d.t, d.heads * d.hd)),
@@ -343,8 +321,8 @@ impl CustomOp1 for CausalAttention {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::ops::{RopeTables, causal_mask, rope, softmax};
-    use candle_core::{Device, Var};
+    use crate::train::ops::{RopeTables, agree, causal_mask, rope, softmax};
+    use candle_core::Device;
 
     /// The same attention from primitive candle ops: split, transposed,
     /// rotated, K and V repeated per query head.
@@ -386,31 +364,11 @@ mod tests {
         // Plain multi-head and grouped-query, odd sizes.
         for (b, nh, nkv, t, hd) in [(2, 3, 3, 5, 4), (2, 4, 2, 7, 6), (1, 6, 1, 4, 8)] {
             let rt = RopeTables::new(9, hd, 10_000.0, &dev).unwrap();
-            let w = (nh + 2 * nkv) * hd;
-            let qkv =
-                Var::from_tensor(&Tensor::randn(0f32, 1.0, (b * t, w), &dev).unwrap()).unwrap();
-            let proj = Tensor::randn(0f32, 1.0, (b * t, nh * hd), &dev).unwrap();
-            let run = |fused: bool| {
-                let y = if fused {
-                    qkv.apply_op1(op(nh, nkv, t, &rt))
-                } else {
-                    reference(&qkv, nh, nkv, t, &rt)
-                }
-                .unwrap();
-                let grads = (&y * &proj).unwrap().sum_all().unwrap().backward().unwrap();
-                let mut all = y.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-                let g = grads.get(qkv.as_tensor()).unwrap();
-                all.extend(g.flatten_all().unwrap().to_vec1::<f32>().unwrap());
-                all
-            };
-            let (fused, primitive) = (run(true), run(false));
-            assert_eq!(fused.len(), primitive.len());
-            for (a, r) in fused.iter().zip(&primitive) {
-                assert!(
-                    (a - r).abs() < 1e-4 * (1.0 + r.abs()),
-                    "{b}×{nh}/{nkv}×{t}×{hd}: fused {a} vs primitive {r}"
-                );
-            }
+            agree(
+                &[b * t, (nh + 2 * nkv) * hd],
+                |qkv| qkv.apply_op1(op(nh, nkv, t, &rt)),
+                |qkv| reference(qkv, nh, nkv, t, &rt),
+            );
         }
     }
 

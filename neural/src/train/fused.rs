@@ -7,13 +7,14 @@
 //! included. Training's attention (RoPE included) is one kernel of its own
 //! in [`super::attention`]; the RoPE and causal softmax here serve the
 //! KV-cache inference.
-use super::vecmath::{dot, exp, max, sigmoid, sum};
+use super::vecmath::{dot, exp, max, sigmoid, softmax_grad_in_place, softmax_in_place, sum};
 use candle_core::{
     CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Storage, Tensor, bail,
 };
 use std::sync::Arc;
 
-fn f32s<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
+/// The f32 slice of a contiguous CPU input; `what` names the kernel in errors.
+pub(crate) fn f32s<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
     let Some((a, b)) = l.contiguous_offsets() else {
         bail!("{what}: input must be contiguous");
     };
@@ -146,17 +147,12 @@ impl CustomOp1 for Rope {
         if dims.len() < 2 || dims[dims.len() - 1] != hd || dims[dims.len() - 2] != t {
             bail!("fused-rope: shape {dims:?} does not end in ({t}, {hd})");
         }
-        let half = hd / 2;
         let sign = if self.inverse { -1.0 } else { 1.0 };
         let mut y = vec![0f32; x.len()];
         for (row, (xr, yr)) in x.chunks_exact(hd).zip(y.chunks_exact_mut(hd)).enumerate() {
             let pos = row % t;
-            let c = &self.cos[pos * hd..(pos + 1) * hd];
-            let sn = &self.sin[pos * hd..(pos + 1) * hd];
-            for i in 0..half {
-                yr[i] = xr[i] * c[i] - sign * xr[i + half] * sn[i];
-                yr[i + half] = xr[i + half] * c[i + half] + sign * xr[i] * sn[i + half];
-            }
+            let at = pos * hd..(pos + 1) * hd;
+            rotate_row(yr, xr, &self.cos[at.clone()], &self.sin[at], sign);
         }
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
@@ -167,6 +163,24 @@ impl CustomOp1 for Rope {
             ..self.clone()
         };
         Ok(Some(g.contiguous()?.apply_op1_no_bwd(&inv)?))
+    }
+}
+
+/// RoPE of one row `x` at the position whose tables are `cos` and `sin`
+/// ("rotate half" layout) into `y`; `sign` −1 rotates back.
+pub(crate) fn rotate_row(y: &mut [f32], x: &[f32], cos: &[f32], sin: &[f32], sign: f32) {
+    let half = x.len() / 2;
+    let (x1, x2) = x.split_at(half);
+    let (c1, c2) = cos.split_at(half);
+    let (s1, s2) = sin.split_at(half);
+    let (y1, y2) = y.split_at_mut(half);
+    for ((y1, y2), ((&a, &b), ((&c1, &c2), (&s1, &s2)))) in y1.iter_mut().zip(y2).zip(
+        x1.iter()
+            .zip(x2)
+            .zip(c1.iter().zip(c2).zip(s1.iter().zip(s2))),
+    ) {
+        *y1 = a * c1 - sign * b * s1;
+        *y2 = b * c2 + sign * a * s2;
     }
 }
 
@@ -191,14 +205,8 @@ impl CustomOp1 for CausalSoftmax {
         let mut y = vec![0f32; x.len()];
         for (row, (xr, yr)) in x.chunks_exact(t).zip(y.chunks_exact_mut(t)).enumerate() {
             let n = row % t + 1;
-            let m = max(&xr[..n]);
-            for (y, x) in yr[..n].iter_mut().zip(&xr[..n]) {
-                *y = exp(x - m);
-            }
-            let inv = 1.0 / sum(&yr[..n]);
-            for v in &mut yr[..n] {
-                *v *= inv;
-            }
+            yr[..n].copy_from_slice(&xr[..n]);
+            softmax_in_place(&mut yr[..n], 1.0);
         }
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
@@ -212,16 +220,9 @@ impl CustomOp1 for CausalSoftmax {
 
 /// `dx = y · (g − Σ g·y)` per row of `t`.
 fn softmax_grad(y: &[f32], g: &[f32], t: usize) -> Vec<f32> {
-    let mut dx = vec![0f32; y.len()];
-    for ((yr, gr), dr) in y
-        .chunks_exact(t)
-        .zip(g.chunks_exact(t))
-        .zip(dx.chunks_exact_mut(t))
-    {
-        let yg = dot(yr, gr);
-        for ((d, yv), gv) in dr.iter_mut().zip(yr).zip(gr) {
-            *d = yv * (gv - yg);
-        }
+    let mut dx = g.to_vec();
+    for (yr, dr) in y.chunks_exact(t).zip(dx.chunks_exact_mut(t)) {
+        softmax_grad_in_place(dr, yr, 1.0);
     }
     dx
 }

@@ -180,46 +180,46 @@ pub fn causal_mask(seq_len: usize, device: &Device) -> Result<Tensor> {
 }
 
 #[cfg(test)]
+/// Forward values and input gradients of `f` and `g` on the same
+/// random input, for comparing a fused kernel with its primitive twin.
+pub(crate) fn agree(
+    dims: &[usize],
+    f: impl Fn(&Tensor) -> Result<Tensor>,
+    g: impl Fn(&Tensor) -> Result<Tensor>,
+) {
+    let d = Device::Cpu;
+    let x = candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, dims, &d).unwrap()).unwrap();
+    // A fixed random projection makes the loss depend on every output.
+    let y1 = f(x.as_tensor()).unwrap();
+    let proj = Tensor::randn(0f32, 1.0, y1.shape(), &d).unwrap();
+    let mut grads = Vec::new();
+    let mut outs = Vec::new();
+    for h in [&f as &dyn Fn(&Tensor) -> Result<Tensor>, &g] {
+        let y = h(x.as_tensor()).unwrap();
+        let loss = (&y * &proj).unwrap().sum_all().unwrap();
+        let gx = loss.backward().unwrap().get(x.as_tensor()).unwrap().clone();
+        outs.push(y.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+        grads.push(gx.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+    }
+    for (a, b) in outs[0]
+        .iter()
+        .zip(&outs[1])
+        .chain(grads[0].iter().zip(&grads[1]))
+    {
+        assert!(
+            (a - b).abs() < 1e-4 * (1.0 + b.abs()),
+            "fused {a} vs primitive {b}"
+        );
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
     fn close(a: &[f32], b: &[f32]) {
         for (x, y) in a.iter().zip(b) {
             assert!((x - y).abs() < 1e-5, "{a:?} vs {b:?}");
-        }
-    }
-
-    /// Forward values and input gradients of `f` and `g` on the same
-    /// random input, for comparing a fused kernel with its primitive twin.
-    fn agree(
-        dims: &[usize],
-        f: impl Fn(&Tensor) -> Result<Tensor>,
-        g: impl Fn(&Tensor) -> Result<Tensor>,
-    ) {
-        let d = Device::Cpu;
-        let x =
-            candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, dims, &d).unwrap()).unwrap();
-        // A fixed random projection makes the loss depend on every output.
-        let y1 = f(x.as_tensor()).unwrap();
-        let proj = Tensor::randn(0f32, 1.0, y1.shape(), &d).unwrap();
-        let mut grads = Vec::new();
-        let mut outs = Vec::new();
-        for h in [&f as &dyn Fn(&Tensor) -> Result<Tensor>, &g] {
-            let y = h(x.as_tensor()).unwrap();
-            let loss = (&y * &proj).unwrap().sum_all().unwrap();
-            let gx = loss.backward().unwrap().get(x.as_tensor()).unwrap().clone();
-            outs.push(y.flatten_all().unwrap().to_vec1::<f32>().unwrap());
-            grads.push(gx.flatten_all().unwrap().to_vec1::<f32>().unwrap());
-        }
-        for (a, b) in outs[0]
-            .iter()
-            .zip(&outs[1])
-            .chain(grads[0].iter().zip(&grads[1]))
-        {
-            assert!(
-                (a - b).abs() < 1e-4 * (1.0 + b.abs()),
-                "fused {a} vs primitive {b}"
-            );
         }
     }
 

@@ -122,26 +122,13 @@ impl Slot {
     /// [`Slot::update`] in one pass over the CPU slices, the same formulas
     /// in f32 (a test checks the two agree).
     fn update_cpu(&self, g: &Tensor, k: &Coefficients) -> Result<()> {
-        let scale = k.grad_scale as f32;
-        let (b1, b2) = (BETA1 as f32, BETA2 as f32);
-        let (c1, c2) = ((1.0 / k.bc1) as f32, (1.0 / k.bc2) as f32);
-        let lr = k.lr as f32;
-        let keep = if self.decay {
-            (1.0 - k.lr * WEIGHT_DECAY) as f32
-        } else {
-            1.0
-        };
         let n = self.var.elem_count();
         let (mut p2, mut m2, mut v2) = (vec![0f32; n], vec![0f32; n], vec![0f32; n]);
         with_f32(g, |g| {
             with_f32(&self.var, |p| {
                 with_f32(&self.m, |m| {
                     with_f32(&self.v, |v| {
-                        adamw_pass(
-                            (&mut p2, &mut m2, &mut v2),
-                            (p, m, v, g),
-                            [scale, b1, b2, c1, c2, lr, keep],
-                        );
+                        k.pass((&mut p2, &mut m2, &mut v2), (p, m, v, g), self.decay);
                         Ok(())
                     })
                 })
@@ -154,24 +141,34 @@ impl Slot {
     }
 }
 
-/// The AdamW update over slices: new weights, first and second moments
-/// from the old ones and the gradient. `k` = [gradient scale, β₁, β₂,
-/// 1/(1 − β₁ᵗ), 1/(1 − β₂ᵗ), learning rate, weight kept after decay].
-#[inline(never)]
-fn adamw_pass(
-    (p2, m2, v2): (&mut [f32], &mut [f32], &mut [f32]),
-    (p, m, v, g): (&[f32], &[f32], &[f32], &[f32]),
-    [scale, b1, b2, c1, c2, lr, keep]: [f32; 7],
-) {
-    let eps = EPS as f32;
-    let new = p2.iter_mut().zip(m2.iter_mut().zip(v2.iter_mut()));
-    let old = p.iter().zip(m.iter().zip(v.iter().zip(g)));
-    for ((p2, (m2, v2)), (&p, (&m, (&v, &g)))) in new.zip(old) {
-        let g = g * scale;
-        *m2 = m * b1 + g * (1.0 - b1);
-        *v2 = v * b2 + g * g * (1.0 - b2);
-        let update = (*m2 * c1) / ((*v2 * c2).sqrt() + eps);
-        *p2 = p * keep - update * lr;
+impl Coefficients {
+    /// The AdamW update over slices: new weights, first and second moments
+    /// from the old ones and the gradient, in f32.
+    #[inline(never)]
+    fn pass(
+        &self,
+        (p2, m2, v2): (&mut [f32], &mut [f32], &mut [f32]),
+        (p, m, v, g): (&[f32], &[f32], &[f32], &[f32]),
+        decay: bool,
+    ) {
+        let scale = self.grad_scale as f32;
+        let (b1, b2, eps) = (BETA1 as f32, BETA2 as f32, EPS as f32);
+        let (c1, c2) = ((1.0 / self.bc1) as f32, (1.0 / self.bc2) as f32);
+        let lr = self.lr as f32;
+        let keep = if decay {
+            (1.0 - self.lr * WEIGHT_DECAY) as f32
+        } else {
+            1.0
+        };
+        let new = p2.iter_mut().zip(m2.iter_mut().zip(v2.iter_mut()));
+        let old = p.iter().zip(m.iter().zip(v.iter().zip(g)));
+        for ((p2, (m2, v2)), (&p, (&m, (&v, &g)))) in new.zip(old) {
+            let g = g * scale;
+            *m2 = m * b1 + g * (1.0 - b1);
+            *v2 = v * b2 + g * g * (1.0 - b2);
+            let update = (*m2 * c1) / ((*v2 * c2).sqrt() + eps);
+            *p2 = p * keep - update * lr;
+        }
     }
 }
 

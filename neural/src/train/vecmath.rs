@@ -99,6 +99,30 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+/// `row ← softmax(scale · row)` in place.
+#[inline]
+pub(crate) fn softmax_in_place(row: &mut [f32], scale: f32) {
+    let m = max(row) * scale;
+    for s in row.iter_mut() {
+        *s = exp(*s * scale - m);
+    }
+    let inv = 1.0 / sum(row);
+    for s in row.iter_mut() {
+        *s *= inv;
+    }
+}
+
+/// The gradient of a softmax row's input from its output `p` and the
+/// output's gradient `g`, in place of `g`: `g ← p · (g − Σ g·p) · scale`
+/// (`scale` the factor the input was multiplied by before the softmax).
+#[inline]
+pub(crate) fn softmax_grad_in_place(g: &mut [f32], p: &[f32], scale: f32) {
+    let gp = dot(g, p);
+    for (g, p) in g.iter_mut().zip(p) {
+        *g = p * (*g - gp) * scale;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
